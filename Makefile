@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make run` (the product) and `make test` (the suite).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test bench install install-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+
+## run: set up (venv, packages, database, demo preset and admin) and start the web admin and the worker
+run: install
+	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi demo
+	PORT=$(PORT) $(BIN)/python scripts/run_dev.py
+
+## test: the whole suite against the local PostgreSQL and Redis (see .ci/run to start them)
+test: install-test
+	$(BIN)/python -m pytest
+
+## bench: the benchmarks (not part of the test run); each prints a table
+bench: install-test
+	$(BIN)/python -m pytest tests/benchmarks -s -p no:randomly --timeout=3600

@@ -1,0 +1,163 @@
+"""The JSON API under /api/admin (Bearer ADMIN_API_TOKEN), in the seed's camelCase."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from .auth import admin_required
+from .errors import error_response
+from .extensions import db
+from .generation import GenerationError, parse_examples_per_model, request_generation
+from .jobs import job_json, live_job_for_preset
+from .models import GalleryExample, Preset, iso
+from .pipeline import media_url
+from .presets import PresetError, apply_preset_fields
+from .selection import usage_counts
+from .storage import preset_prefix
+
+bp = Blueprint("api", __name__, url_prefix="/api/admin")
+
+
+def read_json_body(required: bool):
+    """The parsed JSON body, None when empty and allowed, or a GenerationError with a message."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if required:
+            raise GenerationError("The request body must be a JSON object.")
+        return None
+    if not request.is_json:
+        raise GenerationError("Send the body as JSON with 'Content-Type: application/json'.")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise GenerationError("The request body is not valid JSON.")
+    return body
+
+
+def failure(exc: GenerationError | PresetError):
+    return error_response(exc.status, exc.message)
+
+
+def gallery_json(preset_id: str) -> list[dict]:
+    examples = db.session.scalars(
+        select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
+    )
+    return [
+        {"id": e.id, "modelId": e.model_id, "gender": e.gender, "provider": e.provider, "imageUrl": media_url(e.image_path),
+         "predictionId": e.prediction_id, "jobId": e.job_id, "createdAt": iso(e.created_at), "offline": e.offline}
+        for e in examples
+    ]
+
+
+def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
+    registry = current_app.extensions["pixelglow"].registry()
+    data = {
+        "id": preset.id, "name": preset.name, "prompt": preset.prompt, "provider": preset.provider,
+        "settings": preset.settings or {}, "lastGenerated": iso(preset.last_generated),
+        "createdAt": iso(preset.created_at), "updatedAt": iso(preset.updated_at),
+        "usage": {**usage_counts(preset.id), "total": len(registry)},
+    }
+    if with_gallery:
+        data["gallery"] = gallery_json(preset.id)
+    else:
+        data["examplesCount"] = db.session.scalar(
+            select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset.id)
+        )
+    return data
+
+
+def get_preset_or_404(preset_id: str) -> Preset:
+    preset = db.session.get(Preset, preset_id)
+    if preset is None:
+        raise PresetError(f"No preset with id {preset_id!r}.", 404)
+    return preset
+
+
+@bp.errorhandler(GenerationError)
+@bp.errorhandler(PresetError)
+def _known_error(exc):
+    db.session.rollback()
+    return failure(exc)
+
+
+@bp.post("/presets/<preset_id>/generate-examples")
+@admin_required
+def generate_examples(preset_id: str):
+    examples_per_model = parse_examples_per_model(read_json_body(required=False))
+    queued = request_generation(preset_id, examples_per_model)
+    body = {
+        "success": True,
+        "jobId": queued.job.id,
+        "message": queued.message,
+        "presetId": preset_id,
+        "examplesPerModel": examples_per_model,
+        "offline": queued.job.offline,
+        "models": {"male": queued.selection.count("male"), "female": queued.selection.count("female")},
+    }
+    if queued.selection.warning:
+        body["warning"] = queued.selection.warning
+    return jsonify(body), 202
+
+
+@bp.get("/jobs/<job_id>")
+@admin_required
+def get_job(job_id: str):
+    data = job_json(job_id)
+    if data is None:
+        return error_response(404, f"No job with id {job_id!r}.")
+    return jsonify(data)
+
+
+@bp.get("/presets")
+@admin_required
+def list_presets():
+    presets = db.session.scalars(select(Preset).order_by(Preset.name))
+    return jsonify(presets=[preset_json(p, with_gallery=False) for p in presets])
+
+
+@bp.post("/presets")
+@admin_required
+def create_preset():
+    body = read_json_body(required=True)
+    preset = Preset()
+    apply_preset_fields(preset, body, creating=True)
+    db.session.add(preset)
+    commit_preset()
+    return jsonify(preset_json(preset)), 201
+
+
+@bp.get("/presets/<preset_id>")
+@admin_required
+def get_preset(preset_id: str):
+    return jsonify(preset_json(get_preset_or_404(preset_id)))
+
+
+@bp.patch("/presets/<preset_id>")
+@admin_required
+def update_preset(preset_id: str):
+    preset = get_preset_or_404(preset_id)
+    apply_preset_fields(preset, read_json_body(required=True), creating=False)
+    commit_preset()
+    return jsonify(preset_json(preset))
+
+
+@bp.delete("/presets/<preset_id>")
+@admin_required
+def delete_preset(preset_id: str):
+    preset = get_preset_or_404(preset_id)
+    if live_job_for_preset(preset.id):
+        raise PresetError(
+            f'Preset "{preset.name}" has a job in progress; wait for it to finish (or cancel it) before deleting.', 409
+        )
+    db.session.delete(preset)
+    db.session.commit()
+    current_app.extensions["pixelglow"].storage.delete_tree(preset_prefix(preset_id))
+    return jsonify(success=True, message=f'Preset "{preset.name}" deleted.')
+
+
+def commit_preset() -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise PresetError("A preset with this name already exists; choose another name.", 409) from None

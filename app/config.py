@@ -1,0 +1,198 @@
+"""Settings, read from the environment in one place.
+
+Development runs with no configuration at all: SQLite and an embedded queue under
+`instance/`, secrets generated once and kept there. Production refuses to start
+with a missing or invalid value and names the variable, so a typo never turns into
+a silently different deployment.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production")
+GENERATION_MODES = ("replicate", "offline")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    secret_key: str
+    database_url: str
+    redis_url: str | None
+    replicate_api_token: str | None
+    admin_api_token: str
+    generation_mode: str
+    models_file: Path
+    media_dir: Path
+    port: int
+    instance_path: Path
+    concurrency: int = 20
+    prediction_timeout: float = 600.0
+    poll_interval: float = 0.2
+    create_rate_per_minute: int = 600
+    secure_cookies: bool = False
+    offline_delay: float = 0.0
+    replicate_base_url: str | None = None
+    sd_img2img_version: str = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
+    prices: dict = field(default_factory=dict)
+
+    @property
+    def offline(self) -> bool:
+        return self.generation_mode == "offline"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+DEFAULT_PRICES = {  # USD per output image, list prices seen on the model pages; estimates only
+    "NANO_BANANA": 0.039,
+    "FLUX_KONTEXT": 0.04,
+    "FLUX_PRO": 0.04,
+    "STABLE_DIFFUSION": 0.0093,
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL URL and use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _int(environ, name, default, minimum=None, maximum=None) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _float(environ, name, default, minimum=0.0) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _development_secrets(instance_path: Path) -> dict:
+    """Generate SECRET_KEY and ADMIN_API_TOKEN once per checkout and keep them in instance/."""
+    path = instance_path / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_hex(32), "ADMIN_API_TOKEN": secrets.token_urlsafe(32)}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values, indent=2))
+    os.chmod(tmp, 0o600)
+    try:
+        os.link(tmp, path)  # first writer wins when the web process and the consumer start together
+    except FileExistsError:
+        tmp.unlink()
+        return json.loads(path.read_text())
+    tmp.unlink()
+    print(
+        f"Development secrets generated in {path}\n"
+        f"  ADMIN_API_TOKEN={values['ADMIN_API_TOKEN']}",
+        file=sys.stderr,
+    )
+    return values
+
+
+def load_settings(environ=None) -> Settings:
+    environ = os.environ if environ is None else environ
+    env = environ.get("APP_ENV", "development") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+    instance_path = Path(environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
+
+    secret_key = environ.get("SECRET_KEY")
+    admin_token = environ.get("ADMIN_API_TOKEN")
+    if production:
+        if not secret_key or len(secret_key) < 16:
+            raise ConfigError("SECRET_KEY must be set to a random string of at least 16 characters in production")
+        if not admin_token or len(admin_token) < 16:
+            raise ConfigError("ADMIN_API_TOKEN must be set to a random string of at least 16 characters in production")
+    elif not secret_key or not admin_token:
+        generated = _development_secrets(instance_path)
+        secret_key = secret_key or generated["SECRET_KEY"]
+        admin_token = admin_token or generated["ADMIN_API_TOKEN"]
+
+    database_url = environ.get("DATABASE_URL")
+    if not database_url:
+        if production:
+            raise ConfigError("DATABASE_URL must be set in production (e.g. postgresql://user@host/db)")
+        instance_path.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance_path / 'pixelglow.sqlite3'}"
+    if not database_url.startswith(("sqlite:", "postgres")):
+        raise ConfigError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {database_url.split(':')[0]}://…")
+
+    redis_url = environ.get("REDIS_URL") or environ.get("GENERATE_QUEUE") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be a redis:// or rediss:// URL")
+    if production and not redis_url:
+        raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be set in production: the queue and progress live in Redis")
+
+    token = environ.get("REPLICATE_API_TOKEN") or None
+    mode = environ.get("GENERATION_MODE") or ("replicate" if (token or production) else "offline")
+    if mode not in GENERATION_MODES:
+        raise ConfigError(f"GENERATION_MODE must be one of {', '.join(GENERATION_MODES)}, got {mode!r}")
+    if mode == "replicate" and not token:
+        raise ConfigError("REPLICATE_API_TOKEN must be set when GENERATION_MODE is replicate")
+
+    models_file = Path(environ.get("MODELS_FILE") or PROJECT_ROOT / "models.json")
+    if not models_file.is_absolute():
+        models_file = PROJECT_ROOT / models_file
+    media_dir = Path(environ.get("MEDIA_DIR") or instance_path / "media")
+    if not media_dir.is_absolute():
+        media_dir = PROJECT_ROOT / media_dir
+
+    return Settings(
+        env=env,
+        secret_key=secret_key,
+        database_url=normalise_database_url(database_url),
+        redis_url=redis_url,
+        replicate_api_token=token,
+        admin_api_token=admin_token,
+        generation_mode=mode,
+        models_file=models_file,
+        media_dir=media_dir,
+        port=_int(environ, "PORT", 5000, 1, 65535),
+        instance_path=instance_path,
+        concurrency=_int(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
+        prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
+        poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
+        create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
+        offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
+        replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
+        secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
+        sd_img2img_version=environ.get(
+            "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
+        ),
+        prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
+    )

@@ -1,0 +1,57 @@
+"""Errors answer in the caller's language: JSON for the API, a page for the browser.
+
+Nothing reaches the user as a traceback: database outages become 503 with a message,
+anything unexpected becomes a 500 with a short apology after the session is rolled back.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str):
+    if wants_json():
+        return jsonify(success=False, error=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:  # templates unavailable: plain text still beats a traceback
+        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def init_app(app) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {
+            400: "The request could not be understood.",
+            404: "Nothing here: check the address.",
+            405: f"{request.method} is not allowed on this address.",
+            413: "The request body is too large.",
+        }
+        message = exc.description if exc.description and exc.code not in messages else messages.get(exc.code, exc.description)
+        if exc.code == 400 and exc.description and "CSRF" in exc.description:
+            message = "Your form expired or lacked its security token: reload the page and try again."
+        response = error_response(exc.code or 500, message or exc.name)
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc):
+        db.session.rollback()
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "The database is unavailable right now. Try again shortly.")
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Something went wrong on our side; it has been logged.")

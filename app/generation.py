@@ -1,0 +1,123 @@
+"""Requesting a generation: validate, pick and reserve models, create the job, queue it.
+
+This is the request side shared by every caller (JSON API, browser form, CLI); how the
+answer is shaped is left to them. Models are chosen here, before queuing, so the caller
+learns at once which models the job got or that none are left.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from .extensions import db
+from .models import Job, JobItem, PresetModelUsage
+from .selection import Selection, lock_preset, select_models_for_preset
+
+log = logging.getLogger(__name__)
+
+MODELS_PER_JOB = 20
+MAX_EXAMPLES_PER_MODEL = 4
+
+
+class GenerationError(Exception):
+    """A request that cannot be served; `status` is the HTTP status that fits."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def parse_examples_per_model(body) -> int:
+    """`examplesPerModel`: an integer from 1 to 4, default 1. Booleans, floats and strings are refused."""
+    if body is None:
+        return 1
+    if not isinstance(body, dict):
+        raise GenerationError("The request body must be a JSON object such as {\"examplesPerModel\": 1}.")
+    unknown = set(body) - {"examplesPerModel"}
+    if unknown:
+        raise GenerationError(f"Unknown field(s): {', '.join(sorted(unknown))}. Only examplesPerModel is accepted.")
+    value = body.get("examplesPerModel", 1)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GenerationError(
+            f"examplesPerModel must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {value!r}."
+        )
+    if not 1 <= value <= MAX_EXAMPLES_PER_MODEL:
+        raise GenerationError(f"examplesPerModel must be between 1 and {MAX_EXAMPLES_PER_MODEL}, got {value}.")
+    return value
+
+
+@dataclass
+class QueuedJob:
+    job: Job
+    selection: Selection
+
+    @property
+    def message(self) -> str:
+        text = f'Example generation job queued for preset "{self.job.preset.name}"'
+        if self.job.offline:
+            text += " (offline mode: placeholder images, nothing is sent to Replicate)"
+        return text
+
+
+def request_generation(preset_id: str, examples_per_model: int, *, rng: random.Random | None = None) -> QueuedJob:
+    """Reserve models, create the job and its items, commit, then queue the task."""
+    services = current_app.extensions["pixelglow"]
+    try:
+        preset = lock_preset(preset_id)
+        if preset is None:
+            db.session.rollback()
+            raise GenerationError(f"No preset with id {preset_id!r}.", 404)
+        job = Job(
+            preset_id=preset.id,
+            examples_per_model=examples_per_model,
+            prompt=preset.prompt,
+            provider=preset.provider,
+            settings=dict(preset.settings or {}),
+            offline=services.settings.offline,
+            status="queued",
+        )
+        db.session.add(job)
+        db.session.flush()
+        selection = select_models_for_preset(preset.id, services.registry(), MODELS_PER_JOB, job_id=job.id, rng=rng)
+        db.session.add_all(
+            JobItem(job_id=job.id, model_id=m.id, gender=m.gender, reference_url=m.s3_url, example_index=i)
+            for m in selection.models
+            for i in range(examples_per_model)
+        )
+        job.total = len(selection.models) * examples_per_model
+        db.session.commit()
+    except GenerationError:
+        raise
+    except OperationalError as exc:
+        db.session.rollback()
+        log.warning("database unavailable while requesting a generation: %s", exc.__class__.__name__)
+        raise GenerationError("The database is unavailable right now; nothing was queued. Try again shortly.", 503)
+    except Exception:
+        db.session.rollback()
+        raise
+
+    try:
+        services.enqueue_job(job.id)
+    except Exception as exc:  # queue down: undo the reservation so nothing is left half-written
+        log.warning("could not queue job %s: %s", job.id, exc)
+        db.session.rollback()
+        discard_job(job.id)
+        raise GenerationError("The job queue (Redis) is unavailable right now; nothing was queued. Try again shortly.", 503)
+    return QueuedJob(job, selection)
+
+
+def discard_job(job_id: str) -> None:
+    """Remove a job that never reached the queue, with its items and reservations."""
+    try:
+        db.session.query(PresetModelUsage).filter_by(job_id=job_id, state="reserved").delete()
+        db.session.query(JobItem).filter_by(job_id=job_id).delete()
+        db.session.query(Job).filter_by(id=job_id).delete()
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not discard unqueued job %s", job_id)

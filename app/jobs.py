@@ -1,0 +1,52 @@
+"""Reading jobs: live progress from the progress store first, the database otherwise.
+
+While a job runs, its progress record answers without a database query. A job with no
+record falls back to its rows; a job that exists nowhere is reported as missing, never
+as done.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from .extensions import db
+from .models import JOB_LIVE, Job, iso
+
+
+def job_json(job_id: str) -> dict | None:
+    progress = current_app.extensions["pixelglow"].progress
+    try:
+        record = progress.read(job_id)
+    except Exception:  # progress store down: the database still knows
+        record = None
+    if record is not None:
+        return {k: record.get(k) for k in (
+            "id", "presetId", "status", "percent", "stage", "message", "done", "failed", "total",
+            "items", "createdAt", "finishedAt", "offline")} | {"id": job_id}
+    job = db.session.get(Job, job_id)
+    return job_json_from_rows(job) if job else None
+
+
+def job_json_from_rows(job: Job) -> dict:
+    finished = sum(1 for i in job.items if i.state in ("succeeded", "failed", "canceled"))
+    if job.status in JOB_LIVE:
+        percent = 0 if job.status == "queued" else 20 + int(60 * finished / (job.total or 1))
+        stage = job.status
+    else:
+        percent, stage = 100, "complete"
+    return {
+        "id": job.id, "presetId": job.preset_id, "status": job.status, "percent": percent, "stage": stage,
+        "message": job.error or job.status, "done": job.done, "failed": job.failed, "total": job.total,
+        "items": [
+            {"modelId": i.model_id, "gender": i.gender, "index": i.example_index, "state": i.state,
+             "predictionId": i.prediction_id, "error": i.error}
+            for i in job.items
+        ],
+        "createdAt": iso(job.created_at), "finishedAt": iso(job.finished_at), "offline": job.offline,
+    }
+
+
+def live_job_for_preset(preset_id: str) -> Job | None:
+    return db.session.scalars(
+        select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc()).limit(1)
+    ).first()

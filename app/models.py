@@ -1,0 +1,159 @@
+"""Database tables: presets, model usage, jobs with their items, and the gallery.
+
+The job and its items are the durable truth of a generation; Redis only mirrors
+progress for fast polling. The gallery is one row per image rather than a JSON list,
+so concurrent jobs can never overwrite each other's examples.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+PROVIDERS = ("NANO_BANANA", "STABLE_DIFFUSION", "FLUX_PRO", "FLUX_KONTEXT")
+
+JOB_LIVE = ("queued", "running")
+JOB_FINAL = ("succeeded", "partial", "failed", "canceled")
+ITEM_OPEN = ("pending", "processing")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+class Preset(db.Model):
+    __tablename__ = "presets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(32), default="NANO_BANANA")
+    settings: Mapped[dict] = mapped_column(JsonType, default=dict)
+    last_generated: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    examples: Mapped[list["GalleryExample"]] = relationship(
+        back_populates="preset", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="GalleryExample.created_at.desc()",
+    )
+    model_usage: Mapped[list["PresetModelUsage"]] = relationship(
+        back_populates="preset", cascade="all, delete-orphan", passive_deletes=True
+    )
+    jobs: Mapped[list["Job"]] = relationship(back_populates="preset", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class PresetModelUsage(db.Model):
+    """A model taken by a preset: `reserved` while a job works on it, `used` once it has an example."""
+
+    __tablename__ = "preset_model_usage"
+    __table_args__ = (UniqueConstraint("preset_id", "model_id", name="uq_preset_model_usage_preset_model"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="reserved")
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    preset: Mapped[Preset] = relationship(back_populates="model_usage")
+
+
+class Job(db.Model):
+    """One click of Generate Examples; prompt, provider and settings are copied at request time."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), index=True)
+    examples_per_model: Mapped[int] = mapped_column(default=1)
+    prompt: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict] = mapped_column(JsonType, default=dict)
+    offline: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+
+    preset: Mapped[Preset] = relationship(back_populates="jobs")
+    items: Mapped[list["JobItem"]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="(JobItem.gender.desc(), JobItem.model_id, JobItem.example_index)",
+    )
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in JOB_LIVE
+
+
+class JobItem(db.Model):
+    """One prediction of a job: a (model, example index) pair and what became of it."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "model_id", "example_index", name="uq_job_items_job_model_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(8))
+    reference_url: Mapped[str] = mapped_column(Text)
+    example_index: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    prediction_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    example_id: Mapped[str | None] = mapped_column(ForeignKey("gallery_examples.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="items")
+
+    @property
+    def key(self) -> str:
+        return f"{self.model_id}#{self.example_index}"
+
+
+class GalleryExample(db.Model):
+    """One generated image, stored in our media storage (never the provider's expiring URL)."""
+
+    __tablename__ = "gallery_examples"
+    __table_args__ = (
+        UniqueConstraint("job_id", "model_id", "example_index", name="uq_gallery_examples_job_model_index"),
+        Index("ix_gallery_examples_preset_created", "preset_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    model_id: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(8))
+    example_index: Mapped[int] = mapped_column(default=0)
+    provider: Mapped[str] = mapped_column(String(32))
+    prompt: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str] = mapped_column(String(500))
+    prediction_id: Mapped[str | None] = mapped_column(String(64))
+    offline: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    preset: Mapped[Preset] = relationship(back_populates="examples")

@@ -1,0 +1,43 @@
+"""Validating preset fields, shared by the API, the admin forms and the CLI."""
+from __future__ import annotations
+
+from .models import Preset
+from .providers import DEFAULT_PROVIDER, PROVIDERS, get_provider
+
+MAX_NAME = 200
+MAX_PROMPT = 10_000
+
+
+class PresetError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
+    """Check `body` ({name, prompt, provider, settings}) and copy it onto `preset`, or raise PresetError."""
+    if not isinstance(body, dict):
+        raise PresetError("The request body must be a JSON object with name, prompt, provider and settings.")
+    unknown = set(body) - {"name", "prompt", "provider", "settings"}
+    if unknown:
+        raise PresetError(f"Unknown field(s): {', '.join(sorted(unknown))}. Allowed: name, prompt, provider, settings.")
+    for field, limit in (("name", MAX_NAME), ("prompt", MAX_PROMPT)):
+        if field in body or creating:
+            value = body.get(field)
+            if not isinstance(value, str) or not value.strip():
+                raise PresetError(f"{field} is required and must be a non-empty string.")
+            if len(value) > limit:
+                raise PresetError(f"{field} must be at most {limit} characters (got {len(value)}).")
+            setattr(preset, field, value.strip())
+    provider_name = body.get("provider", preset.provider or DEFAULT_PROVIDER)
+    if not isinstance(provider_name, str) or provider_name not in PROVIDERS:
+        raise PresetError(f"provider must be one of {', '.join(PROVIDERS)}.")
+    provider = get_provider(provider_name)
+    settings = body.get("settings", preset.settings if provider_name == preset.provider else None)
+    try:
+        cleaned = provider.validate_settings(settings)
+    except ValueError as exc:
+        raise PresetError(str(exc)) from None
+    preset.provider = provider_name
+    preset.settings = cleaned

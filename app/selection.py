@@ -1,0 +1,146 @@
+"""Choosing reference models for a preset, and recording which ones it has used.
+
+Selection reserves the models it picks in the same transaction that reads what is
+free, under a lock on the preset (PostgreSQL: SELECT … FOR UPDATE on the preset row;
+SQLite: BEGIN IMMEDIATE), so two requests at the same moment can never get the same
+model. The unique key on (preset_id, model_id) is the last line of defence.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+
+from .extensions import db
+from .models import Preset, PresetModelUsage, utcnow
+from .registry import GENDERS, ReferenceModel, Registry
+
+CLEAR_USAGE_COMMAND = "flask --app wsgi usage clear {preset}"
+
+
+class NoModelsLeft(Exception):
+    """Every model of the registry already has a usage row for this preset."""
+
+    def __init__(self, preset: Preset):
+        self.preset = preset
+        super().__init__(
+            f'Every reference model has already been used for preset "{preset.name}". '
+            f"Clear its usage to start over: {CLEAR_USAGE_COMMAND.format(preset=preset.id)}"
+        )
+
+
+@dataclass
+class Selection:
+    models: list[ReferenceModel]
+    requested: dict[str, int]
+    shortfall: dict[str, int] = field(default_factory=dict)
+
+    def count(self, gender: str) -> int:
+        return sum(1 for m in self.models if m.gender == gender)
+
+    @property
+    def warning(self) -> str | None:
+        if not self.shortfall:
+            return None
+        parts = [f"only {self.count(g)} of {self.requested[g]} {g} models were left" for g in self.shortfall]
+        return "; ".join(parts).capitalize() + "."
+
+
+def lock_preset(preset_id: str) -> Preset | None:
+    """Start a write transaction that serialises selections for this preset."""
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={"sqlite_immediate": True})
+    return db.session.execute(select(Preset).where(Preset.id == preset_id).with_for_update()).scalar_one_or_none()
+
+
+def taken_model_ids(preset_id: str) -> set[str]:
+    return set(db.session.scalars(select(PresetModelUsage.model_id).where(PresetModelUsage.preset_id == preset_id)))
+
+
+def choose_models(registry: Registry, taken: set[str], total: int, rng: random.Random) -> Selection:
+    """Half male, half female (the odd one female), at random among models not taken."""
+    requested = {"male": total // 2, "female": total - total // 2}
+    chosen: list[ReferenceModel] = []
+    shortfall = {}
+    for gender in GENDERS:
+        free = [m for m in registry.of_gender(gender) if m.id not in taken]
+        want = requested[gender]
+        if len(free) < want:
+            shortfall[gender] = want - len(free)
+        chosen.extend(rng.sample(free, min(want, len(free))))
+    return Selection(chosen, requested, shortfall)
+
+
+def select_models_for_preset(
+    preset_id: str, registry: Registry, total: int = 20, *, job_id: str | None = None, rng: random.Random | None = None
+) -> Selection:
+    """Pick and reserve models inside the caller's locked transaction (see `lock_preset`).
+
+    The caller commits; nothing is committed here, so a later failure in the same
+    request rolls the reservation back with everything else.
+    """
+    preset = db.session.get(Preset, preset_id)
+    selection = choose_models(registry, taken_model_ids(preset_id), total, rng or random.Random())
+    if not selection.models:
+        raise NoModelsLeft(preset)
+    now = utcnow()
+    db.session.add_all(
+        PresetModelUsage(preset_id=preset_id, model_id=m.id, state="reserved", job_id=job_id, used_at=now)
+        for m in selection.models
+    )
+    return selection
+
+
+def record_model_usage(preset_id: str, model_ids, job_id: str | None = None) -> None:
+    """Mark models as used for a preset; calling it again with the same models changes nothing."""
+    model_ids = set(model_ids)
+    if not model_ids:
+        return
+    existing = set(
+        db.session.scalars(
+            select(PresetModelUsage.model_id).where(
+                PresetModelUsage.preset_id == preset_id, PresetModelUsage.model_id.in_(model_ids)
+            )
+        )
+    )
+    if existing:
+        db.session.execute(
+            update(PresetModelUsage)
+            .where(PresetModelUsage.preset_id == preset_id, PresetModelUsage.model_id.in_(existing))
+            .values(state="used", **({"job_id": job_id} if job_id else {}))
+        )
+    db.session.add_all(
+        PresetModelUsage(preset_id=preset_id, model_id=m, state="used", job_id=job_id) for m in model_ids - existing
+    )
+
+
+def release_models(preset_id: str, job_id: str, model_ids) -> None:
+    """Give back models a job reserved but never got an example for."""
+    model_ids = set(model_ids)
+    if not model_ids:
+        return
+    db.session.execute(
+        delete(PresetModelUsage).where(
+            PresetModelUsage.preset_id == preset_id,
+            PresetModelUsage.job_id == job_id,
+            PresetModelUsage.state == "reserved",
+            PresetModelUsage.model_id.in_(model_ids),
+        )
+    )
+
+
+def clear_usage(preset_id: str) -> int:
+    """Forget every model this preset used (examples stay). Returns how many rows went."""
+    result = db.session.execute(delete(PresetModelUsage).where(PresetModelUsage.preset_id == preset_id))
+    return result.rowcount or 0
+
+
+def usage_counts(preset_id: str) -> dict[str, int]:
+    rows = db.session.execute(
+        select(PresetModelUsage.state, db.func.count()).where(PresetModelUsage.preset_id == preset_id)
+        .group_by(PresetModelUsage.state)
+    ).all()
+    counts = dict(rows)
+    return {"used": counts.get("used", 0), "reserved": counts.get("reserved", 0)}

@@ -1,0 +1,69 @@
+"""Our own copy of every generated image.
+
+Replicate deletes API outputs after about an hour, so each output is streamed into
+the media folder the moment it arrives. Writes go to a temporary file and are renamed
+into place, so a crash never leaves a half-written image under a real name.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+
+
+class MediaStorage:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path_for(self, key: str) -> Path:
+        if not SAFE_KEY.match(key) or ".." in key.split("/"):
+            raise ValueError(f"unsafe media key {key!r}")
+        return self.root / key
+
+    def save_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Write chunks to `key` atomically; return the number of bytes written."""
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    size += len(chunk)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return size
+
+    def save_bytes(self, key: str, data: bytes) -> int:
+        return self.save_stream(key, [data])
+
+    def delete_tree(self, prefix: str) -> None:
+        shutil.rmtree(self.path_for(prefix), ignore_errors=True)
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).is_file()
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path_for(key).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def example_key(preset_id: str, job_id: str, model_id: str, index: int, extension: str) -> str:
+    return f"examples/{preset_id}/{job_id}/{model_id}-{index}.{extension}"
+
+
+def preset_prefix(preset_id: str) -> str:
+    return f"examples/{preset_id}"

@@ -1,0 +1,154 @@
+"""Fixtures: a real PostgreSQL and Redis on 127.0.0.1, SQLite and the embedded store when
+asked for, and a Replicate-compatible HTTP server driven by the real `replicate` client.
+
+PostgreSQL and Redis must be running (`.ci/run` starts them): a missing service fails
+the tests that need it instead of skipping them.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+API_TOKEN = "test-admin-token-0123456789"
+REPLICATE_TOKEN = "r8_test_token_not_real"
+
+# The Huey instance is built from the environment when app.tasks is imported: point it at
+# the test Redis database before anything imports the app.
+_session_instance = Path(os.environ.get("TMPDIR", "/tmp")) / f"pixelglow-tests-{os.getpid()}"
+os.environ.update(
+    APP_ENV="development",
+    SECRET_KEY="test-secret-key-0123456789",
+    ADMIN_API_TOKEN=API_TOKEN,
+    REDIS_URL=REDIS_TEST_URL,
+    INSTANCE_PATH=str(_session_instance),
+    GENERATION_MODE="offline",
+)
+os.environ.pop("GENERATE_QUEUE", None)
+os.environ.pop("DATABASE_URL", None)
+
+from app import create_app  # noqa: E402
+from app.config import load_settings  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.tasks import huey  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session, migrated with our migrations."""
+    name = f"pixelglow_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url, _session_instance / "pg-migrate")
+    yield url
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def upgrade(database_url: str, instance: Path) -> None:
+    from flask_migrate import upgrade as migrate_upgrade
+
+    app = create_app(load_settings(base_env(instance, DATABASE_URL=database_url)))
+    with app.app_context():
+        migrate_upgrade()
+        db.engine.dispose()
+
+
+def base_env(instance: Path, **extra) -> dict:
+    env = {
+        "APP_ENV": "development",
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "ADMIN_API_TOKEN": API_TOKEN,
+        "INSTANCE_PATH": str(instance),
+        "GENERATION_MODE": "offline",
+        "REPLICATE_POLL_INTERVAL": "0.02",
+    }
+    env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+@pytest.fixture
+def redis_client():
+    client = redis_lib.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def replicate_server():
+    from tests.replicate_server import ReplicateServer
+
+    server = ReplicateServer(token=REPLICATE_TOKEN, seed=1234).start()
+    yield server
+    server.stop()
+
+
+TABLES = ("job_items", "gallery_examples", "preset_model_usage", "jobs", "presets")
+
+
+@pytest.fixture
+def make_app(tmp_path, pg_database, redis_client, request):
+    """Build an app: database 'postgres' (default) or 'sqlite', queue 'redis' (default) or 'embedded'."""
+    apps = []
+
+    def factory(database: str = "postgres", queue: str = "redis", replicate=None, **env):
+        instance = tmp_path / f"instance-{len(apps)}"
+        if database == "postgres":
+            database_url = pg_database
+        else:
+            database_url = f"sqlite:///{instance / 'test.sqlite3'}"
+        extra = dict(
+            DATABASE_URL=database_url,
+            REDIS_URL=REDIS_TEST_URL if queue == "redis" else None,
+            **env,
+        )
+        if replicate is not None:
+            extra.update(GENERATION_MODE="replicate", REPLICATE_API_TOKEN=REPLICATE_TOKEN, REPLICATE_BASE_URL=replicate.url)
+        app = create_app(load_settings(base_env(instance, **extra)), {"TESTING": True})
+        with app.app_context():
+            if database == "postgres":
+                with db.engine.begin() as conn:
+                    conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+            else:
+                instance.mkdir(parents=True, exist_ok=True)
+                upgrade(database_url, instance)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def immediate_huey():
+    """Run queued tasks inline, in the caller's thread (Huey's immediate mode)."""
+    huey.immediate = True
+    yield huey
+    huey.immediate = False
+
+
+def auth_headers(**extra) -> dict:
+    return {"Authorization": f"Bearer {API_TOKEN}", **extra}
+
+
+def create_preset(client, name="Professional Headshot", provider="NANO_BANANA", settings=None, prompt=None) -> dict:
+    response = client.post(
+        "/api/admin/presets",
+        json={"name": name, "prompt": prompt or f"{name} portrait, studio light", "provider": provider,
+              "settings": settings or {}},
+        headers=auth_headers(),
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
