@@ -7,7 +7,7 @@ import time
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, or_, select
 
 from .extensions import db
@@ -115,6 +115,7 @@ def presets_list():
 
 
 @click.command("generate")
+@with_appcontext
 @click.argument("preset_ref", metavar="PRESET")
 @click.option("--examples-per-model", "-n", default=1, show_default=True,
               type=click.IntRange(1, MAX_EXAMPLES_PER_MODEL))
@@ -164,6 +165,7 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
 
 
 @click.command("demo")
+@with_appcontext
 def demo():
     """Create the demo preset (idempotent); used by the first-run command."""
     preset = db.session.scalar(select(Preset).where(Preset.name == DEMO_PRESET["name"]))

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .extensions import db
 from .models import Job, JobItem, PresetModelUsage
-from .selection import Selection, lock_preset, select_models_for_preset
+from .selection import NoModelsLeft, Selection, lock_preset, select_models_for_preset
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,9 @@ def request_generation(preset_id: str, examples_per_model: int, *, rng: random.R
         db.session.commit()
     except GenerationError:
         raise
+    except NoModelsLeft as exc:
+        db.session.rollback()
+        raise GenerationError(str(exc), 409) from None
     except OperationalError as exc:
         db.session.rollback()
         log.warning("database unavailable while requesting a generation: %s", exc.__class__.__name__)

@@ -33,7 +33,7 @@ class RedisProgressStore:
             recent = f"{PREFIX}finished"
             pipe.zadd(recent, {job_id: time.time()})
             pipe.zrange(recent, 0, -(RETAIN_FINISHED + 1))
-            _, _, _, stale = pipe.execute()
+            _, _, stale = pipe.execute()
             if stale:
                 ids = [s.decode() for s in stale]
                 pipe = self.redis.pipeline()

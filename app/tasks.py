@@ -7,6 +7,10 @@ and each worker builds the Flask app once and runs task bodies in its app contex
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 
 from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
@@ -53,3 +57,30 @@ def generate_examples(job_id: str, task=None):
         except JobNotFound:
             log.warning("job=%s not found (deleted before it ran); nothing to do", job_id)
             return None
+
+
+CONSUMER_HEARTBEAT_SECONDS = 5
+_heartbeat_started = threading.Lock()
+_heartbeat_thread: threading.Thread | None = None
+
+
+@huey.on_startup()
+def start_consumer_heartbeat():
+    """Publish that this consumer is alive, so the admin can say when no worker is running."""
+    global _heartbeat_thread
+    with _heartbeat_started:
+        if _heartbeat_thread is not None:
+            return
+        name = f"{socket.gethostname()}-{os.getpid()}"
+        services = _app().extensions["pixelglow"]
+
+        def beat():
+            while True:
+                try:
+                    services.progress.beat(name, ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
+                except Exception as exc:  # Redis restarting: try again next beat
+                    log.warning("consumer heartbeat not written: %s", exc)
+                time.sleep(CONSUMER_HEARTBEAT_SECONDS)
+
+        _heartbeat_thread = threading.Thread(target=beat, name="consumer-heartbeat", daemon=True)
+        _heartbeat_thread.start()
