@@ -73,6 +73,9 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(media_bp)
+    from .admin import init_app as init_admin
+
+    init_admin(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """The JSON API under /api/admin (Bearer ADMIN_API_TOKEN), in the seed's camelCase."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -83,6 +83,12 @@ def _known_error(exc):
 @bp.post("/presets/<preset_id>/generate-examples")
 @admin_required
 def generate_examples(preset_id: str):
+    """One endpoint, three callers: Bearer → JSON (below); a signed-in browser → the admin's answer
+    (the progress fragment for htmx, a 303 to the job page for a plain form post)."""
+    if g.auth == "session" and not request.is_json:
+        from .admin.views_presets import generate_for_browser
+
+        return generate_for_browser(preset_id)
     examples_per_model = parse_examples_per_model(read_json_body(required=False))
     queued = request_generation(preset_id, examples_per_model)
     body = {

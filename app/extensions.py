@@ -32,11 +32,12 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
-    """Open SQLite transactions ourselves; `sqlite_immediate` takes the write lock up front.
+    """SQLite: every transaction takes the write lock up front (BEGIN IMMEDIATE).
 
-    Model selection needs that lock: SQLite ignores SELECT … FOR UPDATE, so without it two
-    requests could both read the same free models before either writes.
+    A deferred transaction that reads and then writes fails at once with "database is
+    locked" when another connection wrote in between (the busy timeout does not apply to
+    that upgrade), and SQLite ignores SELECT … FOR UPDATE, which model selection relies on.
+    SQLite is the first-run default; transactions here are short, so serialising them costs little.
     """
     if conn.dialect.name == "sqlite":
-        immediate = conn.get_execution_options().get("sqlite_immediate")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

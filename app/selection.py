@@ -51,7 +51,6 @@ def lock_preset(preset_id: str) -> Preset | None:
     """Start a write transaction that serialises selections for this preset."""
     if db.session().in_transaction():
         db.session.commit()
-    db.session.connection(execution_options={"sqlite_immediate": True})
     return db.session.execute(select(Preset).where(Preset.id == preset_id).with_for_update()).scalar_one_or_none()
 
 

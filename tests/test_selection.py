@@ -6,7 +6,8 @@ import pytest
 
 from app.extensions import db
 from app.generation import GenerationError, request_generation
-from app.models import Job, PresetModelUsage
+from app.models import GalleryExample, Job, PresetModelUsage
+from app.pipeline import run_job
 from app.selection import choose_models, record_model_usage
 from tests.conftest import auth_headers, create_preset
 
@@ -100,3 +101,18 @@ def test_simultaneous_requests_never_share_a_model(make_app, database):
     assert len(first) == len(second) == 20
     assert not first & second
     assert sorted(queued) == sorted(results)
+
+    def run(job_id):
+        with app.app_context():
+            run_job(job_id, app.extensions["pixelglow"])
+
+    runners = [threading.Thread(target=run, args=(job_id,)) for job_id in results]
+    for t in runners:
+        t.start()
+    for t in runners:
+        t.join()
+    with app.app_context():
+        for job_id in results:
+            assert db.session.query(GalleryExample).filter_by(job_id=job_id).count() == 20
+            assert db.session.get(Job, job_id).status == "succeeded"
+        assert db.session.query(PresetModelUsage).filter_by(state="used").count() == 40

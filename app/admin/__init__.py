@@ -1,0 +1,90 @@
+"""The browser admin: one blueprint per feature, server-rendered, htmx for the live parts.
+
+- `auth_views`: sign in / sign out
+- `views_presets`: presets list, create / edit / delete, preset page with gallery, model pool, generate form
+- `views_jobs`: jobs list, job page, the live progress fragment
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app, g
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+
+
+def init_app(app: Flask) -> None:
+    from . import auth_views, views_jobs, views_presets
+    from .. import users  # noqa: F401  (the User table belongs to the metadata)
+
+    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):  # Flask's default: too long for an admin
+        app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(views_presets.bp)
+    app.register_blueprint(views_jobs.bp)
+    app.after_request(security_headers)
+    app.context_processor(layout_context)
+    app.jinja_env.filters["dt"] = format_datetime
+    app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["usd"] = format_usd
+
+
+def security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Cache-Control", "no-store")
+        headers.add("Vary", "HX-Request")
+    return response
+
+
+def layout_context() -> dict:
+    services = current_app.extensions.get("pixelglow")
+    return {
+        "offline_mode": bool(services and services.settings.offline),
+        "current_user": g.get("user"),
+    }
+
+
+def format_datetime(value: datetime | str | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return value
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def format_usd(value: float) -> str:
+    return f"${value:,.2f}"

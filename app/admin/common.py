@@ -1,0 +1,147 @@
+"""Helpers shared by the admin blueprints: model pool, gallery pages, worker liveness, htmx answers."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, render_template, request
+from sqlalchemy import and_, func, or_, select
+
+from ..extensions import db
+from ..generation import MODELS_PER_JOB
+from ..models import GalleryExample, PresetModelUsage, iso, utcnow
+from ..pipeline import media_url
+
+log = logging.getLogger(__name__)
+
+GALLERY_PAGE = 40
+QUEUED_GRACE_SECONDS = 5       # a queued job older than this with no consumer alive: say so
+RUNNING_STALE_SECONDS = 30     # a running job whose progress stopped moving this long
+WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
+
+
+def services():
+    return current_app.extensions["pixelglow"]
+
+
+def is_htmx() -> bool:
+    return bool(getattr(request, "htmx", None)) or request.headers.get("HX-Request") == "true"
+
+
+def fragment(template: str, status: int = 200, headers: dict | None = None, **context):
+    return render_template(template, **context), status, headers or {}
+
+
+# -- model pool ----------------------------------------------------------------
+@dataclass
+class Pool:
+    cells: list[tuple[str, str, str]]  # (model id, gender, used|reserved|free)
+
+    def count(self, state: str) -> int:
+        return sum(1 for c in self.cells if c[2] == state)
+
+    def free(self, gender: str) -> int:
+        return sum(1 for c in self.cells if c[1] == gender and c[2] == "free")
+
+    @property
+    def total(self) -> int:
+        return len(self.cells)
+
+    @property
+    def models_next_job(self) -> int:
+        """How many models the next job would get (half male, half female, as selection picks them)."""
+        male = MODELS_PER_JOB // 2
+        return min(male, self.free("male")) + min(MODELS_PER_JOB - male, self.free("female"))
+
+
+def model_pool(preset_id: str) -> Pool:
+    states = dict(db.session.execute(
+        select(PresetModelUsage.model_id, PresetModelUsage.state).where(PresetModelUsage.preset_id == preset_id)
+    ).all())
+    registry = services().registry()
+    return Pool([(m.id, m.gender, states.get(m.id, "free")) for m in registry.all])
+
+
+# -- gallery -------------------------------------------------------------------
+def example_card(example: GalleryExample) -> dict:
+    return {"id": example.id, "presetId": example.preset_id, "modelId": example.model_id, "gender": example.gender,
+            "index": example.example_index, "provider": example.provider, "imageUrl": media_url(example.image_path),
+            "offline": example.offline, "createdAt": iso(example.created_at)}
+
+
+def record_card(example: dict, preset_id: str, provider: str) -> dict:
+    """A gallery card from a progress record's example (no database row needed)."""
+    return {"id": example.get("id"), "presetId": preset_id, "modelId": example.get("modelId"),
+            "gender": example.get("gender"), "index": example.get("index", 0), "provider": provider,
+            "imageUrl": example.get("imageUrl"), "offline": example.get("offline"), "createdAt": example.get("createdAt")}
+
+
+def encode_cursor(example: GalleryExample) -> str:
+    return f"{example.created_at.isoformat()}~{example.id}"
+
+
+def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
+    if not raw or "~" not in raw:
+        return None
+    stamp, _, example_id = raw.partition("~")
+    try:
+        return datetime.fromisoformat(stamp), example_id
+    except ValueError:
+        return None
+
+
+def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | None = None):
+    """One page of the gallery, newest first, and the cursor of the next page (None at the end).
+
+    Keyset paging: the same single query whether the preset has 20 examples or 20,000.
+    """
+    query = select(GalleryExample).where(GalleryExample.preset_id == preset_id)
+    if exclude_job:
+        query = query.where(or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != exclude_job))
+    position = decode_cursor(cursor)
+    if position:
+        created, example_id = position
+        query = query.where(or_(GalleryExample.created_at < created,
+                                and_(GalleryExample.created_at == created, GalleryExample.id < example_id)))
+    rows = db.session.scalars(
+        query.order_by(GalleryExample.created_at.desc(), GalleryExample.id.desc()).limit(GALLERY_PAGE + 1)
+    ).all()
+    next_cursor = encode_cursor(rows[GALLERY_PAGE - 1]) if len(rows) > GALLERY_PAGE else None
+    return [example_card(e) for e in rows[:GALLERY_PAGE]], next_cursor
+
+
+def gallery_count(preset_id: str) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset_id)
+    ) or 0
+
+
+# -- worker liveness -------------------------------------------------------------
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def consumers_alive() -> bool | None:
+    """True/False, or None when the progress store cannot tell (then we say nothing)."""
+    try:
+        return bool(services().progress.alive())
+    except Exception as exc:
+        log.warning("could not read consumer heartbeats: %s", exc)
+        return None
+
+
+def worker_missing(status: str, created_at: datetime | None, updated_at: datetime | None = None) -> bool:
+    """A job waits with no consumer to run it: queued for a few seconds, or running with frozen progress."""
+    now = utcnow()
+    waiting = (
+        (status == "queued" and created_at is not None and (now - created_at).total_seconds() > QUEUED_GRACE_SECONDS)
+        or (status == "running" and updated_at is not None
+            and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS)
+    )
+    return waiting and consumers_alive() is False

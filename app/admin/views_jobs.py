@@ -1,0 +1,142 @@
+"""Jobs: the recent jobs, one job's per-model outcome, and the live progress fragment.
+
+The fragment is polled every second while a job runs. It reads only the job's progress
+record (Redis, or the embedded store): examples that landed since the last poll come
+from the record and are added to the gallery out of band. Only a job with no record
+yet (still queued) or no record any more is looked up in the database. When the job
+has ended the answer is HTTP 286, which tells htmx to stop polling.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import JOB_FINAL, JOB_LIVE, Job, Preset, iso, utcnow
+from ..providers import PROVIDERS
+from .common import (
+    WORKER_COMMAND, gallery_count, model_pool, parse_iso, record_card, services, worker_missing,
+)
+
+log = logging.getLogger(__name__)
+bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
+
+STOP_POLLING = 286
+RECENT_JOBS = 50
+VIEWS = ("preset", "job")
+
+
+def read_record(job_id: str) -> tuple[dict | None, bool]:
+    """The job's progress record and whether the store answered at all."""
+    try:
+        return services().progress.read(job_id), True
+    except Exception as exc:  # the store is a mirror: fall back to the rows
+        log.warning("progress store unavailable for job %s: %s", job_id, exc)
+        return None, False
+
+
+def progress_from_record(record: dict) -> dict:
+    items = record.get("items") or []
+    return {
+        "job_id": record.get("jobId"), "preset_id": record.get("presetId"), "status": record.get("status", "running"),
+        "percent": int(record.get("percent") or 0), "stage": record.get("stage") or "", "message": record.get("message") or "",
+        "done": record.get("done", 0), "failed": record.get("failed", 0), "total": record.get("total", 0),
+        "offline": record.get("offline"), "items": items,
+        "failures": [i for i in items if i.get("state") == "failed"],
+        "examples": record.get("examples") or [],
+        "worker_missing": worker_missing(record.get("status"), parse_iso(record.get("createdAt")),
+                                         parse_iso(record.get("updatedAt"))),
+    }
+
+
+def progress_from_job(job: Job) -> dict:
+    """A job with no progress record: still queued, or finished long enough ago that the record expired."""
+    live = job.status in JOB_LIVE
+    items = [] if live else [
+        {"modelId": i.model_id, "gender": i.gender, "index": i.example_index, "state": i.state,
+         "predictionId": i.prediction_id, "error": i.error}
+        for i in job.items
+    ]
+    return {
+        "job_id": job.id, "preset_id": job.preset_id, "status": job.status,
+        "percent": 0 if live else 100, "stage": "queued" if job.status == "queued" else ("waiting" if live else "complete"),
+        "message": "Waiting for a worker to pick the job up" if live else (job.error or job.status),
+        "done": job.done, "failed": job.failed, "total": job.total, "offline": job.offline, "items": items,
+        "failures": [i for i in items if i["state"] == "failed"], "examples": [],
+        "worker_missing": worker_missing(job.status, job.created_at, job.heartbeat_at or job.created_at),
+    }
+
+
+def poll_url(job_id: str, shown: int, provider: str | None, view: str) -> str:
+    return url_for("admin_jobs.progress", job_id=job_id, shown=shown, provider=provider or None, view=view)
+
+
+def render_progress(progress: dict, *, shown: int, provider: str | None, view: str, new_examples=(),
+                    oob_pool=None, oob_count=None):
+    ended = progress["status"] in JOB_FINAL
+    return render_template(
+        "admin/_progress.html", p=progress, ended=ended, view=view,
+        poll_url=poll_url(progress["job_id"], shown, provider, view),
+        new_examples=[record_card(e, progress["preset_id"], provider or "") for e in new_examples],
+        worker_command=WORKER_COMMAND, oob_pool=oob_pool, oob_count=oob_count, preset_id=progress["preset_id"],
+    )
+
+
+def progress_response(job_id: str, shown: int, provider: str | None, view: str) -> tuple[str, bool]:
+    """The fragment's HTML and whether the job has ended (None for the HTML: the job is gone)."""
+    record, _ = read_record(job_id)
+    if record is not None:
+        state = progress_from_record(record)
+        new_examples = state["examples"][shown:] if view == "preset" else []
+        shown = max(shown, len(state["examples"]))
+    else:
+        job = db.session.get(Job, job_id)
+        if job is None:
+            return render_template("admin/_progress_gone.html", job_id=job_id), True
+        state, new_examples = progress_from_job(job), []
+    ended = state["status"] in JOB_FINAL
+    oob_pool = oob_count = None
+    if ended and view == "preset":
+        # the job is over: one last look at the database refreshes the pool picture and the count
+        oob_pool, oob_count = model_pool(state["preset_id"]), gallery_count(state["preset_id"])
+    html = render_progress(state, shown=shown, provider=provider, view=view, new_examples=new_examples,
+                           oob_pool=oob_pool, oob_count=oob_count)
+    return html, ended
+
+
+@bp.get("/<job_id>/progress")
+def progress(job_id: str):
+    """The polled fragment. While the job runs: the progress record only, no SQL."""
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "preset"
+    provider = request.args.get("provider") if request.args.get("provider") in PROVIDERS else None
+    shown = max(0, request.args.get("shown", 0, type=int) or 0)
+    html, ended = progress_response(job_id, shown, provider, view)
+    return html, STOP_POLLING if ended else 200
+
+
+@bp.get("")
+def jobs():
+    rows = db.session.scalars(
+        select(Job).options(joinedload(Job.preset)).order_by(Job.created_at.desc()).limit(RECENT_JOBS)
+    ).all()
+    waiting = any(worker_missing(j.status, j.created_at, j.heartbeat_at or j.created_at) for j in rows if j.is_live)
+    return render_template("admin/jobs.html", jobs=rows, now=utcnow(), worker_missing=waiting,
+                           worker_command=WORKER_COMMAND)
+
+
+@bp.get("/<job_id>")
+def job(job_id: str):
+    job = db.session.get(Job, job_id)
+    if job is None:
+        abort(404, f"No job with id {job_id!r}: it may have been deleted with its preset.")
+    preset = db.session.get(Preset, job.preset_id)
+    progress_html = None
+    if job.is_live:
+        record, _ = read_record(job.id)
+        state = progress_from_record(record) if record else progress_from_job(job)
+        progress_html = render_progress(state, shown=0, provider=job.provider, view="job")
+    return render_template("admin/job.html", job=job, preset=preset, progress_html=progress_html,
+                           provider=PROVIDERS.get(job.provider), now=utcnow(), iso=iso)

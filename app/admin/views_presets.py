@@ -1,0 +1,257 @@
+"""Presets: the list, create / edit / delete, and the preset page (gallery, model pool, generate form).
+
+The generate form posts to the JSON API's own endpoint, which hands signed-in browser
+callers to `generate_for_browser` here: one endpoint, three callers.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..generation import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
+from ..jobs import live_job_for_preset
+from ..models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
+from ..presets import PresetError, apply_preset_fields
+from ..providers import DEFAULT_PROVIDER, PROVIDERS
+from ..selection import clear_usage
+from ..storage import preset_prefix
+from .common import (
+    WORKER_COMMAND, fragment, gallery_count, gallery_page, is_htmx, model_pool, record_card, services,
+)
+from .views_jobs import progress_from_job, progress_from_record, progress_response, read_record, render_progress
+
+bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
+
+
+def get_preset(preset_id: str) -> Preset:
+    preset = db.session.get(Preset, preset_id)
+    if preset is None:
+        abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
+    return preset
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- list ------------------------------------------------------------------------
+@bp.get("")
+@bp.get("/")
+def index():
+    return redirect(url_for("admin_presets.presets"))
+
+
+@bp.get("/presets")
+def presets():
+    q = (request.args.get("q") or "").strip()[:200]
+    query = select(Preset).order_by(func.lower(Preset.name))
+    if q:
+        query = query.where(Preset.name.ilike(f"%{escape_like(q)}%", escape="\\"))
+    rows = db.session.scalars(query).all()
+    ids = [p.id for p in rows]
+    examples = dict(db.session.execute(
+        select(GalleryExample.preset_id, func.count()).where(GalleryExample.preset_id.in_(ids))
+        .group_by(GalleryExample.preset_id)).all()) if ids else {}
+    usage = dict(db.session.execute(
+        select(PresetModelUsage.preset_id, func.count()).where(PresetModelUsage.preset_id.in_(ids))
+        .group_by(PresetModelUsage.preset_id)).all()) if ids else {}
+    live = dict(db.session.execute(
+        select(Job.preset_id, func.max(Job.status)).where(Job.preset_id.in_(ids), Job.status.in_(JOB_LIVE))
+        .group_by(Job.preset_id)).all()) if ids else {}
+    context = dict(presets=rows, q=q, examples=examples, usage=usage, live=live,
+                   total_models=len(services().registry()), providers=PROVIDERS)
+    if is_htmx() and request.headers.get("HX-Target") == "presets-table":
+        return render_template("admin/_presets_table.html", **context)
+    return render_template("admin/presets.html", **context)
+
+
+# -- create / edit / delete ---------------------------------------------------------
+def preset_body_from_form(form) -> dict:
+    provider_name = form.get("provider", "")
+    body = {"name": form.get("name", ""), "prompt": form.get("prompt", ""), "provider": provider_name}
+    provider = PROVIDERS.get(provider_name)
+    if provider is None:
+        return body
+    settings = {}
+    for key, spec in provider.settings.items():
+        raw = (form.get(f"setting-{provider_name}-{key}") or "").strip()
+        if raw == "":
+            continue
+        try:
+            if spec.kind is bool:
+                if raw not in ("true", "false"):
+                    raise ValueError
+                settings[key] = raw == "true"
+            elif spec.kind is int:
+                settings[key] = int(raw)
+            elif spec.kind is float:
+                settings[key] = float(raw)
+            else:
+                settings[key] = raw
+        except ValueError:
+            kind = {bool: "yes or no", int: "a whole number", float: "a number"}.get(spec.kind, "text")
+            raise PresetError(f"setting {key!r} must be {kind}, got {raw!r}.") from None
+    body["settings"] = settings
+    return body
+
+
+def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
+    return render_template("admin/preset_form.html", preset=preset, values=form_values, error=error,
+                           providers=PROVIDERS, default_provider=DEFAULT_PROVIDER), status
+
+
+def form_values_of(preset: Preset) -> dict:
+    values = {"name": preset.name, "prompt": preset.prompt, "provider": preset.provider}
+    for key, value in (preset.settings or {}).items():
+        values[f"setting-{preset.provider}-{key}"] = "true" if value is True else "false" if value is False else str(value)
+    return values
+
+
+def save_preset(preset: Preset, creating: bool):
+    try:
+        apply_preset_fields(preset, preset_body_from_form(request.form), creating=creating)
+        if creating:
+            db.session.add(preset)
+        db.session.commit()
+    except PresetError as exc:
+        db.session.rollback()
+        return render_form(None if creating else preset, request.form.to_dict(), exc.message, 400)
+    except IntegrityError:
+        db.session.rollback()
+        return render_form(None if creating else preset, request.form.to_dict(),
+                           "A preset with this name already exists; choose another name.", 409)
+    flash(f'Preset "{preset.name}" {"created" if creating else "saved"}.', "success")
+    return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
+
+
+@bp.route("/presets/new", methods=["GET", "POST"])
+def new_preset():
+    if request.method == "POST":
+        return save_preset(Preset(), creating=True)
+    return render_form(None, {"provider": DEFAULT_PROVIDER}, None)
+
+
+@bp.route("/presets/<preset_id>/edit", methods=["GET", "POST"])
+def edit_preset(preset_id: str):
+    preset = get_preset(preset_id)
+    if request.method == "POST":
+        return save_preset(preset, creating=False)
+    return render_form(preset, form_values_of(preset), None)
+
+
+@bp.post("/presets/<preset_id>/delete")
+def delete_preset(preset_id: str):
+    preset = get_preset(preset_id)
+    if live_job_for_preset(preset.id):
+        flash(f'Preset "{preset.name}" has a job in progress; wait for it to finish before deleting it.', "error")
+        return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
+    name = preset.name
+    db.session.delete(preset)
+    db.session.commit()
+    services().storage.delete_tree(preset_prefix(preset_id))
+    flash(f'Preset "{name}" deleted with its gallery.', "success")
+    return redirect(url_for("admin_presets.presets"), 303)
+
+
+# -- the preset page ---------------------------------------------------------------
+@bp.get("/presets/<preset_id>")
+def preset(preset_id: str):
+    preset = get_preset(preset_id)
+    live = live_job_for_preset(preset.id)
+    progress_html, live_cards, exclude = None, [], None
+    if live is not None:
+        # Read the record before the gallery: every example in it is already committed, and the
+        # live job's examples are shown from the record so no poll can add one a second time.
+        record, store_ok = read_record(live.id)
+        state = progress_from_record(record) if record else progress_from_job(live)
+        if store_ok:
+            exclude = live.id
+            live_cards = [record_card(e, preset.id, live.provider) for e in reversed(state["examples"])]
+        progress_html = render_progress(state, shown=len(state["examples"]) if store_ok else 0,
+                                        provider=live.provider, view="preset")
+    cards, next_cursor = gallery_page(preset.id, exclude_job=exclude)
+    pool = model_pool(preset.id)
+    provider = PROVIDERS.get(preset.provider)
+    return render_template(
+        "admin/preset.html", preset=preset, provider=provider, live=live, progress_html=progress_html,
+        cards=live_cards + cards, next_cursor=next_cursor, example_count=gallery_count(preset.id), pool=pool,
+        price=services().settings.prices.get(preset.provider, 0.0), max_examples=MAX_EXAMPLES_PER_MODEL,
+        worker_command=WORKER_COMMAND,
+    )
+
+
+@bp.get("/presets/<preset_id>/gallery")
+def gallery(preset_id: str):
+    """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
+    exclude = request.args.get("exclude") or None
+    cards, next_cursor = gallery_page(preset_id, request.args.get("after"), exclude_job=exclude)
+    return render_template("admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id,
+                           exclude=exclude)
+
+
+@bp.post("/presets/<preset_id>/examples/<example_id>/delete")
+def delete_example(preset_id: str, example_id: str):
+    example = db.session.get(GalleryExample, example_id)
+    if example is None or example.preset_id != preset_id:
+        abort(404, "That example no longer exists.")
+    release = request.form.get("release") == "1"
+    model_id, key = example.model_id, example.image_path
+    db.session.delete(example)
+    if release:
+        db.session.execute(delete(PresetModelUsage).where(
+            PresetModelUsage.preset_id == preset_id, PresetModelUsage.model_id == model_id,
+            PresetModelUsage.state == "used"))
+    db.session.commit()
+    services().storage.delete(key)
+    message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
+    if is_htmx():
+        return fragment("admin/_example_deleted.html", pool=model_pool(preset_id), example_count=gallery_count(preset_id),
+                        message=message, preset_id=preset_id)
+    flash(message, "success")
+    return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
+
+
+@bp.post("/presets/<preset_id>/clear-usage")
+def clear_preset_usage(preset_id: str):
+    preset = get_preset(preset_id)
+    if live_job_for_preset(preset.id):
+        flash(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.', "error")
+    else:
+        removed = clear_usage(preset.id)
+        db.session.commit()
+        flash(f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
+              f"The gallery is unchanged.", "success")
+    return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
+
+
+# -- generate: the browser callers of POST /api/admin/presets/<id>/generate-examples ---------------
+def generate_for_browser(preset_id: str):
+    """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
+    htmx = is_htmx()
+    try:
+        raw = (request.form.get("examples_per_model") or "1").strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            raise GenerationError(f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, "
+                                  f"got {raw!r}.") from None
+        examples_per_model = parse_examples_per_model({"examplesPerModel": value})
+        queued = request_generation(preset_id, examples_per_model)
+    except GenerationError as exc:
+        db.session.rollback()
+        if htmx:
+            return fragment("admin/_generate_error.html", message=exc.message,
+                            headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"})
+        flash(exc.message, "error")
+        target = url_for("admin_presets.preset", preset_id=preset_id) if exc.status != 404 else url_for("admin_presets.presets")
+        return redirect(target, 303)
+    job = queued.job
+    if not htmx:
+        flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
+        return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
+    body, ended = progress_response(job.id, 0, job.provider, "preset")
+    extra = render_template("admin/_generate_queued.html", pool=None if ended else model_pool(preset_id),
+                            preset_id=preset_id, message=queued.message, warning=queued.selection.warning)
+    return body + extra, 200

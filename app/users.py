@@ -1,0 +1,97 @@
+"""Admin accounts: an email and a hashed password (werkzeug's scrypt), nothing more.
+
+The session stores the user's id and a stamp derived from the password hash, so a
+password change signs out every other session of that user.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .models import new_id, utcnow
+
+MIN_PASSWORD = 10
+MAX_EMAIL = 254
+
+# Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+
+class UserError(ValueError):
+    """An email or password that cannot be accepted; the message says why."""
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(MAX_EMAIL), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    def set_password(self, password: str) -> None:
+        check_password_rules(password)
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def session_stamp(self) -> str:
+        """Changes whenever the password does."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not email or "@" not in email or len(email) > MAX_EMAIL or any(c.isspace() for c in email):
+        raise UserError(f"{email!r} is not an email address.")
+    return email
+
+
+def check_password_rules(password: str) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise UserError(f"The password must be at least {MIN_PASSWORD} characters long.")
+
+
+def find_user(email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except UserError:
+        return None
+    return db.session.scalar(select(User).where(func.lower(User.email) == email))
+
+
+def create_user(email: str, password: str) -> User:
+    email = normalise_email(email)
+    if find_user(email) is not None:
+        raise UserError(f"An admin with the email {email} already exists.")
+    user = User(email=email)
+    user.set_password(password)
+    db.session.add(user)
+    return user
+
+
+def verify_credentials(email: str, password: str) -> User | None:
+    user = find_user(email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    return user if user.check_password(password or "") else None
+
+
+def user_for_session(user_id, stamp) -> User | None:
+    """The signed-in user, if the id still exists and the password has not changed since sign-in."""
+    if not isinstance(user_id, str) or not isinstance(stamp, str):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not hmac.compare_digest(user.session_stamp, stamp):
+        return None
+    return user
