@@ -1,0 +1,1085 @@
+"""A Replicate-compatible HTTP server for tests and benchmarks.
+
+It speaks the parts of ``api.replicate.com`` (and ``replicate.delivery``) that the
+``replicate`` 1.0.7 Python client and this project use, so the *real* client can be
+pointed at it::
+
+    with ReplicateServer(latency=0.2) as server:
+        client = replicate.Client(api_token=server.token, base_url=server.url)
+        prediction = client.predictions.create(model="google/nano-banana", input={...})
+
+or, for code that builds its own client, with ``REPLICATE_BASE_URL=server.url`` and
+``REPLICATE_API_TOKEN=server.token`` in the environment.
+
+Design notes
+* Standard library HTTP server (``ThreadingHTTPServer``, HTTP/1.1 keep-alive, exact
+  ``Content-Length``) plus Pillow for the output images. No thread per prediction: a
+  prediction's status is computed from timestamps whenever it is read.
+* Every random decision comes from one ``random.Random(seed)`` guarded by a lock, and
+  the rng is only consulted when the matching knob is non-zero, so a seeded,
+  sequential run is repeatable.
+* Knobs are plain attributes and may be changed while the server runs.
+
+Standalone use (for benchmarks)::
+
+    python -m tests.replicate_server --port 8787 --latency 2 --jitter 0.25
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import io
+import json
+import math
+import random
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import zlib
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from PIL import Image, ImageDraw
+
+__all__ = [
+    "ReplicateServer",
+    "DEFAULT_TOKEN",
+    "OFFICIAL_MODELS",
+    "SD_IMG2IMG",
+    "SD_IMG2IMG_VERSION",
+    "SD_IMG2IMG_VERSION_ALIAS",
+    "FAILURE_ERROR",
+]
+
+DEFAULT_TOKEN = "r8_test_token_not_real"
+FAILURE_ERROR = "E001 simulated model failure"
+
+SD_IMG2IMG = "stability-ai/stable-diffusion-img2img"
+SD_IMG2IMG_VERSION = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
+SD_IMG2IMG_VERSION_ALIAS = "15a3689ee13b0d2616e98820eca31d4c3abcd36672df6afce5cb6feb1d66087d"
+
+TERMINAL = frozenset({"succeeded", "failed", "canceled", "aborted"})
+
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # Replicate ids are lowercase base32
+_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+# --------------------------------------------------------------------------- models
+
+_URI = {"type": "string", "format": "uri"}
+_FLUX_KONTEXT_RATIOS = [
+    "match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3",
+    "4:5", "5:4", "21:9", "9:21", "2:1", "1:2",
+]
+_NANO_BANANA_RATIOS = [
+    "match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4",
+    "9:16", "16:9", "21:9",
+]
+_FLUX_PRO_RATIOS = ["custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3"]
+_SD_SCHEDULERS = ["DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS"]
+
+
+def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
+    tol = inp.get("safety_tolerance")
+    if inp.get("input_image") and isinstance(tol, int) and not isinstance(tol, bool) and tol > 2:
+        return [("input.safety_tolerance",
+                 "Must be less than or equal to 2 when input_image is provided", "number_lte")]
+    return []
+
+
+# Each model: input schema (JSON-schema-ish), default output format, list output?
+MODELS: dict[str, dict[str, Any]] = {
+    "google/nano-banana": {
+        "official": True,
+        "list_output": False,
+        "default_format": "jpg",
+        "fields": {
+            "prompt": {"type": "string", "required": True},
+            "image_input": {"type": "array", "items": _URI},
+            "aspect_ratio": {"type": "string", "enum": _NANO_BANANA_RATIOS},
+            "output_format": {"type": "string", "enum": ["jpg", "png"]},
+        },
+    },
+    "black-forest-labs/flux-kontext-pro": {
+        "official": True,
+        "list_output": False,
+        "default_format": "png",
+        "fields": {
+            "prompt": {"type": "string", "required": True},
+            "input_image": _URI,
+            "aspect_ratio": {"type": "string", "enum": _FLUX_KONTEXT_RATIOS},
+            "output_format": {"type": "string", "enum": ["jpg", "png"]},
+            "safety_tolerance": {"type": "integer", "minimum": 0, "maximum": 6},
+            "prompt_upsampling": {"type": "boolean"},
+            "seed": {"type": "integer"},
+        },
+        "extra": _kontext_extra,
+    },
+    "black-forest-labs/flux-1.1-pro": {
+        "official": True,
+        "list_output": False,
+        "default_format": "webp",
+        "fields": {
+            "prompt": {"type": "string", "required": True},
+            "image_prompt": _URI,
+            "aspect_ratio": {"type": "string", "enum": _FLUX_PRO_RATIOS},
+            "width": {"type": "integer", "minimum": 256, "maximum": 1440},
+            "height": {"type": "integer", "minimum": 256, "maximum": 1440},
+            "output_format": {"type": "string", "enum": ["webp", "jpg", "png"]},
+            "output_quality": {"type": "integer", "minimum": 0, "maximum": 100},
+            "safety_tolerance": {"type": "integer", "minimum": 1, "maximum": 6},
+            "prompt_upsampling": {"type": "boolean"},
+            "seed": {"type": "integer"},
+        },
+    },
+    SD_IMG2IMG: {
+        "official": False,
+        "list_output": True,
+        "default_format": "png",
+        "fields": {
+            "image": {"type": "string", "format": "uri", "required": True},
+            "prompt": {"type": "string", "required": True},
+            "negative_prompt": {"type": "string"},
+            "prompt_strength": {"type": "number", "minimum": 0, "maximum": 1},
+            "num_outputs": {"type": "integer", "minimum": 1, "maximum": 8},
+            "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 500},
+            "guidance_scale": {"type": "number", "minimum": 1, "maximum": 20},
+            "scheduler": {"type": "string", "enum": _SD_SCHEDULERS},
+            "seed": {"type": "integer"},
+        },
+    },
+    # Community text-to-image model: known (so by-name create gives the "use a version"
+    # 404 rather than a plain unknown-model 404) but no version of it is served here.
+    "stability-ai/stable-diffusion": {
+        "official": False,
+        "list_output": True,
+        "default_format": "png",
+        "fields": {"prompt": {"type": "string", "required": True}},
+    },
+}
+OFFICIAL_MODELS = tuple(name for name, spec in MODELS.items() if spec["official"])
+
+# version hash -> model name
+VERSIONS: dict[str, str] = {
+    SD_IMG2IMG_VERSION: SD_IMG2IMG,
+    SD_IMG2IMG_VERSION_ALIAS: SD_IMG2IMG,
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+_URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+
+
+def _num(v: float) -> str:
+    return f"{v:g}"
+
+
+def _check_value(value: Any, spec: dict, path: str, errors: list) -> None:
+    given = _json_type(value)
+    want = spec["type"]
+    if not (given == want or (want == "number" and given == "integer")):
+        errors.append((path, f"Invalid type. Expected: {want}, given: {given}", "invalid_type"))
+        return
+    field = path.rsplit(".", 1)[-1]
+    if "enum" in spec and value not in spec["enum"]:
+        options = ", ".join(f'"{e}"' for e in spec["enum"])
+        errors.append((path, f"{field} must be one of the following: {options}", "enum"))
+    if "minimum" in spec and value < spec["minimum"]:
+        errors.append((path, f"Must be greater than or equal to {_num(spec['minimum'])}", "number_gte"))
+    if "maximum" in spec and value > spec["maximum"]:
+        errors.append((path, f"Must be less than or equal to {_num(spec['maximum'])}", "number_lte"))
+    if spec.get("format") == "uri" and not _URI_RE.match(value):
+        errors.append((path, "Does not match format 'uri'", "format"))
+    if want == "array" and "items" in spec:
+        for i, item in enumerate(value):
+            _check_value(item, spec["items"], f"{path}.{i}", errors)
+
+
+def validate_input(model: str, body: dict) -> list[tuple[str, str, str]]:
+    """Return a list of (field path, message, type) problems; empty when valid."""
+    if "input" not in body:
+        return [("(root)", "input is required", "required")]
+    inp = body["input"]
+    if not isinstance(inp, dict):
+        return [("input", f"Invalid type. Expected: object, given: {_json_type(inp)}", "invalid_type")]
+    spec = MODELS[model]
+    errors: list[tuple[str, str, str]] = []
+    for name, fspec in spec["fields"].items():
+        if name not in inp:
+            if fspec.get("required"):
+                errors.append(("input", f"{name} is required", "required"))
+            continue
+        _check_value(inp[name], fspec, f"input.{name}", errors)
+    if not errors and "extra" in spec:
+        errors.extend(spec["extra"](inp))
+    return errors
+
+
+# --------------------------------------------------------------------------- images
+
+_NOISE_LOCK = threading.Lock()
+_NOISE: bytes | None = None
+_PIECE = 64 * 1024
+
+
+def _noise() -> bytes:
+    """1 MiB of incompressible bytes used to pad outputs up to ``output_bytes``."""
+    global _NOISE
+    with _NOISE_LOCK:
+        if _NOISE is None:
+            _NOISE = random.Random(0x5EED).randbytes(1 << 20)
+        return _NOISE
+
+
+def _noise_pieces(length: int, crc: int | None = None) -> Iterator[tuple[bytes, int | None]]:
+    noise = _noise()
+    pos = 0
+    while length > 0:
+        n = min(_PIECE, length, len(noise) - pos)
+        piece = noise[pos:pos + n]
+        if crc is not None:
+            crc = zlib.crc32(piece, crc)
+        yield piece, crc
+        length -= n
+        pos = (pos + n) % len(noise)
+
+
+def render_image(pid: str, index: int, model: str, inp: dict, fmt: str) -> bytes:
+    """A small real image, different per prediction/output: colour from the id, text of the request."""
+    digest = hashlib.sha256(f"{pid}:{index}".encode()).digest()
+    colour = (digest[0], digest[1], digest[2])
+    ink = (0, 0, 0) if sum(colour) > 384 else (255, 255, 255)
+    img = Image.new("RGB", (192, 192), colour)
+    draw = ImageDraw.Draw(img)
+    prompt = str(inp.get("prompt", ""))
+    lines = [model, f"{pid} #{index}"]
+    lines += [prompt[i:i + 28] for i in range(0, min(len(prompt), 28 * 4), 28)]
+    for key in ("image_input", "input_image", "image_prompt", "image"):
+        if key in inp:
+            lines.append(f"{key}: {str(inp[key])[-20:]}")
+    for row, line in enumerate(lines):
+        draw.text((6, 6 + row * 14), line, fill=ink)
+    # A few id-dependent stripes so the PNG is not trivially compressible (~2-5 KB).
+    for k in range(8):
+        y = 120 + k * 8
+        draw.rectangle((digest[k + 3] % 96, y, 96 + digest[k + 11] % 96, y + 5),
+                       fill=(digest[k + 3], digest[k + 11], digest[k + 19]))
+    buf = io.BytesIO()
+    if fmt == "png":
+        img.save(buf, "PNG")
+    elif fmt in ("jpg", "jpeg"):
+        img.save(buf, "JPEG", quality=60)
+    elif fmt == "webp":
+        # VP8X (extended) layout so an extra padding chunk is allowed by the spec.
+        img.save(buf, "WEBP", quality=70, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x00")
+    else:  # pragma: no cover - guarded by validation
+        raise ValueError(fmt)
+    return buf.getvalue()
+
+
+def padded_body(base: bytes, fmt: str, target: int) -> tuple[int, Iterable[bytes]]:
+    """Return (total length, byte pieces) of ``base`` padded to about ``target`` bytes.
+
+    The result stays a valid image: PNG gets a private ancillary chunk (``pgPd``) before
+    IDAT, JPEG gets COM segments after APP0, WebP gets an unknown RIFF chunk.
+    """
+    extra = target - len(base)
+    if fmt == "png" and extra > 12:
+        length = extra - 12
+        head, tail = base[:33], base[33:]  # signature + IHDR, then the rest
+
+        def gen() -> Iterator[bytes]:
+            yield head + struct.pack(">I", length) + b"pgPd"
+            crc = zlib.crc32(b"pgPd")
+            for piece, crc in _noise_pieces(length, crc):
+                yield piece
+            yield struct.pack(">I", crc & 0xFFFFFFFF) + tail
+
+        return len(base) + 12 + length, gen()
+
+    if fmt in ("jpg", "jpeg") and extra > 4:
+        pos = 2
+        if base[2:4] == b"\xff\xe0":
+            pos = 4 + struct.unpack(">H", base[4:6])[0]
+        sizes = []
+        left = extra
+        while left > 4:
+            d = min(65533, left - 4)
+            sizes.append(d)
+            left -= d + 4
+        total = len(base) + sum(d + 4 for d in sizes)
+
+        def gen() -> Iterator[bytes]:
+            yield base[:pos]
+            for d in sizes:
+                yield b"\xff\xfe" + struct.pack(">H", d + 2)
+                for piece, _ in _noise_pieces(d):
+                    yield piece
+            yield base[pos:]
+
+        return total, gen()
+
+    if fmt == "webp" and extra > 8:
+        length = (extra - 8) & ~1
+        total = len(base) + 8 + length
+
+        def gen() -> Iterator[bytes]:
+            yield base[:4] + struct.pack("<I", total - 8) + base[8:]
+            yield b"PGPD" + struct.pack("<I", length)
+            for piece, _ in _noise_pieces(length):
+                yield piece
+
+        return total, gen()
+
+    return len(base), [base]
+
+
+# --------------------------------------------------------------------------- state
+
+
+class _Prediction:
+    __slots__ = (
+        "id", "model", "version", "input", "created", "start", "end", "outcome",
+        "canceled_at", "fmt", "n_outputs", "expired", "webhook",
+    )
+
+    def __init__(self, **kw: Any) -> None:
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+
+
+def _fmt_seconds(value: float) -> str:
+    """Retry-After value: integer string when whole, else a short decimal."""
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+class _Reply(Exception):
+    """Raised inside request handling to answer with a prepared response."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None,
+                 content_type: str = "application/problem+json") -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.content_type = content_type
+
+
+def _problem(status: int, title: str, detail: str, **extra: Any) -> _Reply:
+    return _Reply(status, {"title": title, "detail": detail, "status": status, **extra})
+
+
+class ReplicateServer:
+    """In-process fake of api.replicate.com + replicate.delivery. See module docstring."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, latency: float = 0.0, jitter: float = 0.0,
+                 seed: int | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token
+        self.latency = float(latency)
+        self.jitter = float(jitter)
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.url = ""
+        self.output_bytes = 4096
+        self.retry_after: float = 1.0
+        self.wait_timeout_as_starting = True
+        self.models = {k: dict(v) for k, v in MODELS.items()}
+        self.versions = dict(VERSIONS)
+        self.server_errors: list[str] = []  # tracebacks of unexpected handler errors
+        self._lock = threading.RLock()
+        self._stop_event = threading.Event()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self._reset_state()
+
+    # ---------------------------------------------------------------- lifecycle
+    def _reset_state(self) -> None:
+        with self._lock:
+            self._rng = random.Random(self.seed)
+            # faults
+            self.fail_rate = 0.0
+            self.abort_rate = 0.0
+            self.throttle_rate = 0.0
+            self.create_error_rate = 0.0
+            self.download_error_rate = 0.0
+            self.download_404_rate = 0.0
+            self.rate_limit_per_minute: int | None = None
+            self.rate_window = 60.0  # seconds of the sliding window (tests may shrink it)
+            self.fail_when: Callable[[str, dict], bool] | None = None
+            self.output_ttl: float | None = None  # seconds after completion before outputs 404
+            # records
+            self.creates: list[dict] = []
+            self.throttled = 0
+            self.create_errors = 0
+            self.gets = 0
+            self.cancels: list[str] = []
+            self.downloads = 0
+            self.download_failures = 0
+            self._preds: dict[str, _Prediction] = {}
+            self._order: list[str] = []
+            self._window: collections.deque[float] = collections.deque()
+            self._images: dict[tuple[str, int], bytes] = {}
+
+    def reset(self) -> None:
+        """Clear counters, predictions and faults; keep token, latency, jitter, output_bytes."""
+        self._reset_state()
+
+    def start(self) -> "ReplicateServer":
+        if self._httpd is not None:
+            return self
+        self._stop_event.clear()
+        httpd = _HTTPServer((self.host, self.port), _Handler, self)
+        self._httpd = httpd
+        host, port = httpd.server_address[:2]
+        self.port = port
+        self.url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"replicate-server:{port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stop_event.set()
+        httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "ReplicateServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- reading records
+    def predictions(self) -> list[dict]:
+        """Current JSON of every prediction, in creation order."""
+        now = time.monotonic()
+        with self._lock:
+            recs = [self._preds[i] for i in self._order]
+            return [self._to_json(r, now) for r in recs]
+
+    def busiest_window(self, seconds: float = 60.0) -> int:
+        """Max number of accepted creates inside any half-open window of ``seconds``."""
+        with self._lock:
+            times = sorted(c["time"] for c in self.creates)
+        best = j = 0
+        for i, t in enumerate(times):
+            while times[j] <= t - seconds:
+                j += 1
+            best = max(best, i - j + 1)
+        return best
+
+    def creates_for(self, predicate: Callable[[dict], bool]) -> list[dict]:
+        with self._lock:
+            creates = list(self.creates)
+        return [c for c in creates if predicate(c)]
+
+    def expire_outputs(self) -> int:
+        """Make every output that exists now answer 404 (Replicate deletes them after ~1 h)."""
+        now = time.monotonic()
+        n = 0
+        with self._lock:
+            for rec in self._preds.values():
+                if self._state(rec, now)[0] == "succeeded" and not rec.expired:
+                    rec.expired = True
+                    n += 1
+        return n
+
+    # ---------------------------------------------------------------- helpers
+    def _iso(self, mono: float | None) -> str | None:
+        if mono is None:
+            return None
+        wall = self._wall0 + (mono - self._mono0)
+        return datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _new_id(self) -> str:
+        while True:
+            pid = "".join(self._rng.choice(_ID_ALPHABET) for _ in range(26))
+            if pid not in self._preds:
+                return pid
+
+    def _record_error(self, text: str) -> None:
+        with self._lock:
+            self.server_errors.append(text)
+
+    @staticmethod
+    def _state(rec: _Prediction, now: float) -> tuple[str, float | None, float | None]:
+        if rec.canceled_at is not None:
+            started = rec.start if rec.canceled_at >= rec.start else None
+            return "canceled", started, rec.canceled_at
+        if now < rec.start:
+            return "starting", None, None
+        if now < rec.end:
+            return "processing", rec.start, None
+        return rec.outcome, rec.start, rec.end
+
+    def _is_expired(self, rec: _Prediction, now: float) -> bool:
+        if rec.expired:
+            return True
+        ttl = self.output_ttl
+        return ttl is not None and rec.outcome == "succeeded" and rec.canceled_at is None \
+            and now - rec.end > ttl
+
+    def _output_urls(self, rec: _Prediction) -> list[str]:
+        return [f"{self.url}/files/{rec.id}/out-{i}.{rec.fmt}" for i in range(rec.n_outputs)]
+
+    def _to_json(self, rec: _Prediction, now: float, as_created: bool = False) -> dict:
+        if as_created:
+            status, started, completed = "starting", None, None
+        else:
+            status, started, completed = self._state(rec, now)
+        output = None
+        error = None
+        metrics: dict[str, Any] = {}
+        logs = ""
+        steps = 25
+        if status == "processing":
+            frac = (now - rec.start) / (rec.end - rec.start) if rec.end > rec.start else 1.0
+            cur = min(steps, int(frac * steps))
+            bar = "#" * (cur * 10 // steps)
+            logs = f"Running prediction...\n{int(frac * 100):3d}%|{bar:<10}| {cur}/{steps}\n"
+        elif status in ("succeeded", "failed"):
+            metrics = {"predict_time": round(rec.end - rec.start, 6),
+                       "total_time": round(rec.end - rec.created, 6)}
+            if status == "succeeded":
+                urls = self._output_urls(rec)
+                output = urls if rec.n_outputs != 1 or self.models[rec.model]["list_output"] else urls[0]
+                logs = f"Running prediction...\n100%|##########| {steps}/{steps}\n"
+            else:
+                error = FAILURE_ERROR
+                logs = f"Running prediction...\nTraceback (most recent call last):\nRuntimeError: {FAILURE_ERROR}\n"
+        base = self.url
+        return {
+            "id": rec.id,
+            "model": rec.model,
+            "version": rec.version,
+            "input": rec.input,
+            "logs": logs,
+            "output": output,
+            "data_removed": self._is_expired(rec, now),
+            "error": error,
+            "status": status,
+            "source": "api",
+            "created_at": self._iso(rec.created),
+            "started_at": self._iso(started),
+            "completed_at": self._iso(completed),
+            "urls": {
+                "cancel": f"{base}/v1/predictions/{rec.id}/cancel",
+                "get": f"{base}/v1/predictions/{rec.id}",
+                "stream": f"{base}/stream/{rec.id}",
+                "web": f"https://replicate.com/p/{rec.id}",
+            },
+            "metrics": metrics,
+        }
+
+    def _lookup(self, pid: str) -> _Prediction:
+        with self._lock:
+            rec = self._preds.get(pid)
+        if rec is None:
+            raise _problem(404, "Not found", "The requested resource could not be found.")
+        return rec
+
+    # ---------------------------------------------------------------- routes
+    def _check_auth(self, h: "_Handler") -> None:
+        auth = (h.headers.get("Authorization") or "").strip()
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or value.strip() != self.token:
+            raise _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
+
+    def handle(self, h: "_Handler", method: str, raw: bytes) -> None:
+        path = urlsplit(h.path).path
+        if path.startswith("/files/"):
+            if method not in ("GET", "HEAD"):
+                raise _problem(405, "Method not allowed", "Method not allowed")
+            return self._download(h, path, head=(method == "HEAD"))
+        if path.startswith("/stream/"):
+            return self._stream(h, path[len("/stream/"):])
+        if path in ("/", "/health"):
+            return h.reply(200, {"status": "ok"}, "application/json")
+        if not path.startswith("/v1/"):
+            raise _problem(404, "Not found", "The requested resource could not be found.")
+        self._check_auth(h)
+        parts = [p for p in path.split("/") if p][1:]  # drop "v1"
+        if method == "POST" and len(parts) == 4 and parts[0] == "models" and parts[3] == "predictions":
+            return self._create(h, raw, model=f"{parts[1]}/{parts[2]}")
+        if method == "POST" and parts == ["predictions"]:
+            return self._create(h, raw, model=None)
+        if method == "GET" and parts == ["predictions"]:
+            return self._list(h)
+        if method == "GET" and len(parts) == 2 and parts[0] == "predictions":
+            with self._lock:
+                self.gets += 1
+            rec = self._lookup(parts[1])
+            return h.reply(200, self._to_json(rec, time.monotonic()), "application/json")
+        if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
+            return self._cancel(h, parts[1])
+        raise _problem(404, "Not found", "The requested resource could not be found.")
+
+    def _parse_body(self, raw: bytes) -> dict:
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise _problem(400, "Bad request", "The request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _problem(422, "Input validation failed",
+                           f"- (root): Invalid type. Expected: object, given: {_json_type(body)}\n")
+        return body
+
+    def _resolve_version(self, ref: Any) -> tuple[str, str]:
+        """version field -> (model, version string to report)."""
+        bad = _problem(422, "Invalid version or not permitted",
+                       "The specified version does not exist (or perhaps you don't have permission to use it?)")
+        if not isinstance(ref, str) or not ref:
+            raise bad
+        if "/" in ref:
+            name, _, vid = ref.partition(":")
+            if name not in self.models:
+                raise bad
+            if not vid:
+                if self.models[name]["official"]:
+                    return name, "hidden"
+                raise bad
+            if self.versions.get(vid) != name:
+                raise bad
+            return name, vid
+        model = self.versions.get(ref)
+        if model is None:
+            raise bad
+        return model, ref
+
+    def _create(self, h: "_Handler", raw: bytes, model: str | None) -> None:
+        prefer = h.headers.get("Prefer")
+        if model is not None:
+            spec = self.models.get(model)
+            if spec is None:
+                raise _problem(404, "Not found", "The requested resource could not be found.")
+            if not spec["official"]:
+                raise _problem(
+                    404, "Not found",
+                    "The requested resource could not be found. "
+                    f"{model} is not an official model: to run it you must specify a version "
+                    "(POST /v1/predictions with \"version\").")
+            body = self._parse_body(raw)
+            version = "hidden"
+        else:
+            body = self._parse_body(raw)
+            if "version" not in body:
+                raise _problem(422, "Input validation failed", "- (root): version is required\n")
+            model, version = self._resolve_version(body["version"])
+
+        self._admit_create()
+
+        problems = validate_input(model, body)
+        if problems:
+            detail = "".join(f"- {p}: {m}\n" for p, m, _ in problems)
+            raise _problem(422, "Input validation failed", detail,
+                           invalid_fields=[{"type": t, "field": p, "description": m} for p, m, t in problems])
+
+        with self._lock:
+            if self.create_error_rate > 0 and self._rng.random() < self.create_error_rate:
+                self.create_errors += 1
+                code = self._rng.choice((500, 503))
+                title = "Internal Server Error" if code == 500 else "Service Unavailable"
+                raise _problem(code, title, "Something went wrong, please try again (simulated)")
+
+        inp = body["input"]
+        failing = bool(self.fail_when(model, inp)) if self.fail_when is not None else False
+        spec = self.models[model]
+        fmt = inp.get("output_format", spec["default_format"])
+        n_outputs = int(inp.get("num_outputs", 1)) if spec["list_output"] else 1
+
+        with self._lock:
+            now = time.monotonic()
+            duration = self.latency
+            if self.jitter > 0:
+                duration += self._rng.uniform(-self.jitter, self.jitter)
+            duration = max(0.0, duration)
+            if failing:
+                outcome = "failed"
+            elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
+                outcome = "failed"
+            elif self.abort_rate > 0 and self._rng.random() < self.abort_rate:
+                outcome = "aborted"
+            else:
+                outcome = "succeeded"
+            rec = _Prediction(
+                id=self._new_id(), model=model, version=version, input=inp, created=now,
+                start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
+                canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
+                webhook=body.get("webhook"),
+            )
+            self._preds[rec.id] = rec
+            self._order.append(rec.id)
+            self._window.append(now)
+            self.creates.append({
+                "id": rec.id, "model": model, "version": version, "input": inp, "time": now,
+                "prefer": prefer, "webhook": body.get("webhook"),
+            })
+
+        wait = _parse_prefer_wait(prefer)
+        if wait is None:
+            return h.reply(201, self._to_json(rec, now, as_created=True), "application/json")
+        deadline = time.monotonic() + wait
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                status = self._state(rec, now)[0]
+            if status in TERMINAL or now >= deadline or self._stop_event.is_set():
+                break
+            self._stop_event.wait(min(max(rec.end - now, 0.001), deadline - now, 0.05))
+        with self._lock:
+            now = time.monotonic()
+            # The real blocking API answers "starting" when the wait runs out (see the
+            # comment in replicate/run.py); wait_timeout_as_starting=False reports the
+            # true state instead (then client.run() returns None for "processing").
+            unfinished = self._state(rec, now)[0] not in TERMINAL
+            payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
+        h.reply(201, payload, "application/json")
+
+    def _admit_create(self) -> None:
+        """Rate limiting: sliding 60 s window and random throttling. Raises a 429 reply."""
+        with self._lock:
+            now = time.monotonic()
+            limit = self.rate_limit_per_minute
+            window = self._window
+            span = self.rate_window
+            while window and window[0] <= now - span:
+                window.popleft()
+            wait: float | None = None
+            if limit is not None and len(window) >= limit:
+                # the slot frees when the create `limit` places back leaves the window
+                oldest = window[len(window) - limit] if limit > 0 else now + span
+                wait = max(1, math.ceil(oldest + span - now))
+                header = str(wait)
+            elif self.throttle_rate > 0 and self._rng.random() < self.throttle_rate:
+                wait = max(1, math.ceil(self.retry_after))
+                header = _fmt_seconds(self.retry_after)
+            if wait is None:
+                return
+            self.throttled += 1
+        raise _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{wait}s.",
+                           "status": 429}, headers={"Retry-After": header})
+
+    def _list(self, h: "_Handler") -> None:
+        now = time.monotonic()
+        with self._lock:
+            recs = [self._preds[i] for i in reversed(self._order[-100:])]
+            results = [self._to_json(r, now) for r in recs]
+        h.reply(200, {"previous": None, "next": None, "results": results}, "application/json")
+
+    def _cancel(self, h: "_Handler", pid: str) -> None:
+        rec = self._lookup(pid)
+        with self._lock:
+            now = time.monotonic()
+            self.cancels.append(pid)
+            if self._state(rec, now)[0] not in TERMINAL:
+                rec.canceled_at = now
+            payload = self._to_json(rec, now)
+        h.reply(200, payload, "application/json")
+
+    _FILE_RE = re.compile(r"^/files/([a-z0-9]+)/out-(\d+)\.([a-z]+)$")
+
+    def _download(self, h: "_Handler", path: str, head: bool) -> None:
+        m = self._FILE_RE.match(path)
+        now = time.monotonic()
+        with self._lock:
+            rec = self._preds.get(m.group(1)) if m else None
+            ok = (
+                rec is not None
+                and self._state(rec, now)[0] == "succeeded"
+                and int(m.group(2)) < rec.n_outputs
+                and m.group(3) == rec.fmt
+                and not self._is_expired(rec, now)
+            )
+            code = 200 if ok else 404
+            if ok and self.download_404_rate > 0 and self._rng.random() < self.download_404_rate:
+                code = 404
+            if code == 200 and self.download_error_rate > 0 and self._rng.random() < self.download_error_rate:
+                code = 503
+            if code != 200:
+                self.download_failures += 1
+            else:
+                cached = self._images.get((rec.id, int(m.group(2))))
+            target = self.output_bytes
+        if code == 404:
+            return h.reply_bytes(404, b"Not Found\n", "text/plain; charset=utf-8")
+        if code == 503:
+            return h.reply_bytes(503, b"Service Unavailable\n", "text/plain; charset=utf-8",
+                                 {"Retry-After": "1"})
+        index = int(m.group(2))
+        if cached is None:
+            cached = render_image(rec.id, index, rec.model, rec.input, rec.fmt)
+            with self._lock:
+                if len(self._images) > 4096:
+                    self._images.clear()
+                self._images[(rec.id, index)] = cached
+        total, pieces = padded_body(cached, rec.fmt, target)
+        h.send_response(200)
+        h.send_header("Content-Type", _CONTENT_TYPES.get(rec.fmt, "application/octet-stream"))
+        h.send_header("Content-Length", str(total))
+        h.send_header("Cache-Control", "public, max-age=3600")
+        h.end_headers()
+        if head:
+            return
+        # Count before the last byte goes out, so a client that has its body sees the count.
+        with self._lock:
+            self.downloads += 1
+        try:
+            buf = b""
+            for piece in pieces:  # coalesce small pieces, stream big bodies in ~64 KB writes
+                buf += piece
+                if len(buf) >= _PIECE:
+                    h.wfile.write(buf)
+                    buf = b""
+            if buf:
+                h.wfile.write(buf)
+        except OSError:
+            with self._lock:
+                self.downloads -= 1
+                self.download_failures += 1
+            raise
+
+    def _stream(self, h: "_Handler", pid: str) -> None:
+        """Minimal server-sent events: output events at completion, then done."""
+        rec = self._lookup(pid)
+        deadline = time.monotonic() + 60
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                status = self._state(rec, now)[0]
+            if status in TERMINAL or now >= deadline or self._stop_event.is_set():
+                break
+            self._stop_event.wait(min(max(rec.end - now, 0.001), 0.05))
+        events = []
+        if status == "succeeded":
+            events += [("output", u) for u in self._output_urls(rec)]
+        elif status == "failed":
+            events.append(("error", json.dumps({"detail": FAILURE_ERROR})))
+        done = {} if status == "succeeded" else {"reason": status}
+        events.append(("done", json.dumps(done)))
+        body = "".join(f"event: {e}\nid: {i}\ndata: {d}\n\n" for i, (e, d) in enumerate(events))
+        h.reply_bytes(200, body.encode(), "text/event-stream", {"Cache-Control": "no-store"})
+
+
+def _parse_prefer_wait(prefer: str | None) -> float | None:
+    if not prefer:
+        return None
+    m = re.search(r"(?:^|[,;\s])wait(?:\s*=\s*(\d+(?:\.\d+)?))?(?:$|[,;\s])", prefer)
+    if not m:
+        return None
+    value = float(m.group(1)) if m.group(1) else 60.0
+    return min(max(value, 0.0), 60.0)
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type, owner: ReplicateServer) -> None:
+        self.owner = owner
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout)):
+            return
+        self.owner._record_error(traceback.format_exc())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "replicate-fake/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 120
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence access log
+        pass
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            out = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def reply_bytes(self, status: int, body: bytes, content_type: str,
+                    headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def reply(self, status: int, obj: Any, content_type: str = "application/json",
+              headers: dict | None = None) -> None:
+        self.reply_bytes(status, json.dumps(obj).encode(), content_type, headers)
+
+    def end_headers(self) -> None:
+        self._headers_done = True
+        super().end_headers()
+
+    def _dispatch(self, method: str) -> None:
+        owner = self.server.owner
+        self._headers_done = False
+        try:
+            raw = self._read_body()
+            try:
+                owner.handle(self, method, raw)
+            except _Reply as r:
+                self.reply(r.status, r.body, r.content_type, r.headers)
+        except (ConnectionError, TimeoutError, socket.timeout):
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - report as a 500 and keep serving
+            owner._record_error(traceback.format_exc())
+            self.close_connection = True
+            if not self._headers_done:
+                try:
+                    self.reply(500, {"title": "Internal Server Error",
+                                     "detail": "fake server error (see server_errors)", "status": 500},
+                               "application/problem+json")
+                except OSError:
+                    pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.replicate_server",
+                                 description="Fake Replicate API for tests and benchmarks.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--token", default=DEFAULT_TOKEN)
+    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--jitter", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--fail-rate", type=float, default=0.0)
+    ap.add_argument("--abort-rate", type=float, default=0.0)
+    ap.add_argument("--throttle-rate", type=float, default=0.0)
+    ap.add_argument("--create-error-rate", type=float, default=0.0)
+    ap.add_argument("--download-error-rate", type=float, default=0.0)
+    ap.add_argument("--download-404-rate", type=float, default=0.0)
+    ap.add_argument("--rate-limit-per-minute", type=int, default=None)
+    ap.add_argument("--retry-after", type=float, default=1.0)
+    ap.add_argument("--output-bytes", type=int, default=4096)
+    args = ap.parse_args(argv)
+
+    server = ReplicateServer(token=args.token, latency=args.latency, jitter=args.jitter,
+                             seed=args.seed, host=args.host, port=args.port)
+    server.fail_rate = args.fail_rate
+    server.abort_rate = args.abort_rate
+    server.throttle_rate = args.throttle_rate
+    server.create_error_rate = args.create_error_rate
+    server.download_error_rate = args.download_error_rate
+    server.download_404_rate = args.download_404_rate
+    server.rate_limit_per_minute = args.rate_limit_per_minute
+    server.retry_after = args.retry_after
+    server.output_bytes = args.output_bytes
+    server.start()
+    print(server.url, flush=True)
+    print(f"token: {server.token}  (REPLICATE_BASE_URL={server.url})", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        print(f"creates={len(server.creates)} throttled={server.throttled} gets={server.gets} "
+              f"downloads={server.downloads}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,650 @@
+"""Tests of the fake Replicate server, driven through the real ``replicate`` 1.0.7 client."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import replicate
+from PIL import Image
+from pydantic import v1 as pydantic_v1
+from replicate.exceptions import ReplicateError
+
+from tests.replicate_server import (
+    DEFAULT_TOKEN,
+    FAILURE_ERROR,
+    SD_IMG2IMG,
+    SD_IMG2IMG_VERSION,
+    SD_IMG2IMG_VERSION_ALIAS,
+    ReplicateServer,
+)
+
+NANO = "google/nano-banana"
+KONTEXT = "black-forest-labs/flux-kontext-pro"
+FLUX_PRO = "black-forest-labs/flux-1.1-pro"
+PHOTO = "https://example.test/ref/male_03.jpg"
+
+VALID_INPUT = {
+    NANO: {"prompt": "a portrait", "image_input": [PHOTO], "output_format": "png",
+           "aspect_ratio": "match_input_image"},
+    KONTEXT: {"prompt": "a portrait", "input_image": PHOTO, "aspect_ratio": "match_input_image",
+              "output_format": "jpg", "safety_tolerance": 2, "seed": 7},
+    FLUX_PRO: {"prompt": "a portrait", "image_prompt": PHOTO, "aspect_ratio": "1:1",
+               "output_format": "webp", "safety_tolerance": 6, "prompt_upsampling": True, "seed": 1},
+}
+SD_INPUT = {"image": PHOTO, "prompt": "a portrait", "negative_prompt": "blurry", "prompt_strength": 0.8,
+            "num_outputs": 3, "num_inference_steps": 25, "guidance_scale": 7.5,
+            "scheduler": "K_EULER", "seed": 3}
+STATUS_RANK = {"starting": 0, "processing": 1, "succeeded": 2}
+
+
+@pytest.fixture
+def server():
+    srv = ReplicateServer(seed=1234).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def client(server):
+    c = replicate.Client(api_token=server.token, base_url=server.url)
+    c.poll_interval = 0.01
+    return c
+
+
+def auth(server) -> dict:
+    return {"Authorization": f"Bearer {server.token}"}
+
+
+def poll_until_terminal(prediction, timeout=5.0) -> list[str]:
+    seen = [prediction.status]
+    deadline = time.monotonic() + timeout
+    while prediction.status not in ("succeeded", "failed", "canceled"):
+        assert time.monotonic() < deadline, f"still {prediction.status}"
+        time.sleep(0.01)
+        prediction.reload()
+        seen.append(prediction.status)
+    return seen
+
+
+def fetch_image(url: str) -> tuple[httpx.Response, Image.Image]:
+    resp = httpx.get(url)
+    assert resp.status_code == 200, resp.text
+    img = Image.open(io.BytesIO(resp.content))
+    img.load()
+    return resp, img
+
+
+# ----------------------------------------------------------------------------- create
+
+
+@pytest.mark.parametrize("model", [NANO, KONTEXT, FLUX_PRO])
+def test_create_official_model_by_name(server, client, model):
+    server.latency = 0.05
+    prediction = client.predictions.create(model=model, input=VALID_INPUT[model])
+
+    assert prediction.status == "starting"
+    assert prediction.model == model
+    assert prediction.input == VALID_INPUT[model]
+    assert prediction.output is None and prediction.error is None
+    assert len(prediction.id) == 26 and prediction.id.isalnum() and prediction.id.islower()
+    assert prediction.urls["get"] == f"{server.url}/v1/predictions/{prediction.id}"
+    assert prediction.urls["cancel"] == f"{server.url}/v1/predictions/{prediction.id}/cancel"
+    assert prediction.urls["web"] == f"https://replicate.com/p/{prediction.id}"
+    assert prediction.created_at.endswith("Z") and prediction.started_at is None
+
+    prediction.wait()
+    assert prediction.status == "succeeded"
+    ext = VALID_INPUT[model]["output_format"]
+    assert isinstance(prediction.output, str)
+    assert prediction.output == f"{server.url}/files/{prediction.id}/out-0.{ext}"
+    assert prediction.metrics["predict_time"] > 0
+    assert prediction.completed_at >= prediction.started_at >= prediction.created_at
+
+    [record] = server.creates
+    assert record["id"] == prediction.id and record["model"] == model
+    assert record["input"] == VALID_INPUT[model] and record["prefer"] is None
+
+
+def test_create_raw_json_shape(server):
+    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
+                      json={"input": {"prompt": "x"}})
+    assert resp.status_code == 201
+    assert resp.headers["content-type"] == "application/json"
+    body = resp.json()
+    assert set(body) >= {"id", "model", "version", "input", "logs", "output", "error", "status",
+                         "created_at", "started_at", "completed_at", "data_removed", "source",
+                         "urls", "metrics"}
+    assert body["status"] == "starting" and body["logs"] == "" and body["metrics"] == {}
+    assert body["data_removed"] is False and body["source"] == "api"
+    assert set(body["urls"]) == {"get", "cancel", "stream", "web"}
+
+
+def test_models_predictions_create_with_wait_blocks_until_done(server, client):
+    server.latency = 0.3
+    t0 = time.monotonic()
+    prediction = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    elapsed = time.monotonic() - t0
+    assert prediction.status == "succeeded"
+    assert prediction.output.endswith("/out-0.jpg")  # nano-banana defaults to jpg
+    assert 0.25 <= elapsed < 2.0
+    assert server.creates[0]["prefer"] == "wait=5"
+    assert server.gets == 0
+
+
+@pytest.mark.parametrize(("as_starting", "status"), [(True, "starting"), (False, "processing")])
+def test_prefer_wait_gives_up_after_n_seconds(server, as_starting, status):
+    server.latency = 5.0
+    server.wait_timeout_as_starting = as_starting
+    t0 = time.monotonic()
+    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions",
+                      headers={**auth(server), "Prefer": "wait=0.3"}, json={"input": {"prompt": "x"}})
+    elapsed = time.monotonic() - t0
+    assert resp.status_code == 201
+    assert resp.json()["status"] == status
+    assert 0.25 <= elapsed < 1.5
+
+
+def test_run_polls_after_blocking_wait_times_out(server, client):
+    server.latency = 1.3
+    t0 = time.monotonic()
+    output = client.run(NANO, input={"prompt": "x"}, wait=1)
+    assert 1.2 < time.monotonic() - t0 < 3
+    assert str(output).endswith("/out-0.jpg")
+    assert server.gets >= 1
+
+
+def test_predictions_create_drops_wait_like_the_real_client(server, client):
+    # The documented 1.0.7 quirk: predictions.create(model=...) silently drops `wait`.
+    server.latency = 0.5
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    assert prediction.status == "starting"
+    assert server.creates[0]["prefer"] is None
+
+
+def test_create_by_version_sd_img2img_outputs_a_list(server, client):
+    prediction = client.predictions.create(version=SD_IMG2IMG_VERSION, input=SD_INPUT)
+    assert prediction.model == SD_IMG2IMG and prediction.version == SD_IMG2IMG_VERSION
+    prediction.wait()
+    assert prediction.status == "succeeded"
+    assert prediction.output == [f"{server.url}/files/{prediction.id}/out-{i}.png" for i in range(3)]
+    images = [fetch_image(url)[1] for url in prediction.output]
+    assert len({img.tobytes() for img in images}) == 3
+
+
+def test_sd_single_output_is_still_a_list(server, client):
+    inp = {"image": PHOTO, "prompt": "x"}
+    prediction = client.predictions.create(version=SD_IMG2IMG_VERSION_ALIAS, input=inp)
+    prediction.wait()
+    assert prediction.model == SD_IMG2IMG and prediction.version == SD_IMG2IMG_VERSION_ALIAS
+    assert isinstance(prediction.output, list) and len(prediction.output) == 1
+
+
+def test_create_with_owner_name_colon_version(server, client):
+    prediction = client.predictions.create(version=f"{SD_IMG2IMG}:{SD_IMG2IMG_VERSION}",
+                                           input={"image": PHOTO, "prompt": "x"})
+    assert prediction.model == SD_IMG2IMG and prediction.version == SD_IMG2IMG_VERSION
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(version=f"{FLUX_PRO}:{SD_IMG2IMG_VERSION}", input={"prompt": "x"})
+    assert err.value.status == 422
+
+
+def test_env_base_url_is_honoured(server, monkeypatch):
+    monkeypatch.setenv("REPLICATE_BASE_URL", server.url)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", server.token)
+    prediction = replicate.Client().predictions.create(model=NANO, input={"prompt": "env"})
+    assert server.creates[0]["id"] == prediction.id
+
+
+def test_async_client(server):
+    server.latency = 0.05
+
+    async def go():
+        c = replicate.Client(api_token=server.token, base_url=server.url)
+        c.poll_interval = 0.01
+        p = await c.predictions.async_create(model=FLUX_PRO, input={"prompt": "x"})
+        await p.async_wait()
+        return p
+
+    prediction = asyncio.run(go())
+    assert prediction.status == "succeeded" and prediction.output.endswith(".webp")
+
+
+# ----------------------------------------------------------------------------- status over time
+
+
+def test_status_moves_starting_processing_succeeded(server, client):
+    server.latency = 0.4
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    seen = poll_until_terminal(prediction)
+    assert seen[0] == "starting" and seen[-1] == "succeeded"
+    assert "processing" in seen
+    ranks = [STATUS_RANK[s] for s in seen]
+    assert ranks == sorted(ranks)
+    got = client.predictions.get(prediction.id)
+    assert got.status == "succeeded" and got.started_at is not None
+    assert server.gets == len(seen)  # every reload is one GET
+
+
+def test_processing_has_started_at_and_progress_logs(server, client):
+    server.latency = 3.0
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    time.sleep(0.15)
+    prediction.reload()
+    assert prediction.status == "processing"
+    assert prediction.started_at is not None and prediction.completed_at is None
+    assert prediction.output is None and prediction.progress is not None
+
+
+def test_latency_zero_is_terminal_at_first_get(server, client):
+    prediction = client.predictions.create(model=KONTEXT, input={"prompt": "x"})
+    assert prediction.status == "starting"
+    assert client.predictions.get(prediction.id).status == "succeeded"
+
+
+def test_jitter_spreads_durations(server, client):
+    server.latency, server.jitter = 0.2, 0.1
+    for _ in range(10):
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    time.sleep(0.35)
+    times = [p["metrics"]["total_time"] for p in server.predictions()]
+    assert all(0.1 <= t <= 0.3 for t in times)
+    assert len(set(times)) > 1
+
+
+def test_get_unknown_prediction_is_404(client):
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.get("doesnotexist0000000000000a")
+    assert err.value.status == 404
+
+
+def test_list_predictions(server, client):
+    ids = [client.predictions.create(model=NANO, input={"prompt": str(i)}).id for i in range(3)]
+    page = client.predictions.list()
+    assert [p.id for p in page.results] == ids[::-1]
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_wrong_token_is_401(server):
+    bad = replicate.Client(api_token="r8_wrong", base_url=server.url)
+    with pytest.raises(ReplicateError) as err:
+        bad.predictions.create(model=NANO, input={"prompt": "x"})
+    assert err.value.status == 401
+    assert err.value.title == "Unauthenticated"
+    assert err.value.detail == "You did not pass a valid authentication token"
+    assert server.creates == []
+
+
+def test_missing_token_is_401_problem_json(server):
+    resp = httpx.get(f"{server.url}/v1/predictions/abc")
+    assert resp.status_code == 401
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json() == {"title": "Unauthenticated",
+                           "detail": "You did not pass a valid authentication token", "status": 401}
+
+
+@pytest.mark.parametrize(
+    ("model", "inp", "expected"),
+    [
+        (NANO, {}, "- input: prompt is required"),
+        (NANO, {"prompt": "x", "image_input": PHOTO},
+         "- input.image_input: Invalid type. Expected: array, given: string"),
+        (NANO, {"prompt": "x", "image_input": ["not a url"]}, "- input.image_input.0: Does not match format 'uri'"),
+        (NANO, {"prompt": "x", "output_format": "webp"}, "- input.output_format: output_format must be one of"),
+        (KONTEXT, {"prompt": "x", "input_image": PHOTO, "safety_tolerance": 5},
+         "- input.safety_tolerance: Must be less than or equal to 2"),
+        (KONTEXT, {"prompt": "x", "safety_tolerance": 7}, "- input.safety_tolerance: Must be less than or equal to 6"),
+        (KONTEXT, {"prompt": "x", "seed": "1"}, "- input.seed: Invalid type. Expected: integer, given: string"),
+        (FLUX_PRO, {"prompt": "x", "safety_tolerance": 0}, "- input.safety_tolerance: Must be greater than or equal to 1"),
+        (FLUX_PRO, {"prompt": "x", "aspect_ratio": "match_input_image"}, "- input.aspect_ratio: aspect_ratio must be one of"),
+        (FLUX_PRO, {"prompt": "x", "prompt_upsampling": "yes"}, "- input.prompt_upsampling: Invalid type. Expected: boolean"),
+    ],
+)
+def test_invalid_input_is_422(server, client, model, inp, expected):
+    with pytest.raises(ReplicateError) as err:
+        client.models.predictions.create(model=model, input=inp)
+    assert err.value.status == 422
+    assert expected in err.value.detail
+    assert server.creates == []
+
+
+@pytest.mark.parametrize(
+    ("inp", "expected"),
+    [
+        ({"prompt": "x"}, "- input: image is required"),
+        ({"image": PHOTO}, "- input: prompt is required"),
+        ({"image": PHOTO, "prompt": "x", "num_outputs": 9}, "- input.num_outputs: Must be less than or equal to 8"),
+        ({"image": PHOTO, "prompt": "x", "prompt_strength": 1.5}, "- input.prompt_strength: Must be less than or equal to 1"),
+        ({"image": PHOTO, "prompt": "x", "guidance_scale": 0.5}, "- input.guidance_scale: Must be greater than or equal to 1"),
+        ({"image": PHOTO, "prompt": "x", "num_inference_steps": 0}, "- input.num_inference_steps: Must be greater"),
+    ],
+)
+def test_invalid_sd_input_is_422(client, inp, expected):
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(version=SD_IMG2IMG_VERSION, input=inp)
+    assert err.value.status == 422
+    assert expected in err.value.detail
+
+
+@pytest.mark.parametrize("model", ["acme/unknown-model", "stability-ai/stable-diffusion", SD_IMG2IMG])
+def test_unknown_or_community_model_by_name_is_404(server, client, model):
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=model, input={"prompt": "x", "image": PHOTO})
+    assert err.value.status == 404
+    assert "could not be found" in err.value.detail
+    if model.startswith("stability-ai/"):
+        assert "version" in err.value.detail
+    assert server.creates == []
+
+
+def test_unknown_version_is_422(server, client):
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(version="0" * 64, input={"prompt": "x"})
+    assert err.value.status == 422
+    assert err.value.title == "Invalid version or not permitted"
+
+
+def test_create_error_rate(server, client):
+    server.create_error_rate = 1.0
+    for _ in range(4):
+        with pytest.raises(ReplicateError) as err:
+            client.predictions.create(model=NANO, input={"prompt": "x"})
+        assert err.value.status in (500, 503)
+    assert server.create_errors == 4 and server.creates == []
+
+
+# ----------------------------------------------------------------------------- throttling
+
+
+def test_throttled_create_raises_429_at_once(server, client):
+    server.throttle_rate = 1.0
+    server.retry_after = 3
+    t0 = time.monotonic()
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    assert time.monotonic() - t0 < 1.0  # POST is not retried by the client
+    assert err.value.status == 429
+    assert "Request was throttled" in err.value.detail
+    assert server.throttled == 1 and server.creates == []
+
+    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
+                      json={"input": {"prompt": "x"}})
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "3"
+    assert resp.json() == {"detail": "Request was throttled. Your rate limit resets in ~3s.", "status": 429}
+
+    server.retry_after = 0.5
+    resp = httpx.post(f"{server.url}/v1/predictions", headers=auth(server),
+                      json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, "prompt": "x"}})
+    assert resp.status_code == 429 and resp.headers["Retry-After"] == "0.5"
+    assert server.throttled == 3
+
+
+def test_rate_limit_per_minute(server, client):
+    server.rate_limit_per_minute = 3
+    outcomes = []
+    for _ in range(5):
+        resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
+                          json={"input": {"prompt": "x"}})
+        outcomes.append(resp.status_code)
+        if resp.status_code == 429:
+            assert 59 <= int(resp.headers["Retry-After"]) <= 60
+    assert outcomes == [201, 201, 201, 429, 429]
+    assert len(server.creates) == 3 and server.throttled == 2
+    assert server.busiest_window() == 3
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    assert err.value.status == 429
+
+
+def test_rate_limit_window_slides(server):
+    server.rate_limit_per_minute = 2
+    server.rate_window = 0.3
+    url = f"/v1/models/{NANO}/predictions"
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        codes = [http.post(url, json={"input": {"prompt": "x"}}).status_code for _ in range(3)]
+        assert codes == [201, 201, 429]
+        time.sleep(0.35)
+        assert http.post(url, json={"input": {"prompt": "x"}}).status_code == 201
+    assert server.busiest_window(0.3) == 2
+    assert server.busiest_window(10) == 3
+
+
+def test_busiest_window_counts_sliding_windows(server):
+    server.creates.extend({"time": t} for t in [0.0, 10.0, 50.0, 59.0, 61.0, 65.0, 200.0])
+    assert server.busiest_window(60.0) == 5   # 10, 50, 59, 61, 65
+    assert server.busiest_window(5.0) == 2
+    assert server.busiest_window(1.0) == 1
+    assert len(server.creates_for(lambda c: c["time"] > 55)) == 4
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+
+def test_cancel(server, client):
+    server.latency = 5.0
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    prediction.cancel()
+    assert prediction.status == "canceled" and prediction.completed_at is not None
+    assert server.cancels == [prediction.id]
+    time.sleep(0.06)
+    prediction.reload()
+    assert prediction.status == "canceled" and prediction.output is None
+
+    server.latency = 0.0
+    done = client.predictions.create(model=NANO, input={"prompt": "y"})
+    assert client.predictions.get(done.id).status == "succeeded"
+    assert client.predictions.cancel(done.id).status == "succeeded"
+    assert server.cancels == [prediction.id, done.id]
+
+
+def test_fail_rate_one_fails_every_prediction(server, client):
+    server.fail_rate = 1.0
+    prediction = client.predictions.create(model=FLUX_PRO, input={"prompt": "x"})
+    prediction.wait()
+    assert prediction.status == "failed"
+    assert prediction.error == FAILURE_ERROR
+    assert prediction.output is None
+    with pytest.raises(replicate.exceptions.ModelError):
+        client.run(FLUX_PRO, input={"prompt": "x"})
+
+
+def test_fail_when_targets_specific_inputs(server, client):
+    server.fail_when = lambda model, inp: "male_03" in repr(inp)
+    bad = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO]})
+    good = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO.replace("male_03", "f_01")]})
+    bad.wait()
+    good.wait()
+    assert (bad.status, good.status) == ("failed", "succeeded")
+
+
+def test_abort_makes_client_raise_pydantic_v1_validation_error(server, client):
+    server.abort_rate = 1.0
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    raw = httpx.get(f"{server.url}/v1/predictions/{prediction.id}", headers=auth(server)).json()
+    assert raw["status"] == "aborted" and raw["output"] is None
+    with pytest.raises(pydantic_v1.ValidationError) as err:
+        prediction.reload()
+    assert isinstance(err.value, ValueError)
+
+
+def test_seeded_runs_repeat(client):
+    def run(seed):
+        with ReplicateServer(seed=seed) as srv:
+            srv.fail_rate, srv.jitter, srv.latency = 0.5, 0.05, 0.1
+            c = replicate.Client(api_token=srv.token, base_url=srv.url)
+            ids = [c.predictions.create(model=NANO, input={"prompt": str(i)}).id for i in range(8)]
+            time.sleep(0.2)
+            return ids, [(p["status"], p["metrics"]["total_time"]) for p in srv.predictions()]
+
+    first, second, other = run(7), run(7), run(8)
+    assert first == second
+    assert first != other
+    assert {s for s, _ in first[1]} == {"succeeded", "failed"}
+
+
+def test_reset_clears_records_and_faults(server, client):
+    server.latency = 0.25
+    server.fail_rate = 1.0
+    server.rate_limit_per_minute = 1
+    client.predictions.create(model=NANO, input={"prompt": "x"})
+    with pytest.raises(ReplicateError):
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    server.reset()
+    assert (server.creates, server.throttled, server.predictions()) == ([], 0, [])
+    assert server.fail_rate == 0 and server.rate_limit_per_minute is None
+    assert server.latency == 0.25 and server.token == DEFAULT_TOKEN
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    prediction.wait()
+    assert prediction.status == "succeeded"
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+def test_downloads_are_real_distinct_images(server, client):
+    outputs = {}
+    for model, inp in VALID_INPUT.items():
+        p = client.models.predictions.create(model=model, input=inp, wait=5)
+        outputs[model] = p.output
+    fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+    ctype = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+    pixels = set()
+    for model, url in outputs.items():
+        ext = VALID_INPUT[model]["output_format"]
+        resp, img = fetch_image(url)  # no Authorization: like the CDN
+        assert img.format == fmt[ext]
+        assert resp.headers["content-type"] == ctype[ext]
+        assert 1_000 < len(resp.content) < 20_000
+        pixels.add(img.tobytes())
+    assert len(pixels) == 3
+    assert server.downloads == 3 and server.download_failures == 0
+
+
+@pytest.mark.parametrize("ext", ["png", "jpg", "webp"])
+def test_output_bytes_is_respected(server, client, ext):
+    server.output_bytes = 2_000_000
+    p = client.models.predictions.create(model=FLUX_PRO, input={"prompt": "big", "output_format": ext}, wait=5)
+    resp, img = fetch_image(p.output)
+    assert abs(len(resp.content) - 2_000_000) <= 8
+    assert int(resp.headers["content-length"]) == len(resp.content)
+    assert img.size[0] > 0
+
+
+def test_output_not_ready_is_404(server, client):
+    server.latency = 5.0
+    p = client.predictions.create(model=NANO, input={"prompt": "x"})
+    assert httpx.get(f"{server.url}/files/{p.id}/out-0.jpg").status_code == 404
+    assert httpx.get(f"{server.url}/files/nope/out-0.jpg").status_code == 404
+
+
+def test_download_faults(server, client):
+    p = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    server.download_error_rate = 1.0
+    assert httpx.get(p.output).status_code == 503
+    server.download_error_rate = 0.0
+    server.download_404_rate = 1.0
+    assert httpx.get(p.output).status_code == 404
+    server.download_404_rate = 0.0
+    assert httpx.get(p.output).status_code == 200
+    assert server.download_failures == 2 and server.downloads == 1
+
+
+def test_download_fault_rates_are_proportional(server, client):
+    p = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    server.download_error_rate = 0.5
+    with httpx.Client() as http:
+        codes = [http.get(p.output).status_code for _ in range(200)]
+    assert 60 < codes.count(503) < 140
+    assert codes.count(200) + codes.count(503) == 200
+
+
+def test_expire_outputs(server, client):
+    p = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    assert httpx.get(p.output).status_code == 200
+    assert server.expire_outputs() == 1
+    assert httpx.get(p.output).status_code == 404
+    p.reload()
+    assert p.status == "succeeded"
+    raw = httpx.get(p.urls["get"], headers=auth(server)).json()
+    assert raw["data_removed"] is True
+    fresh = client.models.predictions.create(model=NANO, input={"prompt": "y"}, wait=5)
+    assert httpx.get(fresh.output).status_code == 200
+
+
+# ----------------------------------------------------------------------------- load, CLI
+
+
+def test_concurrent_creates_and_polls(server):
+    server.latency = 0.05
+    errors, ids = [], []
+    lock = threading.Lock()
+
+    def worker():
+        try:
+            c = replicate.Client(api_token=server.token, base_url=server.url)
+            c.poll_interval = 0.02
+            for _ in range(4):
+                p = c.predictions.create(model=NANO, input={"prompt": "x"})
+                p.wait()
+                assert p.status == "succeeded"
+                with lock:
+                    ids.append(p.id)
+        except Exception as exc:  # noqa: BLE001
+            with lock:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker) for _ in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(ids) == 240 and len(set(ids)) == 240
+    assert len(server.creates) == 240
+    assert server.server_errors == []
+
+
+def test_keep_alive_reuses_one_connection(server):
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        created = http.post(f"/v1/models/{NANO}/predictions", json={"input": {"prompt": "x"}}).json()
+        ports = set()
+        for _ in range(5):
+            resp = http.get(f"/v1/predictions/{created['id']}")
+            assert resp.status_code == 200
+            stream = resp.extensions["network_stream"]
+            ports.add(stream.get_extra_info("client_addr")[1])
+    assert len(ports) == 1
+
+
+def test_cli_runs_standalone():
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--latency", "0"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        c = replicate.Client(api_token=DEFAULT_TOKEN, base_url=url)
+        assert c.predictions.create(model=NANO, input={"prompt": "x"}).status == "starting"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == 0
