@@ -90,6 +90,7 @@ def request_generation(preset_id: str, examples_per_model: int, *, rng: random.R
             for i in range(examples_per_model)
         )
         job.total = len(selection.models) * examples_per_model
+        job_id = job.id
         db.session.commit()
     except GenerationError:
         raise
@@ -105,11 +106,11 @@ def request_generation(preset_id: str, examples_per_model: int, *, rng: random.R
         raise
 
     try:
-        services.enqueue_job(job.id)
+        services.enqueue_job(job_id)  # job.id would reload the row and, on SQLite, hold the write lock
     except Exception as exc:  # queue down: undo the reservation so nothing is left half-written
-        log.warning("could not queue job %s: %s", job.id, exc)
+        log.warning("could not queue job %s: %s", job_id, exc)
         db.session.rollback()
-        discard_job(job.id)
+        discard_job(job_id)
         raise GenerationError("The job queue (Redis) is unavailable right now; nothing was queued. Try again shortly.", 503)
     return QueuedJob(job, selection)
 
