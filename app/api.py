@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from .auth import admin_required
 from .errors import error_response
 from .extensions import db
-from .generation import GenerationError, parse_examples_per_model, request_generation
+from .generation import GenerationError, parse_examples_per_model, request_generation, request_retry_of_failed
+from .recovery import CancelError, request_cancel
 from .jobs import job_json, live_job_for_preset
 from .models import GalleryExample, Preset, iso
 from .pipeline import media_url
@@ -167,3 +168,26 @@ def commit_preset() -> None:
     except IntegrityError:
         db.session.rollback()
         raise PresetError("A preset with this name already exists; choose another name.", 409) from None
+
+
+@bp.post("/jobs/<job_id>/cancel")
+@admin_required
+def cancel_job(job_id: str):
+    try:
+        outcome = request_cancel(current_app.extensions["pixelglow"], job_id)
+    except CancelError as exc:
+        db.session.rollback()
+        return error_response(exc.status, exc.message)
+    message = "Job canceled." if outcome == "canceled" else "Cancel requested; the worker is stopping the job."
+    return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
+
+
+@bp.post("/jobs/<job_id>/retry")
+@admin_required
+def retry_failed(job_id: str):
+    queued = request_retry_of_failed(job_id)
+    body = {"success": True, "jobId": queued.job.id, "retryOf": job_id, "presetId": queued.job.preset_id,
+            "message": f"Retrying {len(queued.selection.models)} failed models", "modelIds": [m.id for m in queued.selection.models]}
+    if queued.selection.warning:
+        body["warning"] = queued.selection.warning
+    return jsonify(body), 202

@@ -45,6 +45,9 @@ class Settings:
     secure_cookies: bool = False
     offline_delay: float = 0.0
     replicate_base_url: str | None = None
+    job_stale_seconds: float = 60.0
+    sweep_interval: float = 5.0
+    max_stalled_requeues: int = 5
     sd_img2img_version: str = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
     prices: dict = field(default_factory=dict)
 
@@ -190,6 +193,9 @@ def load_settings(environ=None) -> Settings:
         create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
         offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
         replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
+        job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
+        sweep_interval=_float(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
+        max_stalled_requeues=_int(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
         sd_img2img_version=environ.get(
             "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"

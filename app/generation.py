@@ -15,7 +15,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .extensions import db
 from .models import Job, JobItem, PresetModelUsage
-from .selection import NoModelsLeft, Selection, lock_preset, select_models_for_preset
+from .registry import ReferenceModel
+from .selection import NoModelsLeft, Selection, lock_preset, reserve_given_models, select_models_for_preset
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ class QueuedJob:
         return text
 
 
-def request_generation(preset_id: str, examples_per_model: int, *, rng: random.Random | None = None) -> QueuedJob:
-    """Reserve models, create the job and its items, commit, then queue the task."""
+def request_generation(
+    preset_id: str, examples_per_model: int, *, rng: random.Random | None = None,
+    models: list[ReferenceModel] | None = None, retry_of: str | None = None,
+) -> QueuedJob:
+    """Reserve models (random ones, or exactly `models`), create the job and its items, commit, queue it."""
     services = current_app.extensions["pixelglow"]
     try:
         preset = lock_preset(preset_id)
@@ -80,10 +84,14 @@ def request_generation(preset_id: str, examples_per_model: int, *, rng: random.R
             settings=dict(preset.settings or {}),
             offline=services.settings.offline,
             status="queued",
+            retry_of=retry_of,
         )
         db.session.add(job)
         db.session.flush()
-        selection = select_models_for_preset(preset.id, services.registry(), MODELS_PER_JOB, job_id=job.id, rng=rng)
+        if models is None:
+            selection = select_models_for_preset(preset.id, services.registry(), MODELS_PER_JOB, job_id=job.id, rng=rng)
+        else:
+            selection = reserve_given_models(preset.id, models, job_id=job.id)
         db.session.add_all(
             JobItem(job_id=job.id, model_id=m.id, gender=m.gender, reference_url=m.s3_url, example_index=i)
             for m in selection.models
@@ -125,3 +133,26 @@ def discard_job(job_id: str) -> None:
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("could not discard unqueued job %s", job_id)
+
+
+def request_retry_of_failed(job_id: str) -> QueuedJob:
+    """A follow-up job for exactly the models of `job_id` that got no example."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise GenerationError(f"No job with id {job_id!r}.", 404)
+    if job.status not in ("partial", "failed", "canceled"):
+        raise GenerationError(f"Job {job_id} is {job.status}; only a finished job with failed models can be retried.", 409)
+    registry = current_app.extensions["pixelglow"].registry()
+    succeeded = {i.model_id for i in job.items if i.state == "succeeded"}
+    failed_ids = sorted({i.model_id for i in job.items if i.state in ("failed", "canceled")} - succeeded)
+    models = [registry.get(m) for m in failed_ids if registry.get(m) is not None]
+    if not models:
+        raise GenerationError(f"Job {job_id} has no failed models to retry.", 409)
+    preset_id, examples_per_model = job.preset_id, job.examples_per_model
+    try:
+        return request_generation(preset_id, examples_per_model, models=models, retry_of=job_id)
+    except GenerationError as exc:
+        if exc.status == 409 and "already been used" in exc.message:
+            raise GenerationError("The failed models of this job have been taken by another job since; "
+                                  "there is nothing left to retry.", 409) from None
+        raise

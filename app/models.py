@@ -97,6 +97,15 @@ class Job(db.Model):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    # Recovery bookkeeping: which worker holds the job (its lease lasts while heartbeat_at is fresh),
+    # whether an admin asked to cancel, and how often the sweep re-queued it without progress.
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    requeues: Mapped[int] = mapped_column(default=0)
+    stalled_requeues: Mapped[int] = mapped_column(default=0)
+    progress_mark: Mapped[int] = mapped_column(default=0)
+    requeued_at: Mapped[datetime | None]
+    retry_of: Mapped[str | None] = mapped_column(String(32))
 
     preset: Mapped[Preset] = relationship(back_populates="jobs")
     items: Mapped[list["JobItem"]] = relationship(

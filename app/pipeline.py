@@ -13,28 +13,36 @@ thread touches the database and the progress record; workers report events on a 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .models import (
-    ITEM_OPEN, JOB_FINAL, GalleryExample, Job, JobItem, Preset, PresetModelUsage, iso, new_id, utcnow,
+    ITEM_OPEN, JOB_FINAL, JOB_LIVE, GalleryExample, Job, JobItem, Preset, PresetModelUsage, iso, new_id, utcnow,
 )
 from .replicate_runner import ItemFailed, ItemResult, ItemSpec, Stopped
 from .selection import record_model_usage, release_models
 
 log = logging.getLogger("app.pipeline")
 
-HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_SECONDS = 1.0
 
 
 class JobNotFound(Exception):
     pass
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one's heartbeat went stale): stop without finishing it."""
 
 
 def media_url(key: str) -> str:
@@ -70,13 +78,25 @@ class JobRunner:
         self.concurrency = concurrency or services.settings.concurrency
         self.events: queue.Queue[Event] = queue.Queue()
         self.stop = threading.Event()
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
     # -- the stages ------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self) -> dict | None:
         job = db.session.get(Job, self.job_id)
         if job is None:
             raise JobNotFound(self.job_id)
-        self.job = job
+        self.load(job)
+        if job.status in JOB_FINAL:
+            return self.summary()
+        if not self.take_lease():
+            self._log("skipped", reason="another worker holds this job")
+            return None
+        try:
+            return self.run_leased()
+        finally:
+            self.release_lease()
+
+    def load(self, job: Job) -> None:
         self.preset = db.session.get(Preset, job.preset_id)
         self.preset_id, self.preset_name = self.preset.id, self.preset.name
         self.items = {
@@ -90,25 +110,50 @@ class JobRunner:
         ]
         self.status, self.finished_at = job.status, job.finished_at
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
-        if job.status in JOB_FINAL:
-            return self.summary()
-        job.status = self.status = "running"
-        job.attempts += 1
-        job.started_at = job.started_at or utcnow()
-        job.heartbeat_at = utcnow()
+        self.cancel_requested = job.cancel_requested
+
+    def take_lease(self) -> bool:
+        """Claim the job for this worker unless a live worker holds it (its heartbeat is fresh)."""
+        now = utcnow()
+        stale_before = now - timedelta(seconds=self.services.settings.job_stale_seconds)
+        claimed = db.session.execute(
+            update(Job)
+            .where(Job.id == self.job_id, Job.status.in_(JOB_LIVE),
+                   or_(Job.lease_owner.is_(None), Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before))
+            .values(lease_owner=self.worker, heartbeat_at=now, status="running", attempts=Job.attempts + 1,
+                    started_at=func.coalesce(Job.started_at, now))
+        ).rowcount
         db.session.commit()
-        self._log("start", attempt=job.attempts)
+        return claimed == 1
+
+    def release_lease(self) -> None:
+        try:
+            db.session.rollback()
+            db.session.execute(
+                update(Job).where(Job.id == self.job_id, Job.lease_owner == self.worker).values(lease_owner=None)
+            )
+            db.session.commit()
+        except Exception as exc:  # database gone: the lease simply goes stale
+            log.warning("job=%s lease not released: %s", self.job_id, exc)
+
+    def run_leased(self) -> dict:
+        self.status = "running"
+        self._log("start")
         self.publish(10, "loading", f'Loaded job for preset "{self.preset_name}"')
 
         self.confirm_reservations()
         self.publish(20, "selecting", f"{len({i.model_id for i in self.items.values()})} models reserved")
 
-        self.run_items([self._spec(i) for i in self.items.values() if i.state in ITEM_OPEN])
+        if not self.cancel_requested:
+            self.run_items([self._spec(i) for i in self.items.values() if i.state in ITEM_OPEN])
+        if self.cancel_requested:
+            self.cancel_open_items()
 
         self.settle_usage()
         self.publish(85, "recording usage", "Recorded which models were used")
-        db.session.execute(update(Preset).where(Preset.id == self.preset_id).values(last_generated=utcnow()))
-        db.session.commit()
+        if any(i.state == "succeeded" for i in self.items.values()):
+            db.session.execute(update(Preset).where(Preset.id == self.preset_id).values(last_generated=utcnow()))
+            db.session.commit()
         self.publish(90, "updating gallery", "Gallery updated")
         self.finish()
         return self.summary()
@@ -141,22 +186,28 @@ class JobRunner:
             return
         outstanding = len(specs)
         crash: BaseException | None = None
+        last_beat = time.monotonic()
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(specs)), thread_name_prefix=f"job-{self.job_id[:8]}")
         try:
             for spec in specs:
                 pool.submit(self._work, spec)
             while outstanding:
                 try:
-                    event = self.events.get(timeout=HEARTBEAT_SECONDS)
+                    event = self.events.get(timeout=0.25)
                 except queue.Empty:
-                    self.heartbeat()
-                    continue
-                self.handle(event)
-                if event.kind != "created":
-                    outstanding -= 1
-                if event.kind == "crashed":
-                    crash = event.value
-                    break
+                    event = None
+                if event is not None:
+                    self.handle(event)
+                    if event.kind != "created":
+                        outstanding -= 1
+                    if event.kind == "crashed":
+                        crash = event.value
+                        break
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    last_beat = time.monotonic()
+                    if self.heartbeat() and not self.stop.is_set():
+                        self._log("cancel requested")
+                        self.stop.set()  # workers leave their predictions; cancel_open_items cancels them
         except BaseException as exc:
             crash = exc
         finally:
@@ -196,7 +247,9 @@ class JobRunner:
         done = sum(1 for i in self.items.values() if i.state == "succeeded")
         failed = sum(1 for i in self.items.values() if i.state == "failed")
         total = len(self.items)
-        if done == total:
+        if self.cancel_requested:
+            status, error = "canceled", f"Canceled by an admin after {done} of {total} examples"
+        elif done == total:
             status, error = "succeeded", None
         elif done == 0:
             status = "failed"
@@ -206,7 +259,8 @@ class JobRunner:
             status, error = "partial", f"{failed} of {total} predictions failed"
         db.session.execute(
             update(Job).where(Job.id == self.job_id)
-            .values(status=status, error=error, done=done, failed=failed, finished_at=utcnow(), heartbeat_at=utcnow())
+            .values(status=status, error=error, done=done, failed=failed, finished_at=utcnow(), heartbeat_at=utcnow(),
+                    lease_owner=None)
         )
         db.session.commit()
         self.status, self.finished_at = status, utcnow()
@@ -285,8 +339,29 @@ class JobRunner:
         item.state, item.error = "failed", reason
         self._log("failed", model=item.model_id, prediction=item.prediction_id, error=reason)
 
-    def heartbeat(self) -> None:
-        db.session.execute(update(Job).where(Job.id == self.job_id).values(heartbeat_at=utcnow()))
+    def heartbeat(self) -> bool:
+        """Keep the lease fresh; returns True when an admin asked to cancel the job."""
+        row = db.session.execute(
+            update(Job).where(Job.id == self.job_id, Job.lease_owner == self.worker)
+            .values(heartbeat_at=utcnow()).returning(Job.cancel_requested)
+        ).first()
+        db.session.commit()
+        if row is None:
+            raise LeaseLost(f"job {self.job_id} was taken over by another worker after this one went quiet")
+        self.cancel_requested = bool(row[0])
+        return self.cancel_requested
+
+    def cancel_open_items(self) -> None:
+        """Cancel the job's in-flight predictions at Replicate and close every open item as canceled."""
+        for item in self.items.values():
+            if item.state not in ITEM_OPEN:
+                continue
+            if item.prediction_id:
+                self.generator.cancel(item.prediction_id)
+            item.state, item.error = "canceled", "canceled by an admin"
+            db.session.execute(update(JobItem).where(JobItem.id == item.id)
+                               .values(state="canceled", error=item.error, updated_at=utcnow()))
+            self._log("canceled", model=item.model_id, prediction=item.prediction_id)
         db.session.commit()
 
     # -- progress ------------------------------------------------------------------
@@ -343,6 +418,8 @@ class JobRunner:
 
     @staticmethod
     def _final_message(status: str, done: int, failed: int, total: int) -> str:
+        if status == "canceled":
+            return f"Canceled: {done} of {total} examples were stored before the cancel"
         if status == "succeeded":
             return f"Done: {done} examples stored"
         if status == "partial":

@@ -92,6 +92,24 @@ def select_models_for_preset(
     return selection
 
 
+def reserve_given_models(
+    preset_id: str, models: list[ReferenceModel], *, job_id: str
+) -> Selection:
+    """Reserve exactly these models (a retry of failed ones), skipping any taken since."""
+    preset = db.session.get(Preset, preset_id)
+    taken = taken_model_ids(preset_id)
+    free = [m for m in models if m.id not in taken]
+    requested = {g: sum(1 for m in models if m.gender == g) for g in GENDERS}
+    shortfall = {g: n - sum(1 for m in free if m.gender == g) for g, n in requested.items()}
+    selection = Selection(free, requested, {g: n for g, n in shortfall.items() if n})
+    if not free:
+        raise NoModelsLeft(preset)
+    db.session.add_all(
+        PresetModelUsage(preset_id=preset_id, model_id=m.id, state="reserved", job_id=job_id) for m in free
+    )
+    return selection
+
+
 def record_model_usage(preset_id: str, model_ids, job_id: str | None = None) -> None:
     """Mark models as used for a preset; calling it again with the same models changes nothing."""
     model_ids = set(model_ids)

@@ -16,6 +16,7 @@ from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 
 from .config import load_settings
+from .extensions import db
 
 QUEUE_NAME = "example-generation"
 log = logging.getLogger("app.tasks")
@@ -47,40 +48,84 @@ def _app():
 
 @huey.task(retries=3, retry_delay=10, retry_backoff=2, context=True)
 def generate_examples(job_id: str, task=None):
-    """Run one job; a retry resumes it from its items."""
-    from .pipeline import JobNotFound, run_job
+    """Run one job; a retry resumes it from its items. After the last retry the job is failed."""
+    from .pipeline import JobNotFound, LeaseLost, run_job
+    from .recovery import finalize_without_worker
 
     app = _app()
     with app.app_context():
+        services = app.extensions["pixelglow"]
         try:
-            return run_job(job_id, app.extensions["pixelglow"])
+            return run_job(job_id, services)
         except JobNotFound:
             log.warning("job=%s not found (deleted before it ran); nothing to do", job_id)
             return None
+        except LeaseLost as exc:
+            log.warning("job=%s %s", job_id, exc)
+            return None
+        except Exception as exc:
+            if task is not None and task.retries == 0:
+                log.exception("job=%s failed on its last attempt", job_id)
+                db.session.rollback()
+                finalize_without_worker(services, job_id, "failed", f"The job failed on its last retry; last error: {exc}")
+            raise
 
 
-CONSUMER_HEARTBEAT_SECONDS = 5
-_heartbeat_started = threading.Lock()
-_heartbeat_thread: threading.Thread | None = None
+def queued_job_ids() -> list[str]:
+    """Jobs with a task waiting in the queue or scheduled for a retry (they are not lost)."""
+    ids = []
+    for task in list(huey.pending()) + list(huey.scheduled()):
+        if task.name.endswith("generate_examples") and task.args:
+            ids.append(task.args[0])
+    return ids
+
+
+def sweep_once(app) -> list:
+    from .recovery import sweep_stale_jobs
+
+    with app.app_context():
+        services = app.extensions["pixelglow"]
+        return sweep_stale_jobs(services, queued_job_ids, services.enqueue_job)
+
+
+_background_lock = threading.Lock()
+_background_started = False
 
 
 @huey.on_startup()
-def start_consumer_heartbeat():
-    """Publish that this consumer is alive, so the admin can say when no worker is running."""
-    global _heartbeat_thread
-    with _heartbeat_started:
-        if _heartbeat_thread is not None:
+def start_consumer_background():
+    """Once per consumer process: publish a heartbeat, and sweep for lost jobs every few seconds.
+
+    A thread rather than a self-rescheduling task: a task dies with the worker that holds it
+    (Huey has no acknowledgements), while every live consumer keeps its own sweeping thread.
+    """
+    global _background_started
+    with _background_lock:
+        if _background_started:
             return
-        name = f"{socket.gethostname()}-{os.getpid()}"
-        services = _app().extensions["pixelglow"]
+        _background_started = True
+    app = _app()
+    services = app.extensions["pixelglow"]
+    name = f"{socket.gethostname()}-{os.getpid()}"
 
-        def beat():
-            while True:
-                try:
-                    services.progress.beat(name, ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
-                except Exception as exc:  # Redis restarting: try again next beat
-                    log.warning("consumer heartbeat not written: %s", exc)
-                time.sleep(CONSUMER_HEARTBEAT_SECONDS)
+    def heartbeat():
+        while True:
+            try:
+                services.progress.beat(name, ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
+            except Exception as exc:  # Redis restarting: try again next beat
+                log.warning("consumer heartbeat not written: %s", exc)
+            time.sleep(CONSUMER_HEARTBEAT_SECONDS)
 
-        _heartbeat_thread = threading.Thread(target=beat, name="consumer-heartbeat", daemon=True)
-        _heartbeat_thread.start()
+    def sweep():
+        while True:
+            try:
+                sweep_once(app)
+            except Exception:
+                log.exception("sweep for lost jobs failed; trying again")
+            time.sleep(services.settings.sweep_interval)
+
+    threading.Thread(target=heartbeat, name="consumer-heartbeat", daemon=True).start()
+    threading.Thread(target=sweep, name="lost-job-sweep", daemon=True).start()
+
+
+CONSUMER_HEARTBEAT_SECONDS = 5

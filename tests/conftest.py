@@ -92,12 +92,12 @@ def replicate_server():
     server.stop()
 
 
-TABLES = ("job_items", "gallery_examples", "preset_model_usage", "jobs", "presets")
+TABLES = ("job_items", "gallery_examples", "preset_model_usage", "jobs", "presets", "users")
 
 
 @pytest.fixture
 def make_app(tmp_path, pg_database, redis_client, request):
-    """Build an app: database 'postgres' (default) or 'sqlite', queue 'redis' (default) or 'embedded'."""
+    """Build an app: database 'postgres' (default) or 'sqlite'; queue 'redis' (default), 'embedded' or a redis:// URL."""
     apps = []
 
     def factory(database: str = "postgres", queue: str = "redis", replicate=None, **env):
@@ -108,12 +108,13 @@ def make_app(tmp_path, pg_database, redis_client, request):
             database_url = f"sqlite:///{instance / 'test.sqlite3'}"
         extra = dict(
             DATABASE_URL=database_url,
-            REDIS_URL=REDIS_TEST_URL if queue == "redis" else None,
+            REDIS_URL=None if queue == "embedded" else (queue if queue.startswith("redis://") else REDIS_TEST_URL),
             **env,
         )
         if replicate is not None:
             extra.update(GENERATION_MODE="replicate", REPLICATE_API_TOKEN=REPLICATE_TOKEN, REPLICATE_BASE_URL=replicate.url)
-        app = create_app(load_settings(base_env(instance, **extra)), {"TESTING": True})
+        env = base_env(instance, **extra)
+        app = create_app(load_settings(env), {"TESTING": True, "TEST_ENV": env})
         with app.app_context():
             if database == "postgres":
                 with db.engine.begin() as conn:
@@ -152,3 +153,48 @@ def create_preset(client, name="Professional Headshot", provider="NANO_BANANA", 
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+ADMIN_EMAIL = "curator@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+def create_admin(app, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD):
+    from app.users import create_user
+
+    with app.app_context():
+        user = create_user(email, password)
+        db.session.commit()
+        return user.id
+
+
+def csrf_token_of(html: str) -> str:
+    import re
+
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def sign_in(client, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> str:
+    """Sign in through the login form; returns a CSRF token valid for the new session."""
+    token = csrf_token_of(client.get("/admin/login").get_data(as_text=True))
+    response = client.post("/admin/login", data={"email": email, "password": password, "csrf_token": token})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return csrf_token_of(client.get("/admin/presets").get_data(as_text=True))
+
+
+@pytest.fixture
+def admin_app(make_app):
+    """An app (PostgreSQL + Redis) with one admin account."""
+    app = make_app()
+    create_admin(app)
+    return app
+
+
+@pytest.fixture
+def admin_client(admin_app):
+    """A test client signed in as the admin; `.csrf` holds the session's CSRF token."""
+    client = admin_app.test_client()
+    client.csrf = sign_in(client)
+    return client

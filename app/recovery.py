@@ -1,0 +1,152 @@
+"""Keeping jobs honest when workers die, admins cancel, or a job keeps failing.
+
+Huey deletes a task when a worker dequeues it, with no acknowledgement: a worker killed
+mid-task loses it. The job row is the durable record, so every consumer sweeps every
+few seconds for live jobs whose heartbeat went stale and that are not waiting in the
+queue, and queues them again; the pipeline resumes them from their items. A job that
+keeps coming back without progress is failed with the reason, so none shows as running
+forever.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from .extensions import db
+from .models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, iso, utcnow
+from .selection import record_model_usage, release_models
+
+log = logging.getLogger("app.recovery")
+
+
+def progress_mark(job_id: str) -> int:
+    """How far a job got: finished items plus predictions created. Unchanged means no progress."""
+    finished = db.session.scalar(
+        select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id, JobItem.state.not_in(ITEM_OPEN))
+    )
+    created = db.session.scalar(
+        select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id, JobItem.prediction_id.isnot(None))
+    )
+    return finished + created
+
+
+def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]:
+    """Re-queue lost jobs; returns (job id, action) pairs. Safe to run from many consumers at once."""
+    settings = services.settings
+    now = utcnow()
+    stale_before = now - timedelta(seconds=settings.job_stale_seconds)
+    last_sign_of_life = func.coalesce(Job.heartbeat_at, Job.created_at)
+    candidates = db.session.scalars(
+        select(Job).where(
+            Job.status.in_(JOB_LIVE),
+            last_sign_of_life < stale_before,
+            (Job.requeued_at.is_(None)) | (Job.requeued_at < stale_before),
+        )
+    ).all()
+    if not candidates:
+        db.session.rollback()
+        return []
+    waiting = set(queued_job_ids())
+    actions = []
+    for job in candidates:
+        if job.id in waiting:
+            continue  # in the queue or scheduled for a retry: waiting its turn, not lost
+        if job.cancel_requested:
+            finalize_without_worker(services, job.id, "canceled", "Canceled by an admin")
+            actions.append((job.id, "canceled"))
+            continue
+        mark = progress_mark(job.id)
+        stalled = job.stalled_requeues + 1 if mark == job.progress_mark and job.requeues else 0
+        if stalled > settings.max_stalled_requeues:
+            reason = (f"The job was re-queued {job.stalled_requeues} times after its worker stopped, without "
+                      f"progress; giving up. Check the worker logs, then use Retry failed models.")
+            finalize_without_worker(services, job.id, "failed", reason)
+            actions.append((job.id, "failed"))
+            continue
+        previous = job.requeued_at
+        claimed = db.session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status.in_(JOB_LIVE), last_sign_of_life < stale_before,
+                   Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous)
+            .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
+        ).rowcount
+        db.session.commit()
+        if claimed == 1:  # another sweeper may have won this job: then it re-queued it, not us
+            enqueue(job.id)
+            log.info("job=%s preset=%s requeued after a stale heartbeat (stalled=%s)", job.id, job.preset_id, stalled)
+            actions.append((job.id, "requeued"))
+    return actions
+
+
+def finalize_without_worker(services, job_id: str, status: str, reason: str) -> None:
+    """End a job no worker is running: close open items, settle usage, write the final record."""
+    job = db.session.get(Job, job_id)
+    items = list(job.items)
+    item_state = "canceled" if status == "canceled" else "failed"
+    for item in items:
+        if item.state in ITEM_OPEN:
+            if item.prediction_id and status == "canceled":
+                cancel_prediction(services, item.prediction_id, job.offline)
+            item.state, item.error = item_state, reason if status == "failed" else "canceled by an admin"
+    with_example = {i.model_id for i in items if i.state == "succeeded"}
+    record_model_usage(job.preset_id, with_example, job_id=job.id)
+    release_models(job.preset_id, job.id, {i.model_id for i in items} - with_example)
+    job.status, job.error, job.finished_at, job.lease_owner = status, reason, utcnow(), None
+    job.done = sum(1 for i in items if i.state == "succeeded")
+    job.failed = sum(1 for i in items if i.state == "failed")
+    if with_example:
+        db.session.execute(update(Preset).where(Preset.id == job.preset_id).values(last_generated=utcnow()))
+    db.session.commit()
+    log.info("job=%s preset=%s %s without a worker: %s", job.id, job.preset_id, status, reason)
+    write_final_record(services, job)
+
+
+def write_final_record(services, job: Job) -> None:
+    from .jobs import job_json_from_rows
+
+    record = job_json_from_rows(job) | {"jobId": job.id, "message": job.error or job.status, "stage": "complete",
+                                        "percent": 100, "updatedAt": iso(utcnow())}
+    record["examples"] = []
+    try:
+        previous = services.progress.read(job.id)
+        if previous:
+            record["examples"] = previous.get("examples", [])
+        services.progress.write(job.id, record, finished=True)
+    except Exception as exc:
+        log.warning("job=%s final progress not written: %s", job.id, exc)
+
+
+def cancel_prediction(services, prediction_id: str, offline: bool) -> None:
+    if offline:
+        return
+    from .pipeline import make_generator
+
+    make_generator(services, offline=False).cancel(prediction_id)
+
+
+class CancelError(Exception):
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def request_cancel(services, job_id: str) -> str:
+    """Cancel a job: a queued one ends at once, a running one is stopped by its worker."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise CancelError(f"No job with id {job_id!r}.", 404)
+    if job.status not in JOB_LIVE:
+        raise CancelError(f"Job {job_id} has already ended ({job.status}); there is nothing to cancel.")
+    ended = db.session.execute(  # claim it like a worker would, so none can start it meanwhile
+        update(Job).where(Job.id == job_id, Job.status == "queued", Job.lease_owner.is_(None))
+        .values(cancel_requested=True, status="running", lease_owner="admin-cancel", heartbeat_at=utcnow())
+    ).rowcount
+    if ended:  # never started: no worker will see it, so end it here
+        db.session.commit()
+        finalize_without_worker(services, job_id, "canceled", "Canceled by an admin before it started")
+        return "canceled"
+    db.session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+    db.session.commit()
+    return "cancel requested"
