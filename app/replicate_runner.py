@@ -65,8 +65,8 @@ class ItemResult:
 
 
 class NoLimit:
-    def acquire(self, stop: threading.Event) -> None:
-        return None
+    def acquire(self, stop: threading.Event) -> bool:
+        return True
 
 
 def _backoff(attempt: int, base: float = 0.5, cap: float = 20.0) -> float:
@@ -126,7 +126,8 @@ class ReplicateGenerator:
         transient = 0
         throttled_since = None
         while True:
-            self.limiter.acquire(stop)
+            if not self.limiter.acquire(stop):
+                raise Stopped()
             try:
                 if provider.by_version:
                     prediction = self.client.predictions.create(version=self.sd_version, input=payload)

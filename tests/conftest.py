@@ -102,7 +102,9 @@ def make_app(tmp_path, pg_database, redis_client, request):
 
     def factory(database: str = "postgres", queue: str = "redis", replicate=None, **env):
         instance = tmp_path / f"instance-{len(apps)}"
-        if database == "postgres":
+        if "://" in database:  # e.g. PostgreSQL through a proxy the test can cut
+            database_url = database
+        elif database == "postgres":
             database_url = pg_database
         else:
             database_url = f"sqlite:///{instance / 'test.sqlite3'}"
