@@ -6,25 +6,39 @@ as done.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import current_app
 from sqlalchemy import select
 
 from .extensions import db
-from .models import JOB_LIVE, Job, iso
+from .models import JOB_LIVE, Job, iso, utcnow
 
 
 def job_json(job_id: str) -> dict | None:
-    progress = current_app.extensions["pixelglow"].progress
+    services = current_app.extensions["pixelglow"]
+    progress = services.progress
     try:
         record = progress.read(job_id)
     except Exception:  # progress store down: the database still knows
         record = None
-    if record is not None:
+    if record is not None and not record_is_stale(record, services.settings.job_stale_seconds):
         return {k: record.get(k) for k in (
             "id", "presetId", "status", "percent", "stage", "message", "done", "failed", "total",
             "items", "createdAt", "finishedAt", "offline")} | {"id": job_id}
     job = db.session.get(Job, job_id)
     return job_json_from_rows(job) if job else None
+
+
+def record_is_stale(record: dict, stale_seconds: float) -> bool:
+    """A 'running' record nobody updated for a while (its worker died, or its last write was lost)."""
+    if record.get("status") not in JOB_LIVE:
+        return False
+    try:
+        updated = datetime.fromisoformat(record["updatedAt"].replace("Z", "+00:00")).replace(tzinfo=None)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return True
+    return utcnow() - updated > timedelta(seconds=stale_seconds)
 
 
 def job_json_from_rows(job: Job) -> dict:

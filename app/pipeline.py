@@ -372,6 +372,9 @@ class JobRunner:
         self.publish(20 + int(60 * finished / total), "generating", f"{done} of {len(self.items)} examples stored")
 
     def publish(self, percent: int, stage: str, message: str) -> None:
+        if stage != getattr(self, "_stage", None):
+            self._stage = stage
+            self._log("stage", stage=stage, percent=percent)
         items = list(self.items.values())
         finished = self.status in JOB_FINAL
         record = {
