@@ -1,19 +1,22 @@
-"""`flask --app wsgi …` commands: usage, models, presets, generate, demo."""
+"""`flask --app wsgi …` commands: usage, models, presets, users, generate, demo."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import sys
 import time
+from datetime import timedelta
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from .extensions import db
 from .generation import GenerationError, MAX_EXAMPLES_PER_MODEL, request_generation
 from .jobs import job_json, live_job_for_preset
-from .models import GalleryExample, Preset, PresetModelUsage
+from .models import JOB_FINAL, GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from .presets import PresetError, apply_preset_fields
 from .registry import RegistryError, load_registry_file
 from .selection import clear_usage, usage_counts
@@ -21,6 +24,7 @@ from .selection import clear_usage, usage_counts
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 models_cli = AppGroup("models", help="The registry of reference models (models.json).")
 presets_cli = AppGroup("presets", help="Create and list presets.")
+users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 
 DEMO_PRESET = {
     "name": "Professional Headshot",
@@ -29,6 +33,7 @@ DEMO_PRESET = {
     "provider": "NANO_BANANA",
     "settings": {"aspect_ratio": "match_input_image", "output_format": "jpg"},
 }
+DEMO_ADMIN_EMAIL = "admin@example.com"
 
 
 def find_preset(ref: str) -> Preset:
@@ -164,10 +169,78 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
     return data["status"]
 
 
+@users_cli.command("create")
+@click.argument("email")
+@click.password_option(help="The password (prompted twice when not given).")
+def users_create(email: str, password: str):
+    """Create an admin who signs in with EMAIL; the password is prompted."""
+    from .users import UserError, create_user
+
+    try:
+        user = create_user(email, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Created admin {user.email}. Sign in at /admin/login.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.password_option(help="The new password (prompted twice when not given).")
+def users_set_password(email: str, password: str):
+    """Change the password of the admin EMAIL (signs out their other sessions)."""
+    from .users import UserError, find_user
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"No admin with the email {email!r}. See `flask --app wsgi users list`.")
+    try:
+        user.set_password(password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(f"Password of {user.email} changed.")
+
+
+@users_cli.command("list")
+def users_list():
+    """List the admins."""
+    from .users import User
+
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        click.echo(f"{user.email:<40} created {user.created_at:%Y-%m-%d}  last sign-in {last}")
+
+
+def demo_admin_password() -> str:
+    """Derived from SECRET_KEY, so running `demo` again prints the same password without storing it."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"pixelglow-demo-admin", hashlib.sha256).hexdigest()[:20]
+
+
+def ensure_demo_admin() -> None:
+    from .users import create_user, find_user
+
+    if current_app.extensions["pixelglow"].settings.is_production:
+        click.echo("Demo admin not created in production: use `flask --app wsgi users create EMAIL`.")
+        return
+    password = demo_admin_password()
+    user = find_user(DEMO_ADMIN_EMAIL)
+    if user is None:
+        create_user(DEMO_ADMIN_EMAIL, password)
+        db.session.commit()
+        click.echo(f"Created demo admin: email {DEMO_ADMIN_EMAIL}  password {password}")
+    elif user.check_password(password):
+        click.echo(f"Demo admin exists: email {DEMO_ADMIN_EMAIL}  password {password}")
+    else:
+        click.echo(f"Demo admin {DEMO_ADMIN_EMAIL} exists with a changed password "
+                   f"(reset it with `flask --app wsgi users set-password {DEMO_ADMIN_EMAIL}`).")
+
+
 @click.command("demo")
 @with_appcontext
 def demo():
-    """Create the demo preset (idempotent); used by the first-run command."""
+    """Create the demo preset and the demo admin (idempotent); used by the first-run command."""
     preset = db.session.scalar(select(Preset).where(Preset.name == DEMO_PRESET["name"]))
     if preset is None:
         preset = Preset()
@@ -177,8 +250,29 @@ def demo():
         click.echo(f'Created demo preset "{preset.name}" ({preset.id})')
     else:
         click.echo(f'Demo preset "{preset.name}" exists ({preset.id})')
+    ensure_demo_admin()
+
+
+jobs_cli = AppGroup("jobs", help="Generation jobs.")
+
+
+@jobs_cli.command("prune")
+@click.option("--older-than", "days", required=True, type=click.IntRange(min=0),
+              help="Remove finished jobs that ended more than DAYS days ago.")
+def jobs_prune(days: int):
+    """Delete old finished jobs and their items; their examples stay in the gallery."""
+    cutoff = utcnow() - timedelta(days=days)
+    old = select(Job.id).where(Job.status.in_(JOB_FINAL), Job.finished_at < cutoff)
+    ids = list(db.session.scalars(old))
+    if ids:
+        db.session.execute(delete(JobItem).where(JobItem.job_id.in_(ids)))
+        db.session.execute(update(PresetModelUsage).where(PresetModelUsage.job_id.in_(ids)).values(job_id=None))
+        db.session.execute(update(GalleryExample).where(GalleryExample.job_id.in_(ids)).values(job_id=None))
+        db.session.execute(delete(Job).where(Job.id.in_(ids)))
+        db.session.commit()
+    click.echo(f"Removed {len(ids)} finished jobs older than {days} days; gallery examples were kept.")
 
 
 def init_app(app) -> None:
-    for command in (usage_cli, models_cli, presets_cli, generate, demo):
+    for command in (usage_cli, models_cli, presets_cli, users_cli, jobs_cli, generate, demo):
         app.cli.add_command(command)

@@ -50,3 +50,21 @@ def test_a_stale_running_record_falls_back_to_the_database(make_app):
                                                         "updatedAt": stale})
     job = client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()
     assert job["status"] == "queued" and job["percent"] == 0, "the row, not a dead worker's last word"
+
+
+def test_jobs_prune_removes_old_finished_jobs_and_keeps_examples(make_app, immediate_huey):
+    app = make_app()
+    client = app.test_client()
+    preset = create_preset(client)
+    old_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    new_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    with app.app_context():
+        db.session.get(Job, old_job).finished_at = utcnow() - timedelta(days=40)
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["jobs", "prune", "--older-than", "30"])
+    assert result.exit_code == 0 and "Removed 1 finished jobs" in result.output
+    with app.app_context():
+        assert db.session.get(Job, old_job) is None and db.session.get(Job, new_job) is not None
+        assert db.session.query(GalleryExample).count() == 40
+    bad = app.test_cli_runner().invoke(args=["jobs", "prune", "--older-than", "-1"])
+    assert bad.exit_code != 0
