@@ -10,9 +10,15 @@ window lives in memory.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 import uuid
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
 KEY = "pixelglow:create-window"
@@ -54,10 +60,19 @@ class RedisCreateLimiter(SlidingWindowLimiter):
         self.window = window
         self.key = key
         self._script = redis_client.register_script(_ACQUIRE)
+        self._fallback = LocalCreateLimiter(per_minute, window)
 
     def try_acquire(self) -> float:
-        """0 when a create may go now (and is counted), else the seconds until a slot frees."""
-        return float(self._script(keys=[self.key], args=[self.limit, self.window, uuid.uuid4().hex]))
+        """0 when a create may go now (and is counted), else the seconds until a slot frees.
+
+        While Redis is unreachable (a restart), this process keeps to the limit on its own
+        rather than stopping its jobs.
+        """
+        try:
+            return float(self._script(keys=[self.key], args=[self.limit, self.window, uuid.uuid4().hex]))
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("create limit: Redis unreachable (%s); limiting this process alone", exc.__class__.__name__)
+            return self._fallback.try_acquire()
 
 
 class LocalCreateLimiter(SlidingWindowLimiter):

@@ -110,3 +110,37 @@ def test_database_unreachable_gives_503_and_leaves_nothing(make_app, pg_database
         assert rows(direct) == {"Job": 1, "JobItem": 20, "PresetModelUsage": 20} and len(queued) == 1
     finally:
         proxy.close()
+
+
+def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches_up(
+    make_app, private_redis, replicate_server
+):
+    import threading
+
+    from app.pipeline import run_job
+
+    replicate_server.latency = 1.0
+    with isolated_queue(private_redis.url):
+        app = make_app(queue=private_redis.url, replicate=replicate_server)
+        services = app.extensions["pixelglow"]
+        services.enqueue_job = lambda job_id: None
+        client = app.test_client()
+        preset = create_preset(client)
+        job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
+                             headers=auth_headers()).get_json()["jobId"]
+        outcome = {}
+
+        def work():
+            with app.app_context():
+                outcome["summary"] = run_job(job_id, services)
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        time.sleep(0.4)
+        private_redis.stop()
+        time.sleep(0.8)
+        private_redis.start()
+        worker.join(timeout=60)
+        assert outcome["summary"]["status"] == "succeeded" and outcome["summary"]["done"] == 20
+        record = services.progress.read(job_id)
+        assert record["status"] == "succeeded" and record["percent"] == 100 and len(record["examples"]) == 20
