@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 
 from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 
-from .config import load_settings
+from .config import ConfigError, load_settings
 from .extensions import db
 
 QUEUE_NAME = "example-generation"
@@ -23,13 +24,18 @@ log = logging.getLogger("app.tasks")
 
 
 def make_huey(settings):
+    # results=False: a job's outcome lives in its rows and progress record; Huey's result hash
+    # has no expiry and nobody would read it.
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url)
+        return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(settings.instance_path / "queue.sqlite3"))
+    return SqliteHuey(QUEUE_NAME, filename=str(settings.instance_path / "queue.sqlite3"), results=False)
 
 
-huey = make_huey(load_settings())
+try:
+    huey = make_huey(load_settings())
+except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
+    sys.exit(f"Configuration error: {exc}")
 _worker_app = None
 
 

@@ -1,0 +1,74 @@
+"""Settings: production refuses to start on a bad value and names it; development needs nothing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 32,
+    "ADMIN_API_TOKEN": "t" * 32,
+    "DATABASE_URL": "postgresql://app@db/pixelglow",
+    "REDIS_URL": "redis://cache:6379/0",
+    "REPLICATE_API_TOKEN": "r8_" + "x" * 10,
+}
+
+
+def test_a_complete_production_environment_loads(tmp_path):
+    settings = load_settings({**PRODUCTION, "INSTANCE_PATH": str(tmp_path)})
+    assert settings.generation_mode == "replicate" and not settings.offline
+    assert settings.database_url == "postgresql+psycopg://app@db/pixelglow"
+    assert settings.secure_cookies
+
+
+@pytest.mark.parametrize(
+    "change, variable",
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+        ({"ADMIN_API_TOKEN": None}, "ADMIN_API_TOKEN"),
+        ({"DATABASE_URL": None}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"REDIS_URL": None}, "REDIS_URL"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL"),
+        ({"REPLICATE_API_TOKEN": None}, "REPLICATE_API_TOKEN"),
+        ({"GENERATION_MODE": "dry-run"}, "GENERATION_MODE"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"GENERATION_CONCURRENCY": "0"}, "GENERATION_CONCURRENCY"),
+        ({"APP_ENV": "staging"}, "APP_ENV"),
+    ],
+)
+def test_production_names_the_bad_variable(tmp_path, change, variable):
+    environ = {**PRODUCTION, "INSTANCE_PATH": str(tmp_path), **change}
+    environ = {k: v for k, v in environ.items() if v is not None}
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ)
+
+
+def test_the_seed_queue_variable_is_accepted(tmp_path):
+    environ = {**PRODUCTION, "INSTANCE_PATH": str(tmp_path), "GENERATE_QUEUE": "redis://queue:6379/1"}
+    del environ["REDIS_URL"]
+    assert load_settings(environ).redis_url == "redis://queue:6379/1"
+
+
+def test_development_needs_no_configuration_and_keeps_its_secrets(tmp_path, capsys):
+    first = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert "ADMIN_API_TOKEN=" in capsys.readouterr().err
+    second = load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert capsys.readouterr().err == "", "generated once, printed once"
+    assert (first.secret_key, first.admin_api_token) == (second.secret_key, second.admin_api_token)
+    assert first.offline and first.redis_url is None
+    assert first.database_url == f"sqlite:///{tmp_path / 'pixelglow.sqlite3'}"
+    assert first.media_dir == tmp_path / "media"
+
+
+def test_gunicorn_entry_point_exits_with_the_variable_named(tmp_path):
+    env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "Configuration error: SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
