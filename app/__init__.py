@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.routing import BaseConverter
 
 from .config import PROJECT_ROOT, Settings, load_settings
 
@@ -24,7 +25,14 @@ def create_app(settings: Settings | None = None, overrides: dict | None = None) 
     return app
 
 
+class IdConverter(BaseConverter):
+    """Ids in URLs: letters, digits, '-' and '_'. Anything else is a 404 before it reaches a query."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+
+
 def configure(app: Flask, settings: Settings, overrides: dict) -> None:
+    app.url_map.converters["id"] = IdConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

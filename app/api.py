@@ -81,7 +81,7 @@ def _known_error(exc):
     return failure(exc)
 
 
-@bp.post("/presets/<preset_id>/generate-examples")
+@bp.post("/presets/<id:preset_id>/generate-examples")
 @admin_required
 def generate_examples(preset_id: str):
     """One endpoint, three callers: Bearer → JSON (below); a signed-in browser → the admin's answer
@@ -106,7 +106,7 @@ def generate_examples(preset_id: str):
     return jsonify(body), 202
 
 
-@bp.get("/jobs/<job_id>")
+@bp.get("/jobs/<id:job_id>")
 @admin_required
 def get_job(job_id: str):
     data = job_json(job_id)
@@ -133,13 +133,13 @@ def create_preset():
     return jsonify(preset_json(preset)), 201
 
 
-@bp.get("/presets/<preset_id>")
+@bp.get("/presets/<id:preset_id>")
 @admin_required
 def get_preset(preset_id: str):
     return jsonify(preset_json(get_preset_or_404(preset_id)))
 
 
-@bp.patch("/presets/<preset_id>")
+@bp.patch("/presets/<id:preset_id>")
 @admin_required
 def update_preset(preset_id: str):
     preset = get_preset_or_404(preset_id)
@@ -148,7 +148,7 @@ def update_preset(preset_id: str):
     return jsonify(preset_json(preset))
 
 
-@bp.delete("/presets/<preset_id>")
+@bp.delete("/presets/<id:preset_id>")
 @admin_required
 def delete_preset(preset_id: str):
     preset = get_preset_or_404(preset_id)
@@ -170,7 +170,7 @@ def commit_preset() -> None:
         raise PresetError("A preset with this name already exists; choose another name.", 409) from None
 
 
-@bp.post("/jobs/<job_id>/cancel")
+@bp.post("/jobs/<id:job_id>/cancel")
 @admin_required
 def cancel_job(job_id: str):
     try:
@@ -182,7 +182,7 @@ def cancel_job(job_id: str):
     return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
 
 
-@bp.post("/jobs/<job_id>/retry")
+@bp.post("/jobs/<id:job_id>/retry")
 @admin_required
 def retry_failed(job_id: str):
     queued = request_retry_of_failed(job_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, render_template, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -49,6 +49,11 @@ def init_app(app) -> None:
         db.session.rollback()
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return error_response(503, "The database is unavailable right now. Try again shortly.")
+
+    @app.errorhandler(DataError)
+    def bad_value(exc):
+        db.session.rollback()
+        return error_response(400, "A value in the request cannot be stored or looked up (bad characters or too long).")
 
     @app.errorhandler(Exception)
     def unexpected(exc):
