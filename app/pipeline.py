@@ -82,15 +82,16 @@ class JobRunner:
 
     # -- the stages ------------------------------------------------------------
     def run(self) -> dict | None:
-        job = db.session.get(Job, self.job_id)
-        if job is None:
+        if db.session.get(Job, self.job_id) is None:
             raise JobNotFound(self.job_id)
+        leased = self.take_lease()  # before reading the items, so no other worker changes them meanwhile
+        job = db.session.get(Job, self.job_id)
         self.load(job)
-        if job.status in JOB_FINAL:
+        if not leased:
+            if job.status not in JOB_FINAL:
+                self._log("skipped", reason="another worker holds this job")
+                return None
             return self.summary()
-        if not self.take_lease():
-            self._log("skipped", reason="another worker holds this job")
-            return None
         try:
             return self.run_leased()
         finally:

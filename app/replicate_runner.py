@@ -156,7 +156,8 @@ class ReplicateGenerator:
                 raise ItemFailed(f"could not reach Replicate to create the prediction: {exc}") from None
 
     def _wait(self, prediction_id: str, stop: threading.Event) -> tuple[str, object, str | None]:
-        deadline = time.monotonic() + self.deadline
+        started = time.monotonic()
+        deadline = started + self.deadline
         delay = min(0.1, self.poll_interval)
         transient = 0
         while True:
@@ -191,7 +192,13 @@ class ReplicateGenerator:
                 self._cancel(prediction_id)
                 return "failed", None, f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
             self._sleep(delay, stop)
-            delay = min(self.poll_interval, delay * 1.5)
+            delay = min(self._poll_cap(time.monotonic() - started), delay * 1.5)
+
+    def _poll_cap(self, waited: float) -> float:
+        """Poll briskly while a prediction is young (most finish in seconds), gently once it runs long."""
+        if waited < 10:
+            return self.poll_interval
+        return max(self.poll_interval, 1.0 if waited < 60 else 2.0)
 
     def _download(self, url: str, spec: ItemSpec, stop: threading.Event) -> str:
         extension = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
