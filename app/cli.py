@@ -149,8 +149,8 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
     data = None
     with click.progressbar(length=100, label="Generating", show_percent=True) as bar:
         while time.monotonic() < deadline:
-            db.session.rollback()  # see the worker's commits
             data = job_json(job_id)
+            db.session.rollback()  # end the read: see the worker's next commit, and free SQLite's write lock
             if data is None:
                 raise click.ClickException(f"Job {job_id} disappeared (was its preset deleted?).")
             percent = int(data.get("percent") or 0)

@@ -26,7 +26,9 @@ def services():
 
 
 def is_htmx() -> bool:
-    return bool(getattr(request, "htmx", None)) or request.headers.get("HX-Request") == "true"
+    """htmx-flask's `request.htmx` (truthy for htmx requests), history restores excepted: they want a page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.history_restore_request
 
 
 def fragment(template: str, status: int = 200, headers: dict | None = None, **context):
@@ -111,10 +113,11 @@ def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | N
     return [example_card(e) for e in rows[:GALLERY_PAGE]], next_cursor
 
 
-def gallery_count(preset_id: str) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset_id)
-    ) or 0
+def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:
+    query = select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset_id)
+    if exclude_job:
+        query = query.where(or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != exclude_job))
+    return db.session.scalar(query) or 0
 
 
 # -- worker liveness -------------------------------------------------------------

@@ -70,22 +70,26 @@ def progress_from_job(job: Job) -> dict:
     }
 
 
-def poll_url(job_id: str, shown: int, provider: str | None, view: str) -> str:
-    return url_for("admin_jobs.progress", job_id=job_id, shown=shown, provider=provider or None, view=view)
+def poll_url(job_id: str, shown: int, provider: str | None, view: str, base: int | None) -> str:
+    return url_for("admin_jobs.progress", job_id=job_id, shown=shown, provider=provider or None, view=view, base=base)
 
 
 def render_progress(progress: dict, *, shown: int, provider: str | None, view: str, new_examples=(),
-                    oob_pool=None, oob_count=None):
+                    oob_pool=None, oob_count=None, base: int | None = None):
+    """`base`: how many gallery examples the preset had besides this job's, so the count can follow."""
     ended = progress["status"] in JOB_FINAL
+    if oob_count is None and new_examples and base is not None:
+        oob_count = base + len(progress["examples"])
     return render_template(
         "admin/_progress.html", p=progress, ended=ended, view=view,
-        poll_url=poll_url(progress["job_id"], shown, provider, view),
+        poll_url=poll_url(progress["job_id"], shown, provider, view, base),
         new_examples=[record_card(e, progress["preset_id"], provider or "") for e in new_examples],
         worker_command=WORKER_COMMAND, oob_pool=oob_pool, oob_count=oob_count, preset_id=progress["preset_id"],
     )
 
 
-def progress_response(job_id: str, shown: int, provider: str | None, view: str) -> tuple[str, bool]:
+def progress_response(job_id: str, shown: int, provider: str | None, view: str,
+                      base: int | None = None) -> tuple[str, bool]:
     """The fragment's HTML and whether the job has ended (None for the HTML: the job is gone)."""
     record, _ = read_record(job_id)
     if record is not None:
@@ -103,7 +107,7 @@ def progress_response(job_id: str, shown: int, provider: str | None, view: str) 
         # the job is over: one last look at the database refreshes the pool picture and the count
         oob_pool, oob_count = model_pool(state["preset_id"]), gallery_count(state["preset_id"])
     html = render_progress(state, shown=shown, provider=provider, view=view, new_examples=new_examples,
-                           oob_pool=oob_pool, oob_count=oob_count)
+                           oob_pool=oob_pool, oob_count=oob_count, base=base)
     return html, ended
 
 
@@ -113,8 +117,12 @@ def progress(job_id: str):
     view = request.args.get("view") if request.args.get("view") in VIEWS else "preset"
     provider = request.args.get("provider") if request.args.get("provider") in PROVIDERS else None
     shown = max(0, request.args.get("shown", 0, type=int) or 0)
-    html, ended = progress_response(job_id, shown, provider, view)
-    return html, STOP_POLLING if ended else 200
+    base = request.args.get("base", type=int)
+    html, ended = progress_response(job_id, shown, provider, view, base if base is None or base >= 0 else None)
+    if not ended:
+        return html, 200
+    # the job page shows its final per-model table from the rows: reload it once the job is over
+    return html, STOP_POLLING, {"HX-Refresh": "true"} if view == "job" else {}
 
 
 @bp.get("")

@@ -62,7 +62,7 @@ def presets():
         .group_by(Job.preset_id)).all()) if ids else {}
     context = dict(presets=rows, q=q, examples=examples, usage=usage, live=live,
                    total_models=len(services().registry()), providers=PROVIDERS)
-    if is_htmx() and request.headers.get("HX-Target") == "presets-table":
+    if is_htmx() and request.htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
     return render_template("admin/presets.html", **context)
 
@@ -170,7 +170,8 @@ def preset(preset_id: str):
             exclude = live.id
             live_cards = [record_card(e, preset.id, live.provider) for e in reversed(state["examples"])]
         progress_html = render_progress(state, shown=len(state["examples"]) if store_ok else 0,
-                                        provider=live.provider, view="preset")
+                                        provider=live.provider, view="preset",
+                                        base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None)
     cards, next_cursor = gallery_page(preset.id, exclude_job=exclude)
     pool = model_pool(preset.id)
     provider = PROVIDERS.get(preset.provider)
@@ -251,7 +252,7 @@ def generate_for_browser(preset_id: str):
     if not htmx:
         flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
-    body, ended = progress_response(job.id, 0, job.provider, "preset")
+    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
     extra = render_template("admin/_generate_queued.html", pool=None if ended else model_pool(preset_id),
                             preset_id=preset_id, message=queued.message, warning=queued.selection.warning)
     return body + extra, 200

@@ -1,0 +1,91 @@
+/* PixelGlow admin: the little JavaScript the pages need (no inline scripts: the CSP forbids them). */
+(function () {
+  "use strict";
+
+  // Confirmation for destructive plain forms: <form data-confirm="Question?">
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  // Generate form: number of images and estimated cost, before submitting.
+  function updateEstimate() {
+    var form = document.querySelector("form[data-estimate]");
+    if (!form) return;
+    var input = form.querySelector("input[name=examples_per_model]");
+    var pool = document.getElementById("pool");
+    var models = pool ? parseInt(pool.dataset.modelsNext, 10) || 0 : 0;
+    var perModel = Math.max(0, parseInt(input.value, 10) || 0);
+    var images = models * perModel;
+    var price = parseFloat(form.dataset.price) || 0;
+    form.querySelector("[data-images]").textContent = String(images);
+    form.querySelector("[data-cost]").textContent = "$" + (images * price).toFixed(2);
+    var button = form.querySelector("button[type=submit]");
+    if (button && !form.classList.contains("htmx-request")) button.disabled = models === 0;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("form[data-estimate]")) updateEstimate();
+  });
+
+  // Preset form: show the settings of the chosen provider only (all stay visible without JS).
+  function showProviderSettings() {
+    var select = document.querySelector("select[data-provider-select]");
+    if (!select) return;
+    document.querySelectorAll("fieldset[data-provider]").forEach(function (fieldset) {
+      var active = fieldset.dataset.provider === select.value;
+      fieldset.hidden = !active;
+      fieldset.disabled = !active;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[data-provider-select]")) showProviderSettings();
+  });
+
+  // Failed htmx requests never fail silently: show the server's message (or the network error).
+  function toast(message, kind, id) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    if (id && document.getElementById(id)) return;  // already shown (a poll failing every second)
+    var alert = document.createElement("div");
+    if (id) alert.id = id;
+    alert.className = "alert " + (kind || "error");
+    alert.setAttribute("role", "alert");
+    alert.textContent = message;
+    box.appendChild(alert);
+    alert.scrollIntoView({ block: "nearest" });
+  }
+  function messageOf(xhr) {
+    var text = xhr.responseText || "";
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    try {
+      if (type.indexOf("json") !== -1) return JSON.parse(text).error || text;
+      var doc = new DOMParser().parseFromString(text, "text/html");
+      var node = doc.querySelector("[data-error-message]");
+      if (node) return node.textContent.trim();
+    } catch (e) { /* fall through */ }
+    return "The server answered " + xhr.status + " " + (xhr.statusText || "") + ".";
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.getResponseHeader("HX-Redirect")) return;
+    toast(messageOf(xhr));
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("The admin could not be reached: check your connection; live progress resumes when it is back.",
+          "error", "connection-lost");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var lost = document.getElementById("connection-lost");
+    if (lost && event.detail.successful) lost.remove();
+  });
+  document.addEventListener("htmx:afterSettle", updateEstimate);
+  document.addEventListener("htmx:oobAfterSwap", updateEstimate);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    showProviderSettings();
+    updateEstimate();
+  });
+})();
