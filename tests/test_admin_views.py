@@ -392,3 +392,30 @@ def test_demo_creates_a_demo_admin_idempotently_and_prints_its_credentials(make_
     client = app.test_client()
     sign_in(client, "admin@example.com", password)
     assert ADMIN_EMAIL not in client.get("/admin/presets").get_data(as_text=True)
+
+
+def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app, admin_client):
+    from app.extensions import db
+    from app.models import Job, JobItem
+
+    admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    preset = create_preset(admin_client)
+    job_id = admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
+                               headers=auth_headers()).get_json()["jobId"]
+    page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert f'action="/admin/jobs/{job_id}/cancel"' in page
+    refused = admin_client.post(f"/admin/jobs/{job_id}/cancel", data={})
+    assert refused.status_code == 400, "no CSRF token, no cancel"
+    response = admin_client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": admin_client.csrf,
+                                                                       "next": "https://evil.example/"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/jobs/{job_id}")
+    with admin_app.app_context():
+        assert db.session.get(Job, job_id).status == "canceled"
+    page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
+    assert "Job canceled." in page and "Retry failed models" in page
+    retried = admin_client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": admin_client.csrf})
+    assert retried.status_code == 303
+    new_job = retried.headers["Location"].rsplit("/", 1)[1]
+    with admin_app.app_context():
+        assert db.session.get(Job, new_job).retry_of == job_id
+        assert db.session.query(JobItem).filter_by(job_id=new_job).count() == 20

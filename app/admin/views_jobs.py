@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
+from ..generation import GenerationError, request_retry_of_failed
+from ..recovery import CancelError, request_cancel
 from ..models import JOB_FINAL, JOB_LIVE, Job, Preset, iso, utcnow
 from ..providers import PROVIDERS
 from .common import (
@@ -111,7 +113,7 @@ def progress_response(job_id: str, shown: int, provider: str | None, view: str,
     return html, ended
 
 
-@bp.get("/<job_id>/progress")
+@bp.get("/<id:job_id>/progress")
 def progress(job_id: str):
     """The polled fragment. While the job runs: the progress record only, no SQL."""
     view = request.args.get("view") if request.args.get("view") in VIEWS else "preset"
@@ -125,6 +127,40 @@ def progress(job_id: str):
     return html, STOP_POLLING, {"HX-Refresh": "true"} if view == "job" else {}
 
 
+def back_to(job_id: str):
+    """Where a cancel or retry form came from: the preset page or the job page (never elsewhere)."""
+    target = request.form.get("next", "")
+    if target.startswith("/admin/") and not target.startswith("//"):
+        return redirect(target, 303)
+    return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
+
+
+@bp.post("/<id:job_id>/cancel")
+def cancel(job_id: str):
+    """Same operation as POST /api/admin/jobs/<id>/cancel."""
+    try:
+        outcome = request_cancel(services(), job_id)
+    except CancelError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return back_to(job_id)
+    flash("Job canceled." if outcome == "canceled"
+          else "Cancel requested: the worker is canceling the predictions in flight.", "success")
+    return back_to(job_id)
+
+
+@bp.post("/<id:job_id>/retry")
+def retry(job_id: str):
+    """A follow-up job for exactly the models of this job that failed."""
+    try:
+        queued = request_retry_of_failed(job_id)
+    except GenerationError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
+    flash(f"Retrying {len(queued.selection.models)} failed models in a new job.", "success")
+    return redirect(url_for("admin_jobs.job", job_id=queued.job.id), 303)
+
+
 @bp.get("")
 def jobs():
     rows = db.session.scalars(
@@ -135,7 +171,7 @@ def jobs():
                            worker_command=WORKER_COMMAND)
 
 
-@bp.get("/<job_id>")
+@bp.get("/<id:job_id>")
 def job(job_id: str):
     job = db.session.get(Job, job_id)
     if job is None:

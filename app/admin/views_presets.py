@@ -133,7 +133,7 @@ def new_preset():
     return render_form(None, {"provider": DEFAULT_PROVIDER}, None)
 
 
-@bp.route("/presets/<preset_id>/edit", methods=["GET", "POST"])
+@bp.route("/presets/<id:preset_id>/edit", methods=["GET", "POST"])
 def edit_preset(preset_id: str):
     preset = get_preset(preset_id)
     if request.method == "POST":
@@ -141,7 +141,7 @@ def edit_preset(preset_id: str):
     return render_form(preset, form_values_of(preset), None)
 
 
-@bp.post("/presets/<preset_id>/delete")
+@bp.post("/presets/<id:preset_id>/delete")
 def delete_preset(preset_id: str):
     preset = get_preset(preset_id)
     if live_job_for_preset(preset.id):
@@ -156,7 +156,7 @@ def delete_preset(preset_id: str):
 
 
 # -- the preset page ---------------------------------------------------------------
-@bp.get("/presets/<preset_id>")
+@bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str):
     preset = get_preset(preset_id)
     live = live_job_for_preset(preset.id)
@@ -183,7 +183,7 @@ def preset(preset_id: str):
     )
 
 
-@bp.get("/presets/<preset_id>/gallery")
+@bp.get("/presets/<id:preset_id>/gallery")
 def gallery(preset_id: str):
     """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
     exclude = request.args.get("exclude") or None
@@ -192,7 +192,7 @@ def gallery(preset_id: str):
                            exclude=exclude)
 
 
-@bp.post("/presets/<preset_id>/examples/<example_id>/delete")
+@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
 def delete_example(preset_id: str, example_id: str):
     example = db.session.get(GalleryExample, example_id)
     if example is None or example.preset_id != preset_id:
@@ -214,7 +214,7 @@ def delete_example(preset_id: str, example_id: str):
     return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
 
 
-@bp.post("/presets/<preset_id>/clear-usage")
+@bp.post("/presets/<id:preset_id>/clear-usage")
 def clear_preset_usage(preset_id: str):
     preset = get_preset(preset_id)
     if live_job_for_preset(preset.id):
