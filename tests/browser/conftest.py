@@ -3,25 +3,17 @@ thread, a real `huey_consumer` process, the Replicate-compatible server, and hea
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
-from huey.storage import RedisStorage
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import load_settings
 from app.extensions import db
-from app.tasks import huey
-from tests.conftest import (
-    ADMIN_EMAIL, ADMIN_PASSWORD, REDIS_TEST_URL, REPLICATE_TOKEN, TABLES, base_env, create_admin,
-)
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPLICATE_TOKEN, TABLES, base_env, create_admin
+from tests.live_stack import Consumer, isolated_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,50 +23,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-# The live stack's queue, progress and heartbeats live in a Redis database of their own (10-15, by
-# process), so a real consumer never takes tasks of another test session sharing database 9, and a
-# `flushdb` there never drops ours.
-BROWSER_REDIS_URL = os.environ.get(
-    "TEST_BROWSER_REDIS_URL", REDIS_TEST_URL.rsplit("/", 1)[0] + f"/{10 + os.getpid() % 6}")
-
-
 class LiveStack:
     def __init__(self, app, env: dict, url: str, replicate):
         self.app = app
         self.env = env
         self.url = url
         self.replicate = replicate
-        self.consumer: subprocess.Popen | None = None
-        self.consumer_log: Path = Path(env["INSTANCE_PATH"]) / "consumer.log"
+        self.consumer = Consumer(env, Path(env["INSTANCE_PATH"]) / "consumer.log", workers=2)
 
     def start_consumer(self, timeout: float = 30.0) -> None:
-        """`huey_consumer app.tasks.huey -w 2 -k thread`, in its own process group; waits for its heartbeat."""
-        self.consumer_log.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.consumer_log, "ab")
-        self.consumer = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "huey_consumer"), "app.tasks.huey", "-w", "2", "-k", "thread"],
-            cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        log.close()
-        progress = self.app.extensions["pixelglow"].progress
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.consumer.poll() is not None:
-                raise AssertionError(f"the consumer exited: {self.consumer_log.read_text()[-3000:]}")
-            if progress.alive():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"no consumer heartbeat within {timeout} s: {self.consumer_log.read_text()[-3000:]}")
+        """`huey_consumer app.tasks.huey`, in its own process group; waits for its heartbeat."""
+        self.consumer.start(self.app.extensions["pixelglow"].progress, timeout)
 
     def stop_consumer(self) -> None:
-        if self.consumer is None or self.consumer.poll() is not None:
-            return
-        os.killpg(self.consumer.pid, signal.SIGINT)  # graceful: running tasks finish
-        try:
-            self.consumer.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.consumer.pid, signal.SIGKILL)
-            self.consumer.wait(timeout=5)
+        self.consumer.stop()
 
     def query(self, fn):
         with self.app.app_context():
@@ -86,17 +48,9 @@ class LiveStack:
 
 @pytest.fixture
 def browser_redis():
-    """Point this process's Huey queue at the browser tests' Redis database for one test."""
-    client = redis_lib.Redis.from_url(BROWSER_REDIS_URL)
-    client.flushdb()
-    original = huey.storage
-    huey.storage = RedisStorage(huey.name, url=BROWSER_REDIS_URL)
-    try:
-        yield BROWSER_REDIS_URL
-    finally:
-        huey.storage = original
-        client.flushdb()
-        client.close()
+    """The live stack's queue, progress and heartbeats in a Redis database of this session's own."""
+    with isolated_queue() as url:
+        yield url
 
 
 @pytest.fixture
