@@ -317,13 +317,14 @@ class JobRunner:
         db.session.execute(
             update(Job).where(Job.id == self.job_id).values(done=Job.done + 1, heartbeat_at=utcnow())
         )
+        record = self._example_record(example)  # before the commit expires the row
         try:
             db.session.commit()
         except IntegrityError:  # stored by an earlier attempt already: keep that one
             db.session.rollback()
             log.warning("job=%s model=%s example %s was already stored", self.job_id, spec.model_id, spec.index)
         else:
-            self.examples.append(self._example_record(example))
+            self.examples.append(record)
         self.items[spec.item_id].state = "succeeded"
         self.items[spec.item_id].error = None
         self._log("stored", model=spec.model_id, prediction=result.prediction_id)

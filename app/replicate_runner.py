@@ -104,6 +104,9 @@ class ReplicateGenerator:
         self.poll_interval = poll_interval
         self.limiter = limiter or NoLimit()
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=True)
+        # The client builds its HTTP connection pool on first use, without a lock: build it here,
+        # once, rather than in twenty item threads at the same moment.
+        _ = client._client
 
     # -- one item -------------------------------------------------------------
     def run(self, spec: ItemSpec, on_created: Callable[[str], None], stop: threading.Event) -> ItemResult:
