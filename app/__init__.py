@@ -51,6 +51,9 @@ def configure(app: Flask, settings: Settings, overrides: dict) -> None:
 def configure_logging() -> None:
     """One line per event, for the web server and the workers (not imposed on importers like tests)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll of every prediction is noise
+    if logging.getLogger("huey").handlers:  # huey_consumer logs huey's lines itself: don't print them twice
+        logging.getLogger("huey").propagate = False
 
 
 def engine_options(settings: Settings) -> dict:

@@ -444,26 +444,9 @@ class JobRunner:
         log.info("job=%s preset=%s %s %s", self.job_id, self.preset_id, outcome, parts)
 
 
-def make_generator(services, offline: bool):
-    settings = services.settings
-    if offline:
-        from .offline import OfflineGenerator
-
-        return OfflineGenerator(services.storage, delay=settings.offline_delay)
-    import replicate
-
-    from .replicate_runner import ReplicateGenerator
-
-    client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
-    return ReplicateGenerator(
-        client, services.storage, sd_version=settings.sd_img2img_version, deadline=settings.prediction_timeout,
-        poll_interval=settings.poll_interval, limiter=services.create_limiter(),
-    )
-
-
 def run_job(job_id: str, services, generator=None) -> dict:
     job = db.session.get(Job, job_id)
     if job is None:
         raise JobNotFound(job_id)
-    generator = generator or make_generator(services, job.offline)
+    generator = generator or services.generator(offline=job.offline)
     return JobRunner(job_id, services, generator).run()

@@ -119,11 +119,8 @@ def write_final_record(services, job: Job) -> None:
 
 
 def cancel_prediction(services, prediction_id: str, offline: bool) -> None:
-    if offline:
-        return
-    from .pipeline import make_generator
-
-    make_generator(services, offline=False).cancel(prediction_id)
+    if not offline:
+        services.generator(offline=False).cancel(prediction_id)
 
 
 class CancelError(Exception):

@@ -1,6 +1,8 @@
 """What the app and the worker share: settings, registry, media storage, progress store, queue."""
 from __future__ import annotations
 
+import threading
+
 from .config import Settings
 from .progress import make_progress_store
 from .rate_limit import LocalCreateLimiter, RedisCreateLimiter
@@ -14,9 +16,35 @@ class Services:
         self.storage = MediaStorage(settings.media_dir)
         self.progress = make_progress_store(settings.redis_url, settings.instance_path)
         self._limiter = None
+        self._generators: dict[bool, object] = {}
+        self._lock = threading.Lock()
 
     def registry(self) -> Registry:
         return get_registry(self.settings.models_file)
+
+    def generator(self, offline: bool):
+        """The item runner, one per process and shared by every job: building HTTP clients (CA bundle,
+        connection pool) per job cost CPU, memory and time at each job's start."""
+        with self._lock:
+            if offline not in self._generators:
+                self._generators[offline] = self._build_generator(offline)
+            return self._generators[offline]
+
+    def _build_generator(self, offline: bool):
+        settings = self.settings
+        if offline:
+            from .offline import OfflineGenerator
+
+            return OfflineGenerator(self.storage, delay=settings.offline_delay)
+        import replicate
+
+        from .replicate_runner import ReplicateGenerator
+
+        client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
+        return ReplicateGenerator(
+            client, self.storage, sd_version=settings.sd_img2img_version, deadline=settings.prediction_timeout,
+            poll_interval=settings.poll_interval, limiter=self.create_limiter(),
+        )
 
     def create_limiter(self):
         """The create-rate limit shared by every consumer (in Redis), or by this process without Redis."""

@@ -5,6 +5,7 @@ password change signs out every other session of that user.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import datetime
@@ -19,8 +20,12 @@ from .models import new_id, utcnow
 MIN_PASSWORD = 10
 MAX_EMAIL = 254
 
-# Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
+
+    Made on first use: scrypt takes 32 MiB and ~0.1 s, which a worker process should not pay at import."""
+    return generate_password_hash("not-a-real-password-0000")
 
 
 class UserError(ValueError):
@@ -82,7 +87,7 @@ def create_user(email: str, password: str) -> User:
 def verify_credentials(email: str, password: str) -> User | None:
     user = find_user(email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     return user if user.check_password(password or "") else None
 

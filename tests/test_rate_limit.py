@@ -29,7 +29,8 @@ def test_a_burst_under_the_budget_goes_out_at_once(two_consumers):
     for n in range(10):
         assert two_consumers[n % 2].acquire(stop)
     assert time.monotonic() - started < 0.2
-    assert two_consumers[0].try_acquire() > 0.5, "the eleventh create must wait for the window to slide"
+    wait, _ = two_consumers[0].book()
+    assert wait > 0.5, "the eleventh create must wait for the window to slide"
 
 
 @pytest.mark.parametrize("kind", ["redis", "local"])
@@ -55,9 +56,23 @@ def test_no_window_ever_holds_more_than_the_limit(two_consumers, kind):
     assert max(granted) - min(granted) >= 2.9, "32 creates at 10 a second cannot finish in under 3 windows"
 
 
-def test_a_waiting_worker_stops_when_told(two_consumers):
+def test_a_waiting_worker_stops_when_told_and_gives_its_booking_back(two_consumers, redis_client):
     stop = threading.Event()
     for _ in range(10):
         two_consumers[0].acquire(stop)
     stop.set()
     assert two_consumers[1].acquire(stop) is False
+    assert redis_client.zcard("test:window") == 10
+
+
+def test_bookings_hand_each_waiting_create_its_own_time(two_consumers):
+    """Past the budget, the next creates are booked one window after the ones they replace."""
+    booked = []
+    for n in range(25):
+        asked = time.monotonic()
+        booked.append((asked, two_consumers[n % 2].book()[0]))
+    waits = [wait for _, wait in booked]
+    assert all(w == 0 for w in waits[:10])
+    assert all(0.9 < w < 1.1 for w in waits[10:20]) and all(1.9 < w < 2.1 for w in waits[20:])
+    send_times = [asked + wait for asked, wait in booked]
+    assert all(b >= a - 0.005 for a, b in zip(send_times, send_times[1:])), "bookings never go back in time"
