@@ -142,6 +142,15 @@ def test_the_fragment_reads_only_the_progress_store_while_the_job_runs(admin_cli
     assert len(statements) == 1 and "users" in statements[0]  # who is signed in; nothing about jobs or the gallery
 
 
+def test_the_job_json_reads_only_the_progress_store_while_the_job_runs(admin_client):
+    app = admin_client.application
+    app.extensions["pixelglow"].progress.write("job2", progress_record("job2", "preset1", "running", 7))
+    with count_queries(app) as statements:
+        response = app.test_client().get("/api/admin/jobs/job2", headers=auth_headers())
+    assert response.status_code == 200 and response.get_json()["done"] == 7
+    assert statements == [], statements
+
+
 def test_the_fragment_stops_polling_with_286_and_lists_failures_when_the_job_ends(admin_client):
     app = admin_client.application
     preset = create_preset(admin_client)
