@@ -1,10 +1,10 @@
-"""The shared create limit: a burst under the budget goes at once, never more than N per window."""
+"""The shared create limit: a burst goes at once, then a steady rate; never more than N in any window."""
 import threading
 import time
 
 import pytest
 
-from app.rate_limit import LocalCreateLimiter, RedisCreateLimiter
+from app.rate_limit import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
 
 
 def busiest(times, window):
@@ -17,62 +17,63 @@ def busiest(times, window):
     return best
 
 
+@pytest.mark.parametrize("per_minute", [60, 600, 1200, 5])
+def test_no_60_s_window_of_booked_times_exceeds_the_limit_even_with_late_arrivals(per_minute):
+    """Simulated: 3 × the limit booked at once; each create may arrive up to the margin late."""
+    interval, tolerance = bucket_shape(per_minute)
+    tat, sends = 0.0, []
+    for _ in range(per_minute * 3):
+        send_at, tat = book(tat, 0.0, interval, tolerance)
+        sends.append(send_at)
+    assert busiest(sends, 60.0 + ARRIVAL_MARGIN) <= per_minute
+    burst = sum(1 for s in sends if s == 0.0)
+    assert burst == max(1, min(20, per_minute // 3)), "a burst goes out at once"
+    steady = sum(1 for s in sends if 60 <= s < 120)
+    assert steady >= (per_minute - burst) * 60 / 61 - 1, "once the queue is full the rate holds steady"
+    if per_minute >= 600:
+        assert steady >= 0.95 * per_minute
+
+
 @pytest.fixture
 def two_consumers(redis_client):
-    """Two limiters on one Redis key, as two consumer processes would have."""
-    return [RedisCreateLimiter(redis_client, per_minute=10, window=1.0, key="test:window") for _ in range(2)]
+    """Two limiters on one Redis key, as two consumer processes would have: 60 a minute."""
+    return [RedisCreateLimiter(redis_client, per_minute=60, key="test:bucket") for _ in range(2)]
 
 
-def test_a_burst_under_the_budget_goes_out_at_once(two_consumers):
+def test_a_burst_of_twenty_goes_out_at_once_then_creates_wait_their_turn(two_consumers):
+    waits = [two_consumers[n % 2].book() for n in range(22)]
+    assert all(w == 0 for w in waits[:20])
+    interval = 61 / 40
+    assert waits[20] == pytest.approx(interval, abs=0.05) and waits[21] == pytest.approx(2 * interval, abs=0.05)
+
+
+def test_waiting_workers_sleep_until_their_own_time_and_stop_when_told(redis_client):
+    limiter = RedisCreateLimiter(redis_client, per_minute=600, key="test:bucket")  # burst 20, then ~9.5 a second
     stop = threading.Event()
-    started = time.monotonic()
-    for n in range(10):
-        assert two_consumers[n % 2].acquire(stop)
-    assert time.monotonic() - started < 0.2
-    wait, _ = two_consumers[0].book()
-    assert wait > 0.5, "the eleventh create must wait for the window to slide"
+    granted, lock = [], threading.Lock()
 
-
-@pytest.mark.parametrize("kind", ["redis", "local"])
-def test_no_window_ever_holds_more_than_the_limit(two_consumers, kind):
-    limiters = two_consumers if kind == "redis" else [LocalCreateLimiter(per_minute=10, window=1.0)] * 2
-    stop = threading.Event()
-    granted = []
-    lock = threading.Lock()
-
-    def worker(limiter):
-        for _ in range(8):
+    def worker():
+        for _ in range(10):
             assert limiter.acquire(stop)
             with lock:
                 granted.append(time.monotonic())
 
-    threads = [threading.Thread(target=worker, args=(limiters[n % 2],)) for n in range(4)]
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(granted) == 32
-    assert busiest(granted, 0.98) <= 10
-    assert max(granted) - min(granted) >= 2.9, "32 creates at 10 a second cannot finish in under 3 windows"
-
-
-def test_a_waiting_worker_stops_when_told_and_gives_its_booking_back(two_consumers, redis_client):
-    stop = threading.Event()
-    for _ in range(10):
-        two_consumers[0].acquire(stop)
+    assert len(granted) == 30
+    assert sorted(granted)[19] - started < 0.2, "the first twenty went at once"
+    assert max(granted) - started == pytest.approx(10 * 61 / 580, abs=0.25), "the other ten at the steady rate"
+    for _ in range(30):
+        limiter.book()
     stop.set()
-    assert two_consumers[1].acquire(stop) is False
-    assert redis_client.zcard("test:window") == 10
+    assert limiter.acquire(stop) is False
 
 
-def test_bookings_hand_each_waiting_create_its_own_time(two_consumers):
-    """Past the budget, the next creates are booked one window after the ones they replace."""
-    booked = []
-    for n in range(25):
-        asked = time.monotonic()
-        booked.append((asked, two_consumers[n % 2].book()[0]))
-    waits = [wait for _, wait in booked]
-    assert all(w == 0 for w in waits[:10])
-    assert all(0.9 < w < 1.1 for w in waits[10:20]) and all(1.9 < w < 2.1 for w in waits[20:])
-    send_times = [asked + wait for asked, wait in booked]
-    assert all(b >= a - 0.005 for a, b in zip(send_times, send_times[1:])), "bookings never go back in time"
+def test_the_local_limiter_books_the_same_way():
+    limiter = LocalCreateLimiter(per_minute=60)
+    waits = [limiter.book() for _ in range(21)]
+    assert waits[:20] == [0.0] * 20 and waits[20] == pytest.approx(61 / 40, abs=0.01)
