@@ -396,6 +396,17 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> _Reply:
     return _Reply(status, {"title": title, "detail": detail, "status": status, **extra})
 
 
+def busiest_window(times, seconds: float = 60.0) -> int:
+    """Max number of events inside any half-open window of ``seconds``."""
+    times = sorted(times)
+    best = j = 0
+    for i, t in enumerate(times):
+        while times[j] <= t - seconds:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
 class ReplicateServer:
     """In-process fake of api.replicate.com + replicate.delivery. See module docstring."""
 
@@ -497,13 +508,8 @@ class ReplicateServer:
     def busiest_window(self, seconds: float = 60.0) -> int:
         """Max number of accepted creates inside any half-open window of ``seconds``."""
         with self._lock:
-            times = sorted(c["time"] for c in self.creates)
-        best = j = 0
-        for i, t in enumerate(times):
-            while times[j] <= t - seconds:
-                j += 1
-            best = max(best, i - j + 1)
-        return best
+            times = [c["time"] for c in self.creates]
+        return busiest_window(times, seconds)
 
     def creates_for(self, predicate: Callable[[dict], bool]) -> list[dict]:
         with self._lock:
