@@ -28,4 +28,5 @@ test: install-test
 
 ## bench: the benchmarks (not part of the test run); each prints a table
 bench: install-test
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m pytest tests/benchmarks -s -p no:randomly --timeout=3600

@@ -201,7 +201,7 @@ def test_names_and_prompts_with_html_render_as_text(admin_client, immediate_huey
     admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
                       headers=auth_headers())
     job_id = re.search(r"/admin/jobs/([0-9a-f]{32})", admin_client.get("/admin/jobs").get_data(as_text=True)).group(1)
-    for path in ("/admin/presets", f"/admin/presets?q=%3Cscript", f"/admin/presets/{preset['id']}",
+    for path in ("/admin/presets", "/admin/presets?q=%3Cscript", f"/admin/presets/{preset['id']}",
                  f"/admin/presets/{preset['id']}/edit", "/admin/jobs", f"/admin/jobs/{job_id}"):
         html = admin_client.get(path).get_data(as_text=True)
         assert HOSTILE_NAME not in html and "<img src=x" not in html, path

@@ -71,7 +71,7 @@ def test_unknown_preset_and_bad_tokens(make_app):
     assert missing.status_code == 401 and "Bearer" in missing.get_json()["error"]
     wrong = client.post(url, json={"examplesPerModel": 1}, headers={"Authorization": "Bearer wrong"})
     assert wrong.status_code == 401 and "wrong" in wrong.get_json()["error"]
-    assert client.get(f"/api/admin/jobs/nope", headers=auth_headers()).status_code == 404
+    assert client.get("/api/admin/jobs/nope", headers=auth_headers()).status_code == 404
     assert not queued and nothing_stored(app)
 
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.extensions import db
 from app.models import Job, JobItem, iso, utcnow
@@ -84,8 +83,8 @@ def time_in_process(app, paths: dict) -> dict:
     return result
 
 
-@pytest.mark.skipif(WRK is None, reason="wrk is not installed (apt-get install -y wrk)")
 def test_bench_4_progress_fragment_against_a_trivial_signed_in_page(stack):
+    assert WRK, "wrk is not installed: apt-get install -y wrk (make bench installs it)"
     app = add_ping(stack.app())
     create_admin(app)
     report = Report("4", "Progress fragment vs a trivial signed-in page, under wrk",

@@ -11,7 +11,7 @@ OUTPUT_BYTES = 2 * 1024 * 1024
 
 
 def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
-    server = stack.start_server(latency=L, jitter=JITTER, seed=606, output_bytes=OUTPUT_BYTES)
+    stack.start_server(latency=L, jitter=JITTER, seed=606, output_bytes=OUTPUT_BYTES)
     app = stack.app()
     report = Report("6", "Peak RSS of a consumer: one 20 × 4 job with 2 MB outputs",
                     f"L = {L} s, jitter ±{JITTER} s, outputs {OUTPUT_BYTES:,} bytes (padded JPEG); 1 consumer "
