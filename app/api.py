@@ -25,7 +25,8 @@ def read_json_body(required: bool):
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
-            raise GenerationError("The request body must be a JSON object.")
+            raise GenerationError('The request body must be a JSON object, e.g. {"examplesPerModel": 1} '
+                                  "(send {} for the defaults).")
         return None
     if not request.is_json:
         raise GenerationError("Send the body as JSON with 'Content-Type: application/json'.")
@@ -90,7 +91,7 @@ def generate_examples(preset_id: str):
         from .admin.views_presets import generate_for_browser
 
         return generate_for_browser(preset_id)
-    examples_per_model = parse_examples_per_model(read_json_body(required=False))
+    examples_per_model = parse_examples_per_model(read_json_body(required=True))
     queued = request_generation(preset_id, examples_per_model)
     body = {
         "success": True,

@@ -410,7 +410,7 @@ def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app
     admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(admin_client)
     job_id = admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                               headers=auth_headers()).get_json()["jobId"]
+                               json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
     assert f'action="/admin/jobs/{job_id}/cancel"' in page
     refused = admin_client.post(f"/admin/jobs/{job_id}/cancel", data={})

@@ -40,22 +40,24 @@ def test_generate_refuses_bad_bodies(make_app, body, fragment):
     assert not queued and nothing_stored(app)
 
 
-def test_generate_refuses_non_json_body_and_accepts_an_empty_one(make_app):
+def test_generate_refuses_a_missing_or_non_json_body_and_accepts_an_empty_object(make_app):
     app = make_app()
     client = app.test_client()
     preset = create_preset(client)
     queued = []
     app.extensions["pixelglow"].enqueue_job = queued.append
     url = f"/api/admin/presets/{preset['id']}/generate-examples"
+    missing = client.post(url, headers=auth_headers())
+    assert missing.status_code == 400 and "must be a JSON object" in missing.get_json()["error"]
     not_json = client.post(url, data="examplesPerModel=1", headers=auth_headers(),
                            content_type="application/x-www-form-urlencoded")
     assert not_json.status_code == 400 and "JSON" in not_json.get_json()["error"]
     broken = client.post(url, data="{nope", headers=auth_headers(), content_type="application/json")
     assert broken.status_code == 400 and "not valid JSON" in broken.get_json()["error"]
     assert not queued and nothing_stored(app)
-    empty = client.post(url, headers=auth_headers())
-    assert empty.status_code == 202 and empty.get_json()["examplesPerModel"] == 1
-    assert queued == [empty.get_json()["jobId"]]
+    defaults = client.post(url, json={}, headers=auth_headers())
+    assert defaults.status_code == 202 and defaults.get_json()["examplesPerModel"] == 1
+    assert queued == [defaults.get_json()["jobId"]]
 
 
 def test_unknown_preset_and_bad_tokens(make_app):
@@ -119,6 +121,6 @@ def test_deleting_a_preset_with_a_live_job_is_refused(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None  # queued, never run
     preset = create_preset(client)
-    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).status_code == 202
+    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).status_code == 202
     response = client.delete(f"/api/admin/presets/{preset['id']}", headers=auth_headers())
     assert response.status_code == 409 and "in progress" in response.get_json()["error"]

@@ -50,7 +50,7 @@ def test_usage_clear_confirms_and_refuses_unknown_presets(make_app, immediate_hu
     app = make_app()
     client = app.test_client()
     preset = create_preset(client)
-    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).status_code == 202
+    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).status_code == 202
     runner = app.test_cli_runner()
 
     shown = runner.invoke(args=["usage", "show", preset["name"]])
@@ -74,7 +74,7 @@ def test_usage_clear_refuses_while_a_job_is_live(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(client)
-    client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+    client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
     result = app.test_cli_runner().invoke(args=["usage", "clear", preset["id"], "--yes"])
     assert result.exit_code != 0 and "job in progress" in result.output
 

@@ -58,7 +58,7 @@ def test_consumer_killed_five_times_finishes_the_job_without_duplicates(stack, r
     preset = create_preset(client)
     consumer = stack.start_consumer()
     job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         headers=auth_headers()).get_json()["jobId"]
+                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     rng = random.Random(20261124)
     kills = []
     for _ in range(5):
@@ -102,7 +102,7 @@ def test_ten_jobs_under_provider_faults_store_each_example_once_or_report_it(sta
     stack.start_consumer(workers=4)
     job_ids = []
     for n in range(10):
-        response = client.post(f"/api/admin/presets/{presets[n % 4]['id']}/generate-examples", headers=auth_headers())
+        response = client.post(f"/api/admin/presets/{presets[n % 4]['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
         assert response.status_code in (202, 409), response.get_json()
         if response.status_code == 202:
             job_ids.append(response.get_json()["jobId"])
@@ -145,7 +145,7 @@ def test_five_simultaneous_requests_share_no_model_and_the_rest_get_409(stack, r
         own_client = stack.test_client()
         barrier.wait()
         responses.append(own_client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                                         headers=auth_headers()))
+                                         json={"examplesPerModel": 1}, headers=auth_headers()))
 
     threads = [threading.Thread(target=request_one) for _ in range(5)]
     for t in threads:
@@ -172,7 +172,7 @@ def test_cancel_mid_job_cancels_predictions_and_releases_models(stack, replicate
     preset = create_preset(client)
     stack.start_consumer()
     job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         headers=auth_headers()).get_json()["jobId"]
+                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     deadline = time.monotonic() + 30
     while len(replicate_server.creates) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -188,7 +188,7 @@ def test_cancel_mid_job_cancels_predictions_and_releases_models(stack, replicate
     again = client.post(f"/api/admin/jobs/{job_id}/cancel", headers=auth_headers())
     assert again.status_code == 409 and "already ended" in again.get_json()["error"]
     replicate_server.latency = 0.05
-    follow_up = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+    follow_up = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
     assert follow_up.status_code == 202, "released models are selectable again"
     assert wait_for_status(stack, follow_up.get_json()["jobId"]).status == "succeeded"
 
@@ -197,7 +197,7 @@ def test_cancel_of_a_queued_job_ends_it_at_once(stack):
     client = stack.test_client()
     preset = create_preset(client)  # no consumer: the job stays queued
     job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         headers=auth_headers()).get_json()["jobId"]
+                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     response = client.post(f"/api/admin/jobs/{job_id}/cancel", headers=auth_headers())
     assert response.status_code == 202 and response.get_json()["status"] == "canceled"
     assert client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()["status"] == "canceled"
@@ -224,7 +224,7 @@ def test_retry_failed_runs_exactly_the_failed_models(stack, replicate_server):
     preset = create_preset(client)
     stack.start_consumer()
     job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         headers=auth_headers()).get_json()["jobId"]
+                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     assert wait_for_status(stack, job_id).status == "partial"
     replicate_server.fail_when = None
     before = len(replicate_server.creates)

@@ -1,4 +1,5 @@
 """End to end in offline mode: the API queues a job, the pipeline stores 20 labelled placeholders."""
+import pytest
 from PIL import Image
 
 from app.extensions import db
@@ -6,8 +7,9 @@ from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset
 
 
-def test_offline_job_stores_twenty_labelled_examples(make_app, immediate_huey):
-    app = make_app()
+@pytest.mark.parametrize("database, queue", [("postgres", "redis"), ("sqlite", "embedded")])
+def test_offline_job_stores_twenty_labelled_examples(make_app, immediate_huey, database, queue):
+    app = make_app(database=database, queue=queue)
     client = app.test_client()
     preset = create_preset(client)
 

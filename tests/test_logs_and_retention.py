@@ -13,7 +13,7 @@ def test_one_log_line_per_stage_and_item_with_ids_and_no_token(make_app, immedia
     app = make_app(replicate=replicate_server)
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("app.")]
     ours = [line for line in lines if f"job={job_id}" in line and f"preset={preset['id']}" in line]
     stages = [line for line in ours if " stage " in line]
@@ -44,7 +44,7 @@ def test_a_stale_running_record_falls_back_to_the_database(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     stale = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
     app.extensions["pixelglow"].progress.write(job_id, {"jobId": job_id, "status": "running", "percent": 50,
                                                         "updatedAt": stale})
@@ -56,8 +56,8 @@ def test_jobs_prune_removes_old_finished_jobs_and_keeps_examples(make_app, immed
     app = make_app()
     client = app.test_client()
     preset = create_preset(client)
-    old_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
-    new_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    old_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    new_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     with app.app_context():
         db.session.get(Job, old_job).finished_at = utcnow() - timedelta(days=40)
         db.session.commit()

@@ -81,7 +81,7 @@ def test_progress_moves_through_the_seed_stages(make_app, immediate_huey, replic
     progress.write = spy
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
 
     percents = [p for p, *_ in seen]
     assert percents == sorted(percents), "progress never goes backwards"
@@ -99,8 +99,9 @@ def test_progress_moves_through_the_seed_stages(make_app, immediate_huey, replic
     assert all(item["predictionId"] for item in job["items"])
 
 
+@pytest.mark.parametrize("database, queue", [("postgres", "redis"), ("sqlite", "embedded")])
 def test_one_failing_prediction_makes_the_job_partial_and_releases_that_model(
-    make_app, immediate_huey, replicate_server
+    make_app, immediate_huey, replicate_server, database, queue
 ):
     lock = threading.Lock()
     failed_models = []
@@ -113,10 +114,10 @@ def test_one_failing_prediction_makes_the_job_partial_and_releases_that_model(
             return True
 
     replicate_server.fail_when = fail_first
-    app = make_app(replicate=replicate_server)
+    app = make_app(database=database, queue=queue, replicate=replicate_server)
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
 
     job = client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()
     assert job["status"] == "partial" and (job["done"], job["failed"]) == (19, 1)
@@ -130,10 +131,13 @@ def test_one_failing_prediction_makes_the_job_partial_and_releases_that_model(
         assert "1 of 20 predictions failed" in db.session.get(Job, job_id).error
 
 
-def test_a_crashed_attempt_resumes_from_its_items_without_new_creates(make_app, replicate_server, monkeypatch):
+@pytest.mark.parametrize("database, queue", [("postgres", "redis"), ("sqlite", "embedded")])
+def test_a_crashed_attempt_resumes_from_its_items_without_new_creates(
+    make_app, replicate_server, monkeypatch, database, queue
+):
     """The task raised after 8 stored items; running it again ends with 20 examples and 20 creates in all."""
     replicate_server.latency = 0.3
-    app = make_app(replicate=replicate_server)
+    app = make_app(database=database, queue=queue, replicate=replicate_server)
     services = app.extensions["pixelglow"]
     services.enqueue_job = lambda job_id: None
     preset = create_preset(app.test_client())

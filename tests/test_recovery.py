@@ -15,7 +15,7 @@ def lost_job(app):
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers()).get_json()["jobId"]
+    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
     with app.app_context():
         db.session.execute(update(Job).where(Job.id == job_id).values(
             status="running", lease_owner="dead-worker", heartbeat_at=utcnow() - timedelta(minutes=5)))

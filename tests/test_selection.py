@@ -13,7 +13,7 @@ from tests.conftest import auth_headers, create_preset
 
 
 def generate(client, preset_id, **body):
-    return client.post(f"/api/admin/presets/{preset_id}/generate-examples", json=body or None,
+    return client.post(f"/api/admin/presets/{preset_id}/generate-examples", json=body,
                        headers=auth_headers())
 
 

@@ -72,13 +72,13 @@ def test_redis_unreachable_gives_503_and_leaves_nothing(make_app, private_redis)
         client = app.test_client()
         preset = create_preset(client)
         private_redis.stop()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
         assert response.status_code == 503
         assert "Redis" in response.get_json()["error"] and response.get_json()["success"] is False
         assert rows(app) == {"Job": 0, "JobItem": 0, "PresetModelUsage": 0}
 
         private_redis.start()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
         assert response.status_code == 202
         assert rows(app) == {"Job": 1, "JobItem": 20, "PresetModelUsage": 20}
         assert redis_lib.Redis.from_url(private_redis.url).llen("huey.redis.examplegeneration") == 1
@@ -97,7 +97,7 @@ def test_database_unreachable_gives_503_and_leaves_nothing(make_app, pg_database
         assert client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).status_code == 200
 
         proxy.cut()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
         assert response.status_code == 503
         assert "database is unavailable" in response.get_json()["error"]
         listing = client.get("/api/admin/presets", headers=auth_headers())
@@ -105,7 +105,7 @@ def test_database_unreachable_gives_503_and_leaves_nothing(make_app, pg_database
         assert not queued and rows(direct) == {"Job": 0, "JobItem": 0, "PresetModelUsage": 0}
 
         proxy.restore()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", headers=auth_headers())
+        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
         assert response.status_code == 202, response.get_json()
         assert rows(direct) == {"Job": 1, "JobItem": 20, "PresetModelUsage": 20} and len(queued) == 1
     finally:
@@ -127,7 +127,7 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
         client = app.test_client()
         preset = create_preset(client)
         job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                             headers=auth_headers()).get_json()["jobId"]
+                             json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
         outcome = {}
 
         def work():

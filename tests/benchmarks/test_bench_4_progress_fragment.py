@@ -96,7 +96,7 @@ def test_bench_4_progress_fragment_against_a_trivial_signed_in_page(stack):
     client = app.test_client()
     preset = create_preset(client)
     job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         headers=auth_headers()).get_json()["jobId"]  # no consumer: the job stays ours
+                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]  # no consumer: the job stays ours
     with app.app_context():
         job = db.session.get(Job, job_id)
         items = sorted(job.items, key=lambda i: i.id)
