@@ -35,6 +35,7 @@ from .selection import record_model_usage, release_models
 log = logging.getLogger("app.pipeline")
 
 HEARTBEAT_SECONDS = 1.0
+FINAL_WRITE_PATIENCE = 30.0
 
 
 class JobNotFound(Exception):
@@ -401,10 +402,20 @@ class JobRunner:
             "finishedAt": iso(self.finished_at) if finished else None,
             "updatedAt": iso(utcnow()),
         }
-        try:
-            self.services.progress.write(self.job_id, record, finished=finished)
-        except Exception as exc:  # progress is a mirror: the job goes on and the next write catches up
-            log.warning("job=%s progress not written: %s", self.job_id, exc)
+        # Progress is a mirror: a failed write is caught up by the next one. The final record has no
+        # next one, so it is retried for a while (Redis restarting) before the job is left to its rows.
+        deadline = time.monotonic() + (FINAL_WRITE_PATIENCE if finished else 0)
+        delay = 0.2
+        while True:
+            try:
+                self.services.progress.write(self.job_id, record, finished=finished)
+                return
+            except Exception as exc:
+                if time.monotonic() >= deadline:
+                    log.warning("job=%s progress not written: %s", self.job_id, exc)
+                    return
+                time.sleep(delay)
+                delay = min(2.0, delay * 2)
 
     # -- helpers -----------------------------------------------------------------
     def _spec(self, item: ItemState) -> ItemSpec:

@@ -428,3 +428,17 @@ def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app
     with admin_app.app_context():
         assert db.session.get(Job, new_job).retry_of == job_id
         assert db.session.query(JobItem).filter_by(job_id=new_job).count() == 20
+
+
+def test_a_running_record_nobody_updates_gives_way_to_the_job_row(admin_client):
+    from tests.conftest import auth_headers as bearer
+
+    app = admin_client.application
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    preset = create_preset(admin_client)
+    job_id = admin_client.post(generate_url(preset["id"]), json={"examplesPerModel": 1}, headers=bearer()).get_json()["jobId"]
+    stale = progress_record(job_id, preset["id"], "running", 3)
+    stale["updatedAt"] = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
+    app.extensions["pixelglow"].progress.write(job_id, stale)
+    html = admin_client.get(f"/admin/jobs/{job_id}/progress?shown=0", headers=htmx(admin_client)).get_data(as_text=True)
+    assert 'data-status="queued"' in html, "a dead worker's last word is not shown as live progress"

@@ -119,7 +119,7 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
 
     from app.pipeline import run_job
 
-    replicate_server.latency = 1.0
+    replicate_server.latency = 0.5
     with isolated_queue(private_redis.url):
         app = make_app(queue=private_redis.url, replicate=replicate_server)
         services = app.extensions["pixelglow"]
@@ -136,9 +136,9 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
 
         worker = threading.Thread(target=work)
         worker.start()
-        time.sleep(0.4)
-        private_redis.stop()
-        time.sleep(0.8)
+        time.sleep(0.2)
+        private_redis.stop()  # down from mid-job until after the last prediction finished
+        time.sleep(1.5)
         private_redis.start()
         worker.join(timeout=60)
         assert outcome["summary"]["status"] == "succeeded" and outcome["summary"]["done"] == 20

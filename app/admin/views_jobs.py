@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..generation import GenerationError, request_retry_of_failed
+from ..jobs import record_is_stale
 from ..recovery import CancelError, request_cancel
 from ..models import JOB_FINAL, JOB_LIVE, Job, Preset, iso, utcnow
 from ..providers import PROVIDERS
@@ -94,6 +95,8 @@ def progress_response(job_id: str, shown: int, provider: str | None, view: str,
                       base: int | None = None) -> tuple[str, bool]:
     """The fragment's HTML and whether the job has ended (None for the HTML: the job is gone)."""
     record, _ = read_record(job_id)
+    if record is not None and record_is_stale(record, services().settings.job_stale_seconds):
+        record = None  # its worker died or its last write was lost: the rows know better
     if record is not None:
         state = progress_from_record(record)
         new_examples = state["examples"][shown:] if view == "preset" else []
