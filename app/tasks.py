@@ -20,6 +20,7 @@ from .config import ConfigError, load_settings
 from .extensions import db
 
 QUEUE_NAME = "example-generation"
+CONSUMER_HEARTBEAT_SECONDS = 5
 log = logging.getLogger("app.tasks")
 
 
@@ -132,6 +133,3 @@ def start_consumer_background():
 
     threading.Thread(target=heartbeat, name="consumer-heartbeat", daemon=True).start()
     threading.Thread(target=sweep, name="lost-job-sweep", daemon=True).start()
-
-
-CONSUMER_HEARTBEAT_SECONDS = 5
