@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from .extensions import db
-from .models import JOB_LIVE, Job, iso, utcnow
+from .models import ITEM_OPEN, JOB_LIVE, Job, iso, utcnow
 
 
 def job_json(job_id: str) -> dict | None:
@@ -41,21 +41,26 @@ def record_is_stale(record: dict, stale_seconds: float) -> bool:
     return utcnow() - updated > timedelta(seconds=stale_seconds)
 
 
+def item_json(item) -> dict:
+    """A job item as the API and the progress record show it (a JobItem row or the runner's copy)."""
+    return {"modelId": item.model_id, "gender": item.gender, "index": item.example_index, "state": item.state,
+            "predictionId": item.prediction_id, "error": item.error}
+
+
 def job_json_from_rows(job: Job) -> dict:
-    finished = sum(1 for i in job.items if i.state in ("succeeded", "failed", "canceled"))
-    if job.status in JOB_LIVE:
-        percent = 0 if job.status == "queued" else 20 + int(60 * finished / (job.total or 1))
-        stage = job.status
+    """The job as its rows tell it, for a job with no (fresh) progress record."""
+    finished = sum(1 for i in job.items if i.state not in ITEM_OPEN)
+    if job.status == "queued":
+        percent, stage, message = 0, "queued", "Waiting for a worker to pick the job up"
+    elif job.status in JOB_LIVE:
+        percent, stage = 20 + int(60 * finished / (job.total or 1)), "running"
+        message = f"{job.done} of {job.total} examples stored"
     else:
-        percent, stage = 100, "complete"
+        percent, stage, message = 100, "complete", job.error or job.status
     return {
         "id": job.id, "presetId": job.preset_id, "status": job.status, "percent": percent, "stage": stage,
-        "message": job.error or job.status, "done": job.done, "failed": job.failed, "total": job.total,
-        "items": [
-            {"modelId": i.model_id, "gender": i.gender, "index": i.example_index, "state": i.state,
-             "predictionId": i.prediction_id, "error": i.error}
-            for i in job.items
-        ],
+        "message": message, "done": job.done, "failed": job.failed, "total": job.total,
+        "items": [item_json(i) for i in job.items],
         "createdAt": iso(job.created_at), "finishedAt": iso(job.finished_at), "offline": job.offline,
     }
 

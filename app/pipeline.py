@@ -30,7 +30,8 @@ from .models import (
     ITEM_OPEN, JOB_FINAL, JOB_LIVE, GalleryExample, Job, JobItem, Preset, PresetModelUsage, iso, new_id, utcnow,
 )
 from .replicate_runner import ItemFailed, ItemResult, ItemSpec, Stopped
-from .selection import record_model_usage, release_models
+from .jobs import item_json
+from .selection import settle_usage
 
 log = logging.getLogger("app.pipeline")
 
@@ -238,11 +239,7 @@ class JobRunner:
                     log.exception("job=%s could not record %s for model=%s", self.job_id, event.kind, event.spec.model_id)
 
     def settle_usage(self) -> None:
-        """A model keeps a `used` row exactly when it got an example; the others are released."""
-        models = {i.model_id for i in self.items.values()}
-        with_example = {i.model_id for i in self.items.values() if i.state == "succeeded"}
-        record_model_usage(self.preset_id, with_example, job_id=self.job_id)
-        release_models(self.preset_id, self.job_id, models - with_example)
+        settle_usage(self.preset_id, self.job_id, self.items.values())
         db.session.commit()
 
     def finish(self) -> None:
@@ -392,11 +389,7 @@ class JobRunner:
             "total": len(items),
             "offline": self.offline,
             "examplesPerModel": self.examples_per_model,
-            "items": [
-                {"modelId": i.model_id, "gender": i.gender, "index": i.example_index, "state": i.state,
-                 "predictionId": i.prediction_id, "error": i.error}
-                for i in items
-            ],
+            "items": [item_json(i) for i in items],
             "examples": self.examples,
             "createdAt": iso(self.created_at),
             "finishedAt": iso(self.finished_at) if finished else None,

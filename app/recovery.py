@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 
 from .extensions import db
 from .models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, iso, utcnow
-from .selection import record_model_usage, release_models
+from .jobs import job_json_from_rows
+from .selection import settle_usage
 
 log = logging.getLogger("app.recovery")
 
@@ -90,13 +91,11 @@ def finalize_without_worker(services, job_id: str, status: str, reason: str) -> 
             if item.prediction_id and status == "canceled":
                 cancel_prediction(services, item.prediction_id, job.offline)
             item.state, item.error = item_state, reason if status == "failed" else "canceled by an admin"
-    with_example = {i.model_id for i in items if i.state == "succeeded"}
-    record_model_usage(job.preset_id, with_example, job_id=job.id)
-    release_models(job.preset_id, job.id, {i.model_id for i in items} - with_example)
+    any_example = settle_usage(job.preset_id, job.id, items)
     job.status, job.error, job.finished_at, job.lease_owner = status, reason, utcnow(), None
     job.done = sum(1 for i in items if i.state == "succeeded")
     job.failed = sum(1 for i in items if i.state == "failed")
-    if with_example:
+    if any_example:
         db.session.execute(update(Preset).where(Preset.id == job.preset_id).values(last_generated=utcnow()))
     db.session.commit()
     log.info("job=%s preset=%s %s without a worker: %s", job.id, job.preset_id, status, reason)
@@ -104,15 +103,11 @@ def finalize_without_worker(services, job_id: str, status: str, reason: str) -> 
 
 
 def write_final_record(services, job: Job) -> None:
-    from .jobs import job_json_from_rows
-
-    record = job_json_from_rows(job) | {"jobId": job.id, "message": job.error or job.status, "stage": "complete",
-                                        "percent": 100, "updatedAt": iso(utcnow())}
-    record["examples"] = []
+    """The job's final progress record, from its rows; examples already listed live stay listed."""
+    record = job_json_from_rows(job) | {"jobId": job.id, "updatedAt": iso(utcnow())}
     try:
         previous = services.progress.read(job.id)
-        if previous:
-            record["examples"] = previous.get("examples", [])
+        record["examples"] = previous.get("examples", []) if previous else []
         services.progress.write(job.id, record, finished=True)
     except Exception as exc:
         log.warning("job=%s final progress not written: %s", job.id, exc)

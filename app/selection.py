@@ -148,6 +148,16 @@ def release_models(preset_id: str, job_id: str, model_ids) -> None:
     )
 
 
+def settle_usage(preset_id: str, job_id: str, items) -> bool:
+    """At a job's end a model keeps a `used` row exactly when it got an example; the others are released.
+
+    Returns whether any model got an example."""
+    with_example = {i.model_id for i in items if i.state == "succeeded"}
+    record_model_usage(preset_id, with_example, job_id=job_id)
+    release_models(preset_id, job_id, {i.model_id for i in items} - with_example)
+    return bool(with_example)
+
+
 def clear_usage(preset_id: str) -> int:
     """Forget every model this preset used (examples stay). Returns how many rows went."""
     result = db.session.execute(delete(PresetModelUsage).where(PresetModelUsage.preset_id == preset_id))

@@ -16,9 +16,9 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..generation import GenerationError, request_retry_of_failed
-from ..jobs import record_is_stale
+from ..jobs import job_json_from_rows, record_is_stale
 from ..recovery import CancelError, request_cancel
-from ..models import JOB_FINAL, JOB_LIVE, Job, Preset, iso, utcnow
+from ..models import JOB_FINAL, Job, Preset, iso, utcnow
 from ..providers import PROVIDERS
 from .common import (
     WORKER_COMMAND, gallery_count, model_pool, parse_iso, record_card, services, worker_missing,
@@ -56,21 +56,9 @@ def progress_from_record(record: dict) -> dict:
 
 
 def progress_from_job(job: Job) -> dict:
-    """A job with no progress record: still queued, or finished long enough ago that the record expired."""
-    live = job.status in JOB_LIVE
-    items = [] if live else [
-        {"modelId": i.model_id, "gender": i.gender, "index": i.example_index, "state": i.state,
-         "predictionId": i.prediction_id, "error": i.error}
-        for i in job.items
-    ]
-    return {
-        "job_id": job.id, "preset_id": job.preset_id, "status": job.status,
-        "percent": 0 if live else 100, "stage": "queued" if job.status == "queued" else ("waiting" if live else "complete"),
-        "message": "Waiting for a worker to pick the job up" if live else (job.error or job.status),
-        "done": job.done, "failed": job.failed, "total": job.total, "offline": job.offline, "items": items,
-        "failures": [i for i in items if i["state"] == "failed"], "examples": [],
-        "worker_missing": worker_missing(job.status, job.created_at, job.heartbeat_at or job.created_at),
-    }
+    """A job with no (fresh) progress record: still queued, its worker gone, or its record expired."""
+    last_sign_of_life = iso(job.heartbeat_at or job.created_at)
+    return progress_from_record(job_json_from_rows(job) | {"jobId": job.id, "updatedAt": last_sign_of_life})
 
 
 def poll_url(job_id: str, shown: int, provider: str | None, view: str, base: int | None) -> str:
