@@ -288,8 +288,7 @@ class JobRunner:
                 update(JobItem).where(JobItem.id == spec.item_id)
                 .values(prediction_id=event.value, state="processing", updated_at=utcnow())
             )
-            db.session.execute(update(Job).where(Job.id == self.job_id).values(heartbeat_at=utcnow()))
-            db.session.commit()
+            db.session.commit()  # the lease's heartbeat is kept by the loop, once a second
             item = self.items[spec.item_id]
             item.prediction_id, item.state = event.value, "processing"
             self._log("created", model=spec.model_id, prediction=event.value)
