@@ -1,15 +1,33 @@
-"""The Flask application factory; it reads like a table of contents."""
+"""The Flask application factory; it reads like a table of contents.
+
+Packages, from the top: `web` (JSON API, admin pages, auth, media) and `cli` call `generation`
+(request → job, pipeline, progress, recovery, limits), which uses the domain modules here
+(`models`, `registry`, `selection`, `presets`, `users`), `providers` (what makes an example) and
+`storage` (where it is kept). `tasks` (the Huey queue) sits above the factory and hands it the
+enqueue function.
+"""
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask
-from werkzeug.routing import BaseConverter
+from flask_migrate import Migrate
+from htmx_flask import Htmx
 
+from . import cli, web
 from .config import PROJECT_ROOT, Settings, load_settings
+from .database import db
+from .services import Services
+
+migrate = Migrate()
 
 
-def create_app(settings: Settings | None = None, overrides: dict | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, overrides: dict | None = None, enqueue: Callable[[str], None] | None = None
+) -> Flask:
+    """`enqueue(job_id)` puts a job on the queue (`app.tasks.enqueue_job` in the web process and the worker)."""
     settings = settings or load_settings()
     app = Flask(
         __name__,
@@ -18,21 +36,16 @@ def create_app(settings: Settings | None = None, overrides: dict | None = None) 
         static_folder=str(PROJECT_ROOT / "static"),
     )
     configure(app, settings, overrides or {})
-    register_extensions(app, settings)
-    register_blueprints(app)
-    register_errorhandlers(app)
-    register_commands(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    Htmx(app)
+    app.extensions["pixelglow"] = Services(settings, enqueue)
+    web.init_app(app)
+    cli.init_app(app)
     return app
 
 
-class IdConverter(BaseConverter):
-    """Ids in URLs: letters, digits, '-' and '_'. Anything else is a 404 before it reaches a query."""
-
-    regex = r"[A-Za-z0-9_-]{1,64}"
-
-
 def configure(app: Flask, settings: Settings, overrides: dict) -> None:
-    app.url_map.converters["id"] = IdConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
@@ -41,7 +54,7 @@ def configure(app: Flask, settings: Settings, overrides: dict) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_CHECK_DEFAULT=False,  # checked in app.auth: session requests only, never Bearer calls
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in app.web.auth: session requests only, never Bearer calls
         MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -60,42 +73,3 @@ def engine_options(settings: Settings) -> dict:
     if settings.database_url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20, "connect_args": {"connect_timeout": 5}}
-
-
-def register_extensions(app: Flask, settings: Settings) -> None:
-    from htmx_flask import Htmx
-
-    from .extensions import csrf, db, migrate
-    from .services import Services
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    csrf.init_app(app)
-    Htmx(app)
-    app.extensions["pixelglow"] = Services(settings)
-
-
-def register_blueprints(app: Flask) -> None:
-    from . import auth
-    from .api import bp as api_bp
-
-    auth.init_app(app)
-    from .media import bp as media_bp
-
-    app.register_blueprint(api_bp)
-    app.register_blueprint(media_bp)
-    from .admin import init_app as init_admin
-
-    init_admin(app)
-
-
-def register_errorhandlers(app: Flask) -> None:
-    from .errors import init_app
-
-    init_app(app)
-
-
-def register_commands(app: Flask) -> None:
-    from .cli import init_app
-
-    init_app(app)

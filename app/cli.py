@@ -1,4 +1,5 @@
 """`flask --app wsgi …` commands: usage, models, presets, users, generate, demo."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,13 +14,15 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import delete, func, or_, select, update
 
-from .extensions import db
-from .generation import GenerationError, MAX_EXAMPLES_PER_MODEL, request_generation
-from .jobs import job_json, live_job_for_preset
+from .database import db
+from .generation.jobs import job_json, live_job_for_preset
+from .generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, request_generation
 from .models import JOB_FINAL, GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from .presets import PresetError, apply_preset_fields
 from .registry import RegistryError, load_registry_file
 from .selection import clear_usage, usage_counts
+from .services import Services
+from .users import User, UserError, create_user, find_user
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 models_cli = AppGroup("models", help="The registry of reference models (models.json).")
@@ -29,11 +32,15 @@ users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 DEMO_PRESET = {
     "name": "Professional Headshot",
     "prompt": "Professional corporate headshot of this person, soft studio lighting, neutral grey background, "
-              "sharp focus, business attire, 85mm lens",
+    "sharp focus, business attire, 85mm lens",
     "provider": "NANO_BANANA",
     "settings": {"aspect_ratio": "match_input_image", "output_format": "jpg"},
 }
 DEMO_ADMIN_EMAIL = "admin@example.com"
+
+
+def services() -> Services:
+    return current_app.extensions["pixelglow"]
 
 
 def find_preset(ref: str) -> Preset:
@@ -50,7 +57,9 @@ def usage_clear(preset_ref: str, yes: bool):
     """Forget which models PRESET (id or name) used, so all can be selected again. Examples stay."""
     preset = find_preset(preset_ref)
     if live_job_for_preset(preset.id):
-        raise click.ClickException(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.')
+        raise click.ClickException(
+            f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.'
+        )
     counts = usage_counts(preset.id)
     if not yes:
         click.confirm(f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{preset.name}"?', abort=True)
@@ -67,7 +76,7 @@ def usage_show(preset_ref: str):
     rows = db.session.scalars(
         select(PresetModelUsage).where(PresetModelUsage.preset_id == preset.id).order_by(PresetModelUsage.model_id)
     ).all()
-    total = len(current_app.extensions["pixelglow"].registry())
+    total = len(services().registry())
     click.echo(f'Preset "{preset.name}": {len(rows)} of {total} models taken')
     for row in rows:
         click.echo(f"  {row.model_id:<12} {row.state:<9} {row.used_at:%Y-%m-%d %H:%M}")
@@ -76,12 +85,14 @@ def usage_show(preset_ref: str):
 @models_cli.command("check")
 def models_check():
     """Validate models.json and report how many models it holds."""
-    path = current_app.extensions["pixelglow"].settings.models_file
+    path = services().settings.models_file
     try:
         registry = load_registry_file(path)
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{path.name}: {len(registry)} models ({len(registry.male)} male + {len(registry.female)} female), all valid")
+    click.echo(
+        f"{path.name}: {len(registry)} models ({len(registry.male)} male + {len(registry.female)} female), all valid"
+    )
 
 
 @presets_cli.command("create")
@@ -110,27 +121,31 @@ def presets_create(name: str, prompt: str, provider: str, settings_json: str):
 @presets_cli.command("list")
 def presets_list():
     """List presets with their example counts and models used."""
-    total = len(current_app.extensions["pixelglow"].registry())
-    counts = dict(db.session.execute(
-        select(GalleryExample.preset_id, func.count()).group_by(GalleryExample.preset_id)).all())
+    total = len(services().registry())
+    counts = dict(
+        db.session.execute(select(GalleryExample.preset_id, func.count()).group_by(GalleryExample.preset_id)).all()
+    )
     for preset in db.session.scalars(select(Preset).order_by(Preset.name)):
         usage = usage_counts(preset.id)
-        click.echo(f"{preset.id}  {preset.name:<32} {preset.provider:<16} examples={counts.get(preset.id, 0):<5} "
-                   f"models={usage['used'] + usage['reserved']}/{total}")
+        click.echo(
+            f"{preset.id}  {preset.name:<32} {preset.provider:<16} examples={counts.get(preset.id, 0):<5} "
+            f"models={usage['used'] + usage['reserved']}/{total}"
+        )
 
 
 @click.command("generate")
 @with_appcontext
 @click.argument("preset_ref", metavar="PRESET")
-@click.option("--examples-per-model", "-n", default=1, show_default=True,
-              type=click.IntRange(1, MAX_EXAMPLES_PER_MODEL))
+@click.option(
+    "--examples-per-model", "-n", default=1, show_default=True, type=click.IntRange(1, MAX_EXAMPLES_PER_MODEL)
+)
 @click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
 @click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
 def generate(preset_ref: str, examples_per_model: int, wait: bool, timeout: int):
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
     try:
-        queued = request_generation(preset.id, examples_per_model)
+        queued = request_generation(services(), preset.id, examples_per_model)
     except GenerationError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
@@ -149,7 +164,7 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
     data = None
     with click.progressbar(length=100, label="Generating", show_percent=True) as bar:
         while time.monotonic() < deadline:
-            data = job_json(job_id)
+            data = job_json(services(), job_id)
             db.session.rollback()  # end the read: see the worker's next commit, and free SQLite's write lock
             if data is None:
                 raise click.ClickException(f"Job {job_id} disappeared (was its preset deleted?).")
@@ -161,8 +176,10 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
             time.sleep(0.5)
         else:
             raise click.ClickException(f"Job {job_id} did not finish within {timeout} s; it goes on in the background.")
-    click.echo(f"Job {job_id} {data['status']}: {data['done']} stored, {data['failed']} failed of {data['total']}"
-               + (" (offline placeholders)" if data.get("offline") else ""))
+    click.echo(
+        f"Job {job_id} {data['status']}: {data['done']} stored, {data['failed']} failed of {data['total']}"
+        + (" (offline placeholders)" if data.get("offline") else "")
+    )
     for item in data.get("items") or []:
         if item.get("state") == "failed":
             click.echo(f"  {item['modelId']} #{item['index']}: {item['error']}")
@@ -174,8 +191,6 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
 @click.password_option(help="The password (prompted twice when not given).")
 def users_create(email: str, password: str):
     """Create an admin who signs in with EMAIL; the password is prompted."""
-    from .users import UserError, create_user
-
     try:
         user = create_user(email, password)
     except UserError as exc:
@@ -189,8 +204,6 @@ def users_create(email: str, password: str):
 @click.password_option(help="The new password (prompted twice when not given).")
 def users_set_password(email: str, password: str):
     """Change the password of the admin EMAIL (signs out their other sessions)."""
-    from .users import UserError, find_user
-
     user = find_user(email)
     if user is None:
         raise click.ClickException(f"No admin with the email {email!r}. See `flask --app wsgi users list`.")
@@ -205,8 +218,6 @@ def users_set_password(email: str, password: str):
 @users_cli.command("list")
 def users_list():
     """List the admins."""
-    from .users import User
-
     for user in db.session.scalars(select(User).order_by(User.email)):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
         click.echo(f"{user.email:<40} created {user.created_at:%Y-%m-%d}  last sign-in {last}")
@@ -219,9 +230,7 @@ def demo_admin_password() -> str:
 
 
 def ensure_demo_admin() -> None:
-    from .users import create_user, find_user
-
-    if current_app.extensions["pixelglow"].settings.is_production:
+    if services().settings.is_production:
         click.echo("Demo admin not created in production: use `flask --app wsgi users create EMAIL`.")
         return
     password = demo_admin_password()
@@ -233,8 +242,10 @@ def ensure_demo_admin() -> None:
     elif user.check_password(password):
         click.echo(f"Demo admin exists: email {DEMO_ADMIN_EMAIL}  password {password}")
     else:
-        click.echo(f"Demo admin {DEMO_ADMIN_EMAIL} exists with a changed password "
-                   f"(reset it with `flask --app wsgi users set-password {DEMO_ADMIN_EMAIL}`).")
+        click.echo(
+            f"Demo admin {DEMO_ADMIN_EMAIL} exists with a changed password "
+            f"(reset it with `flask --app wsgi users set-password {DEMO_ADMIN_EMAIL}`)."
+        )
 
 
 @click.command("demo")
@@ -257,8 +268,13 @@ jobs_cli = AppGroup("jobs", help="Generation jobs.")
 
 
 @jobs_cli.command("prune")
-@click.option("--older-than", "days", required=True, type=click.IntRange(min=0),
-              help="Remove finished jobs that ended more than DAYS days ago.")
+@click.option(
+    "--older-than",
+    "days",
+    required=True,
+    type=click.IntRange(min=0),
+    help="Remove finished jobs that ended more than DAYS days ago.",
+)
 def jobs_prune(days: int):
     """Delete old finished jobs and their items; their examples stay in the gallery."""
     cutoff = utcnow() - timedelta(days=days)

@@ -5,6 +5,7 @@ Development runs with no configuration at all: SQLite and an embedded queue unde
 with a missing or invalid value and names the variable, so a typo never turns into
 a silently different deployment.
 """
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,7 @@ def normalise_database_url(url: str) -> str:
     """Accept the usual spellings of a PostgreSQL URL and use the psycopg 3 driver we ship."""
     for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -119,21 +120,13 @@ def _development_secrets(instance_path: Path) -> dict:
         return json.loads(path.read_text())
     tmp.unlink()
     print(
-        f"Development secrets generated in {path}\n"
-        f"  ADMIN_API_TOKEN={values['ADMIN_API_TOKEN']}",
+        f"Development secrets generated in {path}\n  ADMIN_API_TOKEN={values['ADMIN_API_TOKEN']}",
         file=sys.stderr,
     )
     return values
 
 
-def load_settings(environ=None) -> Settings:
-    environ = os.environ if environ is None else environ
-    env = environ.get("APP_ENV", "development") or "development"
-    if env not in ENVIRONMENTS:
-        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
-    production = env == "production"
-    instance_path = Path(environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
-
+def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str]:
     secret_key = environ.get("SECRET_KEY")
     admin_token = environ.get("ADMIN_API_TOKEN")
     if production:
@@ -145,7 +138,10 @@ def load_settings(environ=None) -> Settings:
         generated = _development_secrets(instance_path)
         secret_key = secret_key or generated["SECRET_KEY"]
         admin_token = admin_token or generated["ADMIN_API_TOKEN"]
+    return secret_key, admin_token
 
+
+def _database_url(environ, production: bool, instance_path: Path) -> str:
     database_url = environ.get("DATABASE_URL")
     if not database_url:
         if production:
@@ -153,21 +149,44 @@ def load_settings(environ=None) -> Settings:
         instance_path.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance_path / 'pixelglow.sqlite3'}"
     if not database_url.startswith(("sqlite:", "postgres")):
-        raise ConfigError(f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {database_url.split(':')[0]}://…")
+        raise ConfigError(
+            f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {database_url.split(':')[0]}://…"
+        )
+    return database_url
 
+
+def _redis_url(environ, production: bool) -> str | None:
     redis_url = environ.get("REDIS_URL") or environ.get("GENERATE_QUEUE") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be a redis:// or rediss:// URL")
     if production and not redis_url:
-        raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be set in production: the queue and progress live in Redis")
+        raise ConfigError(
+            "REDIS_URL (or GENERATE_QUEUE) must be set in production: the queue and progress live in Redis"
+        )
+    return redis_url
 
+
+def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
     token = environ.get("REPLICATE_API_TOKEN") or None
     mode = environ.get("GENERATION_MODE") or ("replicate" if (token or production) else "offline")
     if mode not in GENERATION_MODES:
         raise ConfigError(f"GENERATION_MODE must be one of {', '.join(GENERATION_MODES)}, got {mode!r}")
     if mode == "replicate" and not token:
         raise ConfigError("REPLICATE_API_TOKEN must be set when GENERATION_MODE is replicate")
+    return token, mode
 
+
+def load_settings(environ=None) -> Settings:
+    environ = os.environ if environ is None else environ
+    env = environ.get("APP_ENV", "development") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+    instance_path = Path(environ.get("INSTANCE_PATH") or DEFAULT_INSTANCE_PATH).resolve()
+    secret_key, admin_token = _secrets(environ, production, instance_path)
+    database_url = _database_url(environ, production, instance_path)
+    redis_url = _redis_url(environ, production)
+    token, mode = _generation_mode(environ, production)
     models_file = Path(environ.get("MODELS_FILE") or PROJECT_ROOT / "models.json")
     if not models_file.is_absolute():
         models_file = PROJECT_ROOT / models_file

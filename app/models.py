@@ -4,16 +4,17 @@ The job and its items are the durable truth of a generation; Redis only mirrors
 progress for fast polling. The gallery is one row per image rather than a JSON list,
 so concurrent jobs can never overwrite each other's examples.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from .database import db
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -25,7 +26,7 @@ ITEM_OPEN = ("pending", "processing")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_id() -> str:
@@ -33,7 +34,7 @@ def new_id() -> str:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+    return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 class Preset(db.Model):
@@ -48,14 +49,16 @@ class Preset(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    examples: Mapped[list["GalleryExample"]] = relationship(
-        back_populates="preset", cascade="all, delete-orphan", passive_deletes=True,
+    examples: Mapped[list[GalleryExample]] = relationship(
+        back_populates="preset",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="GalleryExample.created_at.desc()",
     )
-    model_usage: Mapped[list["PresetModelUsage"]] = relationship(
+    model_usage: Mapped[list[PresetModelUsage]] = relationship(
         back_populates="preset", cascade="all, delete-orphan", passive_deletes=True
     )
-    jobs: Mapped[list["Job"]] = relationship(back_populates="preset", cascade="all, delete-orphan", passive_deletes=True)
+    jobs: Mapped[list[Job]] = relationship(back_populates="preset", cascade="all, delete-orphan", passive_deletes=True)
 
 
 class PresetModelUsage(db.Model):
@@ -108,8 +111,10 @@ class Job(db.Model):
     retry_of: Mapped[str | None] = mapped_column(String(32))
 
     preset: Mapped[Preset] = relationship(back_populates="jobs")
-    items: Mapped[list["JobItem"]] = relationship(
-        back_populates="job", cascade="all, delete-orphan", passive_deletes=True,
+    items: Mapped[list[JobItem]] = relationship(
+        back_populates="job",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="(JobItem.gender.desc(), JobItem.model_id, JobItem.example_index)",
     )
 

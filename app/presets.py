@@ -1,8 +1,9 @@
 """Validating preset fields, shared by the API, the admin forms and the CLI."""
+
 from __future__ import annotations
 
 from .models import Preset
-from .providers import DEFAULT_PROVIDER, PROVIDERS, get_provider
+from .providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000

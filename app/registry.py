@@ -3,6 +3,7 @@
 Loaded once and kept in memory; reloaded only when the file's modification time or
 size changes, so every request and job sees the current file without re-reading it.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,28 +57,32 @@ def parse_registry(data, source: str = "models.json") -> Registry:
         entries = data.get(gender)
         if not isinstance(entries, list):
             raise RegistryError(f"{source}: '{gender}' must be a list of models")
-        models = []
-        for position, entry in enumerate(entries):
-            where = f"{source}: {gender}[{position}]"
-            if not isinstance(entry, dict):
-                raise RegistryError(f"{where} must be an object with id, gender and s3Url")
-            model_id, entry_gender, url = entry.get("id"), entry.get("gender"), entry.get("s3Url")
-            if not isinstance(model_id, str) or not model_id.strip():
-                raise RegistryError(f"{where} has no id")
-            where = f"{source}: {gender}[{position}] (id {model_id!r})"
-            if model_id in seen:
-                raise RegistryError(f"{where} is a duplicate id")
-            if entry_gender != gender:
-                raise RegistryError(f"{where} has gender {entry_gender!r} but is listed under '{gender}'")
-            if not isinstance(url, str) or not url.startswith("https://") or len(url) <= len("https://"):
-                raise RegistryError(f"{where} has s3Url {url!r}; it must be an https:// URL")
-            seen.add(model_id)
-            models.append(ReferenceModel(model_id, gender, url))
-        lists[gender] = tuple(models)
+        lists[gender] = tuple(
+            parse_entry(entry, gender, f"{source}: {gender}[{position}]", seen)
+            for position, entry in enumerate(entries)
+        )
     unknown = set(data) - set(GENDERS)
     if unknown:
         raise RegistryError(f"{source}: unexpected keys {sorted(unknown)}; only 'male' and 'female' are allowed")
     return Registry(male=lists["male"], female=lists["female"])
+
+
+def parse_entry(entry, gender: str, where: str, seen: set[str]) -> ReferenceModel:
+    """One model of the list `gender`; `seen` collects ids to refuse duplicates."""
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where} must be an object with id, gender and s3Url")
+    model_id, entry_gender, url = entry.get("id"), entry.get("gender"), entry.get("s3Url")
+    if not isinstance(model_id, str) or not model_id.strip():
+        raise RegistryError(f"{where} has no id")
+    where = f"{where} (id {model_id!r})"
+    if model_id in seen:
+        raise RegistryError(f"{where} is a duplicate id")
+    if entry_gender != gender:
+        raise RegistryError(f"{where} has gender {entry_gender!r} but is listed under '{gender}'")
+    if not isinstance(url, str) or not url.startswith("https://") or len(url) <= len("https://"):
+        raise RegistryError(f"{where} has s3Url {url!r}; it must be an https:// URL")
+    seen.add(model_id)
+    return ReferenceModel(model_id, gender, url)
 
 
 def load_registry_file(path: Path) -> Registry:

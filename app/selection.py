@@ -5,6 +5,7 @@ free, under a lock on the preset (PostgreSQL: SELECT … FOR UPDATE on the prese
 SQLite: BEGIN IMMEDIATE), so two requests at the same moment can never get the same
 model. The unique key on (preset_id, model_id) is the last line of defence.
 """
+
 from __future__ import annotations
 
 import random
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 
-from .extensions import db
+from .database import db
 from .models import Preset, PresetModelUsage, utcnow
 from .registry import GENDERS, ReferenceModel, Registry
 
@@ -92,9 +93,7 @@ def select_models_for_preset(
     return selection
 
 
-def reserve_given_models(
-    preset_id: str, models: list[ReferenceModel], *, job_id: str
-) -> Selection:
+def reserve_given_models(preset_id: str, models: list[ReferenceModel], *, job_id: str) -> Selection:
     """Reserve exactly these models (a retry of failed ones), skipping any taken since."""
     preset = db.session.get(Preset, preset_id)
     taken = taken_model_ids(preset_id)
@@ -166,7 +165,8 @@ def clear_usage(preset_id: str) -> int:
 
 def usage_counts(preset_id: str) -> dict[str, int]:
     rows = db.session.execute(
-        select(PresetModelUsage.state, db.func.count()).where(PresetModelUsage.preset_id == preset_id)
+        select(PresetModelUsage.state, db.func.count())
+        .where(PresetModelUsage.preset_id == preset_id)
         .group_by(PresetModelUsage.state)
     ).all()
     counts = dict(rows)

@@ -1,28 +1,45 @@
-"""What the app and the worker share: settings, registry, media storage, progress store, queue."""
+"""What the app and the worker share: settings, registry, media storage, progress store, limits, queue.
+
+Built once per process by the app factory. The enqueue function is handed in by whoever builds
+the app (`wsgi.py`, the Huey worker, the tests), so nothing below the factory imports the queue.
+"""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+import redis
+import replicate
 
 from .config import Settings
-from .progress import make_progress_store
-from .rate_limit import LocalCreateLimiter, RedisCreateLimiter
+from .generation.progress import make_progress_store
+from .generation.rate_limit import LocalCreateLimiter, RedisCreateLimiter
+from .providers.base import Generator
+from .providers.offline import OfflineGenerator
+from .providers.replicate import ReplicateGenerator
 from .registry import Registry, get_registry
-from .storage import MediaStorage
+from .storage.local import MediaStorage
+
+
+def no_queue(job_id: str) -> None:
+    raise RuntimeError("This app was built without a job queue: pass create_app(enqueue=...).")
 
 
 class Services:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None):
         self.settings = settings
         self.storage = MediaStorage(settings.media_dir)
         self.progress = make_progress_store(settings.redis_url, settings.instance_path)
+        self._enqueue = enqueue or no_queue
         self._limiter = None
-        self._generators: dict[bool, object] = {}
+        self._generators: dict[bool, Generator] = {}
         self._lock = threading.Lock()
 
     def registry(self) -> Registry:
         return get_registry(self.settings.models_file)
 
-    def generator(self, offline: bool):
+    def generator(self, offline: bool) -> Generator:
         """The item runner, one per process and shared by every job: building HTTP clients (CA bundle,
         connection pool) per job cost CPU, memory and time at each job's start."""
         with self._lock:
@@ -30,20 +47,18 @@ class Services:
                 self._generators[offline] = self._build_generator(offline)
             return self._generators[offline]
 
-    def _build_generator(self, offline: bool):
+    def _build_generator(self, offline: bool) -> Generator:
         settings = self.settings
         if offline:
-            from .offline import OfflineGenerator
-
             return OfflineGenerator(self.storage, delay=settings.offline_delay)
-        import replicate
-
-        from .replicate_runner import ReplicateGenerator
-
         client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
         return ReplicateGenerator(
-            client, self.storage, sd_version=settings.sd_img2img_version, deadline=settings.prediction_timeout,
-            poll_interval=settings.poll_interval, limiter=self.create_limiter(),
+            client,
+            self.storage,
+            sd_version=settings.sd_img2img_version,
+            deadline=settings.prediction_timeout,
+            poll_interval=settings.poll_interval,
+            limiter=self.create_limiter(),
         )
 
     def create_limiter(self):
@@ -51,14 +66,15 @@ class Services:
         if self._limiter is None:
             per_minute = self.settings.create_rate_per_minute
             if self.settings.redis_url:
-                import redis
-
                 self._limiter = RedisCreateLimiter(redis.Redis.from_url(self.settings.redis_url), per_minute)
             else:
                 self._limiter = LocalCreateLimiter(per_minute)
         return self._limiter
 
     def enqueue_job(self, job_id: str) -> None:
-        from .tasks import generate_examples
+        self._enqueue(job_id)
 
-        generate_examples(job_id)
+
+def services_of(app) -> Services:
+    """The app's services (typed), for code that holds the app object."""
+    return app.extensions["pixelglow"]

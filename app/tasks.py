@@ -4,6 +4,7 @@ Huey has no Flask integration: the queue is built here from the environment (Red
 REDIS_URL or GENERATE_QUEUE is set, an embedded SQLite queue in instance/ otherwise),
 and each worker builds the Flask app once and runs task bodies in its app context.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,12 @@ import time
 from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 
+from . import configure_logging, create_app
 from .config import ConfigError, load_settings
-from .extensions import db
+from .database import db
+from .generation.pipeline import JobNotFound, LeaseLost, run_job
+from .generation.recovery import finalize_without_worker, sweep_stale_jobs
+from .services import services_of
 
 QUEUE_NAME = "example-generation"
 CONSUMER_HEARTBEAT_SECONDS = 5
@@ -46,22 +51,17 @@ def _app():
     if has_app_context():
         return current_app._get_current_object()
     if _worker_app is None:
-        from . import configure_logging, create_app
-
         configure_logging()
-        _worker_app = create_app()
+        _worker_app = create_app(enqueue=enqueue_job)
     return _worker_app
 
 
 @huey.task(retries=3, retry_delay=10, retry_backoff=2, context=True)
 def generate_examples(job_id: str, task=None):
     """Run one job; a retry resumes it from its items. After the last retry the job is failed."""
-    from .pipeline import JobNotFound, LeaseLost, run_job
-    from .recovery import finalize_without_worker
-
     app = _app()
     with app.app_context():
-        services = app.extensions["pixelglow"]
+        services = services_of(app)
         try:
             return run_job(job_id, services)
         except JobNotFound:
@@ -74,8 +74,15 @@ def generate_examples(job_id: str, task=None):
             if task is not None and task.retries == 0:
                 log.exception("job=%s failed on its last attempt", job_id)
                 db.session.rollback()
-                finalize_without_worker(services, job_id, "failed", f"The job failed on its last retry; last error: {exc}")
+                finalize_without_worker(
+                    services, job_id, "failed", f"The job failed on its last retry; last error: {exc}"
+                )
             raise
+
+
+def enqueue_job(job_id: str) -> None:
+    """What the app factory is handed as `enqueue`: put a job on the queue."""
+    generate_examples(job_id)
 
 
 def queued_job_ids() -> list[str]:
@@ -88,10 +95,8 @@ def queued_job_ids() -> list[str]:
 
 
 def sweep_once(app) -> list:
-    from .recovery import sweep_stale_jobs
-
     with app.app_context():
-        services = app.extensions["pixelglow"]
+        services = services_of(app)
         return sweep_stale_jobs(services, queued_job_ids, services.enqueue_job)
 
 
@@ -112,7 +117,7 @@ def start_consumer_background():
             return
         _background_started = True
     app = _app()
-    services = app.extensions["pixelglow"]
+    services = services_of(app)
     name = f"{socket.gethostname()}-{os.getpid()}"
 
     def heartbeat():

@@ -3,6 +3,7 @@
 The session stores the user's id and a stamp derived from the password hash, so a
 password change signs out every other session of that user.
 """
+
 from __future__ import annotations
 
 import functools
@@ -14,11 +15,12 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .extensions import db
+from .database import db
 from .models import new_id, utcnow
 
 MIN_PASSWORD = 10
 MAX_EMAIL = 254
+
 
 @functools.cache
 def _dummy_hash() -> str:

@@ -3,6 +3,7 @@
 With the embedded (SQLite) queue the consumer polls; `-m 1` caps its idle delay at one
 second so a new job starts at once instead of after up to ten.
 """
+
 from __future__ import annotations
 
 import os

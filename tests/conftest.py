@@ -4,9 +4,11 @@ asked for, and a Replicate-compatible HTTP server driven by the real `replicate`
 PostgreSQL and Redis must be running (`.ci/run` starts them): a missing service fails
 the tests that need it instead of skipping them.
 """
+
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -35,8 +37,9 @@ os.environ.pop("DATABASE_URL", None)
 
 from app import create_app  # noqa: E402
 from app.config import load_settings  # noqa: E402
-from app.extensions import db  # noqa: E402
-from app.tasks import huey  # noqa: E402
+from app.database import db  # noqa: E402
+from app.models import Job  # noqa: E402
+from app.tasks import enqueue_job, huey  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +58,7 @@ def pg_database():
 def upgrade(database_url: str, instance: Path) -> None:
     from flask_migrate import upgrade as migrate_upgrade
 
-    app = create_app(load_settings(base_env(instance, DATABASE_URL=database_url)))
+    app = create_app(load_settings(base_env(instance, DATABASE_URL=database_url)), enqueue=enqueue_job)
     with app.app_context():
         migrate_upgrade()
         db.engine.dispose()
@@ -97,7 +100,8 @@ TABLES = ("job_items", "gallery_examples", "preset_model_usage", "jobs", "preset
 
 @pytest.fixture
 def make_app(tmp_path, pg_database, redis_client, request):
-    """Build an app: database 'postgres' (default) or 'sqlite'; queue 'redis' (default), 'embedded' or a redis:// URL."""
+    """Build an app: database 'postgres' (default) or 'sqlite';
+    queue 'redis' (default), 'embedded' or a redis:// URL."""
     apps = []
 
     def factory(database: str = "postgres", queue: str = "redis", replicate=None, **env):
@@ -114,9 +118,11 @@ def make_app(tmp_path, pg_database, redis_client, request):
             **env,
         )
         if replicate is not None:
-            extra.update(GENERATION_MODE="replicate", REPLICATE_API_TOKEN=REPLICATE_TOKEN, REPLICATE_BASE_URL=replicate.url)
+            extra.update(
+                GENERATION_MODE="replicate", REPLICATE_API_TOKEN=REPLICATE_TOKEN, REPLICATE_BASE_URL=replicate.url
+            )
         env = base_env(instance, **extra)
-        app = create_app(load_settings(env), {"TESTING": True, "TEST_ENV": env})
+        app = create_app(load_settings(env), {"TESTING": True, "TEST_ENV": env}, enqueue=enqueue_job)
         with app.app_context():
             if database == "postgres":
                 with db.engine.begin() as conn:
@@ -149,12 +155,41 @@ def auth_headers(**extra) -> dict:
 def create_preset(client, name="Professional Headshot", provider="NANO_BANANA", settings=None, prompt=None) -> dict:
     response = client.post(
         "/api/admin/presets",
-        json={"name": name, "prompt": prompt or f"{name} portrait, studio light", "provider": provider,
-              "settings": settings or {}},
+        json={
+            "name": name,
+            "prompt": prompt or f"{name} portrait, studio light",
+            "provider": provider,
+            "settings": settings or {},
+        },
         headers=auth_headers(),
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def post_generate(client, preset_id: str, body: dict | None = None, **headers):
+    """POST the JSON API's generate-examples as a Bearer caller; `body` defaults to one example per model."""
+    return client.post(
+        f"/api/admin/presets/{preset_id}/generate-examples",
+        json={"examplesPerModel": 1} if body is None else body,
+        headers=auth_headers(**headers),
+    )
+
+
+FINAL_STATUSES = ("succeeded", "partial", "failed", "canceled")
+
+
+def wait_for_job(app, job_id: str, statuses=FINAL_STATUSES, timeout: float = 120.0):
+    """Poll the job row until its status is one of `statuses`; returns the (detached) Job."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            if job is not None and job.status in statuses:
+                db.session.expunge(job)
+                return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {statuses} within {timeout} s")
 
 
 ADMIN_EMAIL = "curator@example.com"

@@ -4,6 +4,7 @@ Each test session gets a Redis database of its own for the queue (10-15, by proc
 consumer never takes tasks of another session running at the same time, and this process's
 Huey instance is pointed at it for the duration of a test.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,8 @@ from tests.conftest import REDIS_TEST_URL
 ROOT = Path(__file__).resolve().parent.parent
 HUEY_CONSUMER = Path(sys.executable).parent / "huey_consumer"
 ISOLATED_REDIS_URL = os.environ.get(
-    "TEST_ISOLATED_REDIS_URL", REDIS_TEST_URL.rsplit("/", 1)[0] + f"/{10 + os.getpid() % 6}")
+    "TEST_ISOLATED_REDIS_URL", REDIS_TEST_URL.rsplit("/", 1)[0] + f"/{10 + os.getpid() % 6}"
+)
 
 
 @contextlib.contextmanager
@@ -50,12 +52,15 @@ class Consumer:
         self.workers = workers
         self.process: subprocess.Popen | None = None
 
-    def start(self, progress_store=None, timeout: float = 30.0) -> "Consumer":
+    def start(self, progress_store=None, timeout: float = 30.0) -> Consumer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(HUEY_CONSUMER), "app.tasks.huey", "-w", str(self.workers), "-k", "thread", "-d", "0.1"],
-                cwd=ROOT, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if progress_store is not None:

@@ -1,4 +1,5 @@
 """A TCP proxy the tests can cut, to make a database unreachable without touching the real server."""
+
 from __future__ import annotations
 
 import socket

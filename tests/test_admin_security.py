@@ -1,5 +1,6 @@
 """Who may reach what: every admin page, admin API route and media URL needs a signed-in admin or the
 API token; CSRF on every session-authenticated unsafe request; security headers; escaped names."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,15 @@ import pytest
 
 from app import create_app
 from app.config import load_settings
+from app.tasks import enqueue_job
 from tests.conftest import (
-    ADMIN_EMAIL, auth_headers, base_env, create_preset, csrf_token_of, sign_in,
+    ADMIN_EMAIL,
+    auth_headers,
+    base_env,
+    create_preset,
+    csrf_token_of,
+    post_generate,
+    sign_in,
 )
 
 OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root"}
@@ -25,7 +33,9 @@ def _rules():
     """Every rule of the URL map with each of its methods (the app built once, at collection)."""
     with tempfile.TemporaryDirectory(prefix="pixelglow-urlmap-") as tmp:
         instance = Path(tmp)
-        app = create_app(load_settings(base_env(instance, DATABASE_URL=f"sqlite:///{instance / 'x.sqlite3'}")))
+        app = create_app(
+            load_settings(base_env(instance, DATABASE_URL=f"sqlite:///{instance / 'x.sqlite3'}")), enqueue=enqueue_job
+        )
     cases = []
     for rule in app.url_map.iter_rules():
         url = rule.rule
@@ -51,7 +61,8 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
         assert not response.headers.get("Location", "").startswith("/admin/login")
         return
     assert url.startswith(PROTECTED_PREFIXES), (
-        f"{endpoint} ({url}) is neither under {PROTECTED_PREFIXES} nor declared open: decide who may call it")
+        f"{endpoint} ({url}) is neither under {PROTECTED_PREFIXES} nor declared open: decide who may call it"
+    )
     if response.status_code in (302, 303):
         assert response.headers["Location"].startswith("/admin/login"), response.headers["Location"]
     else:
@@ -64,8 +75,14 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
 
 def test_the_url_map_walk_covers_admin_api_and_media_routes():
     endpoints = {p.values[0] for p in RULES}
-    assert {"api.generate_examples", "media.media", "admin_presets.preset", "admin_jobs.progress",
-            "admin_presets.delete_example", "admin_jobs.jobs"} <= endpoints
+    assert {
+        "api.generate_examples",
+        "media.media",
+        "admin_presets.preset",
+        "admin_jobs.progress",
+        "admin_presets.delete_example",
+        "admin_jobs.jobs",
+    } <= endpoints
 
 
 def test_login_page_and_static_assets_stay_open(make_app):
@@ -91,12 +108,16 @@ def test_a_wrong_password_is_refused_and_a_right_one_signs_in_and_out(admin_app)
 def test_login_only_follows_local_next_urls(admin_app):
     from tests.conftest import ADMIN_PASSWORD
 
-    for target, expected in (("/admin/jobs", "/admin/jobs"), ("https://evil.example/", "/admin/presets"),
-                             ("//evil.example/admin", "/admin/presets")):
+    for target, expected in (
+        ("/admin/jobs", "/admin/jobs"),
+        ("https://evil.example/", "/admin/presets"),
+        ("//evil.example/admin", "/admin/presets"),
+    ):
         client = admin_app.test_client()
         token = csrf_token_of(client.get("/admin/login").get_data(as_text=True))
-        response = client.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
-                                                     "csrf_token": token, "next": target})
+        response = client.post(
+            "/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token, "next": target}
+        )
         assert response.status_code == 303 and response.headers["Location"] == expected
 
 
@@ -111,8 +132,10 @@ def test_an_expired_session_gets_401_with_hx_redirect_on_polls(admin_app):
     sign_in(client)
     assert client.get("/admin/jobs/abc/progress", headers={"HX-Request": "true"}).status_code == 286
     time.sleep(2.1)
-    response = client.get("/admin/jobs/abc/progress?shown=0", headers={
-        "HX-Request": "true", "HX-Current-URL": "http://localhost/admin/presets/p1"})
+    response = client.get(
+        "/admin/jobs/abc/progress?shown=0",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/presets/p1"},
+    )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/admin/login?next=/admin/presets/p1"
 
@@ -139,27 +162,32 @@ def test_form_posts_need_the_csrf_token(admin_client):
 
 def test_htmx_posts_need_the_csrf_header(admin_client, immediate_huey):
     preset = create_preset(admin_client)
-    url = f"/api/admin/presets/{preset['id']}/generate-examples"
+    url = f"/admin/presets/{preset['id']}/generate"
     refused = admin_client.post(url, data={"examples_per_model": "1"}, headers={"HX-Request": "true"})
     assert refused.status_code == 400
-    refused = admin_client.post(url, data={"examples_per_model": "1"},
-                                headers={"HX-Request": "true", "X-CSRFToken": "forged"})
+    refused = admin_client.post(
+        url, data={"examples_per_model": "1"}, headers={"HX-Request": "true", "X-CSRFToken": "forged"}
+    )
     assert refused.status_code == 400
-    accepted = admin_client.post(url, data={"examples_per_model": "1"},
-                                 headers={"HX-Request": "true", "X-CSRFToken": admin_client.csrf})
+    accepted = admin_client.post(
+        url, data={"examples_per_model": "1"}, headers={"HX-Request": "true", "X-CSRFToken": admin_client.csrf}
+    )
     assert accepted.status_code == 200 and 'id="progress"' in accepted.get_data(as_text=True)
 
 
 def test_a_bearer_call_needs_no_csrf_token(admin_app, immediate_huey):
     client = admin_app.test_client()
     preset = create_preset(client)
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
-                           headers=auth_headers())
+    response = post_generate(client, preset["id"])
     assert response.status_code == 202
     # the token works on admin pages too, without a session
     assert client.get("/admin/presets", headers=auth_headers()).status_code == 200
-    assert client.post("/admin/presets/new", data={"name": "X", "prompt": "Y", "provider": "NANO_BANANA"},
-                       headers=auth_headers()).status_code == 303
+    assert (
+        client.post(
+            "/admin/presets/new", data={"name": "X", "prompt": "Y", "provider": "NANO_BANANA"}, headers=auth_headers()
+        ).status_code
+        == 303
+    )
 
 
 def test_login_form_needs_the_csrf_token(admin_app):
@@ -172,13 +200,20 @@ def test_login_form_needs_the_csrf_token(admin_app):
 # -- headers and escaping ---------------------------------------------------------------------------
 def test_security_headers_and_no_inline_script_or_style(admin_client, immediate_huey):
     preset = create_preset(admin_client)
-    admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
-                      headers=auth_headers())
+    post_generate(admin_client, preset["id"])
     job = admin_client.get("/admin/jobs").get_data(as_text=True)
     job_id = re.search(r"/admin/jobs/([0-9a-f]{32})", job).group(1)
     anonymous = admin_client.application.test_client()
-    for path in ("/admin/login", "/admin/presets", f"/admin/presets/{preset['id']}", "/admin/presets/new",
-                 f"/admin/presets/{preset['id']}/edit", "/admin/jobs", f"/admin/jobs/{job_id}", "/admin/nope"):
+    for path in (
+        "/admin/login",
+        "/admin/presets",
+        f"/admin/presets/{preset['id']}",
+        "/admin/presets/new",
+        f"/admin/presets/{preset['id']}/edit",
+        "/admin/jobs",
+        f"/admin/jobs/{job_id}",
+        "/admin/nope",
+    ):
         response = (anonymous if path == "/admin/login" else admin_client).get(path)
         csp = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
@@ -198,11 +233,16 @@ HOSTILE_PROMPT = '<img src=x onerror="alert(2)"> portrait'
 
 def test_names_and_prompts_with_html_render_as_text(admin_client, immediate_huey):
     preset = create_preset(admin_client, name=HOSTILE_NAME, prompt=HOSTILE_PROMPT)
-    admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
-                      headers=auth_headers())
+    post_generate(admin_client, preset["id"])
     job_id = re.search(r"/admin/jobs/([0-9a-f]{32})", admin_client.get("/admin/jobs").get_data(as_text=True)).group(1)
-    for path in ("/admin/presets", "/admin/presets?q=%3Cscript", f"/admin/presets/{preset['id']}",
-                 f"/admin/presets/{preset['id']}/edit", "/admin/jobs", f"/admin/jobs/{job_id}"):
+    for path in (
+        "/admin/presets",
+        "/admin/presets?q=%3Cscript",
+        f"/admin/presets/{preset['id']}",
+        f"/admin/presets/{preset['id']}/edit",
+        "/admin/jobs",
+        f"/admin/jobs/{job_id}",
+    ):
         html = admin_client.get(path).get_data(as_text=True)
         assert HOSTILE_NAME not in html and "<img src=x" not in html, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path

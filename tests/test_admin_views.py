@@ -1,5 +1,6 @@
 """The admin's views with Flask's test client: one endpoint for three callers, the progress fragment,
 the gallery's paging, the worker notice, presets, usage, examples, and the users commands."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,9 +10,9 @@ from datetime import timedelta
 
 from sqlalchemy import event, func, select
 
-from app.extensions import db
+from app.database import db
 from app.models import GalleryExample, Job, Preset, PresetModelUsage, utcnow
-from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, sign_in
+from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
 
 
 @contextlib.contextmanager
@@ -35,15 +36,22 @@ def htmx(client, **extra):
 
 
 def generate_url(preset_id: str) -> str:
+    """The JSON API's endpoint (Bearer callers and JSON bodies)."""
     return f"/api/admin/presets/{preset_id}/generate-examples"
+
+
+def form_url(preset_id: str) -> str:
+    """The admin's own route for the generate form."""
+    return f"/admin/presets/{preset_id}/generate"
 
 
 # -- one endpoint, three callers ---------------------------------------------------------------------
 def test_bearer_caller_gets_the_json_answer_unchanged(admin_app, immediate_huey):
     client = admin_app.test_client()
     preset = create_preset(client)
-    response = client.post(generate_url(preset["id"]), json={"examplesPerModel": 1},
-                           headers=auth_headers(**{"HX-Request": "true"}))
+    response = client.post(
+        generate_url(preset["id"]), json={"examplesPerModel": 1}, headers=auth_headers(**{"HX-Request": "true"})
+    )
     assert response.status_code == 202 and response.mimetype == "application/json"
     body = json.loads(response.get_data())
     assert sorted(body) == sorted(["success", "jobId", "message", "presetId", "examplesPerModel", "offline", "models"])
@@ -51,9 +59,23 @@ def test_bearer_caller_gets_the_json_answer_unchanged(admin_app, immediate_huey)
     assert response.get_data() == admin_app.json.response(body).get_data()
 
 
+def test_a_form_post_to_the_api_endpoint_is_sent_on_to_the_admin_route(admin_client):
+    """Old pages posting the form to the API's address keep working: 307 keeps the method and the body."""
+    preset = create_preset(admin_client)
+    response = admin_client.post(
+        generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client)
+    )
+    assert response.status_code == 307
+    assert response.headers["Location"].endswith(form_url(preset["id"]))
+    followed = admin_client.post(
+        generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client), follow_redirects=True
+    )
+    assert followed.status_code == 200 and 'id="progress"' in followed.get_data(as_text=True)
+
+
 def test_htmx_caller_gets_the_progress_fragment(admin_client):
     preset = create_preset(admin_client)
-    response = admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "2"}, headers=htmx(admin_client))
+    response = admin_client.post(form_url(preset["id"]), data={"examples_per_model": "2"}, headers=htmx(admin_client))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'id="progress"' in html and 'hx-trigger="every 1s"' in html and 'hx-swap="outerHTML"' in html
@@ -67,8 +89,9 @@ def test_htmx_caller_gets_the_progress_fragment(admin_client):
 
 def test_plain_form_caller_is_sent_to_the_job_page(admin_client):
     preset = create_preset(admin_client)
-    response = admin_client.post(generate_url(preset["id"]),
-                                 data={"examples_per_model": "1", "csrf_token": admin_client.csrf})
+    response = admin_client.post(
+        form_url(preset["id"]), data={"examples_per_model": "1", "csrf_token": admin_client.csrf}
+    )
     assert response.status_code == 303
     assert re.fullmatch(r"/admin/jobs/[0-9a-f]{32}", response.headers["Location"])
     page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
@@ -78,12 +101,13 @@ def test_plain_form_caller_is_sent_to_the_job_page(admin_client):
 def test_htmx_validation_errors_come_back_as_a_200_fragment(admin_client):
     preset = create_preset(admin_client)
     for value, text in (("9", "between 1 and 4"), ("two", "whole number")):
-        response = admin_client.post(generate_url(preset["id"]), data={"examples_per_model": value},
-                                     headers=htmx(admin_client))
+        response = admin_client.post(
+            form_url(preset["id"]), data={"examples_per_model": value}, headers=htmx(admin_client)
+        )
         assert response.status_code == 200
         assert response.headers["HX-Retarget"] == "#generate-feedback"
         assert text in response.get_data(as_text=True) and 'class="alert error"' in response.get_data(as_text=True)
-    response = admin_client.post(generate_url("missing"), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    response = admin_client.post(form_url("missing"), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     assert response.status_code == 200 and "No preset with id" in response.get_data(as_text=True)
     with admin_client.application.app_context():
         assert db.session.scalar(select(func.count()).select_from(Job)) == 0
@@ -91,9 +115,9 @@ def test_htmx_validation_errors_come_back_as_a_200_fragment(admin_client):
 
 def test_plain_form_errors_are_flashed_on_the_preset_page(admin_client):
     preset = create_preset(admin_client)
-    response = admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "0",
-                                                                   "csrf_token": admin_client.csrf},
-                                 follow_redirects=True)
+    response = admin_client.post(
+        form_url(preset["id"]), data={"examples_per_model": "0", "csrf_token": admin_client.csrf}, follow_redirects=True
+    )
     assert response.status_code == 200 and "between 1 and 4" in response.get_data(as_text=True)
 
 
@@ -105,21 +129,40 @@ def test_no_models_left_is_explained_in_the_fragment(admin_client):
         db.session.commit()
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     assert "Every reference model has been used" in page
-    response = admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    response = admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     assert response.status_code == 200 and "already been used" in response.get_data(as_text=True)
 
 
 # -- the progress fragment -------------------------------------------------------------------------------
 def progress_record(job_id: str, preset_id: str, status: str, examples: int, **extra) -> dict:
     return {
-        "jobId": job_id, "presetId": preset_id, "status": status, "percent": 100 if status != "running" else 50,
-        "stage": "generating", "message": f"{examples} of 20 examples stored", "done": examples,
-        "failed": extra.get("failed", 0), "total": 20, "offline": False, "examplesPerModel": 1,
+        "jobId": job_id,
+        "presetId": preset_id,
+        "status": status,
+        "percent": 100 if status != "running" else 50,
+        "stage": "generating",
+        "message": f"{examples} of 20 examples stored",
+        "done": examples,
+        "failed": extra.get("failed", 0),
+        "total": 20,
+        "offline": False,
+        "examplesPerModel": 1,
         "items": extra.get("items", []),
-        "examples": [{"id": f"ex{i}", "modelId": f"male_{i:02d}", "gender": "male", "index": 0,
-                      "imageUrl": f"/media/examples/{preset_id}/{job_id}/male_{i:02d}-0.jpg", "offline": False,
-                      "createdAt": "2026-11-24T05:00:00Z"} for i in range(examples)],
-        "createdAt": "2026-11-24T05:00:00Z", "finishedAt": None, "updatedAt": utcnow().isoformat() + "Z",
+        "examples": [
+            {
+                "id": f"ex{i}",
+                "modelId": f"male_{i:02d}",
+                "gender": "male",
+                "index": 0,
+                "imageUrl": f"/media/examples/{preset_id}/{job_id}/male_{i:02d}-0.jpg",
+                "offline": False,
+                "createdAt": "2026-11-24T05:00:00Z",
+            }
+            for i in range(examples)
+        ],
+        "createdAt": "2026-11-24T05:00:00Z",
+        "finishedAt": None,
+        "updatedAt": utcnow().isoformat() + "Z",
     }
 
 
@@ -154,8 +197,16 @@ def test_the_job_json_reads_only_the_progress_store_while_the_job_runs(admin_cli
 def test_the_fragment_stops_polling_with_286_and_lists_failures_when_the_job_ends(admin_client):
     app = admin_client.application
     preset = create_preset(admin_client)
-    items = [{"modelId": "female_03", "gender": "female", "index": 0, "state": "failed", "predictionId": "p1",
-              "error": "NSFW content detected"}]
+    items = [
+        {
+            "modelId": "female_03",
+            "gender": "female",
+            "index": 0,
+            "state": "failed",
+            "predictionId": "p1",
+            "error": "NSFW content detected",
+        }
+    ]
     record = progress_record("job2", preset["id"], "partial", 19, failed=1, items=items)
     app.extensions["pixelglow"].progress.write("job2", record, finished=True)
     response = admin_client.get("/admin/jobs/job2/progress?shown=19", headers=htmx(admin_client))
@@ -172,7 +223,7 @@ def test_the_fragment_stops_polling_with_286_and_lists_failures_when_the_job_end
 
 def test_a_queued_job_reads_as_queued_and_a_missing_one_as_gone_never_as_done(admin_client):
     preset = create_preset(admin_client)
-    admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     with admin_client.application.app_context():
         job_id = db.session.scalars(select(Job.id)).one()
     queued = admin_client.get(f"/admin/jobs/{job_id}/progress", headers=htmx(admin_client))
@@ -185,15 +236,25 @@ def test_a_queued_job_reads_as_queued_and_a_missing_one_as_gone_never_as_done(ad
 def test_reloading_the_preset_page_mid_job_shows_the_live_fragment_without_duplicates(admin_client):
     app = admin_client.application
     preset = create_preset(admin_client)
-    admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     with app.app_context():
         job = db.session.scalars(select(Job)).one()
         job_id = job.id
         job.status = "running"
         # 3 examples are stored: the record lists 2, the third landed after the record was written
         for i in range(3):
-            db.session.add(GalleryExample(id=f"ex{i}", preset_id=preset["id"], job_id=job_id, model_id=f"male_{i:02d}",
-                                          gender="male", provider="NANO_BANANA", prompt="p", image_path="examples/x.jpg"))
+            db.session.add(
+                GalleryExample(
+                    id=f"ex{i}",
+                    preset_id=preset["id"],
+                    job_id=job_id,
+                    model_id=f"male_{i:02d}",
+                    gender="male",
+                    provider="NANO_BANANA",
+                    prompt="p",
+                    image_path="examples/x.jpg",
+                )
+            )
         db.session.commit()
     app.extensions["pixelglow"].progress.write(job_id, progress_record(job_id, preset["id"], "running", 2))
     html = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
@@ -208,9 +269,16 @@ def add_examples(app, preset_id: str, n: int) -> None:
     with app.app_context():
         now = utcnow()
         db.session.add_all(
-            GalleryExample(preset_id=preset_id, model_id=f"male_{i % 36 + 1:02d}", example_index=i, gender="male",
-                           provider="NANO_BANANA", prompt="p", image_path=f"examples/{preset_id}/x/{i}.jpg",
-                           created_at=now - timedelta(seconds=i))
+            GalleryExample(
+                preset_id=preset_id,
+                model_id=f"male_{i % 36 + 1:02d}",
+                example_index=i,
+                gender="male",
+                provider="NANO_BANANA",
+                prompt="p",
+                image_path=f"examples/{preset_id}/x/{i}.jpg",
+                created_at=now - timedelta(seconds=i),
+            )
             for i in range(n)
         )
         db.session.commit()
@@ -246,7 +314,7 @@ def test_a_preset_with_1000_examples_renders_with_as_many_queries_as_one_with_20
 def test_a_job_queued_with_no_consumer_alive_shows_the_no_worker_notice(admin_client, redis_client):
     app = admin_client.application
     preset = create_preset(admin_client)
-    admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     with app.app_context():
         job = db.session.scalars(select(Job)).one()
         job_id = job.id
@@ -267,29 +335,54 @@ def test_a_job_queued_with_no_consumer_alive_shows_the_no_worker_notice(admin_cl
 # -- presets, usage, examples -------------------------------------------------------------------------------
 def test_create_edit_search_and_delete_a_preset_in_forms(admin_client):
     c = admin_client
-    response = c.post("/admin/presets/new", data={
-        "csrf_token": c.csrf, "name": "Film Noir", "prompt": "Black and white portrait", "provider": "FLUX_PRO",
-        "setting-FLUX_PRO-aspect_ratio": "3:4", "setting-FLUX_PRO-prompt_upsampling": "true",
-        "setting-FLUX_PRO-seed": "42", "setting-NANO_BANANA-aspect_ratio": "1:1"})
+    response = c.post(
+        "/admin/presets/new",
+        data={
+            "csrf_token": c.csrf,
+            "name": "Film Noir",
+            "prompt": "Black and white portrait",
+            "provider": "FLUX_PRO",
+            "setting-FLUX_PRO-aspect_ratio": "3:4",
+            "setting-FLUX_PRO-prompt_upsampling": "true",
+            "setting-FLUX_PRO-seed": "42",
+            "setting-NANO_BANANA-aspect_ratio": "1:1",
+        },
+    )
     assert response.status_code == 303
     preset_id = response.headers["Location"].rsplit("/", 1)[1]
     with c.application.app_context():
         preset = db.session.get(Preset, preset_id)
         assert preset.settings == {"aspect_ratio": "3:4", "prompt_upsampling": True, "seed": 42}
-    bad = c.post("/admin/presets/new", data={"csrf_token": c.csrf, "name": "X", "prompt": "Y", "provider": "FLUX_PRO",
-                                             "setting-FLUX_PRO-seed": "forty"})
+    bad = c.post(
+        "/admin/presets/new",
+        data={
+            "csrf_token": c.csrf,
+            "name": "X",
+            "prompt": "Y",
+            "provider": "FLUX_PRO",
+            "setting-FLUX_PRO-seed": "forty",
+        },
+    )
     assert bad.status_code == 400 and "whole number" in bad.get_data(as_text=True)
-    duplicate = c.post("/admin/presets/new", data={"csrf_token": c.csrf, "name": "Film Noir", "prompt": "Y",
-                                                   "provider": "NANO_BANANA"})
+    duplicate = c.post(
+        "/admin/presets/new", data={"csrf_token": c.csrf, "name": "Film Noir", "prompt": "Y", "provider": "NANO_BANANA"}
+    )
     assert duplicate.status_code == 409 and "already exists" in duplicate.get_data(as_text=True)
     edit = c.get(f"/admin/presets/{preset_id}/edit").get_data(as_text=True)
     assert 'value="42"' in edit
-    assert c.post(f"/admin/presets/{preset_id}/edit", data={
-        "csrf_token": c.csrf, "name": "Film Noir II", "prompt": "Grainy", "provider": "FLUX_PRO"}).status_code == 303
+    assert (
+        c.post(
+            f"/admin/presets/{preset_id}/edit",
+            data={"csrf_token": c.csrf, "name": "Film Noir II", "prompt": "Grainy", "provider": "FLUX_PRO"},
+        ).status_code
+        == 303
+    )
     create_preset(c, name="Pastel Dream")
     listing = c.get("/admin/presets?q=noir").get_data(as_text=True)
     assert "Film Noir II" in listing and "Pastel Dream" not in listing
-    fragment = c.get("/admin/presets?q=pastel", headers=htmx(c, **{"HX-Target": "presets-table"})).get_data(as_text=True)
+    fragment = c.get("/admin/presets?q=pastel", headers=htmx(c, **{"HX-Target": "presets-table"})).get_data(
+        as_text=True
+    )
     assert fragment.startswith('\n<div id="presets-table"') or fragment.lstrip().startswith('<div id="presets-table"')
     assert "Pastel Dream" in fragment and "<html" not in fragment
     assert c.get("/admin/presets?q=100%25").status_code == 200
@@ -302,7 +395,7 @@ def test_create_edit_search_and_delete_a_preset_in_forms(admin_client):
 def test_delete_and_clear_usage_are_refused_while_a_job_runs(admin_client):
     c = admin_client
     preset = create_preset(c)
-    c.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))  # queued: live
+    c.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))  # queued: live
     page = c.post(f"/admin/presets/{preset['id']}/delete", data={"csrf_token": c.csrf}, follow_redirects=True)
     assert "has a job in progress" in page.get_data(as_text=True)
     page = c.post(f"/admin/presets/{preset['id']}/clear-usage", data={"csrf_token": c.csrf}, follow_redirects=True)
@@ -315,7 +408,7 @@ def test_delete_and_clear_usage_are_refused_while_a_job_runs(admin_client):
 def test_clear_usage_frees_every_model(admin_client, immediate_huey):
     c = admin_client
     preset = create_preset(c)
-    c.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
+    c.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
     assert c.get(f"/admin/presets/{preset['id']}").get_data(as_text=True).count('data-state="used"') == 20
     page = c.post(f"/admin/presets/{preset['id']}/clear-usage", data={"csrf_token": c.csrf}, follow_redirects=True)
     html = page.get_data(as_text=True)
@@ -327,7 +420,7 @@ def test_deleting_an_example_asks_whether_to_release_its_model(admin_client, imm
     c = admin_client
     app = c.application
     preset = create_preset(c)
-    c.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
+    c.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
     with app.app_context():
         kept, released = db.session.scalars(select(GalleryExample).limit(2)).all()
         kept_id, kept_model, released_id, released_model = kept.id, kept.model_id, released.id, released.model_id
@@ -349,7 +442,7 @@ def test_deleting_an_example_asks_whether_to_release_its_model(admin_client, imm
 def test_job_pages_show_the_per_model_outcome(admin_client, immediate_huey):
     c = admin_client
     preset = create_preset(c)
-    c.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
+    c.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
     jobs = c.get("/admin/jobs").get_data(as_text=True)
     job_id = re.search(r"/admin/jobs/([0-9a-f]{32})", jobs).group(1)
     assert "succeeded" in jobs and "20 / 20" in jobs
@@ -364,7 +457,7 @@ def test_offline_mode_banner(admin_client):
 
 def test_media_needs_a_session_or_the_token(admin_client, immediate_huey):
     preset = create_preset(admin_client)
-    admin_client.post(generate_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     with admin_client.application.app_context():
         key = db.session.scalars(select(GalleryExample.image_path)).first()
     assert admin_client.get(f"/media/{key}").status_code == 200
@@ -404,19 +497,19 @@ def test_demo_creates_a_demo_admin_idempotently_and_prints_its_credentials(make_
 
 
 def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app, admin_client):
-    from app.extensions import db
+    from app.database import db
     from app.models import Job, JobItem
 
     admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(admin_client)
-    job_id = admin_client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                               json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(admin_client, preset["id"]).get_json()["jobId"]
     page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
     assert f'action="/admin/jobs/{job_id}/cancel"' in page
     refused = admin_client.post(f"/admin/jobs/{job_id}/cancel", data={})
     assert refused.status_code == 400, "no CSRF token, no cancel"
-    response = admin_client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": admin_client.csrf,
-                                                                       "next": "https://evil.example/"})
+    response = admin_client.post(
+        f"/admin/jobs/{job_id}/cancel", data={"csrf_token": admin_client.csrf, "next": "https://evil.example/"}
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/jobs/{job_id}")
     with admin_app.app_context():
         assert db.session.get(Job, job_id).status == "canceled"
@@ -436,7 +529,9 @@ def test_a_running_record_nobody_updates_gives_way_to_the_job_row(admin_client):
     app = admin_client.application
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(admin_client)
-    job_id = admin_client.post(generate_url(preset["id"]), json={"examplesPerModel": 1}, headers=bearer()).get_json()["jobId"]
+    job_id = admin_client.post(generate_url(preset["id"]), json={"examplesPerModel": 1}, headers=bearer()).get_json()[
+        "jobId"
+    ]
     stale = progress_record(job_id, preset["id"], "running", 3)
     stale["updatedAt"] = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
     app.extensions["pixelglow"].progress.write(job_id, stale)

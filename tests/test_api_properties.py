@@ -1,4 +1,5 @@
 """Property-based: malformed bodies, types, sizes and ids at every JSON endpoint never give a 500."""
+
 import json
 
 from hypothesis import HealthCheck, given, settings
@@ -7,7 +8,10 @@ from hypothesis import strategies as st
 from tests.conftest import auth_headers, create_preset
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-10**20, max_value=10**20) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=False)
     | st.text(max_size=300),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5),
     max_leaves=20,
@@ -20,8 +24,9 @@ bodies = st.one_of(
     st.just(""),
     st.just("{" * 2000),
 )
-ids = st.one_of(st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s not in (".", "..")),
-                st.just("x" * 600))
+ids = st.one_of(
+    st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s not in (".", "..")), st.just("x" * 600)
+)
 content_types = st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", None])
 
 ENDPOINTS = [
@@ -43,10 +48,19 @@ def test_every_json_endpoint_answers_malformed_input_with_a_json_error(make_app)
     client = app.test_client()
     preset = create_preset(client)
 
-    @settings(max_examples=150, deadline=None, derandomize=True,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-    @given(endpoint=st.sampled_from(ENDPOINTS), body=bodies, other=ids, content_type=content_types,
-           use_real_preset=st.booleans())
+    @settings(
+        max_examples=150,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        endpoint=st.sampled_from(ENDPOINTS),
+        body=bodies,
+        other=ids,
+        content_type=content_types,
+        use_real_preset=st.booleans(),
+    )
     def check(endpoint, body, other, content_type, use_real_preset):
         method, template = endpoint
         url = template.format(preset=preset["id"] if use_real_preset else other, other=other)

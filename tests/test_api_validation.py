@@ -1,9 +1,10 @@
 """Bad input to the JSON API gets a clear 4xx and leaves nothing behind."""
+
 import pytest
 
-from app.extensions import db
+from app.database import db
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 
 
 def nothing_stored(app):
@@ -33,7 +34,7 @@ def test_generate_refuses_bad_bodies(make_app, body, fragment):
     preset = create_preset(client)
     queued = []
     app.extensions["pixelglow"].enqueue_job = queued.append
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json=body, headers=auth_headers())
+    response = post_generate(client, preset["id"], body)
     assert response.status_code == 400
     data = response.get_json()
     assert data["success"] is False and fragment in data["error"]
@@ -49,8 +50,9 @@ def test_generate_refuses_a_missing_or_non_json_body_and_accepts_an_empty_object
     url = f"/api/admin/presets/{preset['id']}/generate-examples"
     missing = client.post(url, headers=auth_headers())
     assert missing.status_code == 400 and "must be a JSON object" in missing.get_json()["error"]
-    not_json = client.post(url, data="examplesPerModel=1", headers=auth_headers(),
-                           content_type="application/x-www-form-urlencoded")
+    not_json = client.post(
+        url, data="examplesPerModel=1", headers=auth_headers(), content_type="application/x-www-form-urlencoded"
+    )
     assert not_json.status_code == 400 and "JSON" in not_json.get_json()["error"]
     broken = client.post(url, data="{nope", headers=auth_headers(), content_type="application/json")
     assert broken.status_code == 400 and "not valid JSON" in broken.get_json()["error"]
@@ -86,7 +88,7 @@ def test_queue_down_answers_503_and_leaves_nothing(make_app):
         raise ConnectionError("Redis is down")
 
     app.extensions["pixelglow"].enqueue_job = broken_queue
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={}, headers=auth_headers())
+    response = post_generate(client, preset["id"], {})
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
     assert nothing_stored(app)
 
@@ -96,19 +98,25 @@ def test_preset_crud_and_validation(make_app):
     client = app.test_client()
     bad = client.post("/api/admin/presets", json={"name": "", "prompt": "x"}, headers=auth_headers())
     assert bad.status_code == 400 and "name" in bad.get_json()["error"]
-    bad_provider = client.post("/api/admin/presets", json={"name": "A", "prompt": "x", "provider": "DALL_E"},
-                               headers=auth_headers())
+    bad_provider = client.post(
+        "/api/admin/presets", json={"name": "A", "prompt": "x", "provider": "DALL_E"}, headers=auth_headers()
+    )
     assert bad_provider.status_code == 400 and "provider must be one of" in bad_provider.get_json()["error"]
-    bad_setting = client.post("/api/admin/presets", json={"name": "A", "prompt": "x", "provider": "FLUX_PRO",
-                                                          "settings": {"output_format": "gif"}}, headers=auth_headers())
+    bad_setting = client.post(
+        "/api/admin/presets",
+        json={"name": "A", "prompt": "x", "provider": "FLUX_PRO", "settings": {"output_format": "gif"}},
+        headers=auth_headers(),
+    )
     assert bad_setting.status_code == 400 and "output_format" in bad_setting.get_json()["error"]
     preset = create_preset(client, name="Film Noir")
     assert preset["usage"] == {"used": 0, "reserved": 0, "total": 72} and preset["gallery"] == []
     duplicate = client.post("/api/admin/presets", json={"name": "Film Noir", "prompt": "x"}, headers=auth_headers())
     assert duplicate.status_code == 409
-    patched = client.patch(f"/api/admin/presets/{preset['id']}", json={"provider": "FLUX_KONTEXT",
-                                                                       "settings": {"safety_tolerance": 1}},
-                           headers=auth_headers())
+    patched = client.patch(
+        f"/api/admin/presets/{preset['id']}",
+        json={"provider": "FLUX_KONTEXT", "settings": {"safety_tolerance": 1}},
+        headers=auth_headers(),
+    )
     assert patched.status_code == 200 and patched.get_json()["provider"] == "FLUX_KONTEXT"
     listed = client.get("/api/admin/presets", headers=auth_headers()).get_json()["presets"]
     assert [p["name"] for p in listed] == ["Film Noir"] and listed[0]["examplesCount"] == 0
@@ -121,6 +129,6 @@ def test_deleting_a_preset_with_a_live_job_is_refused(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None  # queued, never run
     preset = create_preset(client)
-    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).status_code == 202
+    assert post_generate(client, preset["id"]).status_code == 202
     response = client.delete(f"/api/admin/presets/{preset['id']}", headers=auth_headers())
     assert response.status_code == 409 and "in progress" in response.get_json()["error"]

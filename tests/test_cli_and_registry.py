@@ -1,10 +1,11 @@
 """The flask CLI commands and the models.json registry."""
+
 import json
 
 import pytest
 
 from app.registry import RegistryError, get_registry, load_registry_file
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 
 
 def test_models_check_reports_the_seed_registry(make_app):
@@ -50,7 +51,7 @@ def test_usage_clear_confirms_and_refuses_unknown_presets(make_app, immediate_hu
     app = make_app()
     client = app.test_client()
     preset = create_preset(client)
-    assert client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).status_code == 202
+    assert post_generate(client, preset["id"]).status_code == 202
     runner = app.test_cli_runner()
 
     shown = runner.invoke(args=["usage", "show", preset["name"]])
@@ -74,7 +75,7 @@ def test_usage_clear_refuses_while_a_job_is_live(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(client)
-    client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+    post_generate(client, preset["id"])
     result = app.test_cli_runner().invoke(args=["usage", "clear", preset["id"], "--yes"])
     assert result.exit_code != 0 and "job in progress" in result.output
 
@@ -82,7 +83,9 @@ def test_usage_clear_refuses_while_a_job_is_live(make_app):
 def test_presets_and_generate_commands(make_app, immediate_huey):
     app = make_app()
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["presets", "create", "--name", "Film Noir", "--prompt", "black and white, hard light"])
+    created = runner.invoke(
+        args=["presets", "create", "--name", "Film Noir", "--prompt", "black and white, hard light"]
+    )
     assert created.exit_code == 0, created.output
     bad = runner.invoke(args=["presets", "create", "--name", "X", "--prompt", "y", "--provider", "NOPE"])
     assert bad.exit_code != 0 and "provider must be one of" in bad.output

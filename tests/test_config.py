@@ -1,4 +1,5 @@
 """Settings: production refuses to start on a bad value and names it; development needs nothing."""
+
 import os
 import subprocess
 import sys

@@ -2,6 +2,7 @@
 
 The Replicate-compatible server runs in this process; its counters prove what was created.
 """
+
 from __future__ import annotations
 
 import random
@@ -11,9 +12,9 @@ from collections import Counter
 
 import pytest
 
-from app.extensions import db
+from app.database import db
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate, wait_for_job
 from tests.live_stack import Consumer, isolated_queue
 
 pytestmark = pytest.mark.timeout(300)
@@ -24,8 +25,13 @@ def stack(make_app, replicate_server, tmp_path):
     """App + isolated queue + a factory for consumers (stopped at teardown)."""
     consumers: list[Consumer] = []
     with isolated_queue() as url:
-        app = make_app(queue=url, replicate=replicate_server, JOB_STALE_SECONDS="2", SWEEP_INTERVAL_SECONDS="0.3",
-                       GENERATION_CONCURRENCY="20")
+        app = make_app(
+            queue=url,
+            replicate=replicate_server,
+            JOB_STALE_SECONDS="2",
+            SWEEP_INTERVAL_SECONDS="0.3",
+            GENERATION_CONCURRENCY="20",
+        )
 
         def start_consumer(workers: int = 4) -> Consumer:
             consumer = Consumer(app.config["TEST_ENV"], tmp_path / f"consumer-{len(consumers)}.log", workers)
@@ -40,25 +46,12 @@ def stack(make_app, replicate_server, tmp_path):
                 consumer.stop()
 
 
-def wait_for_status(app, job_id, statuses=("succeeded", "partial", "failed", "canceled"), timeout=120.0) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with app.app_context():
-            job = db.session.get(Job, job_id)
-            if job.status in statuses:
-                db.session.expunge(job)
-                return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not reach {statuses} within {timeout} s")
-
-
 def test_consumer_killed_five_times_finishes_the_job_without_duplicates(stack, replicate_server):
     replicate_server.latency, replicate_server.jitter = 1.5, 0.5
     client = stack.test_client()
     preset = create_preset(client)
     consumer = stack.start_consumer()
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     rng = random.Random(20261124)
     kills = []
     for _ in range(5):
@@ -66,7 +59,7 @@ def test_consumer_killed_five_times_finishes_the_job_without_duplicates(stack, r
         consumer.kill()
         kills.append(time.monotonic())
         consumer = stack.start_consumer()
-    job = wait_for_status(stack, job_id, timeout=180)
+    job = wait_for_job(stack, job_id, timeout=180)
 
     assert job.status == "succeeded", job.error
     with stack.app_context():
@@ -86,8 +79,9 @@ def test_consumer_killed_five_times_finishes_the_job_without_duplicates(stack, r
         if len(times) > 1:  # a second create is only allowed when a kill came within 1 s of the first
             first = min(times)
             assert any(first <= kill <= first + 1.0 for kill in kills), f"{model} was created twice without cause"
-    print(f"\ncreates: {len(replicate_server.creates)} for 20 items, kills at "
-          f"{[round(k - kills[0], 2) for k in kills]}")
+    print(
+        f"\ncreates: {len(replicate_server.creates)} for 20 items, kills at {[round(k - kills[0], 2) for k in kills]}"
+    )
 
 
 def test_ten_jobs_under_provider_faults_store_each_example_once_or_report_it(stack, replicate_server):
@@ -102,13 +96,13 @@ def test_ten_jobs_under_provider_faults_store_each_example_once_or_report_it(sta
     stack.start_consumer(workers=4)
     job_ids = []
     for n in range(10):
-        response = client.post(f"/api/admin/presets/{presets[n % 4]['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+        response = post_generate(client, presets[n % 4]["id"])
         assert response.status_code in (202, 409), response.get_json()
         if response.status_code == 202:
             job_ids.append(response.get_json()["jobId"])
     assert len(job_ids) >= 10 - 4 * 0  # 3 runs fit in 72 models per preset: every request is accepted
     for job_id in job_ids:
-        wait_for_status(stack, job_id, timeout=240)
+        wait_for_job(stack, job_id, timeout=240)
 
     with stack.app_context():
         items = db.session.query(JobItem).filter(JobItem.job_id.in_(job_ids)).all()
@@ -130,8 +124,10 @@ def test_ten_jobs_under_provider_faults_store_each_example_once_or_report_it(sta
             assert {u.model_id for u in usage} == with_example
             assert {u.state for u in usage} <= {"used"}
     assert replicate_server.throttled > 0, "the fault injection threw no 429, so the test proved nothing"
-    print(f"\njobs={len(job_ids)} items={len(items)} failed={len(failures)} throttled={replicate_server.throttled} "
-          f"download failures={replicate_server.download_failures}")
+    print(
+        f"\njobs={len(job_ids)} items={len(items)} failed={len(failures)} throttled={replicate_server.throttled} "
+        f"download failures={replicate_server.download_failures}"
+    )
 
 
 def test_five_simultaneous_requests_share_no_model_and_the_rest_get_409(stack, replicate_server):
@@ -144,8 +140,7 @@ def test_five_simultaneous_requests_share_no_model_and_the_rest_get_409(stack, r
     def request_one():
         own_client = stack.test_client()
         barrier.wait()
-        responses.append(own_client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                                         json={"examplesPerModel": 1}, headers=auth_headers()))
+        responses.append(post_generate(own_client, preset["id"]))
 
     threads = [threading.Thread(target=request_one) for _ in range(5)]
     for t in threads:
@@ -158,7 +153,7 @@ def test_five_simultaneous_requests_share_no_model_and_the_rest_get_409(stack, r
     assert "usage clear" in refused["error"]
     job_ids = [r.get_json()["jobId"] for r in responses if r.status_code == 202]
     for job_id in job_ids:
-        assert wait_for_status(stack, job_id).status == "succeeded"
+        assert wait_for_job(stack, job_id).status == "succeeded"
     with stack.app_context():
         models_by_job = {j: {i.model_id for i in db.session.get(Job, j).items} for j in job_ids}
         assert sorted(len(m) for m in models_by_job.values()) == [12, 20, 20, 20]
@@ -171,14 +166,13 @@ def test_cancel_mid_job_cancels_predictions_and_releases_models(stack, replicate
     client = stack.test_client()
     preset = create_preset(client)
     stack.start_consumer()
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     deadline = time.monotonic() + 30
     while len(replicate_server.creates) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     response = client.post(f"/api/admin/jobs/{job_id}/cancel", headers=auth_headers())
     assert response.status_code == 202, response.get_json()
-    job = wait_for_status(stack, job_id, timeout=30)
+    job = wait_for_job(stack, job_id, timeout=30)
     assert job.status == "canceled"
     created_ids = {c["id"] for c in replicate_server.creates}
     assert created_ids <= set(replicate_server.cancels), "every in-flight prediction got a cancel"
@@ -188,16 +182,15 @@ def test_cancel_mid_job_cancels_predictions_and_releases_models(stack, replicate
     again = client.post(f"/api/admin/jobs/{job_id}/cancel", headers=auth_headers())
     assert again.status_code == 409 and "already ended" in again.get_json()["error"]
     replicate_server.latency = 0.05
-    follow_up = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+    follow_up = post_generate(client, preset["id"])
     assert follow_up.status_code == 202, "released models are selectable again"
-    assert wait_for_status(stack, follow_up.get_json()["jobId"]).status == "succeeded"
+    assert wait_for_job(stack, follow_up.get_json()["jobId"]).status == "succeeded"
 
 
 def test_cancel_of_a_queued_job_ends_it_at_once(stack):
     client = stack.test_client()
     preset = create_preset(client)  # no consumer: the job stays queued
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     response = client.post(f"/api/admin/jobs/{job_id}/cancel", headers=auth_headers())
     assert response.status_code == 202 and response.get_json()["status"] == "canceled"
     assert client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()["status"] == "canceled"
@@ -223,18 +216,18 @@ def test_retry_failed_runs_exactly_the_failed_models(stack, replicate_server):
     client = stack.test_client()
     preset = create_preset(client)
     stack.start_consumer()
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                         json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
-    assert wait_for_status(stack, job_id).status == "partial"
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
+    assert wait_for_job(stack, job_id).status == "partial"
     replicate_server.fail_when = None
     before = len(replicate_server.creates)
     response = client.post(f"/api/admin/jobs/{job_id}/retry", headers=auth_headers())
     assert response.status_code == 202, response.get_json()
     assert sorted(response.get_json()["modelIds"]) == sorted(doomed)
     retry_id = response.get_json()["jobId"]
-    assert wait_for_status(stack, retry_id).status == "succeeded"
-    retried = {c["input"]["image_input"][0].rsplit("/", 1)[1].rsplit("_", 1)[0]
-               for c in replicate_server.creates[before:]}
+    assert wait_for_job(stack, retry_id).status == "succeeded"
+    retried = {
+        c["input"]["image_input"][0].rsplit("/", 1)[1].rsplit("_", 1)[0] for c in replicate_server.creates[before:]
+    }
     assert retried == set(doomed)
     with stack.app_context():
         assert db.session.query(PresetModelUsage).filter_by(preset_id=preset["id"], state="used").count() == 20

@@ -1,4 +1,5 @@
 """README command one on a fresh clone, with no configuration at all."""
+
 import json
 import os
 import signal
@@ -19,8 +20,20 @@ def free_port() -> int:
 
 def clean_env(**extra) -> dict:
     """Only what any shell has: nothing of ours, so the run uses its embedded defaults."""
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
-                                       "PIP_FIND_LINKS", "PIP_CONFIG_FILE") if k in os.environ}
+    keep = {
+        k: os.environ[k]
+        for k in (
+            "PATH",
+            "HOME",
+            "LANG",
+            "TMPDIR",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_FIND_LINKS",
+            "PIP_CONFIG_FILE",
+        )
+        if k in os.environ
+    }
     return {**keep, **extra}
 
 
@@ -41,27 +54,49 @@ def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     port = free_port()
     log = open(tmp_path / "run.log", "wb")
-    run = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=clone, env=clean_env(), stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
+    run = subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=clone,
+        env=clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         status = wait_for_http(f"http://127.0.0.1:{port}/api/admin/presets", time.monotonic() + 300)
         assert status == 401, "the admin answers, and asks for credentials"
         secrets = json.loads((clone / "instance" / "dev-secrets.json").read_text())
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/admin/presets",
-                                         headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/admin/presets",
+            headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"},
+        )
         presets = json.loads(urllib.request.urlopen(request, timeout=5).read())["presets"]
         assert [p["name"] for p in presets] == ["Professional Headshot"]
 
         generate = subprocess.run(
-            [str(clone / ".venv" / "bin" / "flask"), "--app", "wsgi", "generate", "Professional Headshot", "--wait",
-             "--timeout", "120"],
-            cwd=clone, env=clean_env(), capture_output=True, text=True, timeout=180,
+            [
+                str(clone / ".venv" / "bin" / "flask"),
+                "--app",
+                "wsgi",
+                "generate",
+                "Professional Headshot",
+                "--wait",
+                "--timeout",
+                "120",
+            ],
+            cwd=clone,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert generate.returncode == 0, generate.stdout + generate.stderr
         assert "succeeded: 20 stored, 0 failed of 20 (offline placeholders)" in generate.stdout
 
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/admin/presets/{presets[0]['id']}",
-                                         headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/admin/presets/{presets[0]['id']}",
+            headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"},
+        )
         gallery = json.loads(urllib.request.urlopen(request, timeout=5).read())["gallery"]
         assert len(gallery) == 20 and all(example["offline"] for example in gallery)
     finally:

@@ -1,10 +1,11 @@
 """End to end in offline mode: the API queues a job, the pipeline stores 20 labelled placeholders."""
+
 import pytest
 from PIL import Image
 
-from app.extensions import db
+from app.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 
 
 @pytest.mark.parametrize("database, queue", [("postgres", "redis"), ("sqlite", "embedded")])
@@ -13,8 +14,7 @@ def test_offline_job_stores_twenty_labelled_examples(make_app, immediate_huey, d
     client = app.test_client()
     preset = create_preset(client)
 
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
-                           headers=auth_headers())
+    response = post_generate(client, preset["id"])
     assert response.status_code == 202, response.get_json()
     body = response.get_json()
     assert body["success"] is True and body["presetId"] == preset["id"] and body["examplesPerModel"] == 1

@@ -1,11 +1,12 @@
 """Structured log lines, progress retention, and pruning old jobs."""
+
 import logging
 from datetime import timedelta
 
-from app.extensions import db
+from app.database import db
+from app.generation.progress import RETAIN_FINISHED
 from app.models import GalleryExample, Job, utcnow
-from app.progress import RETAIN_FINISHED
-from tests.conftest import API_TOKEN, REPLICATE_TOKEN, auth_headers, create_preset
+from tests.conftest import API_TOKEN, REPLICATE_TOKEN, auth_headers, create_preset, post_generate
 
 
 def test_one_log_line_per_stage_and_item_with_ids_and_no_token(make_app, immediate_huey, replicate_server, caplog):
@@ -13,12 +14,18 @@ def test_one_log_line_per_stage_and_item_with_ids_and_no_token(make_app, immedia
     app = make_app(replicate=replicate_server)
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("app.")]
     ours = [line for line in lines if f"job={job_id}" in line and f"preset={preset['id']}" in line]
     stages = [line for line in ours if " stage " in line]
     assert [line.split("stage=")[1].split()[0] for line in stages] == [
-        "loading", "selecting", "generating", "recording", "updating", "complete"]
+        "loading",
+        "selecting",
+        "generating",
+        "recording",
+        "updating",
+        "complete",
+    ]
     stored = [line for line in ours if " stored " in line]
     assert len(stored) == 20 and all("model=" in line and "prediction=" in line for line in stored)
     created = [line for line in ours if " created " in line]
@@ -44,10 +51,11 @@ def test_a_stale_running_record_falls_back_to_the_database(make_app):
     client = app.test_client()
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     stale = (utcnow() - timedelta(hours=1)).isoformat() + "Z"
-    app.extensions["pixelglow"].progress.write(job_id, {"jobId": job_id, "status": "running", "percent": 50,
-                                                        "updatedAt": stale})
+    app.extensions["pixelglow"].progress.write(
+        job_id, {"jobId": job_id, "status": "running", "percent": 50, "updatedAt": stale}
+    )
     job = client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()
     assert job["status"] == "queued" and job["percent"] == 0, "the row, not a dead worker's last word"
 
@@ -56,8 +64,8 @@ def test_jobs_prune_removes_old_finished_jobs_and_keeps_examples(make_app, immed
     app = make_app()
     client = app.test_client()
     preset = create_preset(client)
-    old_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
-    new_job = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    old_job = post_generate(client, preset["id"]).get_json()["jobId"]
+    new_job = post_generate(client, preset["id"]).get_json()["jobId"]
     with app.app_context():
         db.session.get(Job, old_job).finished_at = utcnow() - timedelta(days=40)
         db.session.commit()

@@ -1,20 +1,26 @@
 """The pipeline against the Replicate-compatible test server, through the real `replicate` client."""
+
 import threading
 
 import pytest
 from PIL import Image
 
-from app.extensions import db
-from app.generation import request_generation
+from app.database import db
+from app.generation.pipeline import run_job
+from app.generation.submit import request_generation
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
-from app.pipeline import run_job
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 
 SD_VERSION = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
 
 PROVIDER_CASES = [
     ("NANO_BANANA", {"aspect_ratio": "3:4", "output_format": "png"}, "google/nano-banana", "image_input"),
-    ("FLUX_KONTEXT", {"output_format": "png", "safety_tolerance": 1}, "black-forest-labs/flux-kontext-pro", "input_image"),
+    (
+        "FLUX_KONTEXT",
+        {"output_format": "png", "safety_tolerance": 1},
+        "black-forest-labs/flux-kontext-pro",
+        "input_image",
+    ),
     ("FLUX_PRO", {"aspect_ratio": "2:3", "prompt_upsampling": True}, "black-forest-labs/flux-1.1-pro", "image_prompt"),
     ("STABLE_DIFFUSION", {"negative_prompt": "blurry", "num_inference_steps": 30}, None, "image"),
 ]
@@ -26,10 +32,10 @@ def test_each_provider_gets_its_model_input_and_our_storage_keeps_the_output(
 ):
     app = make_app(replicate=replicate_server)
     client = app.test_client()
-    preset = create_preset(client, name=f"Preset {provider}", provider=provider, settings=settings,
-                           prompt="Moody film noir portrait")
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1},
-                           headers=auth_headers())
+    preset = create_preset(
+        client, name=f"Preset {provider}", provider=provider, settings=settings, prompt="Moody film noir portrait"
+    )
+    response = post_generate(client, preset["id"])
     assert response.status_code == 202, response.get_json()
     assert "offline" not in response.get_json()["message"]
 
@@ -81,7 +87,7 @@ def test_progress_moves_through_the_seed_stages(make_app, immediate_huey, replic
     progress.write = spy
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
 
     percents = [p for p, *_ in seen]
     assert percents == sorted(percents), "progress never goes backwards"
@@ -117,7 +123,7 @@ def test_one_failing_prediction_makes_the_job_partial_and_releases_that_model(
     app = make_app(database=database, queue=queue, replicate=replicate_server)
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
 
     job = client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()
     assert job["status"] == "partial" and (job["done"], job["failed"]) == (19, 1)
@@ -152,7 +158,7 @@ def test_a_crashed_attempt_resumes_from_its_items_without_new_creates(
         return original_save(key, chunks)
 
     with app.app_context():
-        job_id = request_generation(preset["id"], 1).job.id
+        job_id = request_generation(app.extensions["pixelglow"], preset["id"], 1).job.id
         monkeypatch.setattr(storage, "save_stream", disk_full_after_eight)
         with pytest.raises(OSError):
             run_job(job_id, services)
@@ -175,8 +181,7 @@ def test_examples_per_model_makes_one_prediction_each(make_app, immediate_huey, 
     app = make_app(replicate=replicate_server)
     client = app.test_client()
     preset = create_preset(client)
-    response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 2},
-                           headers=auth_headers())
+    response = post_generate(client, preset["id"], {"examplesPerModel": 2})
     assert response.status_code == 202
     assert len(replicate_server.creates) == 40
     detail = client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()

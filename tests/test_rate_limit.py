@@ -1,10 +1,11 @@
 """The shared create limit: a burst goes at once, then a steady rate; never more than N in any window."""
+
 import threading
 import time
 
 import pytest
 
-from app.rate_limit import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
+from app.generation.rate_limit import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
 from tests.replicate_server import busiest_window
 
 

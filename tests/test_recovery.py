@@ -1,13 +1,14 @@
 """The sweep for lost jobs: re-queued once however many consumers sweep, failed when it never progresses."""
+
 import threading
 from datetime import timedelta
 
 from sqlalchemy import update
 
-from app.extensions import db
+from app.database import db
+from app.generation.recovery import sweep_stale_jobs
 from app.models import Job, PresetModelUsage, utcnow
-from app.recovery import sweep_stale_jobs
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 
 
 def lost_job(app):
@@ -15,10 +16,13 @@ def lost_job(app):
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     client = app.test_client()
     preset = create_preset(client)
-    job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
     with app.app_context():
-        db.session.execute(update(Job).where(Job.id == job_id).values(
-            status="running", lease_owner="dead-worker", heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status="running", lease_owner="dead-worker", heartbeat_at=utcnow() - timedelta(minutes=5))
+        )
         db.session.commit()
     return job_id
 
@@ -59,8 +63,11 @@ def test_a_job_requeued_without_progress_too_often_is_failed_with_the_reason(mak
     with app.app_context():
         for _ in range(10):
             # the re-queued task dies again at once: nothing moves, time passes
-            db.session.execute(update(Job).where(Job.id == job_id).values(
-                heartbeat_at=utcnow() - timedelta(minutes=5), requeued_at=utcnow() - timedelta(minutes=1)))
+            db.session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(heartbeat_at=utcnow() - timedelta(minutes=5), requeued_at=utcnow() - timedelta(minutes=1))
+            )
             db.session.commit()
             sweep_stale_jobs(services, lambda: [], enqueued.append)
         job = db.session.get(Job, job_id)

@@ -1,20 +1,20 @@
 """Model selection: 10 + 10, never a model the preset used, reservations that cannot collide."""
+
 import random
 import threading
 
 import pytest
 
-from app.extensions import db
-from app.generation import GenerationError, request_generation
+from app.database import db
+from app.generation.pipeline import run_job
+from app.generation.submit import GenerationError, request_generation
 from app.models import GalleryExample, Job, PresetModelUsage
-from app.pipeline import run_job
 from app.selection import choose_models, record_model_usage
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import create_preset, post_generate
 
 
 def generate(client, preset_id, **body):
-    return client.post(f"/api/admin/presets/{preset_id}/generate-examples", json=body,
-                       headers=auth_headers())
+    return post_generate(client, preset_id, body)
 
 
 def job_models(app, job_id):
@@ -87,7 +87,7 @@ def test_simultaneous_requests_never_share_a_model(make_app, database):
         with app.app_context():
             barrier.wait()
             try:
-                results.append(request_generation(preset["id"], 1).job.id)
+                results.append(request_generation(app.extensions["pixelglow"], preset["id"], 1).job.id)
             except GenerationError as exc:  # pragma: no cover - reported below
                 errors.append(exc.message)
 

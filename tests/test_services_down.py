@@ -1,4 +1,5 @@
 """Redis or the database unreachable when a job is requested: 503 with a message, nothing half-written."""
+
 import shutil
 import socket
 import subprocess
@@ -7,9 +8,9 @@ import time
 import pytest
 import redis as redis_lib
 
-from app.extensions import db
+from app.database import db
 from app.models import Job, JobItem, PresetModelUsage
-from tests.conftest import auth_headers, create_preset
+from tests.conftest import auth_headers, create_preset, post_generate
 from tests.live_stack import isolated_queue
 from tests.tcp_proxy import TcpProxy
 
@@ -35,8 +36,22 @@ class PrivateRedis:
 
     def start(self):
         self.process = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis_lib.Redis.from_url(self.url)
         for _ in range(100):
             try:
@@ -72,13 +87,13 @@ def test_redis_unreachable_gives_503_and_leaves_nothing(make_app, private_redis)
         client = app.test_client()
         preset = create_preset(client)
         private_redis.stop()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+        response = post_generate(client, preset["id"])
         assert response.status_code == 503
         assert "Redis" in response.get_json()["error"] and response.get_json()["success"] is False
         assert rows(app) == {"Job": 0, "JobItem": 0, "PresetModelUsage": 0}
 
         private_redis.start()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+        response = post_generate(client, preset["id"])
         assert response.status_code == 202
         assert rows(app) == {"Job": 1, "JobItem": 20, "PresetModelUsage": 20}
         assert redis_lib.Redis.from_url(private_redis.url).llen("huey.redis.examplegeneration") == 1
@@ -97,7 +112,7 @@ def test_database_unreachable_gives_503_and_leaves_nothing(make_app, pg_database
         assert client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).status_code == 200
 
         proxy.cut()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+        response = post_generate(client, preset["id"])
         assert response.status_code == 503
         assert "database is unavailable" in response.get_json()["error"]
         listing = client.get("/api/admin/presets", headers=auth_headers())
@@ -105,7 +120,7 @@ def test_database_unreachable_gives_503_and_leaves_nothing(make_app, pg_database
         assert not queued and rows(direct) == {"Job": 0, "JobItem": 0, "PresetModelUsage": 0}
 
         proxy.restore()
-        response = client.post(f"/api/admin/presets/{preset['id']}/generate-examples", json={"examplesPerModel": 1}, headers=auth_headers())
+        response = post_generate(client, preset["id"])
         assert response.status_code == 202, response.get_json()
         assert rows(direct) == {"Job": 1, "JobItem": 20, "PresetModelUsage": 20} and len(queued) == 1
     finally:
@@ -117,7 +132,7 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
 ):
     import threading
 
-    from app.pipeline import run_job
+    from app.generation.pipeline import run_job
 
     replicate_server.latency = 0.5
     with isolated_queue(private_redis.url):
@@ -126,8 +141,7 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
         services.enqueue_job = lambda job_id: None
         client = app.test_client()
         preset = create_preset(client)
-        job_id = client.post(f"/api/admin/presets/{preset['id']}/generate-examples",
-                             json={"examplesPerModel": 1}, headers=auth_headers()).get_json()["jobId"]
+        job_id = post_generate(client, preset["id"]).get_json()["jobId"]
         outcome = {}
 
         def work():

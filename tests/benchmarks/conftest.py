@@ -3,6 +3,7 @@
 They reuse tests/conftest.py's fixtures (PostgreSQL database, `make_app`) and tests/live_stack.py's real
 `huey_consumer` processes on a Redis database of this process's own.
 """
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ the printed table and the RESULTS.md summary.
 Nothing here asserts anything about time: figures are printed next to their targets and
 written to RESULTS.md (via results.json, so running one benchmark keeps the others' latest figures).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,8 @@ from pathlib import Path
 import psycopg
 import redis as redis_lib
 
-from app.rate_limit import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
-from tests.conftest import auth_headers, create_preset
+from app.generation.rate_limit import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
+from tests.conftest import create_preset, post_generate
 from tests.live_stack import Consumer
 from tests.replicate_server import busiest_window  # noqa: F401  (re-exported for the benchmarks)
 
@@ -192,8 +193,7 @@ class Stack:
         return [create_preset(client, name=f"{prefix} {n:03d}")["id"] for n in range(count)]
 
     def post_job(self, client, preset_id: str, examples_per_model: int = 1) -> JobRun:
-        response = client.post(f"/api/admin/presets/{preset_id}/generate-examples",
-                               json={"examplesPerModel": examples_per_model}, headers=auth_headers())
+        response = post_generate(client, preset_id, {"examplesPerModel": examples_per_model})
         accepted = time.monotonic()
         assert response.status_code == 202, response.get_json()
         return JobRun(response.get_json()["jobId"], preset_id, accepted)
@@ -224,12 +224,18 @@ class Stack:
         return self.wait(app, runs, timeout)
 
     def examples_stored(self, app, runs: list[JobRun]) -> int:
-        return self.pg(app).execute("SELECT count(*) FROM gallery_examples WHERE job_id = ANY(%s)",
-                                    ([r.job_id for r in runs],)).fetchone()[0]
+        return (
+            self.pg(app)
+            .execute("SELECT count(*) FROM gallery_examples WHERE job_id = ANY(%s)", ([r.job_id for r in runs],))
+            .fetchone()[0]
+        )
 
     def items_of(self, app, runs: list[JobRun]) -> int:
-        return self.pg(app).execute("SELECT count(*) FROM job_items WHERE job_id = ANY(%s)",
-                                    ([r.job_id for r in runs],)).fetchone()[0]
+        return (
+            self.pg(app)
+            .execute("SELECT count(*) FROM job_items WHERE job_id = ANY(%s)", ([r.job_id for r in runs],))
+            .fetchone()[0]
+        )
 
 
 def phases(server, run: JobRun, since: int = 0) -> dict:
@@ -328,9 +334,14 @@ class Report:
         header = ["figure", "value", "target", ""]
         widths = [max(len(r[i]) for r in self.rows + [header]) for i in range(4)]
         line = "  ".join("-" * w for w in widths)
-        out = [f"Benchmark {self.number}: {self.title}", f"  {self.setup}", line,
-               "  ".join(h.ljust(w) for h, w in zip(header, widths)), line]
-        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in self.rows]
+        out = [
+            f"Benchmark {self.number}: {self.title}",
+            f"  {self.setup}",
+            line,
+            "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+            line,
+        ]
+        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in self.rows]
         out.append(line)
         out += [f"  note: {n}" for n in self.notes]
         return "\n".join(out)
@@ -338,8 +349,10 @@ class Report:
     def publish(self):
         """Print the table and keep it as the latest figures of this benchmark in results.json / RESULTS.md."""
         others = max(self.others_at_start, other_test_sessions())
-        self.note(f"machine load: 1-min load average {self.load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} "
-                  f"at the end; other pytest sessions on the machine: {others}")
+        self.note(
+            f"machine load: 1-min load average {self.load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} "
+            f"at the end; other pytest sessions on the machine: {others}"
+        )
         print("\n" + self.text() + "\n", flush=True)
         data = {}
         if RESULTS_JSON.exists():
@@ -348,7 +361,10 @@ class Report:
             except ValueError:
                 data = {}
         data.setdefault("benchmarks", {})[self.number] = {
-            "title": self.title, "setup": self.setup, "rows": self.rows, "notes": self.notes,
+            "title": self.title,
+            "setup": self.setup,
+            "rows": self.rows,
+            "notes": self.notes,
             "ran_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         data["machine"] = machine()
@@ -374,8 +390,14 @@ def render_markdown(data: dict) -> str:
     ]
     for number in sorted(benches, key=lambda n: int(n) if n.isdigit() else 99):
         b = benches[number]
-        out += [f"## {number}. {b['title']}", "", b["setup"] + f" _(ran {b['ran_at'][:16].replace('T', ' ')})_", "",
-                "| figure | value | target | |", "|---|---|---|---|"]
+        out += [
+            f"## {number}. {b['title']}",
+            "",
+            b["setup"] + f" _(ran {b['ran_at'][:16].replace('T', ' ')})_",
+            "",
+            "| figure | value | target | |",
+            "|---|---|---|---|",
+        ]
         out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in b["rows"]]
         if b["notes"]:
             out.append("")

@@ -1,4 +1,5 @@
 """Benchmark 1: one 20 × 1 job at L = 2 s ± 0.25 s, the project's defaults next to the seed's sequential design."""
+
 from __future__ import annotations
 
 from tests.benchmarks.helpers import ProcessCpu, Report, fmt, median, phases
@@ -9,12 +10,15 @@ CONCURRENT_RUNS = 5
 
 def test_bench_1_job_time_against_latency(stack):
     server = stack.start_server(latency=L, jitter=JITTER, seed=101)
-    report = Report("1", "One job, 20 models × 1 example: concurrent vs the seed's sequential design",
-                    f"L = {L} s, jitter ±{JITTER} s; 1 consumer (-w 4 -k thread); time from the 202 to the final "
-                    f"status (job row polled every 20 ms); defaults run {CONCURRENT_RUNS}×, sequential once.")
+    report = Report(
+        "1",
+        "One job, 20 models × 1 example: concurrent vs the seed's sequential design",
+        f"L = {L} s, jitter ±{JITTER} s; 1 consumer (-w 4 -k thread); time from the 202 to the final "
+        f"status (job row polled every 20 ms); defaults run {CONCURRENT_RUNS}×, sequential once.",
+    )
 
     concurrent, sequential, split = [], None, []
-    for label, concurrency in [("defaults", None), ("sequential", "1")]:
+    for concurrency in (None, "1"):  # the defaults, then the seed's sequential design
         app = stack.app(GENERATION_CONCURRENCY=concurrency)
         stack.start_consumers(app, 1)
         presets = stack.presets(app, CONCURRENT_RUNS if concurrency is None else 1)
@@ -33,10 +37,19 @@ def test_bench_1_job_time_against_latency(stack):
         stack.stop_consumers()
 
     job = median(concurrent)
-    report.row(f"job time, defaults (median of {CONCURRENT_RUNS})", fmt(job, " s"), f"≤ {1.3 * L:.2f} s (1.3 × L)", job <= 1.3 * L)
+    report.row(
+        f"job time, defaults (median of {CONCURRENT_RUNS})",
+        fmt(job, " s"),
+        f"≤ {1.3 * L:.2f} s (1.3 × L)",
+        job <= 1.3 * L,
+    )
     report.row("job time / L, defaults (median)", fmt(job / L), "≤ 1.30", job / L <= 1.3)
-    report.row("job time / L, defaults (each run)", ", ".join(fmt(t / L) for t in concurrent), "≤ 1.30",
-               max(concurrent) / L <= 1.3)
+    report.row(
+        "job time / L, defaults (each run)",
+        ", ".join(fmt(t / L) for t in concurrent),
+        "≤ 1.30",
+        max(concurrent) / L <= 1.3,
+    )
     p = {k: median([s[k] for s in split]) for k in split[0]}
     report.row("  202 → first create (pickup)", fmt(p["pickup"], " s"), "context (medians)")
     report.row("  first → last create", fmt(p["create_spread"], " s"), "context")
@@ -44,8 +57,14 @@ def test_bench_1_job_time_against_latency(stack):
     report.row("  last prediction done → final status", fmt(p["tail"], " s"), "context")
     report.row("job time, sequential (concurrency 1)", fmt(sequential, " s"), f"≈ 20 × L = {20 * L:.0f} s")
     report.row("sequential / concurrent", fmt(sequential / job, " ×", 1), "≥ 12 ×", sequential / job >= 12)
-    report.row("creates at the server / 429s", f"{len(server.creates)} / {server.throttled}", f"{20 * (CONCURRENT_RUNS + 1)} / 0",
-               len(server.creates) == 20 * (CONCURRENT_RUNS + 1) and server.throttled == 0)
-    report.note(f"benchmark process (hosts the Replicate-compatible server) CPU during the sequential run: "
-                f"{server_cpu:.0%} of a core")
+    report.row(
+        "creates at the server / 429s",
+        f"{len(server.creates)} / {server.throttled}",
+        f"{20 * (CONCURRENT_RUNS + 1)} / 0",
+        len(server.creates) == 20 * (CONCURRENT_RUNS + 1) and server.throttled == 0,
+    )
+    report.note(
+        f"benchmark process (hosts the Replicate-compatible server) CPU during the sequential run: "
+        f"{server_cpu:.0%} of a core"
+    )
     report.publish()

@@ -1,4 +1,5 @@
 """Benchmark 3: the consumer's own work per item, with a provider that answers at once (zero latency)."""
+
 from __future__ import annotations
 
 from tests.benchmarks.helpers import ProcessCpu, Report, SystemCpu, cpu_seconds, fmt
@@ -10,10 +11,13 @@ def test_bench_3_consumer_cpu_per_item(stack):
     server = stack.start_server(latency=0.0, jitter=0.0, seed=303)
     # A limit far above the load: this measures our own work, not the 600-a-minute budget (1,000 creates).
     app = stack.app(CREATE_RATE_PER_MINUTE=100_000)
-    report = Report("3", "Own work per item: 50 jobs × 20 models through one consumer, zero latency",
-                    "latency 0; 1 consumer (-w 4 -k thread), concurrency 20, poll interval 0.2 s, create limit raised "
-                    "to 100,000/min so only our own work is measured; consumer CPU = utime + stime from /proc, "
-                    "from after its start-up to the last job's final status.")
+    report = Report(
+        "3",
+        "Own work per item: 50 jobs × 20 models through one consumer, zero latency",
+        "latency 0; 1 consumer (-w 4 -k thread), concurrency 20, poll interval 0.2 s, create limit raised "
+        "to 100,000/min so only our own work is measured; consumer CPU = utime + stime from /proc, "
+        "from after its start-up to the last job's final status.",
+    )
     presets = stack.presets(app, JOBS)
     [consumer] = stack.start_consumers(app, 1)
     pid = consumer.process.pid

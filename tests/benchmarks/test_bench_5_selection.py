@@ -1,12 +1,13 @@
 """Benchmark 5: model selection on PostgreSQL with registries of 72, 1,000 and 10,000 models, and
 0 or 100,000 usage rows belonging to other presets."""
+
 from __future__ import annotations
 
 import json
 import random
 import time
 
-from app.extensions import db
+from app.database import db
 from app.models import Preset
 from app.registry import get_registry
 from app.selection import choose_models, lock_preset, select_models_for_preset, taken_model_ids
@@ -20,8 +21,13 @@ REPEATS = 200
 
 def write_registry(path, size: int):
     half = size // 2
-    data = {g: [{"id": f"{g}_{n:05d}", "gender": g, "s3Url": f"https://models.example/{g}/{g}_{n:05d}.png"}
-                for n in range(half)] for g in ("male", "female")}
+    data = {
+        g: [
+            {"id": f"{g}_{n:05d}", "gender": g, "s3Url": f"https://models.example/{g}/{g}_{n:05d}.png"}
+            for n in range(half)
+        ]
+        for g in ("male", "female")
+    }
     path.write_text(json.dumps(data))
     return path
 
@@ -65,18 +71,41 @@ def time_selections(registry_path, preset_id: str) -> tuple[list[float], list[fl
     return choose, full
 
 
+def ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def report_cases(report, results) -> None:
+    for rows in (0, OTHER_ROWS):
+        for size in SIZES:
+            choose, full = results[(size, rows)]
+            value = (
+                f"{ms(median(full)):.2f} ms (p95 {ms(percentile(full, 95)):.2f}; "
+                f"choose_models {ms(median(choose)):.2f})"
+            )
+            label = f"selection, {size:,} models, {rows:,} other rows"
+            if size == 10_000 and rows == OTHER_ROWS:
+                report.row(label, value, "≤ 10 ms", ms(median(full)) <= 10)
+            else:
+                report.row(label, value, "context")
+
+
 def test_bench_5_selection_scales_with_the_registry_not_with_other_presets(stack, tmp_path):
     app = stack.app()
-    report = Report("5", "Model selection on PostgreSQL: registry size and other presets' usage rows",
-                    f"One preset with no usage of its own; {OTHER_PRESETS} other presets × 1,000 usage rows for the "
-                    f"100,000 case (COPY, then ANALYZE); {REPEATS} selections per case, each in a transaction rolled "
-                    "back: lock_preset + select_models_for_preset (20 models) + flush; choose_models also timed alone.")
+    report = Report(
+        "5",
+        "Model selection on PostgreSQL: registry size and other presets' usage rows",
+        f"One preset with no usage of its own; {OTHER_PRESETS} other presets × 1,000 usage rows for the "
+        f"100,000 case (COPY, then ANALYZE); {REPEATS} selections per case, each in a transaction rolled "
+        "back: lock_preset + select_models_for_preset (20 models) + flush; choose_models also timed alone.",
+    )
     registries = {size: write_registry(tmp_path / f"models-{size}.json", size) for size in SIZES}
     results = {}
     with app.app_context():
         target = Preset(name="Selection target", prompt="p", provider="NANO_BANANA", settings={})
-        others = [Preset(name=f"Other {n:03d}", prompt="p", provider="NANO_BANANA", settings={})
-                  for n in range(OTHER_PRESETS)]
+        others = [
+            Preset(name=f"Other {n:03d}", prompt="p", provider="NANO_BANANA", settings={}) for n in range(OTHER_PRESETS)
+        ]
         db.session.add_all([target, *others])
         db.session.commit()
         target_id, other_ids = target.id, [p.id for p in others]
@@ -90,21 +119,15 @@ def test_bench_5_selection_scales_with_the_registry_not_with_other_presets(stack
                 results[(size, rows)] = time_selections(registries[size], target_id)
         db.session.remove()
 
-    def ms(seconds):
-        return seconds * 1000
-
-    for rows in (0, OTHER_ROWS):
-        for size in SIZES:
-            choose, full = results[(size, rows)]
-            value = f"{ms(median(full)):.2f} ms (p95 {ms(percentile(full, 95)):.2f}; choose_models {ms(median(choose)):.2f})"
-            if size == 10_000 and rows == OTHER_ROWS:
-                report.row(f"selection, {size:,} models, {rows:,} other rows", value, "≤ 10 ms", ms(median(full)) <= 10)
-            else:
-                report.row(f"selection, {size:,} models, {rows:,} other rows", value, "context")
+    report_cases(report, results)
     for rows in (0, OTHER_ROWS):
         growth = median(results[(10_000, rows)][1]) / median(results[(72, rows)][1])
-        report.row(f"growth 72 → 10,000 models ({rows:,} other rows)", fmt(growth, " ×", 1),
-                   f"≤ {10_000 / 72:.0f} × (linear)", growth <= 10_000 / 72)
+        report.row(
+            f"growth 72 → 10,000 models ({rows:,} other rows)",
+            fmt(growth, " ×", 1),
+            f"≤ {10_000 / 72:.0f} × (linear)",
+            growth <= 10_000 / 72,
+        )
     for size in SIZES:
         flat = median(results[(size, OTHER_ROWS)][1]) / median(results[(size, 0)][1])
         report.row(f"100,000 / 0 other rows, {size:,} models", fmt(flat, " ×"), "≈ 1 × (flat; ≤ 1.25)", flat <= 1.25)

@@ -1,4 +1,5 @@
 """Benchmark 6: peak memory (RSS) of a consumer running a 20 × 4 job whose outputs are 2 MB each."""
+
 from __future__ import annotations
 
 import threading
@@ -13,10 +14,13 @@ OUTPUT_BYTES = 2 * 1024 * 1024
 def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     stack.start_server(latency=L, jitter=JITTER, seed=606, output_bytes=OUTPUT_BYTES)
     app = stack.app()
-    report = Report("6", "Peak RSS of a consumer: one 20 × 4 job with 2 MB outputs",
-                    f"L = {L} s, jitter ±{JITTER} s, outputs {OUTPUT_BYTES:,} bytes (padded JPEG); 1 consumer "
-                    "(-w 4 -k thread), defaults; VmHWM / VmRSS from /proc/<pid>/status summed over the consumer's "
-                    "process group (one process with -k thread); RSS also sampled every 20 ms.")
+    report = Report(
+        "6",
+        "Peak RSS of a consumer: one 20 × 4 job with 2 MB outputs",
+        f"L = {L} s, jitter ±{JITTER} s, outputs {OUTPUT_BYTES:,} bytes (padded JPEG); 1 consumer "
+        "(-w 4 -k thread), defaults; VmHWM / VmRSS from /proc/<pid>/status summed over the consumer's "
+        "process group (one process with -k thread); RSS also sampled every 20 ms.",
+    )
     [preset] = stack.presets(app, 1)
     [consumer] = stack.start_consumers(app, 1)
     pgid = consumer.process.pid
@@ -44,13 +48,18 @@ def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     mb = 1024
     report.row("peak consumer RSS (VmHWM: start-up + job)", f"{hwm / mb:.1f} MB", "≤ 150 MB", hwm / mb <= 150)
     report.row("  highest sampled VmRSS during the job", f"{max(samples) / mb:.1f} MB", "context")
-    report.row("  consumer idle after start-up (VmRSS / VmHWM)", f"{idle_rss / mb:.1f} MB / {idle_hwm / mb:.1f} MB",
-               "context")
-    report.row("  growth over idle (peak sampled − idle RSS)", f"{(max(samples) - idle_rss) / mb:.1f} MB",
-               f"context: 80 outputs = {80 * OUTPUT_BYTES / 1024 / 1024:.0f} MB were streamed")
+    report.row(
+        "  consumer idle after start-up (VmRSS / VmHWM)", f"{idle_rss / mb:.1f} MB / {idle_hwm / mb:.1f} MB", "context"
+    )
+    report.row(
+        "  growth over idle (peak sampled − idle RSS)",
+        f"{(max(samples) - idle_rss) / mb:.1f} MB",
+        f"context: 80 outputs = {80 * OUTPUT_BYTES / 1024 / 1024:.0f} MB were streamed",
+    )
     report.row("  job time", f"{run.seconds:.2f} s", "context")
-    report.row("  files stored / bytes each", f"{len(sizes)} / {min(sizes):,}–{max(sizes):,}", "80 / ≈ 2 MB",
-               len(sizes) == 80)
+    report.row(
+        "  files stored / bytes each", f"{len(sizes)} / {min(sizes):,}–{max(sizes):,}", "80 / ≈ 2 MB", len(sizes) == 80
+    )
 
     # Context, not the acceptance shape: the same consumer process with all 4 of its workers busy (4 jobs at once).
     stack.stop_consumers()
@@ -59,6 +68,9 @@ def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     runs = stack.run_jobs(app, [(p, 4) for p in presets], timeout=300)
     assert all(r.status == "succeeded" for r in runs) and stack.examples_stored(app, runs) == 320
     four = group_kb(consumer.process.pid, "VmHWM")
-    report.row("context: 4 such jobs at once in one consumer (all 4 workers busy): VmHWM", f"{four / mb:.1f} MB",
-               "context (not the acceptance shape)")
+    report.row(
+        "context: 4 such jobs at once in one consumer (all 4 workers busy): VmHWM",
+        f"{four / mb:.1f} MB",
+        "context (not the acceptance shape)",
+    )
     report.publish()

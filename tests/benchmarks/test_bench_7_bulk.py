@@ -1,4 +1,5 @@
 """Benchmark 7: bulk — 100 presets × 20 models queued at once, two consumers, a global limit of 1,200 a minute."""
+
 from __future__ import annotations
 
 import bisect
@@ -29,10 +30,13 @@ def script_calls(redis_client) -> int:
 def test_bench_7_bulk_sustains_the_create_limit(stack):
     server = stack.start_server(latency=L, jitter=JITTER, seed=707)
     app = stack.app(CREATE_RATE_PER_MINUTE=LIMIT)
-    report = Report("7", "Bulk: 100 presets × 20 models queued at once, 2 consumers, limit 1,200 creates a minute",
-                    f"L = {L} s, jitter ±{JITTER} s; 2 consumers (-w 4 -k thread), concurrency 20; all 100 jobs queued "
-                    f"before the consumers start; the server enforces {LIMIT}/min too (like Replicate); rates from the "
-                    "server's create timestamps.")
+    report = Report(
+        "7",
+        "Bulk: 100 presets × 20 models queued at once, 2 consumers, limit 1,200 creates a minute",
+        f"L = {L} s, jitter ±{JITTER} s; 2 consumers (-w 4 -k thread), concurrency 20; all 100 jobs queued "
+        f"before the consumers start; the server enforces {LIMIT}/min too (like Replicate); rates from the "
+        "server's create timestamps.",
+    )
     presets = stack.presets(app, PRESETS)
     server.rate_limit_per_minute = LIMIT
     client = app.test_client()
@@ -53,24 +57,44 @@ def test_bench_7_bulk_sustains_the_create_limit(stack):
     counts = window_counts(times)
     first_minute = sum(1 for t in times if t < times[0] + 60)
     sustained = min(counts) / LIMIT if counts else len(times) / max(span, 1e-9) * 60 / LIMIT
-    report.row("sustained creates/min, worst full 60 s window while the queue had work", 
-               f"{min(counts)} / min = {sustained:.1%} of the limit" if counts else "n/a",
-               "≥ 95 % of 1,200", sustained >= 0.95)
-    report.row("  mean over full 60 s windows", f"{sum(counts) / len(counts):.0f} / min = "
-               f"{sum(counts) / len(counts) / LIMIT:.1%}" if counts else "n/a", "context")
+    report.row(
+        "sustained creates/min, worst full 60 s window while the queue had work",
+        f"{min(counts)} / min = {sustained:.1%} of the limit" if counts else "n/a",
+        "≥ 95 % of 1,200",
+        sustained >= 0.95,
+    )
+    report.row(
+        "  mean over full 60 s windows",
+        f"{sum(counts) / len(counts):.0f} / min = {sum(counts) / len(counts) / LIMIT:.1%}" if counts else "n/a",
+        "context",
+    )
     report.row("  creates in the first 60 s", f"{first_minute} = {first_minute / LIMIT:.1%} of the limit", "context")
-    report.row("  busiest 60 s window / 429s", f"{busiest_window(times)} / {server.throttled}", "≤ 1,200 / 0",
-               busiest_window(times) <= LIMIT and server.throttled == 0)
+    report.row(
+        "  busiest 60 s window / 429s",
+        f"{busiest_window(times)} / {server.throttled}",
+        "≤ 1,200 / 0",
+        busiest_window(times) <= LIMIT and server.throttled == 0,
+    )
     report.row("  creates accepted", str(len(times)), f"{PRESETS * 20}")
     report.row("  first create → last create", fmt(span, " s", 1), "context")
-    report.row("  all jobs done (first 202 → last final)",
-               fmt(max(r.finished for r in runs) - min(r.accepted for r in runs), " s", 1), "context")
-    report.row("  Replicate-compatible server process CPU / machine busy",
-               f"{server_share:.0%} of a core / {machine_busy:.2f} of {os.cpu_count()} cores", "context")
-    report.row("  limiter script calls (Redis EVALSHA) per create", fmt(evals / len(times), "", 1),
-               "context (1 = no waiting)")
-    report.row("  consumers' CPU (both) / per item", f"{consumer_cpu:.1f} s / {consumer_cpu / len(times) * 1000:.1f} ms",
-               "context")
+    report.row(
+        "  all jobs done (first 202 → last final)",
+        fmt(max(r.finished for r in runs) - min(r.accepted for r in runs), " s", 1),
+        "context",
+    )
+    report.row(
+        "  Replicate-compatible server process CPU / machine busy",
+        f"{server_share:.0%} of a core / {machine_busy:.2f} of {os.cpu_count()} cores",
+        "context",
+    )
+    report.row(
+        "  limiter script calls (Redis EVALSHA) per create", fmt(evals / len(times), "", 1), "context (1 = no waiting)"
+    )
+    report.row(
+        "  consumers' CPU (both) / per item",
+        f"{consumer_cpu:.1f} s / {consumer_cpu / len(times) * 1000:.1f} ms",
+        "context",
+    )
     buckets = [sum(1 for t in times if k * 5 <= t - times[0] < (k + 1) * 5) for k in range(int(span // 5) + 1)]
     report.note("creates per 5 s from the first create: " + " ".join(str(b) for b in buckets))
     report.publish()

@@ -1,6 +1,7 @@
 """The production stack for browser tests: PostgreSQL, Redis, the app served by werkzeug in a
 thread, a real `huey_consumer` process, the Replicate-compatible server, and headless Chromium.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,17 +12,25 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import load_settings
-from app.extensions import db
+from app.database import db
+from app.tasks import enqueue_job
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPLICATE_TOKEN, TABLES, base_env, create_admin
 from tests.live_stack import Consumer, isolated_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+
 
 class LiveStack:
     def __init__(self, app, env: dict, url: str, replicate):
@@ -63,11 +72,17 @@ def live(pg_database, browser_redis, tmp_path):
     instance = tmp_path / "instance"
     instance.mkdir()
     env = base_env(
-        instance, DATABASE_URL=pg_database, REDIS_URL=browser_redis, MEDIA_DIR=str(instance / "media"),
-        GENERATION_MODE="replicate", REPLICATE_API_TOKEN=REPLICATE_TOKEN, REPLICATE_BASE_URL=replicate.url,
-        REPLICATE_POLL_INTERVAL="0.05", GENERATION_CONCURRENCY="3",
+        instance,
+        DATABASE_URL=pg_database,
+        REDIS_URL=browser_redis,
+        MEDIA_DIR=str(instance / "media"),
+        GENERATION_MODE="replicate",
+        REPLICATE_API_TOKEN=REPLICATE_TOKEN,
+        REPLICATE_BASE_URL=replicate.url,
+        REPLICATE_POLL_INTERVAL="0.05",
+        GENERATION_CONCURRENCY="3",
     )
-    app = create_app(load_settings(env))
+    app = create_app(load_settings(env), enqueue=enqueue_job)
     with app.app_context():
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")

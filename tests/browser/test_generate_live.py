@@ -3,16 +3,22 @@
 The provider (the Replicate-compatible server) answers each prediction after 0.3 s ± 0.1 s and the
 worker runs 3 at a time, so a job of 20 takes a few seconds: long enough to watch the bar move.
 """
+
 from __future__ import annotations
 
 import time
 
 from sqlalchemy import func, select
 
-from app.extensions import db
+from app.database import db
 from app.models import Job
 from tests.browser.conftest import (
-    DESKTOP, PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in,
+    DESKTOP,
+    PHONE,
+    create_preset_in_browser,
+    no_horizontal_overflow,
+    screenshot,
+    sign_in,
 )
 
 PROGRESS = "#progress progress"
@@ -69,8 +75,10 @@ def test_generate_examples_fills_the_gallery_live_and_a_second_run_uses_other_mo
     # the images are our stored copies and they load
     page.locator("#gallery li.example img").first.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelector('#gallery li.example img').naturalWidth > 0")
-    assert all(src.startswith("/media/examples/") for src in
-               page.eval_on_selector_all("#gallery img", "els => els.map(e => e.getAttribute('src'))"))
+    assert all(
+        src.startswith("/media/examples/")
+        for src in page.eval_on_selector_all("#gallery img", "els => els.map(e => e.getAttribute('src'))")
+    )
     screenshot(page, "preset-after-generation")
 
     # -- second run, on a phone-sized screen: 20 other models ------------------------------------
@@ -93,9 +101,13 @@ def test_generate_examples_fills_the_gallery_live_and_a_second_run_uses_other_mo
     job_id = page.locator("#progress").get_attribute("data-job-id")
     for viewport in (DESKTOP, PHONE):
         page.set_viewport_size(viewport)
-        for path, name in (("/admin/presets", "presets-list"), ("/admin/jobs", "jobs"),
-                           (f"/admin/presets/{preset_id}", "preset-page"), (f"/admin/jobs/{job_id}", "job-page"),
-                           (f"/admin/presets/{preset_id}/edit", "preset-form")):
+        for path, name in (
+            ("/admin/presets", "presets-list"),
+            ("/admin/jobs", "jobs"),
+            (f"/admin/presets/{preset_id}", "preset-page"),
+            (f"/admin/jobs/{job_id}", "job-page"),
+            (f"/admin/presets/{preset_id}/edit", "preset-form"),
+        ):
             page.goto(path)
             screenshot(page, name)
             assert no_horizontal_overflow(page), f"{path} overflows at {viewport['width']} px"

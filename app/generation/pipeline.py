@@ -10,6 +10,7 @@ Items run on a thread pool (network-bound work: threads keep the replicate clien
 synchronous API and need no event loop inside Huey's thread workers). Only the calling
 thread touches the database and the progress record; workers report events on a queue.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,13 +26,23 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import (
-    ITEM_OPEN, JOB_FINAL, JOB_LIVE, GalleryExample, Job, JobItem, Preset, PresetModelUsage, iso, new_id, utcnow,
+from ..database import db
+from ..models import (
+    ITEM_OPEN,
+    JOB_FINAL,
+    JOB_LIVE,
+    GalleryExample,
+    Job,
+    JobItem,
+    Preset,
+    PresetModelUsage,
+    iso,
+    new_id,
+    utcnow,
 )
-from .replicate_runner import ItemFailed, ItemResult, ItemSpec, Stopped
+from ..providers.base import ItemFailed, ItemResult, ItemSpec, Stopped
+from ..selection import settle_usage
 from .jobs import item_json
-from .selection import settle_usage
 
 log = logging.getLogger("app.pipeline")
 
@@ -45,10 +56,6 @@ class JobNotFound(Exception):
 
 class LeaseLost(Exception):
     """Another worker took the job over (this one's heartbeat went stale): stop without finishing it."""
-
-
-def media_url(key: str) -> str:
-    return f"/media/{key}"
 
 
 @dataclass
@@ -103,7 +110,9 @@ class JobRunner:
         self.preset = db.session.get(Preset, job.preset_id)
         self.preset_id, self.preset_name = self.preset.id, self.preset.name
         self.items = {
-            i.id: ItemState(i.id, i.model_id, i.gender, i.reference_url, i.example_index, i.state, i.prediction_id, i.error)
+            i.id: ItemState(
+                i.id, i.model_id, i.gender, i.reference_url, i.example_index, i.state, i.prediction_id, i.error
+            )
             for i in job.items
         }
         self.prompt, self.provider, self.settings = job.prompt, job.provider, dict(job.settings or {})
@@ -121,10 +130,18 @@ class JobRunner:
         stale_before = now - timedelta(seconds=self.services.settings.job_stale_seconds)
         claimed = db.session.execute(
             update(Job)
-            .where(Job.id == self.job_id, Job.status.in_(JOB_LIVE),
-                   or_(Job.lease_owner.is_(None), Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before))
-            .values(lease_owner=self.worker, heartbeat_at=now, status="running", attempts=Job.attempts + 1,
-                    started_at=func.coalesce(Job.started_at, now))
+            .where(
+                Job.id == self.job_id,
+                Job.status.in_(JOB_LIVE),
+                or_(Job.lease_owner.is_(None), Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
+            )
+            .values(
+                lease_owner=self.worker,
+                heartbeat_at=now,
+                status="running",
+                attempts=Job.attempts + 1,
+                started_at=func.coalesce(Job.started_at, now),
+            )
         ).rowcount
         db.session.commit()
         return claimed == 1
@@ -176,9 +193,11 @@ class JobRunner:
                 continue
             owner = owners.get(item.model_id, "missing")
             if owner == "missing":
-                db.session.add(PresetModelUsage(
-                    preset_id=self.preset_id, model_id=item.model_id, state="reserved", job_id=self.job_id
-                ))
+                db.session.add(
+                    PresetModelUsage(
+                        preset_id=self.preset_id, model_id=item.model_id, state="reserved", job_id=self.job_id
+                    )
+                )
                 owners[item.model_id] = self.job_id
             elif owner != self.job_id:
                 self._item_failed(item.id, "model was taken by another job after this preset's usage was cleared")
@@ -187,30 +206,14 @@ class JobRunner:
     def run_items(self, specs: list[ItemSpec]) -> None:
         if not specs:
             return
-        outstanding = len(specs)
         crash: BaseException | None = None
-        last_beat = time.monotonic()
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(specs)), thread_name_prefix=f"job-{self.job_id[:8]}")
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.concurrency, len(specs)), thread_name_prefix=f"job-{self.job_id[:8]}"
+        )
         try:
             for spec in specs:
                 pool.submit(self._work, spec)
-            while outstanding:
-                try:
-                    event = self.events.get(timeout=0.25)
-                except queue.Empty:
-                    event = None
-                if event is not None:
-                    self.handle(event)
-                    if event.kind != "created":
-                        outstanding -= 1
-                    if event.kind == "crashed":
-                        crash = event.value
-                        break
-                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
-                    last_beat = time.monotonic()
-                    if self.heartbeat() and not self.stop.is_set():
-                        self._log("cancel requested")
-                        self.stop.set()  # workers leave their predictions; cancel_open_items cancels them
+            crash = self._handle_events_until_done(len(specs))
         except BaseException as exc:
             crash = exc
         finally:
@@ -222,6 +225,28 @@ class JobRunner:
         if crash is not None:
             self._log("crashed", error=repr(crash))
             raise crash
+
+    def _handle_events_until_done(self, outstanding: int) -> BaseException | None:
+        """Record the workers' events until every item has ended; returns a worker's crash, if one crashed.
+        Keeps the lease's heartbeat meanwhile and stops the workers when an admin cancels."""
+        last_beat = time.monotonic()
+        while outstanding:
+            try:
+                event = self.events.get(timeout=0.25)
+            except queue.Empty:
+                event = None
+            if event is not None:
+                self.handle(event)
+                if event.kind == "crashed":
+                    return event.value
+                if event.kind != "created":
+                    outstanding -= 1
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                if self.heartbeat() and not self.stop.is_set():
+                    self._log("cancel requested")
+                    self.stop.set()  # workers leave their predictions; cancel_open_items cancels them
+        return None
 
     def _drain_after_crash(self) -> None:
         """Keep what the workers still reported (prediction ids above all) so a retry resumes them."""
@@ -236,7 +261,9 @@ class JobRunner:
                     self.handle(event)
                 except Exception:
                     db.session.rollback()
-                    log.exception("job=%s could not record %s for model=%s", self.job_id, event.kind, event.spec.model_id)
+                    log.exception(
+                        "job=%s could not record %s for model=%s", self.job_id, event.kind, event.spec.model_id
+                    )
 
     def settle_usage(self) -> None:
         settle_usage(self.preset_id, self.job_id, self.items.values())
@@ -257,9 +284,17 @@ class JobRunner:
         else:
             status, error = "partial", f"{failed} of {total} predictions failed"
         db.session.execute(
-            update(Job).where(Job.id == self.job_id)
-            .values(status=status, error=error, done=done, failed=failed, finished_at=utcnow(), heartbeat_at=utcnow(),
-                    lease_owner=None)
+            update(Job)
+            .where(Job.id == self.job_id)
+            .values(
+                status=status,
+                error=error,
+                done=done,
+                failed=failed,
+                finished_at=utcnow(),
+                heartbeat_at=utcnow(),
+                lease_owner=None,
+            )
         )
         db.session.commit()
         self.status, self.finished_at = status, utcnow()
@@ -285,7 +320,8 @@ class JobRunner:
         spec = event.spec
         if event.kind == "created":
             db.session.execute(
-                update(JobItem).where(JobItem.id == spec.item_id)
+                update(JobItem)
+                .where(JobItem.id == spec.item_id)
                 .values(prediction_id=event.value, state="processing", updated_at=utcnow())
             )
             db.session.commit()  # the lease's heartbeat is kept by the loop, once a second
@@ -302,18 +338,26 @@ class JobRunner:
 
     def _item_stored(self, spec: ItemSpec, result: ItemResult) -> None:
         example = GalleryExample(
-            id=new_id(), preset_id=spec.preset_id, job_id=spec.job_id, model_id=spec.model_id, gender=spec.gender,
-            example_index=spec.index, provider=spec.provider, prompt=spec.prompt, image_path=result.image_key,
-            prediction_id=result.prediction_id, offline=result.offline, created_at=utcnow(),
+            id=new_id(),
+            preset_id=spec.preset_id,
+            job_id=spec.job_id,
+            model_id=spec.model_id,
+            gender=spec.gender,
+            example_index=spec.index,
+            provider=spec.provider,
+            prompt=spec.prompt,
+            image_path=result.image_key,
+            prediction_id=result.prediction_id,
+            offline=result.offline,
+            created_at=utcnow(),
         )
         db.session.add(example)
         db.session.execute(
-            update(JobItem).where(JobItem.id == spec.item_id)
+            update(JobItem)
+            .where(JobItem.id == spec.item_id)
             .values(state="succeeded", example_id=example.id, error=None, updated_at=utcnow())
         )
-        db.session.execute(
-            update(Job).where(Job.id == self.job_id).values(done=Job.done + 1, heartbeat_at=utcnow())
-        )
+        db.session.execute(update(Job).where(Job.id == self.job_id).values(done=Job.done + 1, heartbeat_at=utcnow()))
         record = self._example_record(example)  # before the commit expires the row
         try:
             db.session.commit()
@@ -341,8 +385,10 @@ class JobRunner:
     def heartbeat(self) -> bool:
         """Keep the lease fresh; returns True when an admin asked to cancel the job."""
         row = db.session.execute(
-            update(Job).where(Job.id == self.job_id, Job.lease_owner == self.worker)
-            .values(heartbeat_at=utcnow()).returning(Job.cancel_requested)
+            update(Job)
+            .where(Job.id == self.job_id, Job.lease_owner == self.worker)
+            .values(heartbeat_at=utcnow())
+            .returning(Job.cancel_requested)
         ).first()
         db.session.commit()
         if row is None:
@@ -358,8 +404,11 @@ class JobRunner:
             if item.prediction_id:
                 self.generator.cancel(item.prediction_id)
             item.state, item.error = "canceled", "canceled by an admin"
-            db.session.execute(update(JobItem).where(JobItem.id == item.id)
-                               .values(state="canceled", error=item.error, updated_at=utcnow()))
+            db.session.execute(
+                update(JobItem)
+                .where(JobItem.id == item.id)
+                .values(state="canceled", error=item.error, updated_at=utcnow())
+            )
             self._log("canceled", model=item.model_id, prediction=item.prediction_id)
         db.session.commit()
 
@@ -412,17 +461,30 @@ class JobRunner:
     # -- helpers -----------------------------------------------------------------
     def _spec(self, item: ItemState) -> ItemSpec:
         return ItemSpec(
-            item_id=item.id, job_id=self.job_id, preset_id=self.preset_id, preset_name=self.preset_name,
-            model_id=item.model_id, gender=item.gender, reference_url=item.reference_url, index=item.example_index,
-            prompt=self.prompt, provider=self.provider, settings=self.settings,
+            item_id=item.id,
+            job_id=self.job_id,
+            preset_id=self.preset_id,
+            preset_name=self.preset_name,
+            model_id=item.model_id,
+            gender=item.gender,
+            reference_url=item.reference_url,
+            index=item.example_index,
+            prompt=self.prompt,
+            provider=self.provider,
+            settings=self.settings,
             prediction_id=item.prediction_id,
         )
 
-    @staticmethod
-    def _example_record(example: GalleryExample) -> dict:
-        return {"id": example.id, "modelId": example.model_id, "gender": example.gender,
-                "index": example.example_index, "imageUrl": media_url(example.image_path),
-                "offline": example.offline, "createdAt": iso(example.created_at)}
+    def _example_record(self, example: GalleryExample) -> dict:
+        return {
+            "id": example.id,
+            "modelId": example.model_id,
+            "gender": example.gender,
+            "index": example.example_index,
+            "imageUrl": self.services.storage.url(example.image_path),
+            "offline": example.offline,
+            "createdAt": iso(example.created_at),
+        }
 
     @staticmethod
     def _final_message(status: str, done: int, failed: int, total: int) -> str:
@@ -436,11 +498,18 @@ class JobRunner:
 
     def summary(self) -> dict:
         items = self.items.values()
-        return {"jobId": self.job_id, "status": self.status,
-                "done": sum(1 for i in items if i.state == "succeeded"),
-                "failed": sum(1 for i in items if i.state == "failed"), "total": len(self.items),
-                "failures": [{"modelId": i.model_id, "index": i.example_index, "error": i.error}
-                             for i in self.items.values() if i.state == "failed"]}
+        return {
+            "jobId": self.job_id,
+            "status": self.status,
+            "done": sum(1 for i in items if i.state == "succeeded"),
+            "failed": sum(1 for i in items if i.state == "failed"),
+            "total": len(self.items),
+            "failures": [
+                {"modelId": i.model_id, "index": i.example_index, "error": i.error}
+                for i in self.items.values()
+                if i.state == "failed"
+            ],
+        }
 
     def _log(self, outcome: str, **fields) -> None:
         parts = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)

@@ -3,6 +3,7 @@
 Nothing reaches the user as a traceback: database outages become 503 with a message,
 anything unexpected becomes a 500 with a short apology after the session is rolled back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ from flask import jsonify, render_template, request
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from ..database import db
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ def init_app(app) -> None:
             405: f"{request.method} is not allowed on this address.",
             413: "The request body is too large.",
         }
-        message = exc.description if exc.description and exc.code not in messages else messages.get(exc.code, exc.description)
+        message = (
+            exc.description if exc.description and exc.code not in messages else messages.get(exc.code, exc.description)
+        )
         if exc.code == 400 and exc.description and "CSRF" in exc.description:
             message = "Your form expired or lacked its security token: reload the page and try again."
         response = error_response(exc.code or 500, message or exc.name)

@@ -1,28 +1,25 @@
 """Helpers shared by the admin blueprints: model pool, gallery pages, worker liveness, htmx answers."""
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from sqlalchemy import and_, func, or_, select
 
-from ..extensions import db
-from ..generation import MODELS_PER_JOB
-from ..models import GalleryExample, PresetModelUsage, iso, utcnow
-from ..pipeline import media_url
+from ...database import db
+from ...generation.submit import MODELS_PER_JOB
+from ...models import GalleryExample, PresetModelUsage, iso, utcnow
+from ..context import services
 
 log = logging.getLogger(__name__)
 
 GALLERY_PAGE = 40
-QUEUED_GRACE_SECONDS = 5       # a queued job older than this with no consumer alive: say so
-RUNNING_STALE_SECONDS = 30     # a running job whose progress stopped moving this long
+QUEUED_GRACE_SECONDS = 5  # a queued job older than this with no consumer alive: say so
+RUNNING_STALE_SECONDS = 30  # a running job whose progress stopped moving this long
 WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
-
-
-def services():
-    return current_app.extensions["pixelglow"]
 
 
 def is_htmx() -> bool:
@@ -58,25 +55,43 @@ class Pool:
 
 
 def model_pool(preset_id: str) -> Pool:
-    states = dict(db.session.execute(
-        select(PresetModelUsage.model_id, PresetModelUsage.state).where(PresetModelUsage.preset_id == preset_id)
-    ).all())
+    states = dict(
+        db.session.execute(
+            select(PresetModelUsage.model_id, PresetModelUsage.state).where(PresetModelUsage.preset_id == preset_id)
+        ).all()
+    )
     registry = services().registry()
     return Pool([(m.id, m.gender, states.get(m.id, "free")) for m in registry.all])
 
 
 # -- gallery -------------------------------------------------------------------
 def example_card(example: GalleryExample) -> dict:
-    return {"id": example.id, "presetId": example.preset_id, "modelId": example.model_id, "gender": example.gender,
-            "index": example.example_index, "provider": example.provider, "imageUrl": media_url(example.image_path),
-            "offline": example.offline, "createdAt": iso(example.created_at)}
+    return {
+        "id": example.id,
+        "presetId": example.preset_id,
+        "modelId": example.model_id,
+        "gender": example.gender,
+        "index": example.example_index,
+        "provider": example.provider,
+        "imageUrl": services().storage.url(example.image_path),
+        "offline": example.offline,
+        "createdAt": iso(example.created_at),
+    }
 
 
 def record_card(example: dict, preset_id: str, provider: str) -> dict:
     """A gallery card from a progress record's example (no database row needed)."""
-    return {"id": example.get("id"), "presetId": preset_id, "modelId": example.get("modelId"),
-            "gender": example.get("gender"), "index": example.get("index", 0), "provider": provider,
-            "imageUrl": example.get("imageUrl"), "offline": example.get("offline"), "createdAt": example.get("createdAt")}
+    return {
+        "id": example.get("id"),
+        "presetId": preset_id,
+        "modelId": example.get("modelId"),
+        "gender": example.get("gender"),
+        "index": example.get("index", 0),
+        "provider": provider,
+        "imageUrl": example.get("imageUrl"),
+        "offline": example.get("offline"),
+        "createdAt": example.get("createdAt"),
+    }
 
 
 def encode_cursor(example: GalleryExample) -> str:
@@ -104,8 +119,12 @@ def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | N
     position = decode_cursor(cursor)
     if position:
         created, example_id = position
-        query = query.where(or_(GalleryExample.created_at < created,
-                                and_(GalleryExample.created_at == created, GalleryExample.id < example_id)))
+        query = query.where(
+            or_(
+                GalleryExample.created_at < created,
+                and_(GalleryExample.created_at == created, GalleryExample.id < example_id),
+            )
+        )
     rows = db.session.scalars(
         query.order_by(GalleryExample.created_at.desc(), GalleryExample.id.desc()).limit(GALLERY_PAGE + 1)
     ).all()
@@ -143,8 +162,6 @@ def worker_missing(status: str, created_at: datetime | None, updated_at: datetim
     """A job waits with no consumer to run it: queued for a few seconds, or running with frozen progress."""
     now = utcnow()
     waiting = (
-        (status == "queued" and created_at is not None and (now - created_at).total_seconds() > QUEUED_GRACE_SECONDS)
-        or (status == "running" and updated_at is not None
-            and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS)
-    )
+        status == "queued" and created_at is not None and (now - created_at).total_seconds() > QUEUED_GRACE_SECONDS
+    ) or (status == "running" and updated_at is not None and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS)
     return waiting and consumers_alive() is False

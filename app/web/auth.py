@@ -7,6 +7,7 @@ Everything under /admin, /api/admin and /media needs one or the other; the login
 and static assets stay open. Anonymous requests are refused before the CSRF check, so
 they are told to sign in rather than that their form expired.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -14,9 +15,13 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from flask_wtf import CSRFProtect
 
+from ..users import user_for_session
+from .context import services
 from .errors import error_response
-from .extensions import csrf
+
+csrf = CSRFProtect()
 
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 PUBLIC_ENDPOINTS = frozenset({"static", "admin_auth.login"})
@@ -28,8 +33,8 @@ def bearer_token_ok() -> bool:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return False
-    expected = current_app.extensions["pixelglow"].settings.admin_api_token
-    return hmac.compare_digest(header[len("Bearer "):].strip().encode(), expected.encode())
+    expected = services().settings.admin_api_token
+    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), expected.encode())
 
 
 def authenticate() -> None:
@@ -40,8 +45,6 @@ def authenticate() -> None:
         return
     g.auth = None
     if session.get(SESSION_USER):
-        from .users import user_for_session
-
         user = user_for_session(session.get(SESSION_USER), session.get(SESSION_STAMP))
         if user is not None:
             g.auth, g.user = "session", user
@@ -85,7 +88,9 @@ def unauthenticated():
         response.headers["HX-Redirect"] = login_url()
         return response
     if request.headers.get("Authorization"):
-        return error_response(401, "The API token is missing or wrong. Send it as 'Authorization: Bearer <ADMIN_API_TOKEN>'.")
+        return error_response(
+            401, "The API token is missing or wrong. Send it as 'Authorization: Bearer <ADMIN_API_TOKEN>'."
+        )
     if request.path.startswith("/admin") and "admin_auth.login" in current_app.view_functions:
         return redirect(login_url(), 303 if request.method not in ("GET", "HEAD") else 302)
     return error_response(401, "Sign in, or send the API token as 'Authorization: Bearer <ADMIN_API_TOKEN>'.")
@@ -102,13 +107,16 @@ def admin_required(view):
 
 
 def init_app(app) -> None:
+    csrf.init_app(app)
 
     @app.before_request
     def _authenticate_and_check_csrf():
         authenticate()
         if g.auth is None and requires_admin():
             return unauthenticated()
-        if request.method not in ("GET", "HEAD", "OPTIONS") and g.auth != "token" and (
-            g.auth == "session" or not request.path.startswith("/api/")
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and g.auth != "token"
+            and (g.auth == "session" or not request.path.startswith("/api/"))
         ):
             csrf.protect()

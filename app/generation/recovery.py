@@ -7,6 +7,7 @@ queue, and queues them again; the pipeline resumes them from their items. A job 
 keeps coming back without progress is failed with the reason, so none shows as running
 forever.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,10 +15,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from .extensions import db
-from .models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, iso, utcnow
+from ..database import db
+from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, iso, utcnow
+from ..selection import settle_usage
 from .jobs import job_json_from_rows
-from .selection import settle_usage
 
 log = logging.getLogger("app.recovery")
 
@@ -61,16 +62,22 @@ def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]
         mark = progress_mark(job.id)
         stalled = job.stalled_requeues + 1 if mark == job.progress_mark and job.requeues else 0
         if stalled > settings.max_stalled_requeues:
-            reason = (f"The job was re-queued {job.stalled_requeues} times after its worker stopped, without "
-                      f"progress; giving up. Check the worker logs, then use Retry failed models.")
+            reason = (
+                f"The job was re-queued {job.stalled_requeues} times after its worker stopped, without "
+                f"progress; giving up. Check the worker logs, then use Retry failed models."
+            )
             finalize_without_worker(services, job.id, "failed", reason)
             actions.append((job.id, "failed"))
             continue
         previous = job.requeued_at
         claimed = db.session.execute(
             update(Job)
-            .where(Job.id == job.id, Job.status.in_(JOB_LIVE), last_sign_of_life < stale_before,
-                   Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous)
+            .where(
+                Job.id == job.id,
+                Job.status.in_(JOB_LIVE),
+                last_sign_of_life < stale_before,
+                Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous,
+            )
             .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
         ).rowcount
         db.session.commit()
@@ -132,7 +139,8 @@ def request_cancel(services, job_id: str) -> str:
     if job.status not in JOB_LIVE:
         raise CancelError(f"Job {job_id} has already ended ({job.status}); there is nothing to cancel.")
     ended = db.session.execute(  # claim it like a worker would, so none can start it meanwhile
-        update(Job).where(Job.id == job_id, Job.status == "queued", Job.lease_owner.is_(None))
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued", Job.lease_owner.is_(None))
         .values(cancel_requested=True, status="running", lease_owner="admin-cancel", heartbeat_at=utcnow())
     ).rowcount
     if ended:  # never started: no worker will see it, so end it here

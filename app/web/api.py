@@ -1,21 +1,27 @@
 """The JSON API under /api/admin (Bearer ADMIN_API_TOKEN), in the seed's camelCase."""
+
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, redirect, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..database import db
+from ..generation.jobs import job_json, live_job_for_preset
+from ..generation.recovery import CancelError, request_cancel
+from ..generation.submit import (
+    GenerationError,
+    parse_examples_per_model,
+    request_generation,
+    request_retry_of_failed,
+)
+from ..models import GalleryExample, Preset, iso
+from ..presets import PresetError, apply_preset_fields
+from ..selection import usage_counts
+from ..storage.base import preset_prefix
 from .auth import admin_required
+from .context import services
 from .errors import error_response
-from .extensions import db
-from .generation import GenerationError, parse_examples_per_model, request_generation, request_retry_of_failed
-from .recovery import CancelError, request_cancel
-from .jobs import job_json, live_job_for_preset
-from .models import GalleryExample, Preset, iso
-from .pipeline import media_url
-from .presets import PresetError, apply_preset_fields
-from .selection import usage_counts
-from .storage import preset_prefix
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
@@ -25,8 +31,9 @@ def read_json_body(required: bool):
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
-            raise GenerationError('The request body must be a JSON object, e.g. {"examplesPerModel": 1} '
-                                  "(send {} for the defaults).")
+            raise GenerationError(
+                'The request body must be a JSON object, e.g. {"examplesPerModel": 1} (send {} for the defaults).'
+            )
         return None
     if not request.is_json:
         raise GenerationError("Send the body as JSON with 'Content-Type: application/json'.")
@@ -44,19 +51,34 @@ def gallery_json(preset_id: str) -> list[dict]:
     examples = db.session.scalars(
         select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
     )
+    storage = services().storage
     return [
-        {"id": e.id, "modelId": e.model_id, "gender": e.gender, "provider": e.provider, "imageUrl": media_url(e.image_path),
-         "predictionId": e.prediction_id, "jobId": e.job_id, "createdAt": iso(e.created_at), "offline": e.offline}
+        {
+            "id": e.id,
+            "modelId": e.model_id,
+            "gender": e.gender,
+            "provider": e.provider,
+            "imageUrl": storage.url(e.image_path),
+            "predictionId": e.prediction_id,
+            "jobId": e.job_id,
+            "createdAt": iso(e.created_at),
+            "offline": e.offline,
+        }
         for e in examples
     ]
 
 
 def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
-    registry = current_app.extensions["pixelglow"].registry()
+    registry = services().registry()
     data = {
-        "id": preset.id, "name": preset.name, "prompt": preset.prompt, "provider": preset.provider,
-        "settings": preset.settings or {}, "lastGenerated": iso(preset.last_generated),
-        "createdAt": iso(preset.created_at), "updatedAt": iso(preset.updated_at),
+        "id": preset.id,
+        "name": preset.name,
+        "prompt": preset.prompt,
+        "provider": preset.provider,
+        "settings": preset.settings or {},
+        "lastGenerated": iso(preset.last_generated),
+        "createdAt": iso(preset.created_at),
+        "updatedAt": iso(preset.updated_at),
         "usage": {**usage_counts(preset.id), "total": len(registry)},
     }
     if with_gallery:
@@ -85,14 +107,12 @@ def _known_error(exc):
 @bp.post("/presets/<id:preset_id>/generate-examples")
 @admin_required
 def generate_examples(preset_id: str):
-    """One endpoint, three callers: Bearer → JSON (below); a signed-in browser → the admin's answer
-    (the progress fragment for htmx, a 303 to the job page for a plain form post)."""
+    """Bearer or a JSON body → JSON (below). A signed-in browser's form post is the admin's own route's
+    business: a 307 keeps its method and body (old pages and bookmarklets posting here still work)."""
     if g.auth == "session" and not request.is_json:
-        from .admin.views_presets import generate_for_browser
-
-        return generate_for_browser(preset_id)
+        return redirect(url_for("admin_presets.generate", preset_id=preset_id), 307)
     examples_per_model = parse_examples_per_model(read_json_body(required=True))
-    queued = request_generation(preset_id, examples_per_model)
+    queued = request_generation(services(), preset_id, examples_per_model)
     body = {
         "success": True,
         "jobId": queued.job.id,
@@ -110,7 +130,7 @@ def generate_examples(preset_id: str):
 @bp.get("/jobs/<id:job_id>")
 @admin_required
 def get_job(job_id: str):
-    data = job_json(job_id)
+    data = job_json(services(), job_id)
     if data is None:
         return error_response(404, f"No job with id {job_id!r}.")
     return jsonify(data)
@@ -159,7 +179,7 @@ def delete_preset(preset_id: str):
         )
     db.session.delete(preset)
     db.session.commit()
-    current_app.extensions["pixelglow"].storage.delete_tree(preset_prefix(preset_id))
+    services().storage.delete_tree(preset_prefix(preset_id))
     return jsonify(success=True, message=f'Preset "{preset.name}" deleted.')
 
 
@@ -175,7 +195,7 @@ def commit_preset() -> None:
 @admin_required
 def cancel_job(job_id: str):
     try:
-        outcome = request_cancel(current_app.extensions["pixelglow"], job_id)
+        outcome = request_cancel(services(), job_id)
     except CancelError as exc:
         db.session.rollback()
         return error_response(exc.status, exc.message)
@@ -186,9 +206,15 @@ def cancel_job(job_id: str):
 @bp.post("/jobs/<id:job_id>/retry")
 @admin_required
 def retry_failed(job_id: str):
-    queued = request_retry_of_failed(job_id)
-    body = {"success": True, "jobId": queued.job.id, "retryOf": job_id, "presetId": queued.job.preset_id,
-            "message": f"Retrying {len(queued.selection.models)} failed models", "modelIds": [m.id for m in queued.selection.models]}
+    queued = request_retry_of_failed(services(), job_id)
+    body = {
+        "success": True,
+        "jobId": queued.job.id,
+        "retryOf": job_id,
+        "presetId": queued.job.preset_id,
+        "message": f"Retrying {len(queued.selection.models)} failed models",
+        "modelIds": [m.id for m in queued.selection.models],
+    }
     if queued.selection.warning:
         body["warning"] = queued.selection.warning
     return jsonify(body), 202

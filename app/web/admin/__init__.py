@@ -4,32 +4,34 @@
 - `views_presets`: presets list, create / edit / delete, preset page with gallery, model pool, generate form
 - `views_jobs`: jobs list, job page, the live progress fragment
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 
+from . import auth_views, views_jobs, views_presets
+
 SESSION_LIFETIME = timedelta(hours=12)
 
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 def init_app(app: Flask) -> None:
-    from . import auth_views, views_jobs, views_presets
-    from .. import users  # noqa: F401  (the User table belongs to the metadata)
-
     if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):  # Flask's default: too long for an admin
         app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
     app.register_blueprint(auth_views.bp)
@@ -55,7 +57,7 @@ def security_headers(response):
 
 
 def layout_context() -> dict:
-    services = current_app.extensions.get("pixelglow")
+    services = current_app.extensions.get("pixelglow")  # absent only on error pages of a half-built app
     return {
         "offline_mode": bool(services and services.settings.offline),
         "current_user": g.get("user"),

@@ -5,6 +5,7 @@ the job API read it without touching the database. Records of finished jobs are 
 for the most recent RETAIN_FINISHED jobs and expire after that (our own keys, so each
 can carry its own expiry, which Huey's key-value hash cannot).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+
+import redis
 
 RETAIN_FINISHED = 100
 FINISHED_TTL = 7 * 24 * 3600
@@ -21,8 +24,6 @@ PREFIX = "pixelglow:"
 
 class RedisProgressStore:
     def __init__(self, url: str):
-        import redis
-
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
 
     def write(self, job_id: str, record: dict, finished: bool = False) -> None:
@@ -67,7 +68,9 @@ class SqliteProgressStore:
         self.path = str(path)
         self._local = threading.local()
         with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS progress (key TEXT PRIMARY KEY, value TEXT, expires REAL, finished REAL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS progress (key TEXT PRIMARY KEY, value TEXT, expires REAL, finished REAL)"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -87,7 +90,9 @@ class SqliteProgressStore:
 
     def write(self, job_id: str, record: dict, finished: bool = False) -> None:
         ttl = FINISHED_TTL if finished else LIVE_TTL
-        self._put(f"progress:{job_id}", json.dumps(record, separators=(",", ":")), ttl, time.time() if finished else None)
+        self._put(
+            f"progress:{job_id}", json.dumps(record, separators=(",", ":")), ttl, time.time() if finished else None
+        )
         if finished:
             self._connect().execute(
                 "DELETE FROM progress WHERE finished IS NOT NULL AND key NOT IN "
@@ -96,9 +101,11 @@ class SqliteProgressStore:
             )
 
     def read(self, job_id: str) -> dict | None:
-        row = self._connect().execute(
-            "SELECT value FROM progress WHERE key = ? AND expires > ?", (f"progress:{job_id}", time.time())
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute("SELECT value FROM progress WHERE key = ? AND expires > ?", (f"progress:{job_id}", time.time()))
+            .fetchone()
+        )
         return json.loads(row[0]) if row else None
 
     def delete(self, job_id: str) -> None:
@@ -108,9 +115,11 @@ class SqliteProgressStore:
         self._put(f"heartbeat:{name}", str(time.time()), ttl)
 
     def alive(self) -> list[str]:
-        rows = self._connect().execute(
-            "SELECT key FROM progress WHERE key LIKE 'heartbeat:%' AND expires > ?", (time.time(),)
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute("SELECT key FROM progress WHERE key LIKE 'heartbeat:%' AND expires > ?", (time.time(),))
+            .fetchall()
+        )
         return [r[0].split(":", 1)[1] for r in rows]
 
     def ping(self) -> None:

@@ -4,19 +4,19 @@ This is the request side shared by every caller (JSON API, browser form, CLI); h
 answer is shaped is left to them. Models are chosen here, before queuing, so the caller
 learns at once which models the job got or that none are left.
 """
+
 from __future__ import annotations
 
 import logging
 import random
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from .extensions import db
-from .models import Job, JobItem, PresetModelUsage
-from .registry import ReferenceModel
-from .selection import NoModelsLeft, Selection, lock_preset, reserve_given_models, select_models_for_preset
+from ..database import db
+from ..models import Job, JobItem, PresetModelUsage
+from ..registry import ReferenceModel
+from ..selection import NoModelsLeft, Selection, lock_preset, reserve_given_models, select_models_for_preset
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def parse_examples_per_model(body) -> int:
     if body is None:
         return 1
     if not isinstance(body, dict):
-        raise GenerationError("The request body must be a JSON object such as {\"examplesPerModel\": 1}.")
+        raise GenerationError('The request body must be a JSON object such as {"examplesPerModel": 1}.')
     unknown = set(body) - {"examplesPerModel"}
     if unknown:
         raise GenerationError(f"Unknown field(s): {', '.join(sorted(unknown))}. Only examplesPerModel is accepted.")
@@ -66,11 +66,15 @@ class QueuedJob:
 
 
 def request_generation(
-    preset_id: str, examples_per_model: int, *, rng: random.Random | None = None,
-    models: list[ReferenceModel] | None = None, retry_of: str | None = None,
+    services,
+    preset_id: str,
+    examples_per_model: int,
+    *,
+    rng: random.Random | None = None,
+    models: list[ReferenceModel] | None = None,
+    retry_of: str | None = None,
 ) -> QueuedJob:
     """Reserve models (random ones, or exactly `models`), create the job and its items, commit, queue it."""
-    services = current_app.extensions["pixelglow"]
     try:
         preset = lock_preset(preset_id)
         if preset is None:
@@ -108,7 +112,9 @@ def request_generation(
     except OperationalError as exc:
         db.session.rollback()
         log.warning("database unavailable while requesting a generation: %s", exc.__class__.__name__)
-        raise GenerationError("The database is unavailable right now; nothing was queued. Try again shortly.", 503)
+        raise GenerationError(
+            "The database is unavailable right now; nothing was queued. Try again shortly.", 503
+        ) from None
     except Exception:
         db.session.rollback()
         raise
@@ -119,7 +125,9 @@ def request_generation(
         log.warning("could not queue job %s: %s", job_id, exc)
         db.session.rollback()
         discard_job(job_id)
-        raise GenerationError("The job queue (Redis) is unavailable right now; nothing was queued. Try again shortly.", 503)
+        raise GenerationError(
+            "The job queue (Redis) is unavailable right now; nothing was queued. Try again shortly.", 503
+        ) from None
     return QueuedJob(job, selection)
 
 
@@ -135,14 +143,16 @@ def discard_job(job_id: str) -> None:
         log.exception("could not discard unqueued job %s", job_id)
 
 
-def request_retry_of_failed(job_id: str) -> QueuedJob:
+def request_retry_of_failed(services, job_id: str) -> QueuedJob:
     """A follow-up job for exactly the models of `job_id` that got no example."""
     job = db.session.get(Job, job_id)
     if job is None:
         raise GenerationError(f"No job with id {job_id!r}.", 404)
     if job.status not in ("partial", "failed", "canceled"):
-        raise GenerationError(f"Job {job_id} is {job.status}; only a finished job with failed models can be retried.", 409)
-    registry = current_app.extensions["pixelglow"].registry()
+        raise GenerationError(
+            f"Job {job_id} is {job.status}; only a finished job with failed models can be retried.", 409
+        )
+    registry = services.registry()
     succeeded = {i.model_id for i in job.items if i.state == "succeeded"}
     failed_ids = sorted({i.model_id for i in job.items if i.state in ("failed", "canceled")} - succeeded)
     models = [registry.get(m) for m in failed_ids if registry.get(m) is not None]
@@ -150,9 +160,11 @@ def request_retry_of_failed(job_id: str) -> QueuedJob:
         raise GenerationError(f"Job {job_id} has no failed models to retry.", 409)
     preset_id, examples_per_model = job.preset_id, job.examples_per_model
     try:
-        return request_generation(preset_id, examples_per_model, models=models, retry_of=job_id)
+        return request_generation(services, preset_id, examples_per_model, models=models, retry_of=job_id)
     except GenerationError as exc:
         if exc.status == 409 and "already been used" in exc.message:
-            raise GenerationError("The failed models of this job have been taken by another job since; "
-                                  "there is nothing left to retry.", 409) from None
+            raise GenerationError(
+                "The failed models of this job have been taken by another job since; there is nothing left to retry.",
+                409,
+            ) from None
         raise

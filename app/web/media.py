@@ -1,7 +1,9 @@
 """Serving stored examples from our media folder (never the provider's expiring URLs)."""
-from flask import Blueprint, abort, current_app, send_from_directory
+
+from flask import Blueprint, abort, send_from_directory
 
 from .auth import admin_required
+from .context import services
 
 bp = Blueprint("media", __name__)
 
@@ -9,7 +11,7 @@ bp = Blueprint("media", __name__)
 @bp.get("/media/<path:key>")
 @admin_required
 def media(key: str):
-    storage = current_app.extensions["pixelglow"].storage
+    storage = services().storage
     try:
         storage.path_for(key)
     except ValueError:

@@ -4,28 +4,42 @@ While a job runs, its progress record answers without a database query. A job wi
 record falls back to its rows; a job that exists nowhere is reported as missing, never
 as done.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
-from .extensions import db
-from .models import ITEM_OPEN, JOB_LIVE, Job, iso, utcnow
+from ..database import db
+from ..models import ITEM_OPEN, JOB_LIVE, Job, iso, utcnow
 
 
-def job_json(job_id: str) -> dict | None:
-    services = current_app.extensions["pixelglow"]
+def job_json(services, job_id: str) -> dict | None:
     progress = services.progress
     try:
         record = progress.read(job_id)
     except Exception:  # progress store down: the database still knows
         record = None
     if record is not None and not record_is_stale(record, services.settings.job_stale_seconds):
-        return {k: record.get(k) for k in (
-            "id", "presetId", "status", "percent", "stage", "message", "done", "failed", "total",
-            "items", "createdAt", "finishedAt", "offline")} | {"id": job_id}
+        return {
+            k: record.get(k)
+            for k in (
+                "id",
+                "presetId",
+                "status",
+                "percent",
+                "stage",
+                "message",
+                "done",
+                "failed",
+                "total",
+                "items",
+                "createdAt",
+                "finishedAt",
+                "offline",
+            )
+        } | {"id": job_id}
     job = db.session.get(Job, job_id)
     return job_json_from_rows(job) if job else None
 
@@ -43,8 +57,14 @@ def record_is_stale(record: dict, stale_seconds: float) -> bool:
 
 def item_json(item) -> dict:
     """A job item as the API and the progress record show it (a JobItem row or the runner's copy)."""
-    return {"modelId": item.model_id, "gender": item.gender, "index": item.example_index, "state": item.state,
-            "predictionId": item.prediction_id, "error": item.error}
+    return {
+        "modelId": item.model_id,
+        "gender": item.gender,
+        "index": item.example_index,
+        "state": item.state,
+        "predictionId": item.prediction_id,
+        "error": item.error,
+    }
 
 
 def job_json_from_rows(job: Job) -> dict:
@@ -58,10 +78,19 @@ def job_json_from_rows(job: Job) -> dict:
     else:
         percent, stage, message = 100, "complete", job.error or job.status
     return {
-        "id": job.id, "presetId": job.preset_id, "status": job.status, "percent": percent, "stage": stage,
-        "message": message, "done": job.done, "failed": job.failed, "total": job.total,
+        "id": job.id,
+        "presetId": job.preset_id,
+        "status": job.status,
+        "percent": percent,
+        "stage": stage,
+        "message": message,
+        "done": job.done,
+        "failed": job.failed,
+        "total": job.total,
         "items": [item_json(i) for i in job.items],
-        "createdAt": iso(job.created_at), "finishedAt": iso(job.finished_at), "offline": job.offline,
+        "createdAt": iso(job.created_at),
+        "finishedAt": iso(job.finished_at),
+        "offline": job.offline,
     }
 
 

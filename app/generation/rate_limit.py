@@ -10,6 +10,7 @@ steady once the queue is full instead of a minute's budget going out in one burs
 followed by a dead minute. Without Redis (the embedded first-run setup, one consumer)
 the same bookings are kept in memory.
 """
+
 from __future__ import annotations
 
 import logging

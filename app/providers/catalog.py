@@ -4,6 +4,7 @@ One row per provider: the model (or version, for community models that cannot be
 created by name), the input field that carries the reference photo, the settings a
 preset may set, and how the output comes back (one URL or a list of them).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,15 +17,35 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
 
+    def check(self, key: str, value) -> None:
+        """Raise ValueError naming `key` when `value` does not fit this setting."""
+        if not self.has_kind(value):
+            raise ValueError(f"setting {key!r} must be of type {self.kind.__name__}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"setting {key!r} must be one of {', '.join(map(str, self.choices))}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"setting {key!r} must be at least {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"setting {key!r} must be at most {self.maximum}")
+
+    def has_kind(self, value) -> bool:
+        if self.kind is bool or isinstance(value, bool):
+            return self.kind is bool and isinstance(value, bool)
+        if self.kind is int:
+            return isinstance(value, int)
+        if self.kind is float:
+            return isinstance(value, (int, float))
+        return isinstance(value, str)
+
 
 @dataclass(frozen=True)
 class Provider:
     name: str
     label: str
-    model: str                       # owner/name on Replicate
-    image_field: str                 # where the reference photo goes
-    image_as_list: bool              # nano-banana takes a list of images
-    by_version: bool = False         # community models are created by version hash
+    model: str  # owner/name on Replicate
+    image_field: str  # where the reference photo goes
+    image_as_list: bool  # nano-banana takes a list of images
+    by_version: bool = False  # community models are created by version hash
     output_is_list: bool = False
     defaults: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
@@ -50,30 +71,13 @@ class Provider:
             return {}
         if not isinstance(settings, dict):
             raise ValueError("settings must be an object")
-        cleaned = {}
         for key, value in settings.items():
             spec = self.settings.get(key)
             if spec is None:
                 allowed = ", ".join(sorted(self.settings)) or "none"
                 raise ValueError(f"setting {key!r} is not used by {self.name} (allowed: {allowed})")
-            if spec.kind is bool:
-                ok = isinstance(value, bool)
-            elif spec.kind is int:
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            elif spec.kind is float:
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, str)
-            if not ok:
-                raise ValueError(f"setting {key!r} must be of type {spec.kind.__name__}")
-            if spec.choices and value not in spec.choices:
-                raise ValueError(f"setting {key!r} must be one of {', '.join(map(str, spec.choices))}")
-            if spec.minimum is not None and value < spec.minimum:
-                raise ValueError(f"setting {key!r} must be at least {spec.minimum}")
-            if spec.maximum is not None and value > spec.maximum:
-                raise ValueError(f"setting {key!r} must be at most {spec.maximum}")
-            cleaned[key] = value
-        return cleaned
+            spec.check(key, value)
+        return dict(settings)
 
 
 ASPECT_RATIOS = ("match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5", "5:4", "21:9", "9:21")
@@ -136,7 +140,9 @@ PROVIDERS: dict[str, Provider] = {
                 "prompt_strength": Setting(float, minimum=0, maximum=1),
                 "num_inference_steps": Setting(int, minimum=1, maximum=500),
                 "guidance_scale": Setting(float, minimum=1, maximum=20),
-                "scheduler": Setting(str, ("DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS")),
+                "scheduler": Setting(
+                    str, ("DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS")
+                ),
                 "seed": Setting(int, minimum=0),
             },
         ),

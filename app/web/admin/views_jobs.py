@@ -6,6 +6,7 @@ from the record and are added to the gallery out of band. Only a job with no rec
 yet (still queued) or no record any more is looked up in the database. When the job
 has ended the answer is HTTP 286, which tells htmx to stop polling.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,14 +15,20 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..extensions import db
-from ..generation import GenerationError, request_retry_of_failed
-from ..jobs import job_json_from_rows, record_is_stale
-from ..recovery import CancelError, request_cancel
-from ..models import JOB_FINAL, Job, Preset, iso, utcnow
-from ..providers import PROVIDERS
+from ...database import db
+from ...generation.jobs import job_json_from_rows, record_is_stale
+from ...generation.recovery import CancelError, request_cancel
+from ...generation.submit import GenerationError, request_retry_of_failed
+from ...models import JOB_FINAL, Job, Preset, iso, utcnow
+from ...providers.catalog import PROVIDERS
 from .common import (
-    WORKER_COMMAND, gallery_count, model_pool, parse_iso, record_card, services, worker_missing,
+    WORKER_COMMAND,
+    gallery_count,
+    model_pool,
+    parse_iso,
+    record_card,
+    services,
+    worker_missing,
 )
 
 log = logging.getLogger(__name__)
@@ -44,14 +51,22 @@ def read_record(job_id: str) -> tuple[dict | None, bool]:
 def progress_from_record(record: dict) -> dict:
     items = record.get("items") or []
     return {
-        "job_id": record.get("jobId"), "preset_id": record.get("presetId"), "status": record.get("status", "running"),
-        "percent": int(record.get("percent") or 0), "stage": record.get("stage") or "", "message": record.get("message") or "",
-        "done": record.get("done", 0), "failed": record.get("failed", 0), "total": record.get("total", 0),
-        "offline": record.get("offline"), "items": items,
+        "job_id": record.get("jobId"),
+        "preset_id": record.get("presetId"),
+        "status": record.get("status", "running"),
+        "percent": int(record.get("percent") or 0),
+        "stage": record.get("stage") or "",
+        "message": record.get("message") or "",
+        "done": record.get("done", 0),
+        "failed": record.get("failed", 0),
+        "total": record.get("total", 0),
+        "offline": record.get("offline"),
+        "items": items,
         "failures": [i for i in items if i.get("state") == "failed"],
         "examples": record.get("examples") or [],
-        "worker_missing": worker_missing(record.get("status"), parse_iso(record.get("createdAt")),
-                                         parse_iso(record.get("updatedAt"))),
+        "worker_missing": worker_missing(
+            record.get("status"), parse_iso(record.get("createdAt")), parse_iso(record.get("updatedAt"))
+        ),
     }
 
 
@@ -65,22 +80,38 @@ def poll_url(job_id: str, shown: int, provider: str | None, view: str, base: int
     return url_for("admin_jobs.progress", job_id=job_id, shown=shown, provider=provider or None, view=view, base=base)
 
 
-def render_progress(progress: dict, *, shown: int, provider: str | None, view: str, new_examples=(),
-                    oob_pool=None, oob_count=None, base: int | None = None):
+def render_progress(
+    progress: dict,
+    *,
+    shown: int,
+    provider: str | None,
+    view: str,
+    new_examples=(),
+    oob_pool=None,
+    oob_count=None,
+    base: int | None = None,
+):
     """`base`: how many gallery examples the preset had besides this job's, so the count can follow."""
     ended = progress["status"] in JOB_FINAL
     if oob_count is None and new_examples and base is not None:
         oob_count = base + len(progress["examples"])
     return render_template(
-        "admin/_progress.html", p=progress, ended=ended, view=view,
+        "admin/_progress.html",
+        p=progress,
+        ended=ended,
+        view=view,
         poll_url=poll_url(progress["job_id"], shown, provider, view, base),
         new_examples=[record_card(e, progress["preset_id"], provider or "") for e in new_examples],
-        worker_command=WORKER_COMMAND, oob_pool=oob_pool, oob_count=oob_count, preset_id=progress["preset_id"],
+        worker_command=WORKER_COMMAND,
+        oob_pool=oob_pool,
+        oob_count=oob_count,
+        preset_id=progress["preset_id"],
     )
 
 
-def progress_response(job_id: str, shown: int, provider: str | None, view: str,
-                      base: int | None = None) -> tuple[str, bool]:
+def progress_response(
+    job_id: str, shown: int, provider: str | None, view: str, base: int | None = None
+) -> tuple[str, bool]:
     """The fragment's HTML and whether the job has ended (None for the HTML: the job is gone)."""
     record, _ = read_record(job_id)
     if record is not None and record_is_stale(record, services().settings.job_stale_seconds):
@@ -99,8 +130,16 @@ def progress_response(job_id: str, shown: int, provider: str | None, view: str,
     if ended and view == "preset":
         # the job is over: one last look at the database refreshes the pool picture and the count
         oob_pool, oob_count = model_pool(state["preset_id"]), gallery_count(state["preset_id"])
-    html = render_progress(state, shown=shown, provider=provider, view=view, new_examples=new_examples,
-                           oob_pool=oob_pool, oob_count=oob_count, base=base)
+    html = render_progress(
+        state,
+        shown=shown,
+        provider=provider,
+        view=view,
+        new_examples=new_examples,
+        oob_pool=oob_pool,
+        oob_count=oob_count,
+        base=base,
+    )
     return html, ended
 
 
@@ -135,8 +174,12 @@ def cancel(job_id: str):
         db.session.rollback()
         flash(exc.message, "error")
         return back_to(job_id)
-    flash("Job canceled." if outcome == "canceled"
-          else "Cancel requested: the worker is canceling the predictions in flight.", "success")
+    flash(
+        "Job canceled."
+        if outcome == "canceled"
+        else "Cancel requested: the worker is canceling the predictions in flight.",
+        "success",
+    )
     return back_to(job_id)
 
 
@@ -144,7 +187,7 @@ def cancel(job_id: str):
 def retry(job_id: str):
     """A follow-up job for exactly the models of this job that failed."""
     try:
-        queued = request_retry_of_failed(job_id)
+        queued = request_retry_of_failed(services(), job_id)
     except GenerationError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
@@ -158,8 +201,9 @@ def jobs():
         select(Job).options(joinedload(Job.preset)).order_by(Job.created_at.desc()).limit(RECENT_JOBS)
     ).all()
     waiting = any(worker_missing(j.status, j.created_at, j.heartbeat_at or j.created_at) for j in rows if j.is_live)
-    return render_template("admin/jobs.html", jobs=rows, now=utcnow(), worker_missing=waiting,
-                           worker_command=WORKER_COMMAND)
+    return render_template(
+        "admin/jobs.html", jobs=rows, now=utcnow(), worker_missing=waiting, worker_command=WORKER_COMMAND
+    )
 
 
 @bp.get("/<id:job_id>")
@@ -173,5 +217,12 @@ def job(job_id: str):
         record, _ = read_record(job.id)
         state = progress_from_record(record) if record else progress_from_job(job)
         progress_html = render_progress(state, shown=0, provider=job.provider, view="job")
-    return render_template("admin/job.html", job=job, preset=preset, progress_html=progress_html,
-                           provider=PROVIDERS.get(job.provider), now=utcnow(), iso=iso)
+    return render_template(
+        "admin/job.html",
+        job=job,
+        preset=preset,
+        progress_html=progress_html,
+        provider=PROVIDERS.get(job.provider),
+        now=utcnow(),
+        iso=iso,
+    )

@@ -8,6 +8,7 @@ times; a prediction that fails, is canceled or aborted fails that model only; on
 that passes its deadline is canceled at Replicate; a failed download is retried
 without creating a new prediction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,16 +16,16 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 
-from .providers import Provider, get_provider
-from .storage import MediaStorage, example_key
+from ..storage.base import Storage, example_key
+from .base import ItemFailed, ItemResult, ItemSpec, Stopped
+from .catalog import Provider, get_provider
 
 log = logging.getLogger(__name__)
 
@@ -33,35 +34,11 @@ DOWNLOAD_RETRIES = 5
 MAX_THROTTLE_WAIT = 120.0
 
 
-class ItemFailed(Exception):
-    """This model's example could not be made; the job goes on with the others."""
+FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
 
 
-class Stopped(Exception):
-    """The job is stopping (crash elsewhere or cancel): leave the prediction for a resume."""
-
-
-@dataclass
-class ItemSpec:
-    item_id: int
-    job_id: str
-    preset_id: str
-    preset_name: str
-    model_id: str
-    gender: str
-    reference_url: str
-    index: int
-    prompt: str
-    provider: str
-    settings: dict
-    prediction_id: str | None = None
-
-
-@dataclass
-class ItemResult:
-    image_key: str
-    prediction_id: str | None
-    offline: bool = False
+class TransientReadError(Exception):
+    """A read of a prediction failed in a way that may pass (5xx, 429, network)."""
 
 
 class NoLimit:
@@ -89,7 +66,7 @@ class ReplicateGenerator:
     def __init__(
         self,
         client: replicate.Client,
-        storage: MediaStorage,
+        storage: Storage,
         *,
         sd_version: str,
         deadline: float = 600.0,
@@ -150,7 +127,9 @@ class ReplicateGenerator:
                     transient += 1
                     self._sleep(_backoff(transient), stop)
                     continue
-                raise ItemFailed(f"Replicate refused the prediction ({exc.status}): {exc.detail or exc.title}") from None
+                raise ItemFailed(
+                    f"Replicate refused the prediction ({exc.status}): {exc.detail or exc.title}"
+                ) from None
             except (httpx.TransportError, PydanticV1ValidationError) as exc:
                 if transient < TRANSIENT_RETRIES:
                     transient += 1
@@ -165,37 +144,47 @@ class ReplicateGenerator:
         transient = 0
         while True:
             try:
-                prediction = self.client.predictions.get(prediction_id)
-                status, output, error = prediction.status, prediction.output, prediction.error
+                status, output, error = self._read(prediction_id)
                 transient = 0
-            except PydanticV1ValidationError:
-                # client 1.0.7 cannot parse the documented "aborted" status
-                return "aborted", None, f"prediction {prediction_id} was aborted by Replicate"
-            except ReplicateError as exc:
-                if exc.status == 404:
-                    return "failed", None, f"prediction {prediction_id} no longer exists at Replicate"
-                if (exc.status is None or exc.status >= 500 or exc.status == 429) and transient < TRANSIENT_RETRIES:
-                    transient += 1
-                    self._sleep(_backoff(transient), stop)
-                    continue
-                return "failed", None, f"could not read prediction {prediction_id} ({exc.status}): {exc.detail}"
-            except httpx.TransportError as exc:
-                if transient < TRANSIENT_RETRIES:
-                    transient += 1
-                    self._sleep(_backoff(transient), stop)
-                    continue
-                return "failed", None, f"could not reach Replicate to read prediction {prediction_id}: {exc}"
-            if status == "succeeded":
-                return status, output, None
-            if status == "failed":
-                return status, None, f"prediction failed: {error or 'no reason given'}"
-            if status == "canceled":
-                return status, None, "prediction was canceled"
+            except TransientReadError as exc:
+                if transient >= TRANSIENT_RETRIES:
+                    return "failed", None, str(exc)
+                transient += 1
+                self._sleep(_backoff(transient), stop)
+                continue
+            if status in FINISHED:
+                return status, output, error
             if time.monotonic() > deadline:
                 self._cancel(prediction_id)
-                return "failed", None, f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
+                return (
+                    "failed",
+                    None,
+                    f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled",
+                )
             self._sleep(delay, stop)
             delay = min(self._poll_cap(time.monotonic() - started), delay * 1.5)
+
+    def _read(self, prediction_id: str) -> tuple[str, object, str | None]:
+        """One read of the prediction: (status, output, error); TransientReadError when it is worth trying again."""
+        try:
+            prediction = self.client.predictions.get(prediction_id)
+        except PydanticV1ValidationError:
+            # client 1.0.7 cannot parse the documented "aborted" status
+            return "aborted", None, f"prediction {prediction_id} was aborted by Replicate"
+        except ReplicateError as exc:
+            if exc.status == 404:
+                return "failed", None, f"prediction {prediction_id} no longer exists at Replicate"
+            reason = f"could not read prediction {prediction_id} ({exc.status}): {exc.detail}"
+            if exc.status is None or exc.status >= 500 or exc.status == 429:
+                raise TransientReadError(reason) from None
+            return "failed", None, reason
+        except httpx.TransportError as exc:
+            raise TransientReadError(f"could not reach Replicate to read prediction {prediction_id}: {exc}") from None
+        if prediction.status == "failed":
+            return "failed", None, f"prediction failed: {prediction.error or 'no reason given'}"
+        if prediction.status == "canceled":
+            return "canceled", None, "prediction was canceled"
+        return prediction.status, prediction.output, None
 
     def _poll_cap(self, waited: float) -> float:
         """Poll briskly while a prediction is young (most finish in seconds), gently once it runs long."""

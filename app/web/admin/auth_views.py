@@ -1,12 +1,13 @@
 """Sign in and sign out. The login page is the only admin page open to anonymous visitors."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from ...database import db
+from ...models import utcnow
+from ...users import verify_credentials
 from ..auth import sign_in, sign_out
-from ..extensions import db
-from ..models import utcnow
-from ..users import verify_credentials
 
 bp = Blueprint("admin_auth", __name__)
 

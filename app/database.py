@@ -1,9 +1,12 @@
-"""Extension objects, created unbound here and bound to the app in the factory."""
+"""The database handle every layer shares, created unbound here and bound to the app in the factory.
+
+The pipeline and the domain reach the session through `db.session` (a scoped session bound to the
+app context the Huey task or the request set up); nothing here imports Flask itself.
+"""
+
 import sqlite3
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -14,8 +17,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-csrf = CSRFProtect()
 
 
 @event.listens_for(Engine, "connect")

@@ -4,14 +4,15 @@ Replicate deletes API outputs after about an hour, so each output is streamed in
 the media folder the moment it arrives. Writes go to a temporary file and are renamed
 into place, so a crash never leaves a half-written image under a real name.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
 
@@ -60,10 +61,6 @@ class MediaStorage:
         except FileNotFoundError:
             pass
 
-
-def example_key(preset_id: str, job_id: str, model_id: str, index: int, extension: str) -> str:
-    return f"examples/{preset_id}/{job_id}/{model_id}-{index}.{extension}"
-
-
-def preset_prefix(preset_id: str) -> str:
-    return f"examples/{preset_id}"
+    def url(self, key: str) -> str:
+        """Served by the web side's media route, behind the admin sign-in."""
+        return f"/media/{key}"

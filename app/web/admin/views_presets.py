@@ -1,24 +1,32 @@
 """Presets: the list, create / edit / delete, and the preset page (gallery, model pool, generate form).
 
-The generate form posts to the JSON API's own endpoint, which hands signed-in browser
-callers to `generate_for_browser` here: one endpoint, three callers.
+The generate form posts to this blueprint's own route (`generate`): htmx gets the progress
+fragment, a plain form post a 303 to the job page. The JSON API has its own endpoint.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
-from ..generation import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
-from ..jobs import live_job_for_preset
-from ..models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from ..presets import PresetError, apply_preset_fields
-from ..providers import DEFAULT_PROVIDER, PROVIDERS
-from ..selection import clear_usage
-from ..storage import preset_prefix
+from ...database import db
+from ...generation.jobs import live_job_for_preset
+from ...generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
+from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
+from ...presets import PresetError, apply_preset_fields
+from ...providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from ...selection import clear_usage
+from ...storage.base import preset_prefix
 from .common import (
-    WORKER_COMMAND, fragment, gallery_count, gallery_page, is_htmx, model_pool, record_card, services,
+    WORKER_COMMAND,
+    fragment,
+    gallery_count,
+    gallery_page,
+    is_htmx,
+    model_pool,
+    record_card,
+    services,
 )
 from .views_jobs import progress_from_job, progress_from_record, progress_response, read_record, render_progress
 
@@ -51,17 +59,48 @@ def presets():
         query = query.where(Preset.name.ilike(f"%{escape_like(q)}%", escape="\\"))
     rows = db.session.scalars(query).all()
     ids = [p.id for p in rows]
-    examples = dict(db.session.execute(
-        select(GalleryExample.preset_id, func.count()).where(GalleryExample.preset_id.in_(ids))
-        .group_by(GalleryExample.preset_id)).all()) if ids else {}
-    usage = dict(db.session.execute(
-        select(PresetModelUsage.preset_id, func.count()).where(PresetModelUsage.preset_id.in_(ids))
-        .group_by(PresetModelUsage.preset_id)).all()) if ids else {}
-    live = dict(db.session.execute(
-        select(Job.preset_id, func.max(Job.status)).where(Job.preset_id.in_(ids), Job.status.in_(JOB_LIVE))
-        .group_by(Job.preset_id)).all()) if ids else {}
-    context = dict(presets=rows, q=q, examples=examples, usage=usage, live=live,
-                   total_models=len(services().registry()), providers=PROVIDERS)
+    examples = (
+        dict(
+            db.session.execute(
+                select(GalleryExample.preset_id, func.count())
+                .where(GalleryExample.preset_id.in_(ids))
+                .group_by(GalleryExample.preset_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    usage = (
+        dict(
+            db.session.execute(
+                select(PresetModelUsage.preset_id, func.count())
+                .where(PresetModelUsage.preset_id.in_(ids))
+                .group_by(PresetModelUsage.preset_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    live = (
+        dict(
+            db.session.execute(
+                select(Job.preset_id, func.max(Job.status))
+                .where(Job.preset_id.in_(ids), Job.status.in_(JOB_LIVE))
+                .group_by(Job.preset_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    context = dict(
+        presets=rows,
+        q=q,
+        examples=examples,
+        usage=usage,
+        live=live,
+        total_models=len(services().registry()),
+        providers=PROVIDERS,
+    )
     if is_htmx() and request.htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
     return render_template("admin/presets.html", **context)
@@ -98,14 +137,22 @@ def preset_body_from_form(form) -> dict:
 
 
 def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
-    return render_template("admin/preset_form.html", preset=preset, values=form_values, error=error,
-                           providers=PROVIDERS, default_provider=DEFAULT_PROVIDER), status
+    return render_template(
+        "admin/preset_form.html",
+        preset=preset,
+        values=form_values,
+        error=error,
+        providers=PROVIDERS,
+        default_provider=DEFAULT_PROVIDER,
+    ), status
 
 
 def form_values_of(preset: Preset) -> dict:
     values = {"name": preset.name, "prompt": preset.prompt, "provider": preset.provider}
     for key, value in (preset.settings or {}).items():
-        values[f"setting-{preset.provider}-{key}"] = "true" if value is True else "false" if value is False else str(value)
+        values[f"setting-{preset.provider}-{key}"] = (
+            "true" if value is True else "false" if value is False else str(value)
+        )
     return values
 
 
@@ -120,8 +167,12 @@ def save_preset(preset: Preset, creating: bool):
         return render_form(None if creating else preset, request.form.to_dict(), exc.message, 400)
     except IntegrityError:
         db.session.rollback()
-        return render_form(None if creating else preset, request.form.to_dict(),
-                           "A preset with this name already exists; choose another name.", 409)
+        return render_form(
+            None if creating else preset,
+            request.form.to_dict(),
+            "A preset with this name already exists; choose another name.",
+            409,
+        )
     flash(f'Preset "{preset.name}" {"created" if creating else "saved"}.', "success")
     return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
 
@@ -169,16 +220,28 @@ def preset(preset_id: str):
         if store_ok:
             exclude = live.id
             live_cards = [record_card(e, preset.id, live.provider) for e in reversed(state["examples"])]
-        progress_html = render_progress(state, shown=len(state["examples"]) if store_ok else 0,
-                                        provider=live.provider, view="preset",
-                                        base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None)
+        progress_html = render_progress(
+            state,
+            shown=len(state["examples"]) if store_ok else 0,
+            provider=live.provider,
+            view="preset",
+            base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None,
+        )
     cards, next_cursor = gallery_page(preset.id, exclude_job=exclude)
     pool = model_pool(preset.id)
     provider = PROVIDERS.get(preset.provider)
     return render_template(
-        "admin/preset.html", preset=preset, provider=provider, live=live, progress_html=progress_html,
-        cards=live_cards + cards, next_cursor=next_cursor, example_count=gallery_count(preset.id), pool=pool,
-        price=services().settings.prices.get(preset.provider, 0.0), max_examples=MAX_EXAMPLES_PER_MODEL,
+        "admin/preset.html",
+        preset=preset,
+        provider=provider,
+        live=live,
+        progress_html=progress_html,
+        cards=live_cards + cards,
+        next_cursor=next_cursor,
+        example_count=gallery_count(preset.id),
+        pool=pool,
+        price=services().settings.prices.get(preset.provider, 0.0),
+        max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
     )
 
@@ -188,8 +251,9 @@ def gallery(preset_id: str):
     """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
     exclude = request.args.get("exclude") or None
     cards, next_cursor = gallery_page(preset_id, request.args.get("after"), exclude_job=exclude)
-    return render_template("admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id,
-                           exclude=exclude)
+    return render_template(
+        "admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id, exclude=exclude
+    )
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
@@ -201,15 +265,24 @@ def delete_example(preset_id: str, example_id: str):
     model_id, key = example.model_id, example.image_path
     db.session.delete(example)
     if release:
-        db.session.execute(delete(PresetModelUsage).where(
-            PresetModelUsage.preset_id == preset_id, PresetModelUsage.model_id == model_id,
-            PresetModelUsage.state == "used"))
+        db.session.execute(
+            delete(PresetModelUsage).where(
+                PresetModelUsage.preset_id == preset_id,
+                PresetModelUsage.model_id == model_id,
+                PresetModelUsage.state == "used",
+            )
+        )
     db.session.commit()
     services().storage.delete(key)
     message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
     if is_htmx():
-        return fragment("admin/_example_deleted.html", pool=model_pool(preset_id), example_count=gallery_count(preset_id),
-                        message=message, preset_id=preset_id)
+        return fragment(
+            "admin/_example_deleted.html",
+            pool=model_pool(preset_id),
+            example_count=gallery_count(preset_id),
+            message=message,
+            preset_id=preset_id,
+        )
     flash(message, "success")
     return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
 
@@ -222,13 +295,17 @@ def clear_preset_usage(preset_id: str):
     else:
         removed = clear_usage(preset.id)
         db.session.commit()
-        flash(f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
-              f"The gallery is unchanged.", "success")
+        flash(
+            f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
+            f"The gallery is unchanged.",
+            "success",
+        )
     return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
 
 
-# -- generate: the browser callers of POST /api/admin/presets/<id>/generate-examples ---------------
-def generate_for_browser(preset_id: str):
+# -- generate: the browser's form ------------------------------------------------------------------
+@bp.post("/presets/<id:preset_id>/generate")
+def generate(preset_id: str):
     """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
     htmx = is_htmx()
     try:
@@ -236,23 +313,36 @@ def generate_for_browser(preset_id: str):
         try:
             value = int(raw)
         except ValueError:
-            raise GenerationError(f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, "
-                                  f"got {raw!r}.") from None
+            raise GenerationError(
+                f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
+            ) from None
         examples_per_model = parse_examples_per_model({"examplesPerModel": value})
-        queued = request_generation(preset_id, examples_per_model)
+        queued = request_generation(services(), preset_id, examples_per_model)
     except GenerationError as exc:
         db.session.rollback()
         if htmx:
-            return fragment("admin/_generate_error.html", message=exc.message,
-                            headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"})
+            return fragment(
+                "admin/_generate_error.html",
+                message=exc.message,
+                headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"},
+            )
         flash(exc.message, "error")
-        target = url_for("admin_presets.preset", preset_id=preset_id) if exc.status != 404 else url_for("admin_presets.presets")
+        target = (
+            url_for("admin_presets.preset", preset_id=preset_id)
+            if exc.status != 404
+            else url_for("admin_presets.presets")
+        )
         return redirect(target, 303)
     job = queued.job
     if not htmx:
         flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
     body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
-    extra = render_template("admin/_generate_queued.html", pool=None if ended else model_pool(preset_id),
-                            preset_id=preset_id, message=queued.message, warning=queued.selection.warning)
+    extra = render_template(
+        "admin/_generate_queued.html",
+        pool=None if ended else model_pool(preset_id),
+        preset_id=preset_id,
+        message=queued.message,
+        warning=queued.selection.warning,
+    )
     return body + extra, 200

@@ -3,17 +3,18 @@
 Used on a first run without a token. Every image says in large letters that it is an
 offline placeholder, so it can never be mistaken for (or billed as) a real output.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .replicate_runner import ItemResult, ItemSpec, Stopped
-from .storage import MediaStorage, example_key
+from ..storage.base import Storage, example_key
+from .base import ItemResult, ItemSpec, Stopped
 
 SIZE = (512, 640)
 
@@ -50,7 +51,7 @@ def render_placeholder(spec: ItemSpec) -> bytes:
 class OfflineGenerator:
     offline = True
 
-    def __init__(self, storage: MediaStorage, delay: float = 0.0):
+    def __init__(self, storage: Storage, delay: float = 0.0):
         self.storage = storage
         self.delay = delay
 

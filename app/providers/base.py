@@ -1,0 +1,58 @@
+"""The contract between the pipeline and whatever makes an example.
+
+The pipeline hands a generator one `ItemSpec` at a time, from many threads at once, and
+gets back an `ItemResult` (the image is already in our storage) or one of two exceptions:
+`ItemFailed` (this model's example cannot be made; the job goes on) or `Stopped` (the job
+is stopping; leave the prediction so a resume can pick it up).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ItemFailed(Exception):
+    """This model's example could not be made; the job goes on with the others."""
+
+
+class Stopped(Exception):
+    """The job is stopping (crash elsewhere or cancel): leave the prediction for a resume."""
+
+
+@dataclass
+class ItemSpec:
+    item_id: int
+    job_id: str
+    preset_id: str
+    preset_name: str
+    model_id: str
+    gender: str
+    reference_url: str
+    index: int
+    prompt: str
+    provider: str
+    settings: dict
+    prediction_id: str | None = None
+
+
+@dataclass
+class ItemResult:
+    image_key: str
+    prediction_id: str | None
+    offline: bool = False
+
+
+class Generator(Protocol):
+    offline: bool
+
+    def run(self, spec: ItemSpec, on_created: Callable[[str], None], stop: threading.Event) -> ItemResult:
+        """Make one example and store it. `on_created` gets the prediction id as soon as it exists,
+        so a crash after that point resumes the prediction instead of paying for a new one."""
+        ...
+
+    def cancel(self, prediction_id: str) -> None:
+        """Ask the provider to stop a prediction; never raises."""
+        ...

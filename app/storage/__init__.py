@@ -1,0 +1,1 @@
+"""Where generated images live: a `Storage` protocol and its implementations (the local folder today)."""

@@ -1,0 +1,36 @@
+"""What every storage offers the pipeline and the web side, and how keys are named.
+
+Keys are relative paths such as ``examples/<preset>/<job>/<model>-<n>.png``; a storage
+maps them to bytes somewhere (a folder, later a bucket) and to a URL a page can load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class Storage(Protocol):
+    def save_stream(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Write `key` atomically from `chunks`; return the number of bytes written."""
+        ...
+
+    def save_bytes(self, key: str, data: bytes) -> int: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def delete_tree(self, prefix: str) -> None: ...
+
+    def url(self, key: str) -> str:
+        """Where a page loads `key` from."""
+        ...
+
+
+def example_key(preset_id: str, job_id: str, model_id: str, index: int, extension: str) -> str:
+    return f"examples/{preset_id}/{job_id}/{model_id}-{index}.{extension}"
+
+
+def preset_prefix(preset_id: str) -> str:
+    return f"examples/{preset_id}"
