@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test bench install install-test
+.PHONY: run test bench lint format install install-test install-lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,9 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
+
+install-lint: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,lint]"
 
 ## run: set up (venv, packages, database, demo preset and admin) and start the web admin and the worker
 run: install
@@ -30,3 +33,14 @@ test: install-test
 bench: install-test
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m pytest tests/benchmarks -s -p no:randomly --timeout=3600
+
+## lint: ruff (rules and formatting) and the import layers (import-linter); CI runs it before the tests
+lint: install-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
+
+## format: apply ruff's fixes and formatting
+format: install-lint
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
