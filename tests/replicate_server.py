@@ -20,9 +20,28 @@ Design notes
   sequential run is repeatable.
 * Knobs are plain attributes and may be changed while the server runs.
 
+Account limits (Replicate: 600 creates a minute, 3000 a minute for every other API call,
+short bursts tolerated; a 429 says "Request was throttled. Your rate limit resets in ~Ns."
+with ``Retry-After: N``)
+* ``create_limit_per_minute`` / ``create_burst``, ``read_limit_per_minute`` / ``read_burst``:
+  token buckets of ``burst`` tokens (default 20) refilled at ``limit / 60`` a second, starting
+  full; None (the default) turns a limit off. N is the time to the next token, rounded up,
+  at least 1. A "read" is every API call but create: GET/list/cancel predictions, model and
+  version reads, the webhook secret. File downloads (``/files/...``, replicate.delivery in
+  reality) and ``/stream/`` are not API calls.
+* ``rate_limit_per_minute`` / ``rate_window``: the older strict sliding window on accepted
+  creates (no burst); ``throttle_rate`` / ``retry_after``: random create 429s. All apply.
+* ``throttle_reads_for(s)`` / ``throttle_creates_for(s)`` (or ``read_throttle_until`` /
+  ``create_throttle_until``, monotonic times): every read / create gets 429 until then.
+* Records: ``calls`` (one ``Call(time, kind, endpoint, throttled)`` per API call),
+  ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
+  ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
+  prediction to the first download of its output), ``never_downloaded()``.
+
 Standalone use (for benchmarks)::
 
-    python -m tests.replicate_server --port 8787 --latency 2 --jitter 0.25
+    python -m tests.replicate_server --port 8787 --latency 2 --jitter 0.25 \\
+        --create-limit 600 --read-limit 3000
 """
 
 from __future__ import annotations
@@ -44,7 +63,7 @@ import traceback
 import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from urllib.parse import urlsplit
 
 from PIL import Image, ImageDraw
@@ -57,6 +76,9 @@ __all__ = [
     "SD_IMG2IMG_VERSION",
     "SD_IMG2IMG_VERSION_ALIAS",
     "FAILURE_ERROR",
+    "Call",
+    "busiest_window",
+    "percentile",
 ]
 
 DEFAULT_TOKEN = "r8_test_token_not_real"
@@ -364,7 +386,7 @@ def padded_body(base: bytes, fmt: str, target: int) -> tuple[int, Iterable[bytes
 class _Prediction:
     __slots__ = (
         "id", "model", "version", "input", "created", "start", "end", "outcome",
-        "canceled_at", "fmt", "n_outputs", "expired", "webhook",
+        "canceled_at", "fmt", "n_outputs", "expired", "webhook", "first_download",
     )
 
     def __init__(self, **kw: Any) -> None:
@@ -394,6 +416,57 @@ class _Reply(Exception):
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> _Reply:
     return _Reply(status, {"title": title, "detail": detail, "status": status, **extra})
+
+
+class Call(NamedTuple):
+    """One API call as the account limits see it (file downloads are not API calls)."""
+
+    time: float      # time.monotonic() when it arrived
+    kind: str        # "create" (600/min on Replicate) or "read" (every other API call, 3000/min)
+    endpoint: str    # "predictions.create", "predictions.get", "predictions.cancel", "predictions.list",
+                     # "models.get", "models.versions.get", "models.versions.list",
+                     # "webhooks.default.secret", "other"
+    throttled: bool  # answered 429
+
+
+class _Bucket:
+    """Token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` a second, starting full."""
+
+    __slots__ = ("params", "rate", "burst", "tokens", "stamp")
+
+    def __init__(self, per_minute: float, burst: float, now: float) -> None:
+        self.params = (per_minute, burst)
+        self.rate = max(0.0, float(per_minute)) / 60.0
+        self.burst = max(1.0, float(burst))
+        self.tokens = self.burst
+        self.stamp = now
+
+    def take(self, now: float) -> float | None:
+        """Take one token: None when taken, else the seconds until one is there."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        if self.rate <= 0:
+            return 60.0
+        return (1.0 - self.tokens) / self.rate
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _throttled(wait: float, header: str | None = None) -> _Reply:
+    """The 429 Replicate sends: "resets in ~Ns" with N the whole seconds to wait (at least 1)."""
+    seconds = max(1, math.ceil(wait - 1e-6))
+    return _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.",
+                        "status": 429}, headers={"Retry-After": header or str(seconds)})
 
 
 def busiest_window(times, seconds: float = 60.0) -> int:
@@ -446,11 +519,21 @@ class ReplicateServer:
             self.download_404_rate = 0.0
             self.rate_limit_per_minute: int | None = None
             self.rate_window = 60.0  # seconds of the sliding window (tests may shrink it)
+            # Account limits as token buckets (None = off): Replicate allows 600 creates and
+            # 3000 other API calls a minute, with short bursts. See the class docstring.
+            self.create_limit_per_minute: float | None = None
+            self.create_burst: float = 20
+            self.read_limit_per_minute: float | None = None
+            self.read_burst: float = 20
+            self.create_throttle_until = 0.0  # time.monotonic() until which every create gets 429
+            self.read_throttle_until = 0.0    # time.monotonic() until which every read gets 429
             self.fail_when: Callable[[str, dict], bool] | None = None
             self.output_ttl: float | None = None  # seconds after completion before outputs 404
             # records
             self.creates: list[dict] = []
-            self.throttled = 0
+            self.throttled = 0       # creates answered 429 (any cause)
+            self.read_throttled = 0  # reads answered 429 (any cause)
+            self.calls: list[Call] = []
             self.create_errors = 0
             self.gets = 0
             self.cancels: list[str] = []
@@ -459,6 +542,7 @@ class ReplicateServer:
             self._preds: dict[str, _Prediction] = {}
             self._order: list[str] = []
             self._window: collections.deque[float] = collections.deque()
+            self._buckets: dict[str, _Bucket] = {}
             self._images: dict[tuple[str, int], bytes] = {}
 
     def reset(self) -> None:
@@ -515,6 +599,80 @@ class ReplicateServer:
         with self._lock:
             creates = list(self.creates)
         return [c for c in creates if predicate(c)]
+
+    def throttle_reads_for(self, seconds: float) -> None:
+        """Answer 429 to every read (every API call but create) for the next ``seconds``."""
+        with self._lock:
+            self.read_throttle_until = time.monotonic() + float(seconds)
+
+    throttle_reads_until = throttle_reads_for  # the name used in the brief
+
+    def throttle_creates_for(self, seconds: float) -> None:
+        """Answer 429 to every create for the next ``seconds``."""
+        with self._lock:
+            self.create_throttle_until = time.monotonic() + float(seconds)
+
+    def call_times(self, kind: str | None = None, endpoint: str | None = None,
+                   throttled: bool | None = None) -> list[float]:
+        """Monotonic arrival times of the API calls that match (None matches anything)."""
+        with self._lock:
+            calls = list(self.calls)
+        return [c.time for c in calls
+                if (kind is None or c.kind == kind) and (endpoint is None or c.endpoint == endpoint)
+                and (throttled is None or c.throttled == throttled)]
+
+    def call_counts(self) -> dict[str, Any]:
+        """Per-kind API call counts: what a benchmark prints as "calls per example" and "429s".
+
+        ``creates``: accepted creates (201); ``create_calls``: create calls that reached the
+        limiter (accepted, 429 or later refused by validation); ``create_429s``; ``reads``:
+        admitted reads; ``read_429s``; ``reads_by_endpoint`` / ``read_429s_by_endpoint``;
+        ``api_calls``: every call counted against a limit; ``gets``, ``cancels``, ``downloads``
+        (file downloads are not API calls).
+        """
+        with self._lock:
+            calls = list(self.calls)
+            out: dict[str, Any] = {
+                "creates": len(self.creates), "gets": self.gets, "cancels": len(self.cancels),
+                "downloads": self.downloads, "create_429s": self.throttled,
+                "read_429s": self.read_throttled,
+            }
+        by_ep: collections.Counter[str] = collections.Counter()
+        by_ep_429: collections.Counter[str] = collections.Counter()
+        create_calls = 0
+        for c in calls:
+            if c.kind == "create":
+                create_calls += 1
+            elif c.throttled:
+                by_ep_429[c.endpoint] += 1
+            else:
+                by_ep[c.endpoint] += 1
+        out.update(create_calls=create_calls, reads=sum(by_ep.values()),
+                   reads_by_endpoint=dict(by_ep), read_429s_by_endpoint=dict(by_ep_429),
+                   api_calls=len(calls))
+        return out
+
+    def download_delays(self) -> list[float]:
+        """For each succeeded prediction whose output was downloaded: seconds from its end
+        (``completed_at``) to the first download of one of its outputs, in creation order."""
+        with self._lock:
+            out = []
+            for pid in self._order:
+                rec = self._preds[pid]
+                if rec.first_download is None:
+                    continue
+                status, _, completed = self._state(rec, rec.first_download)
+                if status == "succeeded":
+                    out.append(rec.first_download - completed)
+            return out
+
+    def never_downloaded(self) -> list[str]:
+        """Ids of predictions that have succeeded by now and whose output nobody fetched."""
+        now = time.monotonic()
+        with self._lock:
+            return [pid for pid in self._order
+                    if self._preds[pid].first_download is None
+                    and self._state(self._preds[pid], now)[0] == "succeeded"]
 
     def expire_outputs(self) -> int:
         """Make every output that exists now answer 404 (Replicate deletes them after ~1 h)."""
@@ -646,15 +804,20 @@ class ReplicateServer:
             return self._create(h, raw, model=f"{parts[1]}/{parts[2]}")
         if method == "POST" and parts == ["predictions"]:
             return self._create(h, raw, model=None)
+        # Every other API call counts against the "read" limit (3000/min on Replicate).
         if method == "GET" and parts == ["predictions"]:
+            self._admit_read("predictions.list")
             return self._list(h)
         if method == "GET" and len(parts) == 2 and parts[0] == "predictions":
+            self._admit_read("predictions.get")
             with self._lock:
                 self.gets += 1
             rec = self._lookup(parts[1])
             return h.reply(200, self._to_json(rec, time.monotonic()), "application/json")
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
+            self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
+        self._admit_read("other")
         raise _problem(404, "Not found", "The requested resource could not be found.")
 
     def _parse_body(self, raw: bytes) -> dict:
@@ -748,7 +911,7 @@ class ReplicateServer:
                 id=self._new_id(), model=model, version=version, input=inp, created=now,
                 start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
                 canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
-                webhook=body.get("webhook"),
+                webhook=body.get("webhook"), first_download=None,
             )
             self._preds[rec.id] = rec
             self._order.append(rec.id)
@@ -778,8 +941,22 @@ class ReplicateServer:
             payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
         h.reply(201, payload, "application/json")
 
+    def _bucket(self, kind: str, now: float) -> _Bucket | None:
+        """The token bucket of ``kind`` for the current knob values (None when that limit is off)."""
+        if kind == "create":
+            params = (self.create_limit_per_minute, self.create_burst)
+        else:
+            params = (self.read_limit_per_minute, self.read_burst)
+        if params[0] is None:
+            self._buckets.pop(kind, None)
+            return None
+        bucket = self._buckets.get(kind)
+        if bucket is None or bucket.params != params:
+            bucket = self._buckets[kind] = _Bucket(params[0], params[1], now)
+        return bucket
+
     def _admit_create(self) -> None:
-        """Rate limiting: sliding 60 s window and random throttling. Raises a 429 reply."""
+        """Create limits: 429 storm, sliding window, random throttling, token bucket. Raises a 429."""
         with self._lock:
             now = time.monotonic()
             limit = self.rate_limit_per_minute
@@ -788,19 +965,42 @@ class ReplicateServer:
             while window and window[0] <= now - span:
                 window.popleft()
             wait: float | None = None
-            if limit is not None and len(window) >= limit:
+            header: str | None = None
+            if now < self.create_throttle_until:
+                wait = self.create_throttle_until - now
+            elif limit is not None and len(window) >= limit:
                 # the slot frees when the create `limit` places back leaves the window
                 oldest = window[len(window) - limit] if limit > 0 else now + span
                 wait = max(1, math.ceil(oldest + span - now))
-                header = str(wait)
             elif self.throttle_rate > 0 and self._rng.random() < self.throttle_rate:
-                wait = max(1, math.ceil(self.retry_after))
+                wait = self.retry_after
                 header = _fmt_seconds(self.retry_after)
+            else:
+                bucket = self._bucket("create", now)
+                if bucket is not None:
+                    wait = bucket.take(now)
+            self.calls.append(Call(now, "create", "predictions.create", wait is not None))
             if wait is None:
                 return
             self.throttled += 1
-        raise _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{wait}s.",
-                           "status": 429}, headers={"Retry-After": header})
+        raise _throttled(wait, header)
+
+    def _admit_read(self, endpoint: str) -> None:
+        """Read limit (every API call but create): 429 storm, then token bucket. Raises a 429."""
+        with self._lock:
+            now = time.monotonic()
+            wait: float | None = None
+            if now < self.read_throttle_until:
+                wait = self.read_throttle_until - now
+            else:
+                bucket = self._bucket("read", now)
+                if bucket is not None:
+                    wait = bucket.take(now)
+            self.calls.append(Call(now, "read", endpoint, wait is not None))
+            if wait is None:
+                return
+            self.read_throttled += 1
+        raise _throttled(wait)
 
     def _list(self, h: "_Handler") -> None:
         now = time.monotonic()
@@ -866,6 +1066,8 @@ class ReplicateServer:
         # Count before the last byte goes out, so a client that has its body sees the count.
         with self._lock:
             self.downloads += 1
+            if rec.first_download is None:
+                rec.first_download = now
         try:
             buf = b""
             for piece in pieces:  # coalesce small pieces, stream big bodies in ~64 KB writes
@@ -1056,7 +1258,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--create-error-rate", type=float, default=0.0)
     ap.add_argument("--download-error-rate", type=float, default=0.0)
     ap.add_argument("--download-404-rate", type=float, default=0.0)
-    ap.add_argument("--rate-limit-per-minute", type=int, default=None)
+    ap.add_argument("--rate-limit-per-minute", type=int, default=None,
+                    help="strict sliding-window create limit (no burst)")
+    ap.add_argument("--create-limit", type=float, default=None,
+                    help="create token bucket: creates per minute (Replicate: 600)")
+    ap.add_argument("--create-burst", type=float, default=20, help="create bucket size")
+    ap.add_argument("--read-limit", type=float, default=None,
+                    help="read token bucket: other API calls per minute (Replicate: 3000)")
+    ap.add_argument("--read-burst", type=float, default=20, help="read bucket size")
     ap.add_argument("--retry-after", type=float, default=1.0)
     ap.add_argument("--output-bytes", type=int, default=4096)
     args = ap.parse_args(argv)
@@ -1070,6 +1279,10 @@ def main(argv: list[str] | None = None) -> int:
     server.download_error_rate = args.download_error_rate
     server.download_404_rate = args.download_404_rate
     server.rate_limit_per_minute = args.rate_limit_per_minute
+    server.create_limit_per_minute = args.create_limit
+    server.create_burst = args.create_burst
+    server.read_limit_per_minute = args.read_limit
+    server.read_burst = args.read_burst
     server.retry_after = args.retry_after
     server.output_bytes = args.output_bytes
     server.start()
@@ -1082,8 +1295,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.stop()
-        print(f"creates={len(server.creates)} throttled={server.throttled} gets={server.gets} "
-              f"downloads={server.downloads}", file=sys.stderr, flush=True)
+        counts = server.call_counts()
+        print(f"creates={counts['creates']} create_429s={counts['create_429s']} reads={counts['reads']} "
+              f"read_429s={counts['read_429s']} gets={counts['gets']} downloads={counts['downloads']} "
+              f"reads_by_endpoint={counts['reads_by_endpoint']}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -26,6 +26,7 @@ from tests.replicate_server import (
     SD_IMG2IMG_VERSION,
     SD_IMG2IMG_VERSION_ALIAS,
     ReplicateServer,
+    percentile,
 )
 
 NANO = "google/nano-banana"
@@ -431,6 +432,133 @@ def test_busiest_window_counts_sliding_windows(server):
     assert len(server.creates_for(lambda c: c["time"] > 55)) == 4
 
 
+# ----------------------------------------------------------------------------- account limits (token buckets)
+
+
+def create_url(model=NANO) -> str:
+    return f"/v1/models/{model}/predictions"
+
+
+def test_create_bucket_allows_a_burst_then_429_with_the_time_to_the_next_token(server, client):
+    server.create_limit_per_minute = 6  # one token every 10 s
+    server.create_burst = 2
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        codes = [http.post(create_url(), json={"input": {"prompt": "x"}}).status_code for _ in range(2)]
+        resp = http.post(create_url(), json={"input": {"prompt": "x"}})
+    assert codes == [201, 201]
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "10"
+    assert resp.json() == {"detail": "Request was throttled. Your rate limit resets in ~10s.", "status": 429}
+    t0 = time.monotonic()
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    assert time.monotonic() - t0 < 1.0  # the client does not retry a POST
+    assert err.value.status == 429 and "resets in ~10s" in err.value.detail
+    counts = server.call_counts()
+    assert (counts["creates"], counts["create_calls"], counts["create_429s"]) == (2, 4, 2)
+    assert counts["reads"] == 0 and counts["read_429s"] == 0
+    assert server.throttled == 2 and len(server.call_times("create", throttled=True)) == 2
+
+
+def test_create_bucket_refills_at_the_steady_rate(server):
+    server.create_limit_per_minute = 600  # 10 a second
+    server.create_burst = 1
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        first = http.post(create_url(), json={"input": {"prompt": "x"}})
+        second = http.post(create_url(), json={"input": {"prompt": "x"}})
+        time.sleep(0.12)
+        third = http.post(create_url(), json={"input": {"prompt": "x"}})
+    assert (first.status_code, second.status_code, third.status_code) == (201, 429, 201)
+    assert second.headers["Retry-After"] == "1"  # 0.1 s rounds up to the 1 s minimum
+    assert "resets in ~1s" in second.json()["detail"]
+
+
+def test_read_bucket_429_is_retried_by_the_client_after_retry_after(server, client):
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    server.read_limit_per_minute = 60  # one read a second
+    server.read_burst = 2
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        resps = [http.get(f"/v1/predictions/{prediction.id}") for _ in range(3)]
+    assert [r.status_code for r in resps] == [200, 200, 429]
+    assert resps[2].headers["Retry-After"] == "1"
+    assert resps[2].json() == {"detail": "Request was throttled. Your rate limit resets in ~1s.", "status": 429}
+    t0 = time.monotonic()
+    got = client.predictions.get(prediction.id)  # GET: the client sleeps Retry-After and retries
+    assert got.id == prediction.id
+    assert 0.5 < time.monotonic() - t0 < 3.0
+    counts = server.call_counts()
+    assert counts["read_429s"] == 2 and counts["reads_by_endpoint"] == {"predictions.get": 3}
+    assert counts["create_429s"] == 0 and counts["creates"] == 1
+    assert server.gets == 3  # admitted GETs only
+
+
+def test_every_call_but_create_is_a_read_and_files_are_not_api_calls(server, client):
+    done = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    server.read_limit_per_minute = 60
+    server.read_burst = 3
+    client.predictions.list()
+    client.predictions.cancel(done.id)
+    client.predictions.get(done.id)
+    with httpx.Client() as http:
+        assert [http.get(done.output).status_code for _ in range(5)] == [200] * 5
+        resp = http.get(f"{server.url}/v1/predictions", headers=auth(server))
+    assert resp.status_code == 429
+    counts = server.call_counts()
+    assert counts["reads_by_endpoint"] == {"predictions.list": 1, "predictions.cancel": 1, "predictions.get": 1}
+    assert counts["read_429s_by_endpoint"] == {"predictions.list": 1}
+    assert counts["downloads"] == 5 and counts["api_calls"] == 5  # 1 create + 3 reads + one 429
+
+
+def test_read_storm_answers_429_to_every_read_until_it_ends(server, client):
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    server.throttle_reads_for(0.8)
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        get = http.get(f"/v1/predictions/{prediction.id}")
+        listed = http.get("/v1/predictions")
+        cancel = http.post(f"/v1/predictions/{prediction.id}/cancel")
+        created = http.post(create_url(), json={"input": {"prompt": "y"}})
+    assert [get.status_code, listed.status_code, cancel.status_code] == [429, 429, 429]
+    assert get.headers["Retry-After"] == "1" and "resets in ~1s" in get.json()["detail"]
+    assert created.status_code == 201  # creates have their own limit
+    t0 = time.monotonic()
+    assert client.predictions.get(prediction.id).id == prediction.id  # retried past the storm
+    assert 0.3 < time.monotonic() - t0 < 3.0
+    assert server.read_throttled >= 4 and server.cancels == []
+    storm = server.call_times("read", throttled=True)
+    assert max(storm) - min(storm) < 0.8
+
+
+def test_create_storm(server):
+    server.throttle_creates_for(0.3)
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        assert http.post(create_url(), json={"input": {"prompt": "x"}}).status_code == 429
+        time.sleep(0.35)
+        assert http.post(create_url(), json={"input": {"prompt": "x"}}).status_code == 201
+    assert server.throttled == 1
+
+
+def test_download_delays_from_end_to_first_fetch(server, client):
+    server.latency = 0.05
+    first, second, never = (client.predictions.create(model=NANO, input={"prompt": str(i)}) for i in range(3))
+    time.sleep(0.3)
+    for p in (first, second, never):
+        p.reload()
+        assert p.status == "succeeded"
+    with httpx.Client() as http:
+        assert http.get(first.output).status_code == 200
+        assert http.head(never.output).status_code == 200  # HEAD is not a download
+        time.sleep(0.2)
+        assert http.get(second.output).status_code == 200
+        assert http.get(first.output).status_code == 200  # only the first fetch counts
+    delays = server.download_delays()
+    assert len(delays) == 2
+    assert 0.15 < delays[0] < 0.6
+    assert delays[1] - delays[0] > 0.15
+    assert server.never_downloaded() == [never.id]
+    assert percentile(delays, 95) == delays[1] and percentile(delays, 50) == delays[0]
+    assert percentile([], 95) is None
+
+
 # ----------------------------------------------------------------------------- outcomes
 
 
@@ -648,3 +776,27 @@ def test_cli_runs_standalone():
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_cli_limit_flags():
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--create-limit", "6",
+         "--create-burst", "1", "--read-limit", "60", "--read-burst", "1"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        with httpx.Client(base_url=url, headers=headers) as http:
+            codes = [http.post(create_url(), json={"input": {"prompt": "x"}}).status_code for _ in range(2)]
+            reads = [http.get("/v1/predictions").status_code for _ in range(2)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert codes == [201, 429] and reads == [200, 429]
+    assert "create_429s=1" in err and "read_429s=1" in err
