@@ -20,6 +20,19 @@ Design notes
   sequential run is repeatable.
 * Knobs are plain attributes and may be changed while the server runs.
 
+Models and input schemas
+* Each model's published schema is this server's own copy in ``tests/replicate_schemas/``
+  (``<owner>__<name>.json``: the model as GET /v1/models shows it, its versions, latest first,
+  with their ``openapi_schema``, and the source page and date). The app keeps its own
+  snapshot in ``app/provider_schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
+  equals its ``input_schema`` until a test changes one of them.
+* Creates are validated with ``jsonschema`` against the version's ``Input`` (422 with
+  ``detail`` "- input.field: message" lines and ``invalid_fields``, worded like Replicate's
+  gojsonschema); unknown input keys are accepted and listed in the create record's
+  ``ignored_inputs``; NaN/Infinity in a body is a 400. ``input_schema(model)`` is the live
+  schema (change it to make the server disagree), ``publish_version(model, schema)`` adds a
+  new latest version. GET /v1/models/{owner}/{name}[/versions[/{id}]] are served (reads).
+
 Account limits (Replicate: 600 creates a minute, 3000 a minute for every other API call,
 short bursts tolerated; a 429 says "Request was throttled. Your rate limit resets in ~Ns."
 with ``Retry-After: N``)
@@ -48,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import hashlib
 import io
 import json
@@ -64,8 +78,10 @@ import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
 from PIL import Image, ImageDraw
 
 __all__ = [
@@ -94,21 +110,26 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # Replicate ids are lowercase
 _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 # --------------------------------------------------------------------------- models
+#
+# Each model's published input/output schema lives in tests/replicate_schemas/<owner>__<name>.json:
+# the model as GET /v1/models/{owner}/{name} shows it, its versions (latest first) with their
+# openapi_schema, and where and when the schema was read. Inputs are validated against the
+# schema of the version a prediction runs (the latest for an official model run by name).
 
-_URI = {"type": "string", "format": "uri"}
-_FLUX_KONTEXT_RATIOS = [
-    "match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3",
-    "4:5", "5:4", "21:9", "9:21", "2:1", "1:2",
-]
-_NANO_BANANA_RATIOS = [
-    "match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4",
-    "9:16", "16:9", "21:9",
-]
-_FLUX_PRO_RATIOS = ["custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3"]
-_SD_SCHEDULERS = ["DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS"]
+SCHEMA_DIR = Path(__file__).resolve().parent / "replicate_schemas"
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+
+
+def _load_models() -> dict[str, dict[str, Any]]:
+    models: dict[str, dict[str, Any]] = {}
+    for path in sorted(SCHEMA_DIR.glob("*__*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        models[f"{spec['model']['owner']}/{spec['model']['name']}"] = spec
+    return models
 
 
 def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
+    # Stated in the schema's description; the provider refuses it, so the fake answers 422.
     tol = inp.get("safety_tolerance")
     if inp.get("input_image") and isinstance(tol, int) and not isinstance(tol, bool) and tol > 2:
         return [("input.safety_tolerance",
@@ -116,83 +137,68 @@ def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
     return []
 
 
-# Each model: input schema (JSON-schema-ish), default output format, list output?
-MODELS: dict[str, dict[str, Any]] = {
-    "google/nano-banana": {
-        "official": True,
-        "list_output": False,
-        "default_format": "jpg",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "image_input": {"type": "array", "items": _URI},
-            "aspect_ratio": {"type": "string", "enum": _NANO_BANANA_RATIOS},
-            "output_format": {"type": "string", "enum": ["jpg", "png"]},
-        },
-    },
-    "black-forest-labs/flux-kontext-pro": {
-        "official": True,
-        "list_output": False,
-        "default_format": "png",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "input_image": _URI,
-            "aspect_ratio": {"type": "string", "enum": _FLUX_KONTEXT_RATIOS},
-            "output_format": {"type": "string", "enum": ["jpg", "png"]},
-            "safety_tolerance": {"type": "integer", "minimum": 0, "maximum": 6},
-            "prompt_upsampling": {"type": "boolean"},
-            "seed": {"type": "integer"},
-        },
-        "extra": _kontext_extra,
-    },
-    "black-forest-labs/flux-1.1-pro": {
-        "official": True,
-        "list_output": False,
-        "default_format": "webp",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "image_prompt": _URI,
-            "aspect_ratio": {"type": "string", "enum": _FLUX_PRO_RATIOS},
-            "width": {"type": "integer", "minimum": 256, "maximum": 1440},
-            "height": {"type": "integer", "minimum": 256, "maximum": 1440},
-            "output_format": {"type": "string", "enum": ["webp", "jpg", "png"]},
-            "output_quality": {"type": "integer", "minimum": 0, "maximum": 100},
-            "safety_tolerance": {"type": "integer", "minimum": 1, "maximum": 6},
-            "prompt_upsampling": {"type": "boolean"},
-            "seed": {"type": "integer"},
-        },
-    },
-    SD_IMG2IMG: {
-        "official": False,
-        "list_output": True,
-        "default_format": "png",
-        "fields": {
-            "image": {"type": "string", "format": "uri", "required": True},
-            "prompt": {"type": "string", "required": True},
-            "negative_prompt": {"type": "string"},
-            "prompt_strength": {"type": "number", "minimum": 0, "maximum": 1},
-            "num_outputs": {"type": "integer", "minimum": 1, "maximum": 8},
-            "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 500},
-            "guidance_scale": {"type": "number", "minimum": 1, "maximum": 20},
-            "scheduler": {"type": "string", "enum": _SD_SCHEDULERS},
-            "seed": {"type": "integer"},
-        },
-    },
-    # Community text-to-image model: known (so by-name create gives the "use a version"
-    # 404 rather than a plain unknown-model 404) but no version of it is served here.
-    "stability-ai/stable-diffusion": {
-        "official": False,
-        "list_output": True,
-        "default_format": "png",
-        "fields": {"prompt": {"type": "string", "required": True}},
-    },
+def _sd_img2img_runtime_error(inp: dict) -> str | None:
+    # The schema puts no bounds on prompt_strength; diffusers refuses it when the model runs.
+    strength = inp.get("prompt_strength")
+    if isinstance(strength, (int, float)) and not isinstance(strength, bool) and not 0 <= strength <= 1:
+        return f"ValueError: The value of strength should in [0.0, 1.0] but is {strength}"
+    return None
+
+
+# Rules outside the JSON schema: extra 422 checks, and inputs that validate but fail at run time.
+EXTRA_CHECKS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
+    "black-forest-labs/flux-kontext-pro": _kontext_extra,
 }
+RUNTIME_ERRORS: dict[str, Callable[[dict], str | None]] = {
+    "stability-ai/stable-diffusion-img2img": _sd_img2img_runtime_error,
+}
+
+MODELS: dict[str, dict[str, Any]] = _load_models()
 OFFICIAL_MODELS = tuple(name for name, spec in MODELS.items() if spec["official"])
 
-# version hash -> model name
+# version hash -> model name, for POST /v1/predictions {"version": ...}. Only community models
+# run by version here; stability-ai/stable-diffusion is known but none of its versions runs.
 VERSIONS: dict[str, str] = {
     SD_IMG2IMG_VERSION: SD_IMG2IMG,
     SD_IMG2IMG_VERSION_ALIAS: SD_IMG2IMG,
 }
+
+
+def _resolve_ref(root: dict, ref: str) -> Any:
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local $ref is supported: {ref}")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def deref_schema(node: Any, root: dict) -> Any:
+    """A copy of ``node`` with local ``$ref`` (and cog's one-item ``allOf: [{$ref}]``) inlined.
+
+    Cog publishes enum inputs as ``{"allOf": [{"$ref": "#/components/schemas/x"}], "default": ...}``;
+    inlined, the property's own keys win over the referenced enum's (its "An enumeration."
+    description gives way to the property's description).
+    """
+    if isinstance(node, list):
+        return [deref_schema(x, root) for x in node]
+    if not isinstance(node, dict):
+        return node
+    own = dict(node)
+    base: dict = {}
+    if "$ref" in own:
+        base = deref_schema(_resolve_ref(root, own.pop("$ref")), root)
+    elif (isinstance(own.get("allOf"), list) and len(own["allOf"]) == 1
+          and isinstance(own["allOf"][0], dict) and set(own["allOf"][0]) == {"$ref"}):
+        base = deref_schema(_resolve_ref(root, own.pop("allOf")[0]["$ref"]), root)
+    if "description" in own:
+        base.pop("description", None)
+    return {**base, **{k: deref_schema(v, root) for k, v in own.items()}}
+
+
+def input_schema_of(openapi_schema: dict) -> dict:
+    """The self-contained (dereferenced) JSON Schema of a version's ``Input``."""
+    return deref_schema(openapi_schema["components"]["schemas"]["Input"], openapi_schema)
 
 
 def _json_type(value: Any) -> str:
@@ -214,51 +220,102 @@ def _json_type(value: Any) -> str:
 
 
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks("uri")
+def _is_uri(value: Any) -> bool:
+    return not isinstance(value, str) or bool(_URI_RE.match(value))
+
+
+def _nullable(check: Callable) -> Callable:
+    # OpenAPI 3.0's "nullable: true" (cog's Optional inputs) lets null through.
+    def wrapped(validator: Any, value: Any, instance: Any, schema: dict) -> Iterator:
+        if instance is None and schema.get("nullable"):
+            return
+        yield from check(validator, value, instance, schema)
+    return wrapped
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    {"type": _nullable(jsonschema.Draft7Validator.VALIDATORS["type"]),
+     "enum": _nullable(jsonschema.Draft7Validator.VALIDATORS["enum"])},
+)
 
 
 def _num(v: float) -> str:
     return f"{v:g}"
 
 
-def _check_value(value: Any, spec: dict, path: str, errors: list) -> None:
-    given = _json_type(value)
-    want = spec["type"]
-    if not (given == want or (want == "number" and given == "integer")):
-        errors.append((path, f"Invalid type. Expected: {want}, given: {given}", "invalid_type"))
-        return
+_REQUIRED_RE = re.compile(r"^'(.+)' is a required property$")
+
+
+def _problem_of(error: jsonschema.ValidationError) -> tuple[str, str, str]:
+    """One jsonschema error as Replicate words it (its API validates with gojsonschema)."""
+    path = ".".join(["input", *(str(p) for p in error.absolute_path)])
+    kind, value, inst = error.validator, error.validator_value, error.instance
     field = path.rsplit(".", 1)[-1]
-    if "enum" in spec and value not in spec["enum"]:
-        options = ", ".join(f'"{e}"' for e in spec["enum"])
-        errors.append((path, f"{field} must be one of the following: {options}", "enum"))
-    if "minimum" in spec and value < spec["minimum"]:
-        errors.append((path, f"Must be greater than or equal to {_num(spec['minimum'])}", "number_gte"))
-    if "maximum" in spec and value > spec["maximum"]:
-        errors.append((path, f"Must be less than or equal to {_num(spec['maximum'])}", "number_lte"))
-    if spec.get("format") == "uri" and not _URI_RE.match(value):
-        errors.append((path, "Does not match format 'uri'", "format"))
-    if want == "array" and "items" in spec:
-        for i, item in enumerate(value):
-            _check_value(item, spec["items"], f"{path}.{i}", errors)
+    if kind == "required":
+        m = _REQUIRED_RE.match(error.message)
+        return path, f"{m.group(1) if m else error.message} is required", "required"
+    if kind == "type":
+        want = value if isinstance(value, str) else " or ".join(value)
+        return path, f"Invalid type. Expected: {want}, given: {_json_type(inst)}", "invalid_type"
+    if kind == "enum":
+        options = ", ".join(json.dumps(v) for v in value)
+        return path, f"{field} must be one of the following: {options}", "enum"
+    if kind == "minimum":
+        return path, f"Must be greater than or equal to {_num(value)}", "number_gte"
+    if kind == "maximum":
+        return path, f"Must be less than or equal to {_num(value)}", "number_lte"
+    if kind == "exclusiveMinimum":
+        return path, f"Must be greater than {_num(value)}", "number_gt"
+    if kind == "exclusiveMaximum":
+        return path, f"Must be less than {_num(value)}", "number_lt"
+    if kind == "format":
+        return path, f"Does not match format '{value}'", "format"
+    if kind == "minItems":
+        return path, f"Array must have at least {value} items", "array_min_items"
+    if kind == "maxItems":
+        return path, f"Array must have at most {value} items", "array_max_items"
+    if kind == "minLength":
+        return path, f"String length must be greater than or equal to {value}", "string_gte"
+    if kind == "maxLength":
+        return path, f"String length must be less than or equal to {value}", "string_lte"
+    if kind == "pattern":
+        return path, f"Does not match pattern '{value}'", "pattern"
+    return path, error.message, str(kind)
 
 
-def validate_input(model: str, body: dict) -> list[tuple[str, str, str]]:
+def schema_problems(openapi_schema: dict, inp: Any) -> list[tuple[str, str, str]]:
+    """(field path, message, type) for every way ``inp`` breaks the version's Input schema.
+
+    Unknown keys are not problems: the Input schemas set no ``additionalProperties``, and
+    Replicate ignores inputs a model does not declare.
+    """
+    if not isinstance(inp, dict):
+        return [("input", f"Invalid type. Expected: object, given: {_json_type(inp)}", "invalid_type")]
+    root = {**openapi_schema, "$ref": "#/components/schemas/Input"}
+    errors = [_problem_of(e) for e in _Validator(root, format_checker=_FORMATS).iter_errors(inp)]
+    typed = {path for path, _, kind in errors if kind == "invalid_type"}
+    out = []
+    for problem in errors:  # a value of the wrong type gets that one message
+        if (problem[2] == "invalid_type" or problem[0] not in typed) and problem not in out:
+            out.append(problem)
+    return sorted(out, key=lambda p: (p[0], p[1]))
+
+
+def validate_input(model: str, body: dict, openapi_schema: dict | None = None) -> list[tuple[str, str, str]]:
     """Return a list of (field path, message, type) problems; empty when valid."""
     if "input" not in body:
         return [("(root)", "input is required", "required")]
-    inp = body["input"]
-    if not isinstance(inp, dict):
-        return [("input", f"Invalid type. Expected: object, given: {_json_type(inp)}", "invalid_type")]
-    spec = MODELS[model]
-    errors: list[tuple[str, str, str]] = []
-    for name, fspec in spec["fields"].items():
-        if name not in inp:
-            if fspec.get("required"):
-                errors.append(("input", f"{name} is required", "required"))
-            continue
-        _check_value(inp[name], fspec, f"input.{name}", errors)
-    if not errors and "extra" in spec:
-        errors.extend(spec["extra"](inp))
-    return errors
+    if openapi_schema is None:
+        openapi_schema = MODELS[model]["versions"][0]["openapi_schema"]
+    problems = schema_problems(openapi_schema, body["input"])
+    if not problems and model in EXTRA_CHECKS:
+        problems = EXTRA_CHECKS[model](body["input"])
+    return problems
 
 
 # --------------------------------------------------------------------------- images
@@ -387,11 +444,20 @@ class _Prediction:
     __slots__ = (
         "id", "model", "version", "input", "created", "start", "end", "outcome",
         "canceled_at", "fmt", "n_outputs", "expired", "webhook", "first_download",
+        "list_output", "error",
     )
 
     def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJSON(name)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -495,7 +561,7 @@ class ReplicateServer:
         self.output_bytes = 4096
         self.retry_after: float = 1.0
         self.wait_timeout_as_starting = True
-        self.models = {k: dict(v) for k, v in MODELS.items()}
+        self.models = copy.deepcopy(MODELS)  # this server's own copy: tests may change it
         self.versions = dict(VERSIONS)
         self.server_errors: list[str] = []  # tracebacks of unexpected handler errors
         self._lock = threading.RLock()
@@ -599,6 +665,59 @@ class ReplicateServer:
         with self._lock:
             creates = list(self.creates)
         return [c for c in creates if predicate(c)]
+
+    # ---------------------------------------------------------------- models and schemas
+    def model_version(self, model: str, version_id: str | None = None) -> dict:
+        """This server's version record of ``model`` (``id``, ``created_at``, ``cog_version``,
+        ``openapi_schema``): the latest, or the one with ``version_id`` (latest if unknown)."""
+        with self._lock:
+            versions = self.models[model]["versions"]
+            for v in versions:
+                if version_id is not None and v["id"] == version_id:
+                    return v
+            return versions[0]
+
+    def input_schema(self, model: str, version_id: str | None = None) -> dict:
+        """The live ``components.schemas.Input`` the server validates with: change it to make the
+        server disagree with the app's snapshot. (Enums may be ``allOf``/``$ref``, as published.)"""
+        return self.model_version(model, version_id)["openapi_schema"]["components"]["schemas"]["Input"]
+
+    def resolved_input_schema(self, model: str, version_id: str | None = None) -> dict:
+        """The same Input, dereferenced: comparable with ``app/provider_schemas/*.json``."""
+        return input_schema_of(self.model_version(model, version_id)["openapi_schema"])
+
+    def publish_version(self, model: str, openapi_schema: dict | None = None,
+                        version_id: str | None = None) -> str:
+        """Make a new latest version of ``model`` (a copy of the latest, or ``openapi_schema``).
+        A community model's new version can be run by version. Returns its id."""
+        with self._lock:
+            spec = self.models[model]
+            latest = spec["versions"][0]
+            vid = version_id or hashlib.sha256(
+                f"{model}:{len(spec['versions'])}:{latest['id']}".encode()).hexdigest()
+            spec["versions"].insert(0, {
+                "id": vid,
+                "created_at": self._iso(time.monotonic()),
+                "cog_version": latest["cog_version"],
+                "openapi_schema": copy.deepcopy(openapi_schema or latest["openapi_schema"]),
+            })
+            if not spec["official"]:
+                self.versions[vid] = model
+            return vid
+
+    def model_json(self, model: str) -> dict:
+        """What GET /v1/models/{owner}/{name} answers."""
+        with self._lock:
+            spec = self.models[model]
+            out = {k: copy.deepcopy(spec["model"].get(k)) for k in (
+                "url", "owner", "name", "description", "visibility", "github_url", "paper_url",
+                "license_url", "run_count", "cover_image_url", "default_example")}
+            out["latest_version"] = self._version_json(spec["versions"][0])
+            return out
+
+    @staticmethod
+    def _version_json(version: dict) -> dict:
+        return {k: copy.deepcopy(version[k]) for k in ("id", "created_at", "cog_version", "openapi_schema")}
 
     def throttle_reads_for(self, seconds: float) -> None:
         """Answer 429 to every read (every API call but create) for the next ``seconds``."""
@@ -743,11 +862,11 @@ class ReplicateServer:
                        "total_time": round(rec.end - rec.created, 6)}
             if status == "succeeded":
                 urls = self._output_urls(rec)
-                output = urls if rec.n_outputs != 1 or self.models[rec.model]["list_output"] else urls[0]
+                output = urls if rec.n_outputs != 1 or rec.list_output else urls[0]
                 logs = f"Running prediction...\n100%|##########| {steps}/{steps}\n"
             else:
-                error = FAILURE_ERROR
-                logs = f"Running prediction...\nTraceback (most recent call last):\nRuntimeError: {FAILURE_ERROR}\n"
+                error = rec.error or FAILURE_ERROR
+                logs = f"Running prediction...\nTraceback (most recent call last):\n{error}\n"
         base = self.url
         return {
             "id": rec.id,
@@ -817,14 +936,41 @@ class ReplicateServer:
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
             self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
+        if method == "GET" and len(parts) in (3, 4, 5) and parts[0] == "models" and (
+                len(parts) == 3 or parts[3] == "versions"):
+            endpoint = {3: "models.get", 4: "models.versions.list", 5: "models.versions.get"}[len(parts)]
+            self._admit_read(endpoint)
+            return self._model_route(h, f"{parts[1]}/{parts[2]}", parts[4] if len(parts) == 5 else None,
+                                     listing=len(parts) == 4)
         self._admit_read("other")
         raise _problem(404, "Not found", "The requested resource could not be found.")
 
+    def _model_route(self, h: "_Handler", name: str, version_id: str | None, listing: bool) -> None:
+        with self._lock:
+            spec = self.models.get(name)
+            if spec is None:
+                raise _problem(404, "Not found", "The requested resource could not be found.")
+            if listing:
+                payload: Any = {"previous": None, "next": None,
+                                "results": [self._version_json(v) for v in spec["versions"]]}
+            elif version_id is None:
+                payload = self.model_json(name)
+            else:
+                found = [v for v in spec["versions"] if v["id"] == version_id]
+                if not found:
+                    raise _problem(404, "Not found", "The requested resource could not be found.")
+                payload = self._version_json(found[0])
+        h.reply(200, payload, "application/json")
+
     def _parse_body(self, raw: bytes) -> dict:
         try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            raise _problem(400, "Bad request", "The request body is not valid JSON") from None
+            # NaN and Infinity are not JSON: Python's json takes them, Replicate's parser does not.
+            body = json.loads(raw or b"null", parse_constant=_refuse_constant)
+        except ValueError as exc:
+            detail = "The request body is not valid JSON"
+            if isinstance(exc, _NotJSON):
+                detail += f": {exc} is not a JSON value"
+            raise _problem(400, "Bad request", detail) from None
         if not isinstance(body, dict):
             raise _problem(422, "Input validation failed",
                            f"- (root): Invalid type. Expected: object, given: {_json_type(body)}\n")
@@ -874,7 +1020,9 @@ class ReplicateServer:
 
         self._admit_create()
 
-        problems = validate_input(model, body)
+        version_spec = self.model_version(model, None if version == "hidden" else version)
+        openapi = version_spec["openapi_schema"]
+        problems = validate_input(model, body, openapi)
         if problems:
             detail = "".join(f"- {p}: {m}\n" for p, m, _ in problems)
             raise _problem(422, "Input validation failed", detail,
@@ -889,9 +1037,13 @@ class ReplicateServer:
 
         inp = body["input"]
         failing = bool(self.fail_when(model, inp)) if self.fail_when is not None else False
-        spec = self.models[model]
-        fmt = inp.get("output_format", spec["default_format"])
-        n_outputs = int(inp.get("num_outputs", 1)) if spec["list_output"] else 1
+        runtime_error = RUNTIME_ERRORS[model](inp) if model in RUNTIME_ERRORS else None
+        schema = input_schema_of(openapi)
+        props = schema.get("properties", {})
+        list_output = openapi["components"]["schemas"].get("Output", {}).get("type") == "array"
+        fmt = inp.get("output_format", props.get("output_format", {}).get("default", "png"))
+        n_outputs = int(inp.get("num_outputs", props.get("num_outputs", {}).get("default", 1))) if list_output else 1
+        ignored = sorted(set(inp) - set(props))
 
         with self._lock:
             now = time.monotonic()
@@ -899,7 +1051,7 @@ class ReplicateServer:
             if self.jitter > 0:
                 duration += self._rng.uniform(-self.jitter, self.jitter)
             duration = max(0.0, duration)
-            if failing:
+            if failing or runtime_error:
                 outcome = "failed"
             elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
                 outcome = "failed"
@@ -911,7 +1063,8 @@ class ReplicateServer:
                 id=self._new_id(), model=model, version=version, input=inp, created=now,
                 start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
                 canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
-                webhook=body.get("webhook"), first_download=None,
+                webhook=body.get("webhook"), first_download=None, list_output=list_output,
+                error=runtime_error if runtime_error and not failing else None,
             )
             self._preds[rec.id] = rec
             self._order.append(rec.id)
@@ -919,6 +1072,7 @@ class ReplicateServer:
             self.creates.append({
                 "id": rec.id, "model": model, "version": version, "input": inp, "time": now,
                 "prefer": prefer, "webhook": body.get("webhook"),
+                "ignored_inputs": ignored,  # keys the schema does not declare (Replicate ignores them)
             })
 
         wait = _parse_prefer_wait(prefer)

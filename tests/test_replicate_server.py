@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +48,7 @@ SD_INPUT = {"image": PHOTO, "prompt": "a portrait", "negative_prompt": "blurry",
             "num_outputs": 3, "num_inference_steps": 25, "guidance_scale": 7.5,
             "scheduler": "K_EULER", "seed": 3}
 STATUS_RANK = {"starting": 0, "processing": 1, "succeeded": 2}
+SCHEMAS = Path(__file__).resolve().parent / "replicate_schemas"
 
 
 @pytest.fixture
@@ -326,9 +329,10 @@ def test_invalid_input_is_422(server, client, model, inp, expected):
     ("inp", "expected"),
     [
         ({"prompt": "x"}, "- input: image is required"),
-        ({"image": PHOTO}, "- input: prompt is required"),
         ({"image": PHOTO, "prompt": "x", "num_outputs": 9}, "- input.num_outputs: Must be less than or equal to 8"),
-        ({"image": PHOTO, "prompt": "x", "prompt_strength": 1.5}, "- input.prompt_strength: Must be less than or equal to 1"),
+        ({"image": PHOTO, "scheduler": "KLMS"},
+         '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"'),
+        ({"image": PHOTO, "width": 500}, "- input.width: width must be one of the following: 128, 256, 384"),
         ({"image": PHOTO, "prompt": "x", "guidance_scale": 0.5}, "- input.guidance_scale: Must be greater than or equal to 1"),
         ({"image": PHOTO, "prompt": "x", "num_inference_steps": 0}, "- input.num_inference_steps: Must be greater"),
     ],
@@ -338,6 +342,17 @@ def test_invalid_sd_input_is_422(client, inp, expected):
         client.predictions.create(version=SD_IMG2IMG_VERSION, input=inp)
     assert err.value.status == 422
     assert expected in err.value.detail
+
+
+def test_sd_prompt_is_optional_and_prompt_strength_fails_at_run_time(server, client):
+    # The published schema gives prompt a default and prompt_strength no bounds: the API takes
+    # 1.5 and the model (diffusers) refuses it when it runs.
+    ok = client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO})
+    bad = client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO, "prompt_strength": 1.5})
+    ok.wait()
+    bad.wait()
+    assert ok.status == "succeeded"
+    assert bad.status == "failed" and "strength should in [0.0, 1.0] but is 1.5" in bad.error
 
 
 @pytest.mark.parametrize("model", ["acme/unknown-model", "stability-ai/stable-diffusion", SD_IMG2IMG])
@@ -365,6 +380,159 @@ def test_create_error_rate(server, client):
             client.predictions.create(model=NANO, input={"prompt": "x"})
         assert err.value.status in (500, 503)
     assert server.create_errors == 4 and server.creates == []
+
+
+# ----------------------------------------------------------------------------- published schemas
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "provider_schemas"
+PROVIDER_MODELS = {"NANO_BANANA": NANO, "FLUX_KONTEXT": KONTEXT, "FLUX_PRO": FLUX_PRO, "STABLE_DIFFUSION": SD_IMG2IMG}
+
+
+def create_raw(http, model, inp):
+    if model == SD_IMG2IMG:
+        return http.post("/v1/predictions", json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, **inp}})
+    return http.post(f"/v1/models/{model}/predictions", json={"input": {"prompt": "x", **inp}})
+
+
+@pytest.mark.parametrize("model", [NANO, KONTEXT, FLUX_PRO, SD_IMG2IMG])
+def test_every_enum_value_is_accepted(server, model):
+    props = server.resolved_input_schema(model)["properties"]
+    cases = [(name, value) for name, prop in props.items() for value in prop.get("enum", [])]
+    assert len(cases) >= 13
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        for name, value in cases:
+            resp = create_raw(http, model, {name: value})
+            assert resp.status_code == 201, (name, value, resp.text)
+    assert len(server.creates) == len(cases)
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (FLUX_PRO, "aspect_ratio", "21:9"),
+        (FLUX_PRO, "aspect_ratio", "9:21"),
+        (FLUX_PRO, "aspect_ratio", "match_input_image"),
+        (NANO, "aspect_ratio", "9:21"),
+        (KONTEXT, "aspect_ratio", "3:1"),
+        (KONTEXT, "output_format", "webp"),
+        (SD_IMG2IMG, "scheduler", "K_EULER_ANCESTRAL"),
+        (SD_IMG2IMG, "height", 1000),
+    ],
+)
+def test_value_outside_the_enum_is_422_naming_the_field(server, model, field, value):
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        resp = create_raw(http, model, {field: value})
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["detail"].startswith(f"- input.{field}: {field} must be one of the following: ")
+    assert body["invalid_fields"] == [{"type": "enum", "field": f"input.{field}",
+                                       "description": body["detail"][len(f"- input.{field}: "):-1]}]
+    assert server.creates == []
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"input": {"prompt": "x", "seed": NaN}}',
+    b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
+    b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
+])
+def test_nan_and_infinity_are_refused(server, raw):
+    resp = httpx.post(f"{server.url}/v1/models/{FLUX_PRO}/predictions", content=raw,
+                      headers={**auth(server), "Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert "not valid JSON" in resp.json()["detail"]
+    assert server.creates == []
+
+
+def test_nan_from_the_real_client_never_leaves_it(server, client):
+    # The httpx under client 1.0.7 encodes JSON with allow_nan=False: a ValueError (not a
+    # ReplicateError) before any request. Other senders get the 400 above.
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "seed": float("nan")})
+    assert server.call_counts()["api_calls"] == 0
+
+
+def test_unknown_input_keys_are_ignored_and_recorded(server, client):
+    # Replicate validates against the model's schema, which allows extra keys; the model
+    # never sees them. The fake answers 201 too and notes them in the create record.
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x", "image_inputs": [PHOTO], "n": 2})
+    assert prediction.status == "starting"
+    assert server.creates[0]["ignored_inputs"] == ["image_inputs", "n"]
+
+
+def test_nullable_inputs_take_null(server, client):
+    prediction = client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "seed": None, "image_prompt": None})
+    assert prediction.status == "starting"
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "safety_tolerance": None})
+    assert "- input.safety_tolerance: Invalid type. Expected: integer, given: null" in err.value.detail
+
+
+def test_models_get_has_the_real_shape_and_is_a_read(server, client):
+    server.read_limit_per_minute = 600
+    model = client.models.get(NANO)
+    assert (model.owner, model.name, model.url) == ("google", "nano-banana", "https://replicate.com/google/nano-banana")
+    schemas = model.latest_version.openapi_schema["components"]["schemas"]
+    assert schemas["Input"]["required"] == ["prompt"]
+    assert schemas["Output"] == {"type": "string", "title": "Output", "format": "uri"}
+    raw = httpx.get(f"{server.url}/v1/models/{NANO}", headers=auth(server)).json()
+    assert set(raw) == {"url", "owner", "name", "description", "visibility", "github_url", "paper_url",
+                        "license_url", "run_count", "cover_image_url", "default_example", "latest_version"}
+    assert set(raw["latest_version"]) == {"id", "created_at", "cog_version", "openapi_schema"}
+    version = client.models.get(SD_IMG2IMG).versions.get(SD_IMG2IMG_VERSION_ALIAS)
+    assert version.id == SD_IMG2IMG_VERSION_ALIAS
+    assert version.openapi_schema["components"]["schemas"]["Output"]["type"] == "array"
+    listed = httpx.get(f"{server.url}/v1/models/{SD_IMG2IMG}/versions", headers=auth(server)).json()
+    assert [v["id"] for v in listed["results"]] == [SD_IMG2IMG_VERSION, SD_IMG2IMG_VERSION_ALIAS]
+    with pytest.raises(ReplicateError) as err:
+        client.models.get("acme/unknown-model")
+    assert err.value.status == 404
+    assert server.call_counts()["reads_by_endpoint"] == {
+        "models.get": 4, "models.versions.get": 1, "models.versions.list": 1}
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDER_MODELS))
+def test_app_snapshots_match_the_servers_copy(server, provider):
+    snapshot = json.loads((SNAPSHOTS / f"{provider}.json").read_text())
+    model = PROVIDER_MODELS[provider]
+    latest = server.model_version(model)
+    assert snapshot["model"] == model and snapshot["version"] == latest["id"]
+    assert snapshot["input_schema"] == server.resolved_input_schema(model)
+    assert snapshot["source"].startswith(f"https://replicate.com/{model}/")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", snapshot["retrieved"])
+    own = json.loads((SCHEMAS / f"{model.replace('/', '__')}.json").read_text())
+    assert (own["source"], own["retrieved"]) == (snapshot["source"], snapshot["retrieved"])
+
+
+def test_known_facts_of_the_published_schemas(server):
+    def enum(model, field):
+        return server.resolved_input_schema(model)["properties"][field]["enum"]
+
+    assert "21:9" not in enum(FLUX_PRO, "aspect_ratio") and "9:21" not in enum(FLUX_PRO, "aspect_ratio")
+    assert "9:21" not in enum(NANO, "aspect_ratio") and "21:9" in enum(NANO, "aspect_ratio")
+    assert {"21:9", "9:21", "match_input_image"} <= set(enum(KONTEXT, "aspect_ratio"))
+    assert enum(SD_IMG2IMG, "scheduler") == ["DDIM", "K_EULER", "DPMSolverMultistep"]
+    assert server.resolved_input_schema(SD_IMG2IMG)["required"] == ["image"]
+
+
+def test_changing_the_servers_schema_changes_what_it_accepts(server, client):
+    # enum behind cog's allOf/$ref
+    server.model_version(NANO)["openapi_schema"]["components"]["schemas"]["aspect_ratio"]["enum"].remove("21:9")
+    # inline enum
+    server.input_schema(FLUX_PRO)["properties"]["aspect_ratio"]["enum"].remove("16:9")
+    for model in (NANO, FLUX_PRO):
+        ratio = "21:9" if model == NANO else "16:9"
+        with pytest.raises(ReplicateError) as err:
+            client.predictions.create(model=model, input={"prompt": "x", "aspect_ratio": ratio})
+        assert err.value.status == 422 and "input.aspect_ratio" in err.value.detail
+    new_id = server.publish_version(SD_IMG2IMG)
+    server.input_schema(SD_IMG2IMG, new_id)["required"] = ["image", "prompt"]
+    assert client.models.get(SD_IMG2IMG).latest_version.id == new_id
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(version=new_id, input={"image": PHOTO})
+    assert "- input: prompt is required" in err.value.detail
+    assert client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO}).status == "starting"
+    fresh = ReplicateServer()  # other servers keep the published copy
+    assert "16:9" in fresh.resolved_input_schema(FLUX_PRO)["properties"]["aspect_ratio"]["enum"]
 
 
 # ----------------------------------------------------------------------------- throttling
