@@ -20,15 +20,48 @@ Design notes
   sequential run is repeatable.
 * Knobs are plain attributes and may be changed while the server runs.
 
+Models and input schemas
+* Each model's published schema is this server's own copy in ``tests/replicate_schemas/``
+  (``<owner>__<name>.json``: the model as GET /v1/models shows it, its versions, latest first,
+  with their ``openapi_schema``, and the source page and date). The app keeps its own
+  snapshot in ``app/provider_schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
+  equals its ``input_schema`` until a test changes one of them.
+* Creates are validated with ``jsonschema`` against the version's ``Input`` (422 with
+  ``detail`` "- input.field: message" lines and ``invalid_fields``, worded like Replicate's
+  gojsonschema); unknown input keys are accepted and listed in the create record's
+  ``ignored_inputs``; NaN/Infinity in a body is a 400. ``input_schema(model)`` is the live
+  schema (change it to make the server disagree), ``publish_version(model, schema)`` adds a
+  new latest version. GET /v1/models/{owner}/{name}[/versions[/{id}]] are served (reads).
+
+Account limits (Replicate: 600 creates a minute, 3000 a minute for every other API call,
+short bursts tolerated; a 429 says "Request was throttled. Your rate limit resets in ~Ns."
+with ``Retry-After: N``)
+* ``create_limit_per_minute`` / ``create_burst``, ``read_limit_per_minute`` / ``read_burst``:
+  token buckets of ``burst`` tokens (default 20) refilled at ``limit / 60`` a second, starting
+  full; None (the default) turns a limit off. N is the time to the next token, rounded up,
+  at least 1. A "read" is every API call but create: GET/list/cancel predictions, model and
+  version reads, the webhook secret. File downloads (``/files/...``, replicate.delivery in
+  reality) and ``/stream/`` are not API calls.
+* ``rate_limit_per_minute`` / ``rate_window``: the older strict sliding window on accepted
+  creates (no burst); ``throttle_rate`` / ``retry_after``: random create 429s. All apply.
+* ``throttle_reads_for(s)`` / ``throttle_creates_for(s)`` (or ``read_throttle_until`` /
+  ``create_throttle_until``, monotonic times): every read / create gets 429 until then.
+* Records: ``calls`` (one ``Call(time, kind, endpoint, throttled)`` per API call),
+  ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
+  ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
+  prediction to the first download of its output), ``never_downloaded()``.
+
 Standalone use (for benchmarks)::
 
-    python -m tests.replicate_server --port 8787 --latency 2 --jitter 0.25
+    python -m tests.replicate_server --port 8787 --latency 2 --jitter 0.25 \\
+        --create-limit 600 --read-limit 3000
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import copy
 import hashlib
 import io
 import json
@@ -44,9 +77,11 @@ import traceback
 import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
 from PIL import Image, ImageDraw
 
 __all__ = [
@@ -57,6 +92,9 @@ __all__ = [
     "SD_IMG2IMG_VERSION",
     "SD_IMG2IMG_VERSION_ALIAS",
     "FAILURE_ERROR",
+    "Call",
+    "busiest_window",
+    "percentile",
 ]
 
 DEFAULT_TOKEN = "r8_test_token_not_real"
@@ -72,21 +110,26 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"  # Replicate ids are lowercase
 _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 # --------------------------------------------------------------------------- models
+#
+# Each model's published input/output schema lives in tests/replicate_schemas/<owner>__<name>.json:
+# the model as GET /v1/models/{owner}/{name} shows it, its versions (latest first) with their
+# openapi_schema, and where and when the schema was read. Inputs are validated against the
+# schema of the version a prediction runs (the latest for an official model run by name).
 
-_URI = {"type": "string", "format": "uri"}
-_FLUX_KONTEXT_RATIOS = [
-    "match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3",
-    "4:5", "5:4", "21:9", "9:21", "2:1", "1:2",
-]
-_NANO_BANANA_RATIOS = [
-    "match_input_image", "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4",
-    "9:16", "16:9", "21:9",
-]
-_FLUX_PRO_RATIOS = ["custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3"]
-_SD_SCHEDULERS = ["DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS"]
+SCHEMA_DIR = Path(__file__).resolve().parent / "replicate_schemas"
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+
+
+def _load_models() -> dict[str, dict[str, Any]]:
+    models: dict[str, dict[str, Any]] = {}
+    for path in sorted(SCHEMA_DIR.glob("*__*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        models[f"{spec['model']['owner']}/{spec['model']['name']}"] = spec
+    return models
 
 
 def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
+    # Stated in the schema's description; the provider refuses it, so the fake answers 422.
     tol = inp.get("safety_tolerance")
     if inp.get("input_image") and isinstance(tol, int) and not isinstance(tol, bool) and tol > 2:
         return [("input.safety_tolerance",
@@ -94,83 +137,68 @@ def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
     return []
 
 
-# Each model: input schema (JSON-schema-ish), default output format, list output?
-MODELS: dict[str, dict[str, Any]] = {
-    "google/nano-banana": {
-        "official": True,
-        "list_output": False,
-        "default_format": "jpg",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "image_input": {"type": "array", "items": _URI},
-            "aspect_ratio": {"type": "string", "enum": _NANO_BANANA_RATIOS},
-            "output_format": {"type": "string", "enum": ["jpg", "png"]},
-        },
-    },
-    "black-forest-labs/flux-kontext-pro": {
-        "official": True,
-        "list_output": False,
-        "default_format": "png",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "input_image": _URI,
-            "aspect_ratio": {"type": "string", "enum": _FLUX_KONTEXT_RATIOS},
-            "output_format": {"type": "string", "enum": ["jpg", "png"]},
-            "safety_tolerance": {"type": "integer", "minimum": 0, "maximum": 6},
-            "prompt_upsampling": {"type": "boolean"},
-            "seed": {"type": "integer"},
-        },
-        "extra": _kontext_extra,
-    },
-    "black-forest-labs/flux-1.1-pro": {
-        "official": True,
-        "list_output": False,
-        "default_format": "webp",
-        "fields": {
-            "prompt": {"type": "string", "required": True},
-            "image_prompt": _URI,
-            "aspect_ratio": {"type": "string", "enum": _FLUX_PRO_RATIOS},
-            "width": {"type": "integer", "minimum": 256, "maximum": 1440},
-            "height": {"type": "integer", "minimum": 256, "maximum": 1440},
-            "output_format": {"type": "string", "enum": ["webp", "jpg", "png"]},
-            "output_quality": {"type": "integer", "minimum": 0, "maximum": 100},
-            "safety_tolerance": {"type": "integer", "minimum": 1, "maximum": 6},
-            "prompt_upsampling": {"type": "boolean"},
-            "seed": {"type": "integer"},
-        },
-    },
-    SD_IMG2IMG: {
-        "official": False,
-        "list_output": True,
-        "default_format": "png",
-        "fields": {
-            "image": {"type": "string", "format": "uri", "required": True},
-            "prompt": {"type": "string", "required": True},
-            "negative_prompt": {"type": "string"},
-            "prompt_strength": {"type": "number", "minimum": 0, "maximum": 1},
-            "num_outputs": {"type": "integer", "minimum": 1, "maximum": 8},
-            "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 500},
-            "guidance_scale": {"type": "number", "minimum": 1, "maximum": 20},
-            "scheduler": {"type": "string", "enum": _SD_SCHEDULERS},
-            "seed": {"type": "integer"},
-        },
-    },
-    # Community text-to-image model: known (so by-name create gives the "use a version"
-    # 404 rather than a plain unknown-model 404) but no version of it is served here.
-    "stability-ai/stable-diffusion": {
-        "official": False,
-        "list_output": True,
-        "default_format": "png",
-        "fields": {"prompt": {"type": "string", "required": True}},
-    },
+def _sd_img2img_runtime_error(inp: dict) -> str | None:
+    # The schema puts no bounds on prompt_strength; diffusers refuses it when the model runs.
+    strength = inp.get("prompt_strength")
+    if isinstance(strength, (int, float)) and not isinstance(strength, bool) and not 0 <= strength <= 1:
+        return f"ValueError: The value of strength should in [0.0, 1.0] but is {strength}"
+    return None
+
+
+# Rules outside the JSON schema: extra 422 checks, and inputs that validate but fail at run time.
+EXTRA_CHECKS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
+    "black-forest-labs/flux-kontext-pro": _kontext_extra,
 }
+RUNTIME_ERRORS: dict[str, Callable[[dict], str | None]] = {
+    "stability-ai/stable-diffusion-img2img": _sd_img2img_runtime_error,
+}
+
+MODELS: dict[str, dict[str, Any]] = _load_models()
 OFFICIAL_MODELS = tuple(name for name, spec in MODELS.items() if spec["official"])
 
-# version hash -> model name
+# version hash -> model name, for POST /v1/predictions {"version": ...}. Only community models
+# run by version here; stability-ai/stable-diffusion is known but none of its versions runs.
 VERSIONS: dict[str, str] = {
     SD_IMG2IMG_VERSION: SD_IMG2IMG,
     SD_IMG2IMG_VERSION_ALIAS: SD_IMG2IMG,
 }
+
+
+def _resolve_ref(root: dict, ref: str) -> Any:
+    if not ref.startswith("#/"):
+        raise ValueError(f"only local $ref is supported: {ref}")
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def deref_schema(node: Any, root: dict) -> Any:
+    """A copy of ``node`` with local ``$ref`` (and cog's one-item ``allOf: [{$ref}]``) inlined.
+
+    Cog publishes enum inputs as ``{"allOf": [{"$ref": "#/components/schemas/x"}], "default": ...}``;
+    inlined, the property's own keys win over the referenced enum's (its "An enumeration."
+    description gives way to the property's description).
+    """
+    if isinstance(node, list):
+        return [deref_schema(x, root) for x in node]
+    if not isinstance(node, dict):
+        return node
+    own = dict(node)
+    base: dict = {}
+    if "$ref" in own:
+        base = deref_schema(_resolve_ref(root, own.pop("$ref")), root)
+    elif (isinstance(own.get("allOf"), list) and len(own["allOf"]) == 1
+          and isinstance(own["allOf"][0], dict) and set(own["allOf"][0]) == {"$ref"}):
+        base = deref_schema(_resolve_ref(root, own.pop("allOf")[0]["$ref"]), root)
+    if "description" in own:
+        base.pop("description", None)
+    return {**base, **{k: deref_schema(v, root) for k, v in own.items()}}
+
+
+def input_schema_of(openapi_schema: dict) -> dict:
+    """The self-contained (dereferenced) JSON Schema of a version's ``Input``."""
+    return deref_schema(openapi_schema["components"]["schemas"]["Input"], openapi_schema)
 
 
 def _json_type(value: Any) -> str:
@@ -192,51 +220,102 @@ def _json_type(value: Any) -> str:
 
 
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+_FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@_FORMATS.checks("uri")
+def _is_uri(value: Any) -> bool:
+    return not isinstance(value, str) or bool(_URI_RE.match(value))
+
+
+def _nullable(check: Callable) -> Callable:
+    # OpenAPI 3.0's "nullable: true" (cog's Optional inputs) lets null through.
+    def wrapped(validator: Any, value: Any, instance: Any, schema: dict) -> Iterator:
+        if instance is None and schema.get("nullable"):
+            return
+        yield from check(validator, value, instance, schema)
+    return wrapped
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    {"type": _nullable(jsonschema.Draft7Validator.VALIDATORS["type"]),
+     "enum": _nullable(jsonschema.Draft7Validator.VALIDATORS["enum"])},
+)
 
 
 def _num(v: float) -> str:
     return f"{v:g}"
 
 
-def _check_value(value: Any, spec: dict, path: str, errors: list) -> None:
-    given = _json_type(value)
-    want = spec["type"]
-    if not (given == want or (want == "number" and given == "integer")):
-        errors.append((path, f"Invalid type. Expected: {want}, given: {given}", "invalid_type"))
-        return
+_REQUIRED_RE = re.compile(r"^'(.+)' is a required property$")
+
+
+def _problem_of(error: jsonschema.ValidationError) -> tuple[str, str, str]:
+    """One jsonschema error as Replicate words it (its API validates with gojsonschema)."""
+    path = ".".join(["input", *(str(p) for p in error.absolute_path)])
+    kind, value, inst = error.validator, error.validator_value, error.instance
     field = path.rsplit(".", 1)[-1]
-    if "enum" in spec and value not in spec["enum"]:
-        options = ", ".join(f'"{e}"' for e in spec["enum"])
-        errors.append((path, f"{field} must be one of the following: {options}", "enum"))
-    if "minimum" in spec and value < spec["minimum"]:
-        errors.append((path, f"Must be greater than or equal to {_num(spec['minimum'])}", "number_gte"))
-    if "maximum" in spec and value > spec["maximum"]:
-        errors.append((path, f"Must be less than or equal to {_num(spec['maximum'])}", "number_lte"))
-    if spec.get("format") == "uri" and not _URI_RE.match(value):
-        errors.append((path, "Does not match format 'uri'", "format"))
-    if want == "array" and "items" in spec:
-        for i, item in enumerate(value):
-            _check_value(item, spec["items"], f"{path}.{i}", errors)
+    if kind == "required":
+        m = _REQUIRED_RE.match(error.message)
+        return path, f"{m.group(1) if m else error.message} is required", "required"
+    if kind == "type":
+        want = value if isinstance(value, str) else " or ".join(value)
+        return path, f"Invalid type. Expected: {want}, given: {_json_type(inst)}", "invalid_type"
+    if kind == "enum":
+        options = ", ".join(json.dumps(v) for v in value)
+        return path, f"{field} must be one of the following: {options}", "enum"
+    if kind == "minimum":
+        return path, f"Must be greater than or equal to {_num(value)}", "number_gte"
+    if kind == "maximum":
+        return path, f"Must be less than or equal to {_num(value)}", "number_lte"
+    if kind == "exclusiveMinimum":
+        return path, f"Must be greater than {_num(value)}", "number_gt"
+    if kind == "exclusiveMaximum":
+        return path, f"Must be less than {_num(value)}", "number_lt"
+    if kind == "format":
+        return path, f"Does not match format '{value}'", "format"
+    if kind == "minItems":
+        return path, f"Array must have at least {value} items", "array_min_items"
+    if kind == "maxItems":
+        return path, f"Array must have at most {value} items", "array_max_items"
+    if kind == "minLength":
+        return path, f"String length must be greater than or equal to {value}", "string_gte"
+    if kind == "maxLength":
+        return path, f"String length must be less than or equal to {value}", "string_lte"
+    if kind == "pattern":
+        return path, f"Does not match pattern '{value}'", "pattern"
+    return path, error.message, str(kind)
 
 
-def validate_input(model: str, body: dict) -> list[tuple[str, str, str]]:
+def schema_problems(openapi_schema: dict, inp: Any) -> list[tuple[str, str, str]]:
+    """(field path, message, type) for every way ``inp`` breaks the version's Input schema.
+
+    Unknown keys are not problems: the Input schemas set no ``additionalProperties``, and
+    Replicate ignores inputs a model does not declare.
+    """
+    if not isinstance(inp, dict):
+        return [("input", f"Invalid type. Expected: object, given: {_json_type(inp)}", "invalid_type")]
+    root = {**openapi_schema, "$ref": "#/components/schemas/Input"}
+    errors = [_problem_of(e) for e in _Validator(root, format_checker=_FORMATS).iter_errors(inp)]
+    typed = {path for path, _, kind in errors if kind == "invalid_type"}
+    out = []
+    for problem in errors:  # a value of the wrong type gets that one message
+        if (problem[2] == "invalid_type" or problem[0] not in typed) and problem not in out:
+            out.append(problem)
+    return sorted(out, key=lambda p: (p[0], p[1]))
+
+
+def validate_input(model: str, body: dict, openapi_schema: dict | None = None) -> list[tuple[str, str, str]]:
     """Return a list of (field path, message, type) problems; empty when valid."""
     if "input" not in body:
         return [("(root)", "input is required", "required")]
-    inp = body["input"]
-    if not isinstance(inp, dict):
-        return [("input", f"Invalid type. Expected: object, given: {_json_type(inp)}", "invalid_type")]
-    spec = MODELS[model]
-    errors: list[tuple[str, str, str]] = []
-    for name, fspec in spec["fields"].items():
-        if name not in inp:
-            if fspec.get("required"):
-                errors.append(("input", f"{name} is required", "required"))
-            continue
-        _check_value(inp[name], fspec, f"input.{name}", errors)
-    if not errors and "extra" in spec:
-        errors.extend(spec["extra"](inp))
-    return errors
+    if openapi_schema is None:
+        openapi_schema = MODELS[model]["versions"][0]["openapi_schema"]
+    problems = schema_problems(openapi_schema, body["input"])
+    if not problems and model in EXTRA_CHECKS:
+        problems = EXTRA_CHECKS[model](body["input"])
+    return problems
 
 
 # --------------------------------------------------------------------------- images
@@ -364,12 +443,21 @@ def padded_body(base: bytes, fmt: str, target: int) -> tuple[int, Iterable[bytes
 class _Prediction:
     __slots__ = (
         "id", "model", "version", "input", "created", "start", "end", "outcome",
-        "canceled_at", "fmt", "n_outputs", "expired", "webhook",
+        "canceled_at", "fmt", "n_outputs", "expired", "webhook", "first_download",
+        "list_output", "error",
     )
 
     def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJSON(name)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -394,6 +482,57 @@ class _Reply(Exception):
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> _Reply:
     return _Reply(status, {"title": title, "detail": detail, "status": status, **extra})
+
+
+class Call(NamedTuple):
+    """One API call as the account limits see it (file downloads are not API calls)."""
+
+    time: float      # time.monotonic() when it arrived
+    kind: str        # "create" (600/min on Replicate) or "read" (every other API call, 3000/min)
+    endpoint: str    # "predictions.create", "predictions.get", "predictions.cancel", "predictions.list",
+                     # "models.get", "models.versions.get", "models.versions.list",
+                     # "webhooks.default.secret", "other"
+    throttled: bool  # answered 429
+
+
+class _Bucket:
+    """Token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` a second, starting full."""
+
+    __slots__ = ("params", "rate", "burst", "tokens", "stamp")
+
+    def __init__(self, per_minute: float, burst: float, now: float) -> None:
+        self.params = (per_minute, burst)
+        self.rate = max(0.0, float(per_minute)) / 60.0
+        self.burst = max(1.0, float(burst))
+        self.tokens = self.burst
+        self.stamp = now
+
+    def take(self, now: float) -> float | None:
+        """Take one token: None when taken, else the seconds until one is there."""
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        if self.rate <= 0:
+            return 60.0
+        return (1.0 - self.tokens) / self.rate
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _throttled(wait: float, header: str | None = None) -> _Reply:
+    """The 429 Replicate sends: "resets in ~Ns" with N the whole seconds to wait (at least 1)."""
+    seconds = max(1, math.ceil(wait - 1e-6))
+    return _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.",
+                        "status": 429}, headers={"Retry-After": header or str(seconds)})
 
 
 def busiest_window(times, seconds: float = 60.0) -> int:
@@ -422,7 +561,7 @@ class ReplicateServer:
         self.output_bytes = 4096
         self.retry_after: float = 1.0
         self.wait_timeout_as_starting = True
-        self.models = {k: dict(v) for k, v in MODELS.items()}
+        self.models = copy.deepcopy(MODELS)  # this server's own copy: tests may change it
         self.versions = dict(VERSIONS)
         self.server_errors: list[str] = []  # tracebacks of unexpected handler errors
         self._lock = threading.RLock()
@@ -446,11 +585,21 @@ class ReplicateServer:
             self.download_404_rate = 0.0
             self.rate_limit_per_minute: int | None = None
             self.rate_window = 60.0  # seconds of the sliding window (tests may shrink it)
+            # Account limits as token buckets (None = off): Replicate allows 600 creates and
+            # 3000 other API calls a minute, with short bursts. See the class docstring.
+            self.create_limit_per_minute: float | None = None
+            self.create_burst: float = 20
+            self.read_limit_per_minute: float | None = None
+            self.read_burst: float = 20
+            self.create_throttle_until = 0.0  # time.monotonic() until which every create gets 429
+            self.read_throttle_until = 0.0    # time.monotonic() until which every read gets 429
             self.fail_when: Callable[[str, dict], bool] | None = None
             self.output_ttl: float | None = None  # seconds after completion before outputs 404
             # records
             self.creates: list[dict] = []
-            self.throttled = 0
+            self.throttled = 0       # creates answered 429 (any cause)
+            self.read_throttled = 0  # reads answered 429 (any cause)
+            self.calls: list[Call] = []
             self.create_errors = 0
             self.gets = 0
             self.cancels: list[str] = []
@@ -459,6 +608,7 @@ class ReplicateServer:
             self._preds: dict[str, _Prediction] = {}
             self._order: list[str] = []
             self._window: collections.deque[float] = collections.deque()
+            self._buckets: dict[str, _Bucket] = {}
             self._images: dict[tuple[str, int], bytes] = {}
 
     def reset(self) -> None:
@@ -515,6 +665,133 @@ class ReplicateServer:
         with self._lock:
             creates = list(self.creates)
         return [c for c in creates if predicate(c)]
+
+    # ---------------------------------------------------------------- models and schemas
+    def model_version(self, model: str, version_id: str | None = None) -> dict:
+        """This server's version record of ``model`` (``id``, ``created_at``, ``cog_version``,
+        ``openapi_schema``): the latest, or the one with ``version_id`` (latest if unknown)."""
+        with self._lock:
+            versions = self.models[model]["versions"]
+            for v in versions:
+                if version_id is not None and v["id"] == version_id:
+                    return v
+            return versions[0]
+
+    def input_schema(self, model: str, version_id: str | None = None) -> dict:
+        """The live ``components.schemas.Input`` the server validates with: change it to make the
+        server disagree with the app's snapshot. (Enums may be ``allOf``/``$ref``, as published.)"""
+        return self.model_version(model, version_id)["openapi_schema"]["components"]["schemas"]["Input"]
+
+    def resolved_input_schema(self, model: str, version_id: str | None = None) -> dict:
+        """The same Input, dereferenced: comparable with ``app/provider_schemas/*.json``."""
+        return input_schema_of(self.model_version(model, version_id)["openapi_schema"])
+
+    def publish_version(self, model: str, openapi_schema: dict | None = None,
+                        version_id: str | None = None) -> str:
+        """Make a new latest version of ``model`` (a copy of the latest, or ``openapi_schema``).
+        A community model's new version can be run by version. Returns its id."""
+        with self._lock:
+            spec = self.models[model]
+            latest = spec["versions"][0]
+            vid = version_id or hashlib.sha256(
+                f"{model}:{len(spec['versions'])}:{latest['id']}".encode()).hexdigest()
+            spec["versions"].insert(0, {
+                "id": vid,
+                "created_at": self._iso(time.monotonic()),
+                "cog_version": latest["cog_version"],
+                "openapi_schema": copy.deepcopy(openapi_schema or latest["openapi_schema"]),
+            })
+            if not spec["official"]:
+                self.versions[vid] = model
+            return vid
+
+    def model_json(self, model: str) -> dict:
+        """What GET /v1/models/{owner}/{name} answers."""
+        with self._lock:
+            spec = self.models[model]
+            out = {k: copy.deepcopy(spec["model"].get(k)) for k in (
+                "url", "owner", "name", "description", "visibility", "github_url", "paper_url",
+                "license_url", "run_count", "cover_image_url", "default_example")}
+            out["latest_version"] = self._version_json(spec["versions"][0])
+            return out
+
+    @staticmethod
+    def _version_json(version: dict) -> dict:
+        return {k: copy.deepcopy(version[k]) for k in ("id", "created_at", "cog_version", "openapi_schema")}
+
+    def throttle_reads_for(self, seconds: float) -> None:
+        """Answer 429 to every read (every API call but create) for the next ``seconds``."""
+        with self._lock:
+            self.read_throttle_until = time.monotonic() + float(seconds)
+
+    throttle_reads_until = throttle_reads_for  # the name used in the brief
+
+    def throttle_creates_for(self, seconds: float) -> None:
+        """Answer 429 to every create for the next ``seconds``."""
+        with self._lock:
+            self.create_throttle_until = time.monotonic() + float(seconds)
+
+    def call_times(self, kind: str | None = None, endpoint: str | None = None,
+                   throttled: bool | None = None) -> list[float]:
+        """Monotonic arrival times of the API calls that match (None matches anything)."""
+        with self._lock:
+            calls = list(self.calls)
+        return [c.time for c in calls
+                if (kind is None or c.kind == kind) and (endpoint is None or c.endpoint == endpoint)
+                and (throttled is None or c.throttled == throttled)]
+
+    def call_counts(self) -> dict[str, Any]:
+        """Per-kind API call counts: what a benchmark prints as "calls per example" and "429s".
+
+        ``creates``: accepted creates (201); ``create_calls``: create calls that reached the
+        limiter (accepted, 429 or later refused by validation); ``create_429s``; ``reads``:
+        admitted reads; ``read_429s``; ``reads_by_endpoint`` / ``read_429s_by_endpoint``;
+        ``api_calls``: every call counted against a limit; ``gets``, ``cancels``, ``downloads``
+        (file downloads are not API calls).
+        """
+        with self._lock:
+            calls = list(self.calls)
+            out: dict[str, Any] = {
+                "creates": len(self.creates), "gets": self.gets, "cancels": len(self.cancels),
+                "downloads": self.downloads, "create_429s": self.throttled,
+                "read_429s": self.read_throttled,
+            }
+        by_ep: collections.Counter[str] = collections.Counter()
+        by_ep_429: collections.Counter[str] = collections.Counter()
+        create_calls = 0
+        for c in calls:
+            if c.kind == "create":
+                create_calls += 1
+            elif c.throttled:
+                by_ep_429[c.endpoint] += 1
+            else:
+                by_ep[c.endpoint] += 1
+        out.update(create_calls=create_calls, reads=sum(by_ep.values()),
+                   reads_by_endpoint=dict(by_ep), read_429s_by_endpoint=dict(by_ep_429),
+                   api_calls=len(calls))
+        return out
+
+    def download_delays(self) -> list[float]:
+        """For each succeeded prediction whose output was downloaded: seconds from its end
+        (``completed_at``) to the first download of one of its outputs, in creation order."""
+        with self._lock:
+            out = []
+            for pid in self._order:
+                rec = self._preds[pid]
+                if rec.first_download is None:
+                    continue
+                status, _, completed = self._state(rec, rec.first_download)
+                if status == "succeeded":
+                    out.append(rec.first_download - completed)
+            return out
+
+    def never_downloaded(self) -> list[str]:
+        """Ids of predictions that have succeeded by now and whose output nobody fetched."""
+        now = time.monotonic()
+        with self._lock:
+            return [pid for pid in self._order
+                    if self._preds[pid].first_download is None
+                    and self._state(self._preds[pid], now)[0] == "succeeded"]
 
     def expire_outputs(self) -> int:
         """Make every output that exists now answer 404 (Replicate deletes them after ~1 h)."""
@@ -585,11 +862,11 @@ class ReplicateServer:
                        "total_time": round(rec.end - rec.created, 6)}
             if status == "succeeded":
                 urls = self._output_urls(rec)
-                output = urls if rec.n_outputs != 1 or self.models[rec.model]["list_output"] else urls[0]
+                output = urls if rec.n_outputs != 1 or rec.list_output else urls[0]
                 logs = f"Running prediction...\n100%|##########| {steps}/{steps}\n"
             else:
-                error = FAILURE_ERROR
-                logs = f"Running prediction...\nTraceback (most recent call last):\nRuntimeError: {FAILURE_ERROR}\n"
+                error = rec.error or FAILURE_ERROR
+                logs = f"Running prediction...\nTraceback (most recent call last):\n{error}\n"
         base = self.url
         return {
             "id": rec.id,
@@ -646,22 +923,54 @@ class ReplicateServer:
             return self._create(h, raw, model=f"{parts[1]}/{parts[2]}")
         if method == "POST" and parts == ["predictions"]:
             return self._create(h, raw, model=None)
+        # Every other API call counts against the "read" limit (3000/min on Replicate).
         if method == "GET" and parts == ["predictions"]:
+            self._admit_read("predictions.list")
             return self._list(h)
         if method == "GET" and len(parts) == 2 and parts[0] == "predictions":
+            self._admit_read("predictions.get")
             with self._lock:
                 self.gets += 1
             rec = self._lookup(parts[1])
             return h.reply(200, self._to_json(rec, time.monotonic()), "application/json")
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
+            self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
+        if method == "GET" and len(parts) in (3, 4, 5) and parts[0] == "models" and (
+                len(parts) == 3 or parts[3] == "versions"):
+            endpoint = {3: "models.get", 4: "models.versions.list", 5: "models.versions.get"}[len(parts)]
+            self._admit_read(endpoint)
+            return self._model_route(h, f"{parts[1]}/{parts[2]}", parts[4] if len(parts) == 5 else None,
+                                     listing=len(parts) == 4)
+        self._admit_read("other")
         raise _problem(404, "Not found", "The requested resource could not be found.")
+
+    def _model_route(self, h: "_Handler", name: str, version_id: str | None, listing: bool) -> None:
+        with self._lock:
+            spec = self.models.get(name)
+            if spec is None:
+                raise _problem(404, "Not found", "The requested resource could not be found.")
+            if listing:
+                payload: Any = {"previous": None, "next": None,
+                                "results": [self._version_json(v) for v in spec["versions"]]}
+            elif version_id is None:
+                payload = self.model_json(name)
+            else:
+                found = [v for v in spec["versions"] if v["id"] == version_id]
+                if not found:
+                    raise _problem(404, "Not found", "The requested resource could not be found.")
+                payload = self._version_json(found[0])
+        h.reply(200, payload, "application/json")
 
     def _parse_body(self, raw: bytes) -> dict:
         try:
-            body = json.loads(raw or b"null")
-        except ValueError:
-            raise _problem(400, "Bad request", "The request body is not valid JSON") from None
+            # NaN and Infinity are not JSON: Python's json takes them, Replicate's parser does not.
+            body = json.loads(raw or b"null", parse_constant=_refuse_constant)
+        except ValueError as exc:
+            detail = "The request body is not valid JSON"
+            if isinstance(exc, _NotJSON):
+                detail += f": {exc} is not a JSON value"
+            raise _problem(400, "Bad request", detail) from None
         if not isinstance(body, dict):
             raise _problem(422, "Input validation failed",
                            f"- (root): Invalid type. Expected: object, given: {_json_type(body)}\n")
@@ -711,7 +1020,9 @@ class ReplicateServer:
 
         self._admit_create()
 
-        problems = validate_input(model, body)
+        version_spec = self.model_version(model, None if version == "hidden" else version)
+        openapi = version_spec["openapi_schema"]
+        problems = validate_input(model, body, openapi)
         if problems:
             detail = "".join(f"- {p}: {m}\n" for p, m, _ in problems)
             raise _problem(422, "Input validation failed", detail,
@@ -726,9 +1037,13 @@ class ReplicateServer:
 
         inp = body["input"]
         failing = bool(self.fail_when(model, inp)) if self.fail_when is not None else False
-        spec = self.models[model]
-        fmt = inp.get("output_format", spec["default_format"])
-        n_outputs = int(inp.get("num_outputs", 1)) if spec["list_output"] else 1
+        runtime_error = RUNTIME_ERRORS[model](inp) if model in RUNTIME_ERRORS else None
+        schema = input_schema_of(openapi)
+        props = schema.get("properties", {})
+        list_output = openapi["components"]["schemas"].get("Output", {}).get("type") == "array"
+        fmt = inp.get("output_format", props.get("output_format", {}).get("default", "png"))
+        n_outputs = int(inp.get("num_outputs", props.get("num_outputs", {}).get("default", 1))) if list_output else 1
+        ignored = sorted(set(inp) - set(props))
 
         with self._lock:
             now = time.monotonic()
@@ -736,7 +1051,7 @@ class ReplicateServer:
             if self.jitter > 0:
                 duration += self._rng.uniform(-self.jitter, self.jitter)
             duration = max(0.0, duration)
-            if failing:
+            if failing or runtime_error:
                 outcome = "failed"
             elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
                 outcome = "failed"
@@ -748,7 +1063,8 @@ class ReplicateServer:
                 id=self._new_id(), model=model, version=version, input=inp, created=now,
                 start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
                 canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
-                webhook=body.get("webhook"),
+                webhook=body.get("webhook"), first_download=None, list_output=list_output,
+                error=runtime_error if runtime_error and not failing else None,
             )
             self._preds[rec.id] = rec
             self._order.append(rec.id)
@@ -756,6 +1072,7 @@ class ReplicateServer:
             self.creates.append({
                 "id": rec.id, "model": model, "version": version, "input": inp, "time": now,
                 "prefer": prefer, "webhook": body.get("webhook"),
+                "ignored_inputs": ignored,  # keys the schema does not declare (Replicate ignores them)
             })
 
         wait = _parse_prefer_wait(prefer)
@@ -778,8 +1095,22 @@ class ReplicateServer:
             payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
         h.reply(201, payload, "application/json")
 
+    def _bucket(self, kind: str, now: float) -> _Bucket | None:
+        """The token bucket of ``kind`` for the current knob values (None when that limit is off)."""
+        if kind == "create":
+            params = (self.create_limit_per_minute, self.create_burst)
+        else:
+            params = (self.read_limit_per_minute, self.read_burst)
+        if params[0] is None:
+            self._buckets.pop(kind, None)
+            return None
+        bucket = self._buckets.get(kind)
+        if bucket is None or bucket.params != params:
+            bucket = self._buckets[kind] = _Bucket(params[0], params[1], now)
+        return bucket
+
     def _admit_create(self) -> None:
-        """Rate limiting: sliding 60 s window and random throttling. Raises a 429 reply."""
+        """Create limits: 429 storm, sliding window, random throttling, token bucket. Raises a 429."""
         with self._lock:
             now = time.monotonic()
             limit = self.rate_limit_per_minute
@@ -788,19 +1119,42 @@ class ReplicateServer:
             while window and window[0] <= now - span:
                 window.popleft()
             wait: float | None = None
-            if limit is not None and len(window) >= limit:
+            header: str | None = None
+            if now < self.create_throttle_until:
+                wait = self.create_throttle_until - now
+            elif limit is not None and len(window) >= limit:
                 # the slot frees when the create `limit` places back leaves the window
                 oldest = window[len(window) - limit] if limit > 0 else now + span
                 wait = max(1, math.ceil(oldest + span - now))
-                header = str(wait)
             elif self.throttle_rate > 0 and self._rng.random() < self.throttle_rate:
-                wait = max(1, math.ceil(self.retry_after))
+                wait = self.retry_after
                 header = _fmt_seconds(self.retry_after)
+            else:
+                bucket = self._bucket("create", now)
+                if bucket is not None:
+                    wait = bucket.take(now)
+            self.calls.append(Call(now, "create", "predictions.create", wait is not None))
             if wait is None:
                 return
             self.throttled += 1
-        raise _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{wait}s.",
-                           "status": 429}, headers={"Retry-After": header})
+        raise _throttled(wait, header)
+
+    def _admit_read(self, endpoint: str) -> None:
+        """Read limit (every API call but create): 429 storm, then token bucket. Raises a 429."""
+        with self._lock:
+            now = time.monotonic()
+            wait: float | None = None
+            if now < self.read_throttle_until:
+                wait = self.read_throttle_until - now
+            else:
+                bucket = self._bucket("read", now)
+                if bucket is not None:
+                    wait = bucket.take(now)
+            self.calls.append(Call(now, "read", endpoint, wait is not None))
+            if wait is None:
+                return
+            self.read_throttled += 1
+        raise _throttled(wait)
 
     def _list(self, h: "_Handler") -> None:
         now = time.monotonic()
@@ -866,6 +1220,8 @@ class ReplicateServer:
         # Count before the last byte goes out, so a client that has its body sees the count.
         with self._lock:
             self.downloads += 1
+            if rec.first_download is None:
+                rec.first_download = now
         try:
             buf = b""
             for piece in pieces:  # coalesce small pieces, stream big bodies in ~64 KB writes
@@ -1056,7 +1412,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--create-error-rate", type=float, default=0.0)
     ap.add_argument("--download-error-rate", type=float, default=0.0)
     ap.add_argument("--download-404-rate", type=float, default=0.0)
-    ap.add_argument("--rate-limit-per-minute", type=int, default=None)
+    ap.add_argument("--rate-limit-per-minute", type=int, default=None,
+                    help="strict sliding-window create limit (no burst)")
+    ap.add_argument("--create-limit", type=float, default=None,
+                    help="create token bucket: creates per minute (Replicate: 600)")
+    ap.add_argument("--create-burst", type=float, default=20, help="create bucket size")
+    ap.add_argument("--read-limit", type=float, default=None,
+                    help="read token bucket: other API calls per minute (Replicate: 3000)")
+    ap.add_argument("--read-burst", type=float, default=20, help="read bucket size")
     ap.add_argument("--retry-after", type=float, default=1.0)
     ap.add_argument("--output-bytes", type=int, default=4096)
     args = ap.parse_args(argv)
@@ -1070,6 +1433,10 @@ def main(argv: list[str] | None = None) -> int:
     server.download_error_rate = args.download_error_rate
     server.download_404_rate = args.download_404_rate
     server.rate_limit_per_minute = args.rate_limit_per_minute
+    server.create_limit_per_minute = args.create_limit
+    server.create_burst = args.create_burst
+    server.read_limit_per_minute = args.read_limit
+    server.read_burst = args.read_burst
     server.retry_after = args.retry_after
     server.output_bytes = args.output_bytes
     server.start()
@@ -1082,8 +1449,10 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.stop()
-        print(f"creates={len(server.creates)} throttled={server.throttled} gets={server.gets} "
-              f"downloads={server.downloads}", file=sys.stderr, flush=True)
+        counts = server.call_counts()
+        print(f"creates={counts['creates']} create_429s={counts['create_429s']} reads={counts['reads']} "
+              f"read_429s={counts['read_429s']} gets={counts['gets']} downloads={counts['downloads']} "
+              f"reads_by_endpoint={counts['reads_by_endpoint']}", file=sys.stderr, flush=True)
     return 0
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from tests.replicate_server import (
     SD_IMG2IMG_VERSION,
     SD_IMG2IMG_VERSION_ALIAS,
     ReplicateServer,
+    percentile,
 )
 
 NANO = "google/nano-banana"
@@ -45,6 +48,7 @@ SD_INPUT = {"image": PHOTO, "prompt": "a portrait", "negative_prompt": "blurry",
             "num_outputs": 3, "num_inference_steps": 25, "guidance_scale": 7.5,
             "scheduler": "K_EULER", "seed": 3}
 STATUS_RANK = {"starting": 0, "processing": 1, "succeeded": 2}
+SCHEMAS = Path(__file__).resolve().parent / "replicate_schemas"
 
 
 @pytest.fixture
@@ -325,9 +329,10 @@ def test_invalid_input_is_422(server, client, model, inp, expected):
     ("inp", "expected"),
     [
         ({"prompt": "x"}, "- input: image is required"),
-        ({"image": PHOTO}, "- input: prompt is required"),
         ({"image": PHOTO, "prompt": "x", "num_outputs": 9}, "- input.num_outputs: Must be less than or equal to 8"),
-        ({"image": PHOTO, "prompt": "x", "prompt_strength": 1.5}, "- input.prompt_strength: Must be less than or equal to 1"),
+        ({"image": PHOTO, "scheduler": "KLMS"},
+         '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"'),
+        ({"image": PHOTO, "width": 500}, "- input.width: width must be one of the following: 128, 256, 384"),
         ({"image": PHOTO, "prompt": "x", "guidance_scale": 0.5}, "- input.guidance_scale: Must be greater than or equal to 1"),
         ({"image": PHOTO, "prompt": "x", "num_inference_steps": 0}, "- input.num_inference_steps: Must be greater"),
     ],
@@ -337,6 +342,17 @@ def test_invalid_sd_input_is_422(client, inp, expected):
         client.predictions.create(version=SD_IMG2IMG_VERSION, input=inp)
     assert err.value.status == 422
     assert expected in err.value.detail
+
+
+def test_sd_prompt_is_optional_and_prompt_strength_fails_at_run_time(server, client):
+    # The published schema gives prompt a default and prompt_strength no bounds: the API takes
+    # 1.5 and the model (diffusers) refuses it when it runs.
+    ok = client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO})
+    bad = client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO, "prompt_strength": 1.5})
+    ok.wait()
+    bad.wait()
+    assert ok.status == "succeeded"
+    assert bad.status == "failed" and "strength should in [0.0, 1.0] but is 1.5" in bad.error
 
 
 @pytest.mark.parametrize("model", ["acme/unknown-model", "stability-ai/stable-diffusion", SD_IMG2IMG])
@@ -364,6 +380,159 @@ def test_create_error_rate(server, client):
             client.predictions.create(model=NANO, input={"prompt": "x"})
         assert err.value.status in (500, 503)
     assert server.create_errors == 4 and server.creates == []
+
+
+# ----------------------------------------------------------------------------- published schemas
+
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "provider_schemas"
+PROVIDER_MODELS = {"NANO_BANANA": NANO, "FLUX_KONTEXT": KONTEXT, "FLUX_PRO": FLUX_PRO, "STABLE_DIFFUSION": SD_IMG2IMG}
+
+
+def create_raw(http, model, inp):
+    if model == SD_IMG2IMG:
+        return http.post("/v1/predictions", json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, **inp}})
+    return http.post(f"/v1/models/{model}/predictions", json={"input": {"prompt": "x", **inp}})
+
+
+@pytest.mark.parametrize("model", [NANO, KONTEXT, FLUX_PRO, SD_IMG2IMG])
+def test_every_enum_value_is_accepted(server, model):
+    props = server.resolved_input_schema(model)["properties"]
+    cases = [(name, value) for name, prop in props.items() for value in prop.get("enum", [])]
+    assert len(cases) >= 13
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        for name, value in cases:
+            resp = create_raw(http, model, {name: value})
+            assert resp.status_code == 201, (name, value, resp.text)
+    assert len(server.creates) == len(cases)
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (FLUX_PRO, "aspect_ratio", "21:9"),
+        (FLUX_PRO, "aspect_ratio", "9:21"),
+        (FLUX_PRO, "aspect_ratio", "match_input_image"),
+        (NANO, "aspect_ratio", "9:21"),
+        (KONTEXT, "aspect_ratio", "3:1"),
+        (KONTEXT, "output_format", "webp"),
+        (SD_IMG2IMG, "scheduler", "K_EULER_ANCESTRAL"),
+        (SD_IMG2IMG, "height", 1000),
+    ],
+)
+def test_value_outside_the_enum_is_422_naming_the_field(server, model, field, value):
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        resp = create_raw(http, model, {field: value})
+    assert resp.status_code == 422
+    body = resp.json()
+    assert body["detail"].startswith(f"- input.{field}: {field} must be one of the following: ")
+    assert body["invalid_fields"] == [{"type": "enum", "field": f"input.{field}",
+                                       "description": body["detail"][len(f"- input.{field}: "):-1]}]
+    assert server.creates == []
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"input": {"prompt": "x", "seed": NaN}}',
+    b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
+    b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
+])
+def test_nan_and_infinity_are_refused(server, raw):
+    resp = httpx.post(f"{server.url}/v1/models/{FLUX_PRO}/predictions", content=raw,
+                      headers={**auth(server), "Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert "not valid JSON" in resp.json()["detail"]
+    assert server.creates == []
+
+
+def test_nan_from_the_real_client_never_leaves_it(server, client):
+    # The httpx under client 1.0.7 encodes JSON with allow_nan=False: a ValueError (not a
+    # ReplicateError) before any request. Other senders get the 400 above.
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "seed": float("nan")})
+    assert server.call_counts()["api_calls"] == 0
+
+
+def test_unknown_input_keys_are_ignored_and_recorded(server, client):
+    # Replicate validates against the model's schema, which allows extra keys; the model
+    # never sees them. The fake answers 201 too and notes them in the create record.
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x", "image_inputs": [PHOTO], "n": 2})
+    assert prediction.status == "starting"
+    assert server.creates[0]["ignored_inputs"] == ["image_inputs", "n"]
+
+
+def test_nullable_inputs_take_null(server, client):
+    prediction = client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "seed": None, "image_prompt": None})
+    assert prediction.status == "starting"
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=FLUX_PRO, input={"prompt": "x", "safety_tolerance": None})
+    assert "- input.safety_tolerance: Invalid type. Expected: integer, given: null" in err.value.detail
+
+
+def test_models_get_has_the_real_shape_and_is_a_read(server, client):
+    server.read_limit_per_minute = 600
+    model = client.models.get(NANO)
+    assert (model.owner, model.name, model.url) == ("google", "nano-banana", "https://replicate.com/google/nano-banana")
+    schemas = model.latest_version.openapi_schema["components"]["schemas"]
+    assert schemas["Input"]["required"] == ["prompt"]
+    assert schemas["Output"] == {"type": "string", "title": "Output", "format": "uri"}
+    raw = httpx.get(f"{server.url}/v1/models/{NANO}", headers=auth(server)).json()
+    assert set(raw) == {"url", "owner", "name", "description", "visibility", "github_url", "paper_url",
+                        "license_url", "run_count", "cover_image_url", "default_example", "latest_version"}
+    assert set(raw["latest_version"]) == {"id", "created_at", "cog_version", "openapi_schema"}
+    version = client.models.get(SD_IMG2IMG).versions.get(SD_IMG2IMG_VERSION_ALIAS)
+    assert version.id == SD_IMG2IMG_VERSION_ALIAS
+    assert version.openapi_schema["components"]["schemas"]["Output"]["type"] == "array"
+    listed = httpx.get(f"{server.url}/v1/models/{SD_IMG2IMG}/versions", headers=auth(server)).json()
+    assert [v["id"] for v in listed["results"]] == [SD_IMG2IMG_VERSION, SD_IMG2IMG_VERSION_ALIAS]
+    with pytest.raises(ReplicateError) as err:
+        client.models.get("acme/unknown-model")
+    assert err.value.status == 404
+    assert server.call_counts()["reads_by_endpoint"] == {
+        "models.get": 4, "models.versions.get": 1, "models.versions.list": 1}
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDER_MODELS))
+def test_app_snapshots_match_the_servers_copy(server, provider):
+    snapshot = json.loads((SNAPSHOTS / f"{provider}.json").read_text())
+    model = PROVIDER_MODELS[provider]
+    latest = server.model_version(model)
+    assert snapshot["model"] == model and snapshot["version"] == latest["id"]
+    assert snapshot["input_schema"] == server.resolved_input_schema(model)
+    assert snapshot["source"].startswith(f"https://replicate.com/{model}/")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", snapshot["retrieved"])
+    own = json.loads((SCHEMAS / f"{model.replace('/', '__')}.json").read_text())
+    assert (own["source"], own["retrieved"]) == (snapshot["source"], snapshot["retrieved"])
+
+
+def test_known_facts_of_the_published_schemas(server):
+    def enum(model, field):
+        return server.resolved_input_schema(model)["properties"][field]["enum"]
+
+    assert "21:9" not in enum(FLUX_PRO, "aspect_ratio") and "9:21" not in enum(FLUX_PRO, "aspect_ratio")
+    assert "9:21" not in enum(NANO, "aspect_ratio") and "21:9" in enum(NANO, "aspect_ratio")
+    assert {"21:9", "9:21", "match_input_image"} <= set(enum(KONTEXT, "aspect_ratio"))
+    assert enum(SD_IMG2IMG, "scheduler") == ["DDIM", "K_EULER", "DPMSolverMultistep"]
+    assert server.resolved_input_schema(SD_IMG2IMG)["required"] == ["image"]
+
+
+def test_changing_the_servers_schema_changes_what_it_accepts(server, client):
+    # enum behind cog's allOf/$ref
+    server.model_version(NANO)["openapi_schema"]["components"]["schemas"]["aspect_ratio"]["enum"].remove("21:9")
+    # inline enum
+    server.input_schema(FLUX_PRO)["properties"]["aspect_ratio"]["enum"].remove("16:9")
+    for model in (NANO, FLUX_PRO):
+        ratio = "21:9" if model == NANO else "16:9"
+        with pytest.raises(ReplicateError) as err:
+            client.predictions.create(model=model, input={"prompt": "x", "aspect_ratio": ratio})
+        assert err.value.status == 422 and "input.aspect_ratio" in err.value.detail
+    new_id = server.publish_version(SD_IMG2IMG)
+    server.input_schema(SD_IMG2IMG, new_id)["required"] = ["image", "prompt"]
+    assert client.models.get(SD_IMG2IMG).latest_version.id == new_id
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(version=new_id, input={"image": PHOTO})
+    assert "- input: prompt is required" in err.value.detail
+    assert client.predictions.create(version=SD_IMG2IMG_VERSION, input={"image": PHOTO}).status == "starting"
+    fresh = ReplicateServer()  # other servers keep the published copy
+    assert "16:9" in fresh.resolved_input_schema(FLUX_PRO)["properties"]["aspect_ratio"]["enum"]
 
 
 # ----------------------------------------------------------------------------- throttling
@@ -429,6 +598,133 @@ def test_busiest_window_counts_sliding_windows(server):
     assert server.busiest_window(5.0) == 2
     assert server.busiest_window(1.0) == 1
     assert len(server.creates_for(lambda c: c["time"] > 55)) == 4
+
+
+# ----------------------------------------------------------------------------- account limits (token buckets)
+
+
+def create_url(model=NANO) -> str:
+    return f"/v1/models/{model}/predictions"
+
+
+def test_create_bucket_allows_a_burst_then_429_with_the_time_to_the_next_token(server, client):
+    server.create_limit_per_minute = 6  # one token every 10 s
+    server.create_burst = 2
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        codes = [http.post(create_url(), json={"input": {"prompt": "x"}}).status_code for _ in range(2)]
+        resp = http.post(create_url(), json={"input": {"prompt": "x"}})
+    assert codes == [201, 201]
+    assert resp.status_code == 429
+    assert resp.headers["Retry-After"] == "10"
+    assert resp.json() == {"detail": "Request was throttled. Your rate limit resets in ~10s.", "status": 429}
+    t0 = time.monotonic()
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.create(model=NANO, input={"prompt": "x"})
+    assert time.monotonic() - t0 < 1.0  # the client does not retry a POST
+    assert err.value.status == 429 and "resets in ~10s" in err.value.detail
+    counts = server.call_counts()
+    assert (counts["creates"], counts["create_calls"], counts["create_429s"]) == (2, 4, 2)
+    assert counts["reads"] == 0 and counts["read_429s"] == 0
+    assert server.throttled == 2 and len(server.call_times("create", throttled=True)) == 2
+
+
+def test_create_bucket_refills_at_the_steady_rate(server):
+    server.create_limit_per_minute = 600  # 10 a second
+    server.create_burst = 1
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        first = http.post(create_url(), json={"input": {"prompt": "x"}})
+        second = http.post(create_url(), json={"input": {"prompt": "x"}})
+        time.sleep(0.12)
+        third = http.post(create_url(), json={"input": {"prompt": "x"}})
+    assert (first.status_code, second.status_code, third.status_code) == (201, 429, 201)
+    assert second.headers["Retry-After"] == "1"  # 0.1 s rounds up to the 1 s minimum
+    assert "resets in ~1s" in second.json()["detail"]
+
+
+def test_read_bucket_429_is_retried_by_the_client_after_retry_after(server, client):
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    server.read_limit_per_minute = 60  # one read a second
+    server.read_burst = 2
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        resps = [http.get(f"/v1/predictions/{prediction.id}") for _ in range(3)]
+    assert [r.status_code for r in resps] == [200, 200, 429]
+    assert resps[2].headers["Retry-After"] == "1"
+    assert resps[2].json() == {"detail": "Request was throttled. Your rate limit resets in ~1s.", "status": 429}
+    t0 = time.monotonic()
+    got = client.predictions.get(prediction.id)  # GET: the client sleeps Retry-After and retries
+    assert got.id == prediction.id
+    assert 0.5 < time.monotonic() - t0 < 3.0
+    counts = server.call_counts()
+    assert counts["read_429s"] == 2 and counts["reads_by_endpoint"] == {"predictions.get": 3}
+    assert counts["create_429s"] == 0 and counts["creates"] == 1
+    assert server.gets == 3  # admitted GETs only
+
+
+def test_every_call_but_create_is_a_read_and_files_are_not_api_calls(server, client):
+    done = client.models.predictions.create(model=NANO, input={"prompt": "x"}, wait=5)
+    server.read_limit_per_minute = 60
+    server.read_burst = 3
+    client.predictions.list()
+    client.predictions.cancel(done.id)
+    client.predictions.get(done.id)
+    with httpx.Client() as http:
+        assert [http.get(done.output).status_code for _ in range(5)] == [200] * 5
+        resp = http.get(f"{server.url}/v1/predictions", headers=auth(server))
+    assert resp.status_code == 429
+    counts = server.call_counts()
+    assert counts["reads_by_endpoint"] == {"predictions.list": 1, "predictions.cancel": 1, "predictions.get": 1}
+    assert counts["read_429s_by_endpoint"] == {"predictions.list": 1}
+    assert counts["downloads"] == 5 and counts["api_calls"] == 5  # 1 create + 3 reads + one 429
+
+
+def test_read_storm_answers_429_to_every_read_until_it_ends(server, client):
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
+    server.throttle_reads_for(0.8)
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        get = http.get(f"/v1/predictions/{prediction.id}")
+        listed = http.get("/v1/predictions")
+        cancel = http.post(f"/v1/predictions/{prediction.id}/cancel")
+        created = http.post(create_url(), json={"input": {"prompt": "y"}})
+    assert [get.status_code, listed.status_code, cancel.status_code] == [429, 429, 429]
+    assert get.headers["Retry-After"] == "1" and "resets in ~1s" in get.json()["detail"]
+    assert created.status_code == 201  # creates have their own limit
+    t0 = time.monotonic()
+    assert client.predictions.get(prediction.id).id == prediction.id  # retried past the storm
+    assert 0.3 < time.monotonic() - t0 < 3.0
+    assert server.read_throttled >= 4 and server.cancels == []
+    storm = server.call_times("read", throttled=True)
+    assert max(storm) - min(storm) < 0.8
+
+
+def test_create_storm(server):
+    server.throttle_creates_for(0.3)
+    with httpx.Client(base_url=server.url, headers=auth(server)) as http:
+        assert http.post(create_url(), json={"input": {"prompt": "x"}}).status_code == 429
+        time.sleep(0.35)
+        assert http.post(create_url(), json={"input": {"prompt": "x"}}).status_code == 201
+    assert server.throttled == 1
+
+
+def test_download_delays_from_end_to_first_fetch(server, client):
+    server.latency = 0.05
+    first, second, never = (client.predictions.create(model=NANO, input={"prompt": str(i)}) for i in range(3))
+    time.sleep(0.3)
+    for p in (first, second, never):
+        p.reload()
+        assert p.status == "succeeded"
+    with httpx.Client() as http:
+        assert http.get(first.output).status_code == 200
+        assert http.head(never.output).status_code == 200  # HEAD is not a download
+        time.sleep(0.2)
+        assert http.get(second.output).status_code == 200
+        assert http.get(first.output).status_code == 200  # only the first fetch counts
+    delays = server.download_delays()
+    assert len(delays) == 2
+    assert 0.15 < delays[0] < 0.6
+    assert delays[1] - delays[0] > 0.15
+    assert server.never_downloaded() == [never.id]
+    assert percentile(delays, 95) == delays[1] and percentile(delays, 50) == delays[0]
+    assert percentile([], 95) is None
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -648,3 +944,27 @@ def test_cli_runs_standalone():
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_cli_limit_flags():
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--create-limit", "6",
+         "--create-burst", "1", "--read-limit", "60", "--read-burst", "1"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+        with httpx.Client(base_url=url, headers=headers) as http:
+            codes = [http.post(create_url(), json={"input": {"prompt": "x"}}).status_code for _ in range(2)]
+            reads = [http.get("/v1/predictions").status_code for _ in range(2)]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert codes == [201, 429] and reads == [200, 429]
+    assert "create_429s=1" in err and "read_429s=1" in err
