@@ -315,8 +315,8 @@ class SafeDownloader:
         for ip in candidates:
             reason = self._address_refusal(ip)
             if reason:
-                where = f"{host} resolves to {ip}" if literal is None else f"{ip}"
-                raise DownloadRefused(f"{where} is {reason}: refusing to connect")
+                where = f"{host} resolves to {ip}," if literal is None else f"{ip} is"
+                raise DownloadRefused(f"{where} {reason}: refusing to connect")
             if str(ip) not in addresses:
                 addresses.append(str(ip))
         return addresses
