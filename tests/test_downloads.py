@@ -1,10 +1,11 @@
-"""app.downloads against real HTTP(S) servers on 127.0.0.1 (no internet, no database).
+"""app.providers.downloads against real HTTP(S) servers on 127.0.0.1 (no internet, no database).
 
 The "Replicate" server plays the allowed origin; a second server plays the admin (or any
 internal service) that a redirect must never reach; a TLS server with a certificate for
 a made-up name checks that connections go to the vetted address while TLS still checks
 the name.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,14 +18,14 @@ import subprocess
 import tempfile
 import threading
 import zlib
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable
 
 import pytest
 from PIL import Image
 
-from app.downloads import (
+from app.providers.downloads import (
     MAX_OUTPUT_BYTES,
     DownloadFailed,
     DownloadRefused,
@@ -117,7 +118,7 @@ class Server:
     def paths(self) -> list[str]:
         return [path for path, _ in self.requests]
 
-    def reset(self) -> "Server":
+    def reset(self) -> Server:
         self.requests.clear()
         self.sent.clear()
         self.finished.clear()
@@ -427,13 +428,15 @@ def test_non_string_url_is_refused(downloader):
 
 def test_https_host_resolving_to_loopback_or_private_is_refused(work_dir, monkeypatch):
     spy = ConnectSpy(monkeypatch)
-    dns = FakeDNS({
-        "images.test": ["127.0.0.1"],
-        "mixed.test": ["93.184.216.34", "10.1.2.3"],  # one bad address is enough
-        "v6.test": ["fd00::1"],
-        "mapped.test": ["::ffff:127.0.0.1"],
-        "sixtofour.test": ["2002:a9fe:a9fe::1"],  # 6to4 wrapping 169.254.169.254
-    })
+    dns = FakeDNS(
+        {
+            "images.test": ["127.0.0.1"],
+            "mixed.test": ["93.184.216.34", "10.1.2.3"],  # one bad address is enough
+            "v6.test": ["fd00::1"],
+            "mapped.test": ["::ffff:127.0.0.1"],
+            "sixtofour.test": ["2002:a9fe:a9fe::1"],  # 6to4 wrapping 169.254.169.254
+        }
+    )
     downloader = SafeDownloader(None, resolver=dns, temp_dir=work_dir)
     for host, reason in [
         ("images.test", "images.test resolves to 127.0.0.1, a loopback address"),
@@ -459,9 +462,25 @@ def test_address_policy():
 
     public = ["93.184.216.34", "2606:4700::1111", "1.1.1.1"]
     internal = [
-        "127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-        "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "::1", "::", "fe80::1",
-        "fc00::1", "fec0::1", "ff02::1", "::ffff:127.0.0.1", "2002:7f00:1::", "64:ff9b::a00:1",
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "0.0.0.0",
+        "255.255.255.255",
+        "224.0.0.1",
+        "240.0.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fec0::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "2002:7f00:1::",
+        "64:ff9b::a00:1",
         "2001:db8::1",
     ]
     for address in public:
@@ -544,9 +563,7 @@ def test_small_cap_applies_to_real_images(replicate, work_dir):
         ("/gzip.png", "compressed response"),
     ],
 )
-def test_bodies_that_are_not_a_sound_image_are_refused_and_not_stored(
-    downloader, replicate, work_dir, path, reason
-):
+def test_bodies_that_are_not_a_sound_image_are_refused_and_not_stored(downloader, replicate, work_dir, path, reason):
     storage = LocalMediaStorage(work_dir / "media")
     with pytest.raises(DownloadRefused, match=reason):
         store(downloader, replicate.url(path), storage, "x")
@@ -605,7 +622,13 @@ def test_cookies_are_never_sent_back(downloader, replicate):
         pass
     with downloader.download(replicate.url("/set-cookie")):
         pass
-    assert replicate.paths() == ["/set-cookie", "/check-cookie.png", "/check-cookie.png", "/set-cookie", "/check-cookie.png"]
+    assert replicate.paths() == [
+        "/set-cookie",
+        "/check-cookie.png",
+        "/check-cookie.png",
+        "/set-cookie",
+        "/check-cookie.png",
+    ]
     assert [headers.get("cookie") for _, headers in replicate.requests] == [None] * 5
 
 
@@ -627,10 +650,28 @@ def certificate():
     directory = Path(tempfile.mkdtemp(prefix="downloads-tls-"))
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=cdn.test",
-         "-addext", "subjectAltName=DNS:cdn.test"],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cdn.test",
+            "-addext",
+            "subjectAltName=DNS:cdn.test",
+        ],
+        check=True,
+        capture_output=True,
     )
     yield cert, key
     shutil.rmtree(directory, ignore_errors=True)

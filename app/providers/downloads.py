@@ -27,6 +27,7 @@ Every failure is one of two exceptions, so one bad output fails one model only:
 ``DownloadRefused`` (permanent: do not retry) and ``DownloadFailed`` (transient: the
 caller may retry). This module imports only the standard library, httpx and Pillow.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -37,9 +38,10 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -120,7 +122,7 @@ class Downloaded:
         except FileNotFoundError:
             pass
 
-    def __enter__(self) -> "Downloaded":
+    def __enter__(self) -> Downloaded:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -410,8 +412,15 @@ class SafeDownloader:
             image_format, width, height = self._inspect(path, head, server_type)
             name, extension, mime = FORMATS[image_format]
             return Downloaded(
-                path=path, format=name, extension=extension, content_type=mime, size=size,
-                width=width, height=height, url=str(url), server_content_type=server_type,
+                path=path,
+                format=name,
+                extension=extension,
+                content_type=mime,
+                size=size,
+                width=width,
+                height=height,
+                url=str(url),
+                server_content_type=server_type,
             )
         except BaseException:
             try:
