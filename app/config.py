@@ -43,6 +43,7 @@ class Settings:
     prediction_timeout: float = 600.0
     poll_interval: float = 0.2
     create_rate_per_minute: int = 600
+    reads_per_minute: int = 1500
     secure_cookies: bool = False
     offline_delay: float = 0.0
     replicate_base_url: str | None = None
@@ -210,6 +211,7 @@ def load_settings(environ=None) -> Settings:
         prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
         poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
         create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
+        reads_per_minute=_int(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
         offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
         replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
         job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),

@@ -140,6 +140,8 @@ class JobItem(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     example_id: Mapped[str | None] = mapped_column(ForeignKey("gallery_examples.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # create to completion of its prediction, as the provider timed it: when to read the next ones
+    prediction_seconds: Mapped[float | None]
 
     job: Mapped[Job] = relationship(back_populates="items")
 

@@ -13,8 +13,9 @@ import redis
 import replicate
 
 from .config import Settings
+from .generation.api_usage import LocalApiUsage, RedisApiUsage
 from .generation.progress import make_progress_store
-from .generation.rate_limit import LocalCreateLimiter, RedisCreateLimiter
+from .generation.rate_limit import READ_KEY, LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
 from .providers.offline import OfflineGenerator
 from .providers.replicate import ReplicateGenerator
@@ -33,6 +34,8 @@ class Services:
         self.progress = make_progress_store(settings.redis_url, settings.instance_path)
         self._enqueue = enqueue or no_queue
         self._limiter = None
+        self._read_limiter = None
+        self._usage = None
         self._generators: dict[bool, Generator] = {}
         self._lock = threading.Lock()
 
@@ -59,6 +62,8 @@ class Services:
             deadline=settings.prediction_timeout,
             poll_interval=settings.poll_interval,
             limiter=self.create_limiter(),
+            read_limiter=self.read_limiter(),
+            usage=self.api_usage(),
         )
 
     def create_limiter(self):
@@ -70,6 +75,36 @@ class Services:
             else:
                 self._limiter = LocalCreateLimiter(per_minute)
         return self._limiter
+
+    def read_limiter(self):
+        """The read budget (polls, cancels: every call but create) shared by every consumer, like the create limit."""
+        if self._read_limiter is None:
+            per_minute = self.settings.reads_per_minute
+            if self.settings.redis_url:
+                client = redis.Redis.from_url(self.settings.redis_url)
+                self._read_limiter = RedisCreateLimiter(client, per_minute, key=READ_KEY)
+            else:
+                self._read_limiter = LocalCreateLimiter(per_minute)
+        return self._read_limiter
+
+    def api_usage(self):
+        """Calls to Replicate and 429s of the last minute / hour, as every consumer counted them."""
+        if self._usage is None:
+            if self.settings.redis_url:
+                self._usage = RedisApiUsage(redis.Redis.from_url(self.settings.redis_url))
+            else:
+                self._usage = LocalApiUsage()
+        return self._usage
+
+    def warm_up(self) -> None:
+        """Build at consumer start what the first job would otherwise build on its clock: the generator
+        (its HTTP clients and TLS context), the registry, a database connection, the limiters' scripts."""
+        self.registry()
+        self.generator(self.settings.offline)
+        if not self.settings.offline:
+            for limiter in (self.create_limiter(), self.read_limiter()):
+                if hasattr(limiter, "warm_up"):
+                    limiter.warm_up()
 
     def enqueue_job(self, job_id: str) -> None:
         self._enqueue(job_id)

@@ -48,6 +48,7 @@ log = logging.getLogger("app.pipeline")
 
 HEARTBEAT_SECONDS = 1.0
 FINAL_WRITE_PATIENCE = 30.0
+RECENT_DURATIONS = 50  # how many of a provider's latest predictions plan when to read the next ones
 
 
 class JobNotFound(Exception):
@@ -165,7 +166,8 @@ class JobRunner:
         self.publish(20, "selecting", f"{len({i.model_id for i in self.items.values()})} models reserved")
 
         if not self.cancel_requested:
-            self.run_items([self._spec(i) for i in self.items.values() if i.state in ITEM_OPEN])
+            recent = recent_durations(self.provider)
+            self.run_items([self._spec(i, recent) for i in self.items.values() if i.state in ITEM_OPEN])
         if self.cancel_requested:
             self.cancel_open_items()
 
@@ -355,7 +357,13 @@ class JobRunner:
         db.session.execute(
             update(JobItem)
             .where(JobItem.id == spec.item_id)
-            .values(state="succeeded", example_id=example.id, error=None, updated_at=utcnow())
+            .values(
+                state="succeeded",
+                example_id=example.id,
+                error=None,
+                prediction_seconds=result.prediction_seconds,
+                updated_at=utcnow(),
+            )
         )
         db.session.execute(update(Job).where(Job.id == self.job_id).values(done=Job.done + 1, heartbeat_at=utcnow()))
         record = self._example_record(example)  # before the commit expires the row
@@ -459,7 +467,7 @@ class JobRunner:
                 delay = min(2.0, delay * 2)
 
     # -- helpers -----------------------------------------------------------------
-    def _spec(self, item: ItemState) -> ItemSpec:
+    def _spec(self, item: ItemState, recent: tuple[float, ...] = ()) -> ItemSpec:
         return ItemSpec(
             item_id=item.id,
             job_id=self.job_id,
@@ -473,6 +481,7 @@ class JobRunner:
             provider=self.provider,
             settings=self.settings,
             prediction_id=item.prediction_id,
+            recent_seconds=recent,
         )
 
     def _example_record(self, example: GalleryExample) -> dict:
@@ -514,6 +523,19 @@ class JobRunner:
     def _log(self, outcome: str, **fields) -> None:
         parts = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         log.info("job=%s preset=%s %s %s", self.job_id, self.preset_id, outcome, parts)
+
+
+def recent_durations(provider: str, limit: int = RECENT_DURATIONS) -> tuple[float, ...]:
+    """How long the provider's latest predictions took (create to completion), newest first."""
+    rows = db.session.scalars(
+        select(JobItem.prediction_seconds)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Job.provider == provider, JobItem.prediction_seconds.is_not(None))
+        .order_by(JobItem.updated_at.desc())
+        .limit(limit)
+    ).all()
+    db.session.commit()  # end the read transaction: the runner's later writes start fresh
+    return tuple(rows)
 
 
 def run_job(job_id: str, services, generator=None) -> dict:

@@ -1,11 +1,12 @@
-"""A limit on prediction creates shared by every consumer: never more than N in any 60 s window.
+"""Replicate's account limits shared by every consumer: never more than N calls in any 60 s window.
 
-Replicate allows 600 creates a minute per account, and a 429 on create is not retried by
-the client. This is a token bucket (GCRA): a burst of up to BURST creates goes out at
-once, then creates flow at a steady rate chosen so that burst + rate × window never
-exceeds N in any window. Each create books its own send time in one atomic Redis script
-(timed by the Redis server's clock, so machines need not agree on the time) and its
-worker sleeps exactly until then: no thundering herd of retries, and the rate holds
+Replicate allows 600 creates a minute per account and 3000 a minute for every other call (polls,
+cancels, model reads); a 429 on create is not retried by the client. Each limit is a token bucket
+(GCRA) under its own Redis key: the create limit, and the read budget (every other call).
+A burst of up to BURST calls goes out at once, then calls flow at a steady rate chosen so that
+burst + rate × window never exceeds N in any window. Each call books its own send time in one
+atomic Redis script (timed by the Redis server's clock, so machines need not agree on the time)
+and its worker sleeps exactly until then: no thundering herd of retries, and the rate holds
 steady once the queue is full instead of a minute's budget going out in one burst
 followed by a dead minute. Without Redis (the embedded first-run setup, one consumer)
 the same bookings are kept in memory.
@@ -28,6 +29,7 @@ WINDOW_SECONDS = 60.0
 ARRIVAL_MARGIN = 1.0
 BURST = 20
 KEY = "pixelglow:create-bucket"
+READ_KEY = "pixelglow:read-bucket"
 
 # KEYS[1] the bucket's theoretical arrival time; ARGV: emission interval, burst tolerance (s).
 # Returns the seconds until this create's booked send time.
@@ -45,9 +47,9 @@ return tostring(send_at - now)
 """
 
 
-def bucket_shape(per_window: int, window: float = WINDOW_SECONDS) -> tuple[float, float]:
+def bucket_shape(per_window: int, window: float = WINDOW_SECONDS, burst: int = BURST) -> tuple[float, float]:
     """(emission interval, burst tolerance) so that burst + rate × (window + margin) ≤ per_window."""
-    burst = max(1, min(BURST, per_window // 3))
+    burst = max(1, min(burst, per_window // 3))
     rate = (per_window - burst) / (window + ARRIVAL_MARGIN)
     interval = 1.0 / rate
     return interval, (burst - 1) * interval
@@ -61,6 +63,8 @@ def book(tat: float, now: float, interval: float, tolerance: float) -> tuple[flo
 
 
 class CreateLimiter:
+    """One shared bucket (creates, or the read budget): callers book a send time and sleep until it."""
+
     def book(self) -> float:
         """Book a send time; returns the seconds to wait for it."""
         raise NotImplementedError
@@ -72,27 +76,31 @@ class CreateLimiter:
 
 
 class RedisCreateLimiter(CreateLimiter):
-    def __init__(self, redis_client, per_minute: int, key: str = KEY):
+    def __init__(self, redis_client, per_minute: int, key: str = KEY, burst: int = BURST):
         self.redis = redis_client
         self.key = key
-        self.interval, self.tolerance = bucket_shape(per_minute)
+        self.interval, self.tolerance = bucket_shape(per_minute, burst=burst)
         self._script = redis_client.register_script(_BOOK)
-        self._fallback = LocalCreateLimiter(per_minute)
+        self._fallback = LocalCreateLimiter(per_minute, burst=burst)
+
+    def warm_up(self) -> None:
+        """Open the connection and load the script (at consumer start, off the first job's clock)."""
+        self.redis.script_load(_BOOK)
 
     def book(self) -> float:
         """While Redis is unreachable (a restart), this process keeps to the limit on its own."""
         try:
             return float(self._script(keys=[self.key], args=[self.interval, self.tolerance]))
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            log.warning("create limit: Redis unreachable (%s); limiting this process alone", exc.__class__.__name__)
+            log.warning("%s: Redis unreachable (%s); limiting this process alone", self.key, exc.__class__.__name__)
             return self._fallback.book()
 
 
 class LocalCreateLimiter(CreateLimiter):
     """The same bucket for a single process (no Redis configured)."""
 
-    def __init__(self, per_minute: int):
-        self.interval, self.tolerance = bucket_shape(per_minute)
+    def __init__(self, per_minute: int, burst: int = BURST):
+        self.interval, self.tolerance = bucket_shape(per_minute, burst=burst)
         self._tat = 0.0
         self._lock = threading.Lock()
 

@@ -36,6 +36,8 @@ class ItemSpec:
     provider: str
     settings: dict
     prediction_id: str | None = None
+    # how long this provider's recent predictions took (seconds, from the job items): when to read
+    recent_seconds: tuple[float, ...] = ()
 
 
 @dataclass
@@ -43,6 +45,7 @@ class ItemResult:
     image_key: str
     prediction_id: str | None
     offline: bool = False
+    prediction_seconds: float | None = None  # create to completion, as the provider timed it
 
 
 class Generator(Protocol):

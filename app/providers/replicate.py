@@ -7,6 +7,12 @@ retry POSTs); 5xx and connection errors back off with jitter, a bounded number o
 times; a prediction that fails, is canceled or aborted fails that model only; one
 that passes its deadline is canceled at Replicate; a failed download is retried
 without creating a new prediction.
+
+Reads (polls, cancels) spend the account's read budget, shared by every consumer: each
+read takes a token from it first, and is planned for when the prediction is likely done
+(`read_plan`). A read that fails (429, 5xx, network) is tried again until the item's
+deadline: a read never fails an already-billed prediction. The client's own retries of
+GETs are turned off, so that every call to Replicate goes through the budget.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import replicate
@@ -26,6 +34,7 @@ from replicate.exceptions import ReplicateError
 from ..storage.base import Storage, example_key
 from .base import ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
+from .read_plan import Plan, Planner
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +49,62 @@ FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
 class TransientReadError(Exception):
     """A read of a prediction failed in a way that may pass (5xx, 429, network)."""
 
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after  # set on a 429: the reset hint
+
 
 class NoLimit:
     def acquire(self, stop: threading.Event) -> bool:
         return True
+
+
+class NoCount:
+    def record(self, kind: str) -> None:
+        pass
+
+
+NEVER = threading.Event()  # for reads that must not be abandoned (a cancel)
+
+
+@dataclass
+class Reading:
+    status: str
+    output: object = None
+    error: str | None = None
+    seconds: float | None = None  # created to completed, by Replicate's clock
+    age: float | None = None  # seconds since it was created, by Replicate's clock and ours
+
+
+def _timestamp(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _timing(prediction) -> tuple[float | None, float | None]:
+    """(duration if finished, age) of a prediction from its created_at / completed_at."""
+    created = _timestamp(getattr(prediction, "created_at", None))
+    if created is None:
+        return None, None
+    completed = _timestamp(getattr(prediction, "completed_at", None))
+    seconds = (completed - created).total_seconds() if completed else None
+    age = (datetime.now(UTC) - created).total_seconds()
+    return (max(0.0, seconds) if seconds is not None else None), max(0.0, age)
+
+
+def without_client_retries(client: replicate.Client) -> None:
+    """The client retries GETs on 429/503 by itself (up to 10 times): calls that would bypass the
+    read budget and hide the 429s. Our wait loop retries instead, so the client tries once."""
+    transport = getattr(client._client, "_transport", None)
+    if hasattr(transport, "max_attempts"):
+        transport.max_attempts = 1
+    else:
+        log.warning("replicate client: could not turn off its own retries; reads may exceed the budget")
 
 
 def _backoff(attempt: int, base: float = 0.5, cap: float = 20.0) -> float:
@@ -72,35 +133,48 @@ class ReplicateGenerator:
         deadline: float = 600.0,
         poll_interval: float = 0.2,
         limiter=None,
+        read_limiter=None,
+        usage=None,
         http: httpx.Client | None = None,
     ):
         self.client = client
         self.storage = storage
         self.sd_version = sd_version
         self.deadline = deadline
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # the shortest step between two reads of a prediction
         self.limiter = limiter or NoLimit()
+        self.read_limiter = read_limiter or NoLimit()
+        self.usage = usage or NoCount()
+        self.planner = Planner(min_step=poll_interval)
         self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=True)
         # The client builds its HTTP connection pool on first use, without a lock: build it here,
         # once, rather than in twenty item threads at the same moment.
-        _ = client._client
+        without_client_retries(client)
 
     # -- one item -------------------------------------------------------------
     def run(self, spec: ItemSpec, on_created: Callable[[str], None], stop: threading.Event) -> ItemResult:
         provider = get_provider(spec.provider)
         prediction_id = spec.prediction_id
+        created = None  # a resumed prediction's age is learned from its first read
         if prediction_id is None:
             payload = provider.build_input(spec.prompt, spec.reference_url, spec.settings)
             prediction_id = self._create(provider, payload, stop)
+            created = time.monotonic()
             on_created(prediction_id)
-        status, output, error = self._wait(prediction_id, stop)
-        if status != "succeeded":
-            raise ItemFailed(error)
-        urls = provider.output_urls(output)
+        plan = self.planner.plan(spec.provider, spec.recent_seconds)
+        try:
+            reading = self._wait(prediction_id, stop, plan, created)
+        finally:
+            plan.done()
+        if reading.status != "succeeded":
+            raise ItemFailed(reading.error)
+        if reading.seconds is not None:
+            self.planner.learn(spec.provider, reading.seconds)
+        urls = provider.output_urls(reading.output)
         if not urls:
             raise ItemFailed(f"prediction {prediction_id} succeeded without an output")
         key = self._download(urls[0], spec, stop)
-        return ItemResult(image_key=key, prediction_id=prediction_id)
+        return ItemResult(image_key=key, prediction_id=prediction_id, prediction_seconds=reading.seconds)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
         transient = 0
@@ -109,6 +183,7 @@ class ReplicateGenerator:
             if not self.limiter.acquire(stop):
                 raise Stopped()
             try:
+                self.usage.record("create")
                 if provider.by_version:
                     prediction = self.client.predictions.create(version=self.sd_version, input=payload)
                 else:
@@ -116,6 +191,7 @@ class ReplicateGenerator:
                 return prediction.id
             except ReplicateError as exc:
                 if exc.status == 429:
+                    self.usage.record("create_429")
                     throttled_since = throttled_since or time.monotonic()
                     if time.monotonic() - throttled_since > MAX_THROTTLE_WAIT:
                         raise ItemFailed(f"Replicate kept throttling creates for {MAX_THROTTLE_WAIT:.0f} s") from None
@@ -137,60 +213,71 @@ class ReplicateGenerator:
                     continue
                 raise ItemFailed(f"could not reach Replicate to create the prediction: {exc}") from None
 
-    def _wait(self, prediction_id: str, stop: threading.Event) -> tuple[str, object, str | None]:
-        started = time.monotonic()
-        deadline = started + self.deadline
-        delay = min(0.1, self.poll_interval)
+    def _wait(self, prediction_id: str, stop: threading.Event, plan: Plan, created: float | None) -> Reading:
+        """Read the prediction when it is likely done until it ends or passes its deadline.
+
+        `created`: when we created it (monotonic); None for a resumed prediction, which is read at
+        once and then placed by the age Replicate reports."""
+        deadline = (created or time.monotonic()) + self.deadline
+        last = None  # seconds after creation of the last read
         transient = 0
         while True:
+            if created is not None:
+                self._sleep(created + plan.next_read(last) - time.monotonic(), stop)
+            if not self.read_limiter.acquire(stop):
+                raise Stopped()
             try:
-                status, output, error = self._read(prediction_id)
+                reading = self._read(prediction_id)
                 transient = 0
             except TransientReadError as exc:
-                if transient >= TRANSIENT_RETRIES:
-                    return "failed", None, str(exc)
+                if time.monotonic() > deadline:
+                    return Reading("failed", error=f"{exc}; gave up at the {self.deadline:.0f} s deadline")
                 transient += 1
-                self._sleep(_backoff(transient), stop)
+                wait = exc.retry_after if exc.retry_after is not None else _backoff(min(transient, 6))
+                log.info("read of %s not answered (%s); again in %.1f s", prediction_id, exc, wait)
+                self._sleep(wait, stop)
                 continue
-            if status in FINISHED:
-                return status, output, error
+            if reading.status in FINISHED:
+                return reading
+            if created is None and reading.age is not None:
+                created = time.monotonic() - reading.age
+                deadline = created + self.deadline
             if time.monotonic() > deadline:
                 self._cancel(prediction_id)
-                return (
-                    "failed",
-                    None,
-                    f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled",
+                return Reading(
+                    "failed", error=f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
                 )
-            self._sleep(delay, stop)
-            delay = min(self._poll_cap(time.monotonic() - started), delay * 1.5)
+            now = time.monotonic()
+            if created is None:  # no age known: the old pace
+                created = now
+            last = now - created
 
-    def _read(self, prediction_id: str) -> tuple[str, object, str | None]:
-        """One read of the prediction: (status, output, error); TransientReadError when it is worth trying again."""
+    def _read(self, prediction_id: str) -> Reading:
+        """One read of the prediction; TransientReadError when it is worth trying again."""
         try:
+            self.usage.record("read")
             prediction = self.client.predictions.get(prediction_id)
         except PydanticV1ValidationError:
             # client 1.0.7 cannot parse the documented "aborted" status
-            return "aborted", None, f"prediction {prediction_id} was aborted by Replicate"
+            return Reading("aborted", error=f"prediction {prediction_id} was aborted by Replicate")
         except ReplicateError as exc:
             if exc.status == 404:
-                return "failed", None, f"prediction {prediction_id} no longer exists at Replicate"
+                return Reading("failed", error=f"prediction {prediction_id} no longer exists at Replicate")
             reason = f"could not read prediction {prediction_id} ({exc.status}): {exc.detail}"
-            if exc.status is None or exc.status >= 500 or exc.status == 429:
+            if exc.status == 429:
+                self.usage.record("read_429")
+                raise TransientReadError(reason, _retry_after(exc) or 1.0) from None
+            if exc.status is None or exc.status >= 500:
                 raise TransientReadError(reason) from None
-            return "failed", None, reason
+            return Reading("failed", error=reason)
         except httpx.TransportError as exc:
             raise TransientReadError(f"could not reach Replicate to read prediction {prediction_id}: {exc}") from None
+        seconds, age = _timing(prediction)
         if prediction.status == "failed":
-            return "failed", None, f"prediction failed: {prediction.error or 'no reason given'}"
+            return Reading("failed", error=f"prediction failed: {prediction.error or 'no reason given'}")
         if prediction.status == "canceled":
-            return "canceled", None, "prediction was canceled"
-        return prediction.status, prediction.output, None
-
-    def _poll_cap(self, waited: float) -> float:
-        """Poll briskly while a prediction is young (most finish in seconds), gently once it runs long."""
-        if waited < 10:
-            return self.poll_interval
-        return max(self.poll_interval, 1.0 if waited < 60 else 2.0)
+            return Reading("canceled", error="prediction was canceled")
+        return Reading(prediction.status, prediction.output, None, seconds, age)
 
     def _download(self, url: str, spec: ItemSpec, stop: threading.Event) -> str:
         extension = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
@@ -214,12 +301,23 @@ class ReplicateGenerator:
         self._cancel(prediction_id)
 
     def _cancel(self, prediction_id: str) -> None:
+        """A cancel is a read as far as the account's limits go: it takes a token from the budget."""
+        self.read_limiter.acquire(NEVER)
         try:
+            self.usage.record("read")
             self.client.predictions.cancel(prediction_id)
-        except (ReplicateError, httpx.HTTPError, PydanticV1ValidationError) as exc:
+        except ReplicateError as exc:
+            if exc.status == 429:
+                self.usage.record("read_429")
+            log.warning("could not cancel prediction %s: %s", prediction_id, exc)
+        except (httpx.HTTPError, PydanticV1ValidationError) as exc:
             log.warning("could not cancel prediction %s: %s", prediction_id, exc)
 
     @staticmethod
     def _sleep(seconds: float, stop: threading.Event) -> None:
+        if seconds <= 0:
+            if stop.is_set():
+                raise Stopped()
+            return
         if stop.wait(seconds):
             raise Stopped()
