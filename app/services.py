@@ -15,7 +15,7 @@ import replicate
 from .config import Settings
 from .generation.api_usage import LocalApiUsage, RedisApiUsage
 from .generation.progress import make_progress_store
-from .generation.rate_limit import READ_KEY, LocalCreateLimiter, RedisCreateLimiter
+from .generation.rate_limit import CREATE_BURST, READ_KEY, LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
 from .providers.offline import OfflineGenerator
 from .providers.replicate import ReplicateGenerator
@@ -71,9 +71,10 @@ class Services:
         if self._limiter is None:
             per_minute = self.settings.create_rate_per_minute
             if self.settings.redis_url:
-                self._limiter = RedisCreateLimiter(redis.Redis.from_url(self.settings.redis_url), per_minute)
+                client = redis.Redis.from_url(self.settings.redis_url)
+                self._limiter = RedisCreateLimiter(client, per_minute, burst=CREATE_BURST)
             else:
-                self._limiter = LocalCreateLimiter(per_minute)
+                self._limiter = LocalCreateLimiter(per_minute, burst=CREATE_BURST)
         return self._limiter
 
     def read_limiter(self):

@@ -91,6 +91,8 @@ def replicate_server():
     from tests.replicate_server import ReplicateServer
 
     server = ReplicateServer(token=REPLICATE_TOKEN, seed=1234).start()
+    # Replicate's account limits, on in every test: 600 creates and 3,000 other calls a minute, bursts of 20
+    server.create_limit_per_minute, server.read_limit_per_minute = 600, 3000
     yield server
     server.stop()
 

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TRANSIENT_RETRIES = 5
 DOWNLOAD_RETRIES = 5
 MAX_THROTTLE_WAIT = 120.0
+REPLAN_SECONDS = 0.25
 
 
 FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
@@ -223,7 +224,7 @@ class ReplicateGenerator:
         transient = 0
         while True:
             if created is not None:
-                self._sleep(created + plan.next_read(last) - time.monotonic(), stop)
+                self._sleep_until_read(plan, created, last, stop)
             if not self.read_limiter.acquire(stop):
                 raise Stopped()
             try:
@@ -251,6 +252,15 @@ class ReplicateGenerator:
             if created is None:  # no age known: the old pace
                 created = now
             last = now - created
+
+    def _sleep_until_read(self, plan: Plan, created: float, last: float | None, stop: threading.Event) -> None:
+        """Sleep until the plan's next read, looking at the plan again every REPLAN_SECONDS: a scout's
+        finding (or taking over as the scout) moves the read time of predictions already waiting."""
+        while True:
+            wait = created + plan.next_read(last) - time.monotonic()
+            if wait <= 0:
+                return
+            self._sleep(min(wait, REPLAN_SECONDS), stop)
 
     def _read(self, prediction_id: str) -> Reading:
         """One read of the prediction; TransientReadError when it is worth trying again."""

@@ -21,6 +21,7 @@ import psycopg
 import redis as redis_lib
 
 from app.generation.rate_limit import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
+from app.generation.rate_limit import READ_KEY  # the shared read budget, likewise
 from tests.conftest import create_preset, post_generate
 from tests.live_stack import Consumer
 from tests.replicate_server import busiest_window  # noqa: F401  (re-exported for the benchmarks)
@@ -33,7 +34,14 @@ TICKS = os.sysconf("SC_CLK_TCK")
 FINAL = ("succeeded", "partial", "failed", "canceled")
 
 # The app's defaults, spelled out: tests/conftest.py's base_env sets a test-only poll interval.
-DEFAULTS = {"GENERATION_CONCURRENCY": "20", "CREATE_RATE_PER_MINUTE": "600", "REPLICATE_POLL_INTERVAL": "0.2"}
+DEFAULTS = {
+    "GENERATION_CONCURRENCY": "20",
+    "CREATE_RATE_PER_MINUTE": "600",
+    "REPLICATE_READS_PER_MINUTE": "1500",
+    "REPLICATE_POLL_INTERVAL": "0.2",
+}
+# Replicate's account limits, which the test server enforces in benchmarks 1, 2, 7 and 8 (token buckets, burst 20).
+ACCOUNT_LIMITS = {"create_limit_per_minute": 600, "read_limit_per_minute": 3000, "create_burst": 20, "read_burst": 20}
 
 
 # --------------------------------------------------------------------------- /proc
@@ -153,8 +161,8 @@ class Stack:
         return app
 
     def reset_limit(self):
-        """Empty the shared create window (earlier parts' creates must not count against the next part)."""
-        self.redis.delete(LIMIT_KEY)
+        """Empty the shared create and read buckets (earlier parts' calls must not count against the next part)."""
+        self.redis.delete(LIMIT_KEY, READ_KEY)
 
     def start_consumers(self, app, count: int = 1, workers: int = 4) -> list[Consumer]:
         started = []

@@ -195,6 +195,23 @@ def retry(job_id: str):
     return redirect(url_for("admin_jobs.job", job_id=queued.job.id), 303)
 
 
+def account_usage() -> dict | None:
+    """Calls to Replicate in the last minute against the limits, and the 429s seen (None: store down)."""
+    settings = services().settings
+    try:
+        usage = services().api_usage()
+        counts = usage.summary()
+    except Exception as exc:
+        log.warning("Replicate account usage unavailable: %s", exc)
+        return None
+    return counts | {
+        "create_limit": settings.create_rate_per_minute,
+        "read_limit": settings.reads_per_minute,
+        "shared": usage.shared,
+        "offline": settings.offline,
+    }
+
+
 @bp.get("")
 def jobs():
     rows = db.session.scalars(
@@ -202,7 +219,12 @@ def jobs():
     ).all()
     waiting = any(worker_missing(j.status, j.created_at, j.heartbeat_at or j.created_at) for j in rows if j.is_live)
     return render_template(
-        "admin/jobs.html", jobs=rows, now=utcnow(), worker_missing=waiting, worker_command=WORKER_COMMAND
+        "admin/jobs.html",
+        jobs=rows,
+        now=utcnow(),
+        worker_missing=waiting,
+        worker_command=WORKER_COMMAND,
+        account=account_usage(),
     )
 
 
