@@ -40,8 +40,14 @@ DEFAULTS = {
     "REPLICATE_READS_PER_MINUTE": "1500",
     "REPLICATE_POLL_INTERVAL": "0.2",
 }
-# Replicate's account limits, which the test server enforces in benchmarks 1, 2, 7 and 8 (token buckets, burst 20).
-ACCOUNT_LIMITS = {"create_limit_per_minute": 600, "read_limit_per_minute": 3000, "create_burst": 20, "read_burst": 20}
+
+
+def account_limits(server, creates: int = 600, reads: int = 3000, burst: int = 20):
+    """Make the test server enforce Replicate's account limits (token buckets: 600 creates and 3,000
+    other calls a minute, bursts of 20); `server.reset()` turns them off again."""
+    server.create_limit_per_minute, server.read_limit_per_minute = creates, reads
+    server.create_burst = server.read_burst = burst
+    return server
 
 
 # --------------------------------------------------------------------------- /proc
@@ -145,9 +151,11 @@ class Stack:
         self._pg = None
 
     def start_server(self, latency: float = 0.0, jitter: float = 0.0, seed: int = 1, **knobs):
+        """The Replicate-compatible server, enforcing the account's limits unless `knobs` say otherwise."""
         from tests.replicate_server import ReplicateServer
 
         self.server = ReplicateServer(token="r8_test_token_not_real", latency=latency, jitter=jitter, seed=seed).start()
+        account_limits(self.server)
         for name, value in knobs.items():
             setattr(self.server, name, value)
         return self.server

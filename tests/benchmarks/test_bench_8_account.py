@@ -7,7 +7,7 @@ Latencies uniform 8 ± 4 s, the project's defaults (600 creates and 1,500 reads 
 
 from __future__ import annotations
 
-from tests.benchmarks.helpers import Report, fmt
+from tests.benchmarks.helpers import Report, account_limits, fmt
 from tests.replicate_server import percentile
 
 L, JITTER = 8.0, 4.0
@@ -19,14 +19,9 @@ def create_bound(creates: int, per_minute: int = CREATE_LIMIT, burst: int = BURS
     return max(0, creates - burst) * 60.0 / per_minute
 
 
-def account_limits(server) -> None:
-    server.create_limit_per_minute, server.create_burst = CREATE_LIMIT, BURST
-    server.read_limit_per_minute, server.read_burst = READ_LIMIT, BURST
-
-
 def test_bench_8_three_jobs_inside_the_account_limits(stack):
     server = stack.start_server(latency=L, jitter=JITTER, seed=808)
-    account_limits(server)
+    account_limits(server, CREATE_LIMIT, READ_LIMIT, BURST)
     report = Report(
         "8",
         "The account: three 20 × 1 jobs at once on three presets, both account limits enforced",
