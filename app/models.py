@@ -127,7 +127,11 @@ class JobItem(db.Model):
     """One prediction of a job: a (model, example index) pair and what became of it."""
 
     __tablename__ = "job_items"
-    __table_args__ = (UniqueConstraint("job_id", "model_id", "example_index", name="uq_job_items_job_model_index"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "model_id", "example_index", name="uq_job_items_job_model_index"),
+        # the latest durations of a provider, read at each job's start (pipeline.recent_durations)
+        Index("ix_job_items_updated_at", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)

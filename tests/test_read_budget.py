@@ -15,7 +15,7 @@ from app.providers.base import ItemSpec
 from app.providers.read_plan import MAX_STEP, Planner, range_of
 from app.providers.replicate import ReplicateGenerator
 from app.storage.local import MediaStorage
-from tests.conftest import REPLICATE_TOKEN, create_preset, post_generate, sign_in
+from tests.conftest import REPLICATE_TOKEN, create_admin, create_preset, post_generate, sign_in
 
 
 # -- the plan ---------------------------------------------------------------------------
@@ -168,13 +168,19 @@ def test_durations_are_kept_on_the_job_items_and_plan_the_next_job(make_app, imm
         assert recent_durations("FLUX_PRO") == ()
 
 
-def test_the_jobs_page_shows_the_accounts_calls_against_its_limits(admin_app):
-    usage = admin_app.extensions["pixelglow"].api_usage()
+def test_the_jobs_page_shows_the_accounts_calls_against_its_limits(make_app, replicate_server):
+    app = make_app(replicate=replicate_server)
+    create_admin(app)
+    usage = app.extensions["pixelglow"].api_usage()
     for kind in ["create"] * 3 + ["read"] * 7 + ["read_429"]:
         usage.record(kind)
-    client = admin_app.test_client()
+    client = app.test_client()
     sign_in(client)
     html = client.get("/admin/jobs").get_data(as_text=True)
     assert "Replicate account" in html
     assert "3 / 600" in html and "7 / 1,500" in html
-    assert "1 answered 429" in html
+    assert "1 answered 429 in the last hour" in html
+
+
+def test_the_jobs_page_shows_no_account_in_offline_mode(admin_client):
+    assert "Replicate account" not in admin_client.get("/admin/jobs").get_data(as_text=True)

@@ -17,8 +17,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('job_items') as batch_op:
         batch_op.add_column(sa.Column('prediction_seconds', sa.Float(), nullable=True))
+        batch_op.create_index('ix_job_items_updated_at', ['updated_at'])
 
 
 def downgrade():
     with op.batch_alter_table('job_items') as batch_op:
+        batch_op.drop_index('ix_job_items_updated_at')
         batch_op.drop_column('prediction_seconds')
