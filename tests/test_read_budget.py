@@ -61,6 +61,17 @@ def test_without_history_one_scout_checks_the_default_and_a_fast_first_result_re
     assert planner.plan("NANO_BANANA").next_read(None) < 2.5
 
 
+def test_the_scout_stops_scouting_once_it_outlives_the_defaults_earliest_end():
+    planner = Planner(min_step=0.2)
+    scout = planner.plan("NANO_BANANA")
+    times = reads_until(scout, 9.0)
+    early = [t for t in times if t < 4.0]
+    assert len(early) <= 12 and all(b - a <= max(0.2, 0.25 * a) + 1e-9 for a, b in zip(early, early[1:], strict=False))
+    assert planner.checked("NANO_BANANA")
+    later = [t for t in times if t > 5.0]
+    assert all(b - a >= 1.5 - 1e-9 for a, b in zip(later, later[1:], strict=False)), "then an ordinary plan"
+
+
 def test_a_first_result_inside_the_default_keeps_it():
     planner = Planner(min_step=0.2)
     planner.plan("NANO_BANANA").next_read(None)  # the scout

@@ -8,9 +8,10 @@ percentile) within [min_step, MAX_STEP]. Past the likely end the step grows with
 prediction's age, so a prediction stuck for minutes costs a read every few seconds at most.
 
 Before a provider has history the plan comes from a default per provider (`PRIORS`). One
-prediction per provider and process is the scout: it is read early and often until one
-prediction of that provider has succeeded; when that duration falls outside the default's
-range, the default is replaced by one around it, for the predictions already waiting too.
+prediction per provider and process is the scout: it is read early and often (every quarter of
+its age) until one prediction of that provider has succeeded or the scout outlives the default's
+earliest end; when the first success falls outside the default's range, the default is replaced
+by one around it, for the predictions already waiting too.
 Neither logs nor progress percentages are used (official models give none).
 """
 
@@ -88,6 +89,11 @@ class Planner:
                 lo, hi = 0.8 * seconds, 1.25 * seconds + self.min_step
             self._priors[provider] = Range(lo, hi)
 
+    def confirm(self, provider: str) -> None:
+        """The scout outlived the default's earliest end: stop scouting, keep the default."""
+        with self._lock:
+            self._checked.add(provider)
+
     def checked(self, provider: str) -> bool:
         with self._lock:
             return provider in self._checked
@@ -125,7 +131,10 @@ class Plan:
         if self.learned is None and self.planner.scout(self.provider, self):
             if last is None:
                 return min(SCOUT_FIRST, 5 * min_step)
-            return last + max(min_step, 0.25 * last)
+            if last < self.range().lo:
+                return last + max(min_step, 0.25 * last)
+            # still running at the default's earliest end: the provider is no faster than the default says
+            self.planner.confirm(self.provider)
         likely = self.range()
         step = self.step(likely)
         first = likely.lo + step
