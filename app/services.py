@@ -13,7 +13,7 @@ import redis
 import replicate
 
 from .config import Settings
-from .generation.api_usage import LocalApiUsage, RedisApiUsage
+from .generation.api_usage import RedisApiUsage, SqliteApiUsage
 from .generation.progress import make_progress_store
 from .generation.rate_limit import CREATE_BURST, READ_KEY, LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
@@ -94,7 +94,7 @@ class Services:
             if self.settings.redis_url:
                 self._usage = RedisApiUsage(redis.Redis.from_url(self.settings.redis_url))
             else:
-                self._usage = LocalApiUsage()
+                self._usage = SqliteApiUsage(self.settings.instance_path / "progress.sqlite3")
         return self._usage
 
     def warm_up(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 import replicate
 
 from app.database import db
-from app.generation.api_usage import LocalApiUsage, RedisApiUsage
+from app.generation.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsage
 from app.generation.pipeline import recent_durations
 from app.generation.rate_limit import READ_KEY, RedisCreateLimiter
 from app.models import GalleryExample, Job, JobItem
@@ -135,8 +135,13 @@ def test_two_consumers_share_one_read_budget(redis_client):
     assert waits[39] == pytest.approx(20 * interval, abs=0.05), "then ~24 reads a second between both"
 
 
-def test_api_usage_is_shared_through_redis(redis_client):
-    one, other = RedisApiUsage(redis_client), RedisApiUsage(redis_client)
+@pytest.mark.parametrize("store", ["redis", "embedded"])
+def test_api_usage_is_shared_between_processes(redis_client, tmp_path, store):
+    """What the consumer counted, the web process shows: through Redis, or the embedded store's SQLite file."""
+    if store == "redis":
+        one, other = RedisApiUsage(redis_client), RedisApiUsage(redis_client)
+    else:
+        one, other = SqliteApiUsage(tmp_path / "progress.sqlite3"), SqliteApiUsage(tmp_path / "progress.sqlite3")
     for kind in ("create", "read", "read", "read_429"):
         one.record(kind)
     summary = other.summary()

@@ -3,15 +3,18 @@
 The jobs page shows creates and reads of the last minute next to their limits, and the 429s
 of the last hour, so an admin can tell whether the account (shared with the production app)
 is healthy. Counts live in Redis in 10 s buckets that expire after an hour (one INCR per call);
-without Redis (the embedded first-run setup) each process counts its own calls in memory.
+without Redis (the embedded first-run setup) in a table of the embedded store's SQLite file, so
+the web process sees what the consumer counted.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,56 @@ class RedisApiUsage:
         now = _bucket(time.time())
         keys = [f"{self.prefix}:{kind}:{b}" for b in range(now - seconds // BUCKET_SECONDS + 1, now + 1)]
         return sum(int(v) for v in self.redis.mget(keys) if v is not None)
+
+    def summary(self) -> dict:
+        return summary_of(self._sum)
+
+
+class SqliteApiUsage:
+    """Counts shared through the embedded store's SQLite file (no Redis: the web process and one consumer)."""
+
+    shared = True
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self._local = threading.local()
+        self._pruned = 0
+        self._connect().execute(
+            "CREATE TABLE IF NOT EXISTS api_usage (kind TEXT, bucket INTEGER, n INTEGER, PRIMARY KEY (kind, bucket))"
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+        return conn
+
+    def record(self, kind: str) -> None:
+        bucket = _bucket(time.time())
+        try:
+            conn = self._connect()
+            conn.execute(
+                "INSERT INTO api_usage (kind, bucket, n) VALUES (?, ?, 1) "
+                "ON CONFLICT(kind, bucket) DO UPDATE SET n = n + 1",
+                (kind, bucket),
+            )
+            if bucket != self._pruned:
+                self._pruned = bucket
+                conn.execute("DELETE FROM api_usage WHERE bucket < ?", (bucket - KEEP_SECONDS // BUCKET_SECONDS,))
+        except sqlite3.Error as exc:
+            log.debug("api usage not counted: %s", exc)
+
+    def _sum(self, kind: str, seconds: int) -> int:
+        since = _bucket(time.time()) - seconds // BUCKET_SECONDS + 1
+        row = (
+            self._connect()
+            .execute("SELECT COALESCE(SUM(n), 0) FROM api_usage WHERE kind = ? AND bucket >= ?", (kind, since))
+            .fetchone()
+        )
+        return int(row[0])
 
     def summary(self) -> dict:
         return summary_of(self._sum)
