@@ -8,15 +8,18 @@ JOBS, MODELS = 50, 20
 
 
 def test_bench_3_consumer_cpu_per_item(stack):
-    server = stack.start_server(latency=0.0, jitter=0.0, seed=303)
-    # A limit far above the load: this measures our own work, not the 600-a-minute budget (1,000 creates).
-    app = stack.app(CREATE_RATE_PER_MINUTE=100_000)
+    # Limits far above the load, ours and the server's: this measures our own work, not the account's
+    # 600 creates and 3,000 reads a minute (1,000 creates).
+    server = stack.start_server(
+        latency=0.0, jitter=0.0, seed=303, create_limit_per_minute=None, read_limit_per_minute=None
+    )
+    app = stack.app(CREATE_RATE_PER_MINUTE=100_000, REPLICATE_READS_PER_MINUTE=100_000)
     report = Report(
         "3",
         "Own work per item: 50 jobs × 20 models through one consumer, zero latency",
-        "latency 0; 1 consumer (-w 4 -k thread), concurrency 20, poll interval 0.2 s, create limit raised "
-        "to 100,000/min so only our own work is measured; consumer CPU = utime + stime from /proc, "
-        "from after its start-up to the last job's final status.",
+        "latency 0; 1 consumer (-w 4 -k thread), concurrency 20, poll interval 0.2 s, create limit and read "
+        "budget raised to 100,000/min (and the server's account limits off) so only our own work is measured; "
+        "consumer CPU = utime + stime from /proc, from after its start-up to the last job's final status.",
     )
     presets = stack.presets(app, JOBS)
     [consumer] = stack.start_consumers(app, 1)
