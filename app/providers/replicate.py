@@ -232,6 +232,7 @@ class ReplicateGenerator:
                 transient = 0
             except TransientReadError as exc:
                 if time.monotonic() > deadline:
+                    self._cancel(prediction_id)  # best effort: it may still be running (and billing)
                     return Reading("failed", error=f"{exc}; gave up at the {self.deadline:.0f} s deadline")
                 transient += 1
                 wait = exc.retry_after if exc.retry_after is not None else _backoff(min(transient, 6))
