@@ -11,7 +11,7 @@ from app.generation.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsag
 from app.generation.pipeline import recent_durations
 from app.generation.rate_limit import READ_KEY, RedisCreateLimiter
 from app.models import GalleryExample, Job, JobItem
-from app.providers.base import ItemSpec
+from app.providers.base import ItemFailed, ItemSpec
 from app.providers.read_plan import MAX_STEP, Planner, range_of
 from app.providers.replicate import ReplicateGenerator
 from app.storage.local import MediaStorage
@@ -125,6 +125,18 @@ def test_every_read_and_every_cancel_takes_a_token_from_the_read_budget(replicat
     assert counts["reads"] == reads.taken >= 2, "each poll and the cancel took a token"
     summary = usage.summary()
     assert (summary["creates"], summary["reads"]) == (1, reads.taken)
+
+
+def test_reads_refused_past_the_deadline_fail_the_item_and_cancel_its_prediction(replicate_server, tmp_path):
+    replicate_server.latency = 0.1
+    replicate_server.throttle_reads_for(60.0)
+    generator = generator_for(replicate_server, tmp_path, deadline=1.5)
+    started = time.monotonic()
+    with pytest.raises(ItemFailed, match="gave up at the 2 s deadline"):
+        generator.run(spec(), lambda pid: None, threading.Event())
+    assert time.monotonic() - started < 5, "the reset hint (60 s) is not waited past the deadline"
+    assert replicate_server.call_times(endpoint="predictions.cancel"), "a cancel was tried"
+    assert len(replicate_server.creates) == 1
 
 
 def test_two_consumers_share_one_read_budget(redis_client):

@@ -236,6 +236,7 @@ class ReplicateGenerator:
                     return Reading("failed", error=f"{exc}; gave up at the {self.deadline:.0f} s deadline")
                 transient += 1
                 wait = exc.retry_after if exc.retry_after is not None else _backoff(min(transient, 6))
+                wait = min(wait, max(0.05, deadline - time.monotonic()))  # one last try at the deadline
                 log.info("read of %s not answered (%s); again in %.1f s", prediction_id, exc, wait)
                 self._sleep(wait, stop)
                 continue
