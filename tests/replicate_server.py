@@ -24,7 +24,7 @@ Models and input schemas
 * Each model's published schema is this server's own copy in ``tests/replicate_schemas/``
   (``<owner>__<name>.json``: the model as GET /v1/models shows it, its versions, latest first,
   with their ``openapi_schema``, and the source page and date). The app keeps its own
-  snapshot in ``app/provider_schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
+  snapshot in ``app/providers/schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
   equals its ``input_schema`` until a test changes one of them.
 * Creates are validated with ``jsonschema`` against the version's ``Input`` (422 with
   ``detail`` "- input.field: message" lines and ``invalid_fields``, worded like Replicate's
@@ -683,7 +683,7 @@ class ReplicateServer:
         return self.model_version(model, version_id)["openapi_schema"]["components"]["schemas"]["Input"]
 
     def resolved_input_schema(self, model: str, version_id: str | None = None) -> dict:
-        """The same Input, dereferenced: comparable with ``app/provider_schemas/*.json``."""
+        """The same Input, dereferenced: comparable with ``app/providers/schemas/*.json``."""
         return input_schema_of(self.model_version(model, version_id)["openapi_schema"])
 
     def publish_version(self, model: str, openapi_schema: dict | None = None,

@@ -384,7 +384,7 @@ def test_create_error_rate(server, client):
 
 # ----------------------------------------------------------------------------- published schemas
 
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "provider_schemas"
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "providers" / "schemas"
 PROVIDER_MODELS = {"NANO_BANANA": NANO, "FLUX_KONTEXT": KONTEXT, "FLUX_PRO": FLUX_PRO, "STABLE_DIFFUSION": SD_IMG2IMG}
 
 
