@@ -49,7 +49,8 @@ with ``Retry-After: N``)
 * Records: ``calls`` (one ``Call(time, kind, endpoint, throttled)`` per API call),
   ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
   ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
-  prediction to the first download of its output), ``never_downloaded()``.
+  prediction to the first download of its output), ``never_downloaded()``,
+  ``prediction_times()``; module-level ``percentile(values, q)``.
 
 Timing, Cancel-After
 * ``latency`` (+/- ``jitter``) is a prediction's run time; ``queue_delay`` the wait before it
@@ -583,7 +584,7 @@ class Call(NamedTuple):
 class _Bucket:
     """Token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` a second, starting full."""
 
-    __slots__ = ("params", "rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "params", "rate", "stamp", "tokens")
 
     def __init__(self, per_minute: float, burst: float, now: float) -> None:
         self.params = (per_minute, burst)
@@ -919,6 +920,20 @@ class ReplicateServer:
                 status, _, completed = self._state(rec, rec.first_download)
                 if status == "succeeded":
                     out.append(rec.first_download - completed)
+            return out
+
+    def prediction_times(self) -> list[dict]:
+        """Per prediction, in creation order, with ``time.monotonic()`` values: ``created``,
+        ``started`` / ``ended`` (None until it has), ``first_download`` (None if never), and the
+        ``status`` now."""
+        now = time.monotonic()
+        with self._lock:
+            out = []
+            for pid in self._order:
+                rec = self._preds[pid]
+                status, started, ended = self._state(rec, now)
+                out.append({"id": pid, "model": rec.model, "status": status, "created": rec.created,
+                            "started": started, "ended": ended, "first_download": rec.first_download})
             return out
 
     def never_downloaded(self) -> list[str]:
@@ -1407,6 +1422,8 @@ class ReplicateServer:
             self._at(now + self.webhook_delay + (window or 0) + self.webhook_duplicate_delay, self._send, twin)
 
     def _flush_reorder(self, gen: int) -> None:
+        if gen != self._gen:
+            return
         with self._lock:
             batch, self._reorder_buf = self._reorder_buf, []
         for delivery in sorted(batch, key=lambda d: d["ended"], reverse=True):

@@ -736,6 +736,9 @@ def test_download_delays_from_end_to_first_fetch(server, client):
     assert server.never_downloaded() == [never.id]
     assert percentile(delays, 95) == delays[1] and percentile(delays, 50) == delays[0]
     assert percentile([], 95) is None
+    times = {t["id"]: t for t in server.prediction_times()}
+    assert times[first.id]["first_download"] - times[first.id]["ended"] == delays[0]
+    assert times[never.id]["first_download"] is None and times[never.id]["status"] == "succeeded"
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -835,7 +838,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 with outer.cond:
                     code = outer.codes.pop(0) if outer.codes else 200
@@ -1105,7 +1108,7 @@ def test_prediction_not_started_by_its_deadline_is_aborted(server, client, recei
     pid = resp.json()["id"]
     url = f"{server.url}/v1/predictions/{pid}"
     assert httpx.get(url, headers=auth(server)).json()["status"] == "starting"
-    [(arrived, headers, body)] = receiver.wait_for(1)
+    [(_, headers, body)] = receiver.wait_for(1)
     raw = httpx.get(url, headers=auth(server)).json()
     assert raw["status"] == "aborted" and raw["started_at"] is None and raw["completed_at"] is not None
     assert json.loads(body)["status"] == "aborted"
