@@ -49,7 +49,33 @@ with ``Retry-After: N``)
 * Records: ``calls`` (one ``Call(time, kind, endpoint, throttled)`` per API call),
   ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
   ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
-  prediction to the first download of its output), ``never_downloaded()``.
+  prediction to the first download of its output), ``never_downloaded()``,
+  ``prediction_times()``; module-level ``percentile(values, q)``.
+
+Timing, Cancel-After
+* ``latency`` (+/- ``jitter``) is a prediction's run time; ``queue_delay`` the wait before it
+  starts; ``queue_delay_when(model, input)`` / ``latency_when(model, input)`` override them per
+  input (return None for no override; ``math.inf`` = never starts / runs forever).
+* ``Cancel-After`` on create ("30s", "5m", "1h30m45s", "300ms", plain seconds "90"; at least
+  ``cancel_after_min``, 5 s like Replicate; else 400): from creation, a prediction that has not
+  started by then ends ``aborted`` (no ``started_at``), a running one ``canceled``. The create
+  record has ``cancel_after`` (seconds or None).
+
+Webhooks (``webhook``, ``webhook_events_filter`` (default: all of start, output, logs,
+completed), ``webhook_completed`` on create)
+* Delivered by POST from a scheduler thread when the event happens; the body is the prediction
+  JSON; signed like Replicate (Standard Webhooks): ``webhook-id`` (stable across retries and
+  duplicates), ``webhook-timestamp``, ``webhook-signature: v1,<b64 HMAC-SHA256>`` keyed with
+  ``webhook_secret`` (served at GET /v1/webhooks/default/secret, a read). Only the final
+  ("completed") event is retried, on a non-2xx answer or a connection error, after each of
+  ``webhook_retry_delays`` seconds (default 1, 2, 4, 8, 15, 30: the last about a minute on).
+* Faults: ``webhook_drop_rate``, ``webhook_duplicate_rate`` (+ ``webhook_duplicate_delay``),
+  ``webhook_delay``, ``webhook_reorder_window`` (hold "completed" deliveries that long, then send
+  them latest-ended first), ``webhook_forge`` ("bad_signature", "stale_timestamp" (by
+  ``webhook_stale_seconds``), "missing_id", "missing_timestamp", "missing_signature").
+* Records: ``webhooks`` (every attempt: prediction_id, event, url, webhook_id, timestamp,
+  attempt, duplicate, forged, status (None on a connection error), error, headers, body, time),
+  ``webhook_dropped``, ``webhook_deliveries(prediction_id, event)``.
 
 Standalone use (for benchmarks)::
 
@@ -60,12 +86,19 @@ Standalone use (for benchmarks)::
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
+import concurrent.futures
 import copy
 import hashlib
+import heapq
+import hmac
+import http.client
+import itertools
 import io
 import json
 import math
+import os
 import random
 import re
 import socket
@@ -95,6 +128,9 @@ __all__ = [
     "Call",
     "busiest_window",
     "percentile",
+    "parse_duration",
+    "sign_webhook",
+    "WEBHOOK_EVENTS",
 ]
 
 DEFAULT_TOKEN = "r8_test_token_not_real"
@@ -117,7 +153,7 @@ _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
 # schema of the version a prediction runs (the latest for an official model run by name).
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "replicate_schemas"
-WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")  # webhook_events_filter values
 
 
 def _load_models() -> dict[str, dict[str, Any]]:
@@ -444,12 +480,62 @@ class _Prediction:
     __slots__ = (
         "id", "model", "version", "input", "created", "start", "end", "outcome",
         "canceled_at", "fmt", "n_outputs", "expired", "webhook", "first_download",
-        "list_output", "error",
+        "list_output", "error", "deadline", "cancel_after", "events", "webhook_completed",
+        "completed_sent",
     )
 
     def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Cancel-After value: "30s", "5m", "1h30m45s", "300ms", or plain seconds ("90").
+    Raises ValueError for anything else, and for durations that are not positive."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        seconds = float(value)
+    else:
+        pos, seconds = 0, 0.0
+        for m in _DURATION_PART.finditer(value):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+            pos = m.end()
+        if pos == 0 or pos != len(value):
+            raise ValueError(f"not a duration: {text!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"not a positive duration: {text!r}")
+    return seconds
+
+
+def sign_webhook(secret: str, msg_id: str, timestamp: int | str, body: str) -> str:
+    """Standard Webhooks signature, as Replicate sends it: ``v1,<base64 HMAC-SHA256>`` of
+    ``"{id}.{timestamp}.{body}"`` keyed with the base64-decoded part of ``whsec_...``."""
+    key = base64.b64decode(secret.split("_", 1)[1])
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
+    """POST without following redirects (Replicate does not). (status, None) or (None, error)."""
+    parts = urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request("POST", target, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, None
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
 
 
 class _NotJSON(ValueError):
@@ -498,7 +584,7 @@ class Call(NamedTuple):
 class _Bucket:
     """Token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` a second, starting full."""
 
-    __slots__ = ("params", "rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "params", "rate", "stamp", "tokens")
 
     def __init__(self, per_minute: float, burst: float, now: float) -> None:
         self.params = (per_minute, burst)
@@ -570,6 +656,17 @@ class ReplicateServer:
         self._thread: threading.Thread | None = None
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
+        # Webhooks: one signing secret per server (from the seed when there is one), and a
+        # scheduler thread that fires deliveries at the moment a prediction starts or ends.
+        self._seed_key = str(seed) if seed is not None else os.urandom(8).hex()
+        self.webhook_secret = "whsec_" + base64.b64encode(
+            hashlib.sha256(f"whsec:{self._seed_key}".encode()).digest()).decode()
+        self._sched_cv = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, Callable, tuple]] = []
+        self._seq = itertools.count()
+        self._gen = 0
+        self._sched_thread: threading.Thread | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._reset_state()
 
     # ---------------------------------------------------------------- lifecycle
@@ -595,6 +692,24 @@ class ReplicateServer:
             self.read_throttle_until = 0.0    # time.monotonic() until which every read gets 429
             self.fail_when: Callable[[str, dict], bool] | None = None
             self.output_ttl: float | None = None  # seconds after completion before outputs 404
+            # timing: seconds a prediction waits before it starts (math.inf: never starts), and
+            # per-input overrides of that wait and of its run time (None from a hook: no override)
+            self.queue_delay = 0.0
+            self.queue_delay_when: Callable[[str, dict], float | None] | None = None
+            self.latency_when: Callable[[str, dict], float | None] | None = None
+            self.cancel_after_min = 5.0  # Replicate's documented minimum Cancel-After
+            # webhooks
+            self.webhook_retry_delays: list[float] = [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]  # ~1 min
+            self.webhook_timeout = 5.0
+            self.webhook_delay = 0.0            # extra seconds before every delivery
+            self.webhook_drop_rate = 0.0        # share of deliveries never sent
+            self.webhook_duplicate_rate = 0.0   # share of deliveries sent twice (same webhook-id)
+            self.webhook_duplicate_delay = 0.05
+            self.webhook_reorder_window: float | None = None  # hold "completed" deliveries this
+            # long, then send the batch latest-ended first (earlier-ended predictions arrive last)
+            self.webhook_forge: str | None = None  # "bad_signature", "stale_timestamp",
+            # "missing_id", "missing_timestamp", "missing_signature" (alias "missing_header")
+            self.webhook_stale_seconds = 600.0
             # records
             self.creates: list[dict] = []
             self.throttled = 0       # creates answered 429 (any cause)
@@ -605,6 +720,9 @@ class ReplicateServer:
             self.cancels: list[str] = []
             self.downloads = 0
             self.download_failures = 0
+            self.webhooks: list[dict] = []         # every delivery attempt made, in order
+            self.webhook_dropped: list[dict] = []  # deliveries dropped by webhook_drop_rate
+            self._reorder_buf: list[dict] = []
             self._preds: dict[str, _Prediction] = {}
             self._order: list[str] = []
             self._window: collections.deque[float] = collections.deque()
@@ -612,7 +730,11 @@ class ReplicateServer:
             self._images: dict[tuple[str, int], bytes] = {}
 
     def reset(self) -> None:
-        """Clear counters, predictions and faults; keep token, latency, jitter, output_bytes."""
+        """Clear counters, predictions, pending webhooks and faults; keep token, latency,
+        jitter, output_bytes and the webhook secret."""
+        with self._sched_cv:
+            self._gen += 1
+            self._heap.clear()
         self._reset_state()
 
     def start(self) -> "ReplicateServer":
@@ -627,6 +749,11 @@ class ReplicateServer:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"replicate-server:{port}", daemon=True)
         self._thread.start()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=16,
+                                                           thread_name_prefix=f"replicate-webhook:{port}")
+        self._sched_thread = threading.Thread(target=self._sched_loop, name=f"replicate-timers:{port}",
+                                              daemon=True)
+        self._sched_thread.start()
         return self
 
     def stop(self) -> None:
@@ -640,6 +767,16 @@ class ReplicateServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        with self._sched_cv:
+            self._gen += 1
+            self._heap.clear()
+            self._sched_cv.notify_all()
+        if self._sched_thread is not None:
+            self._sched_thread.join(timeout=5)
+            self._sched_thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def __enter__(self) -> "ReplicateServer":
         return self.start()
@@ -785,6 +922,20 @@ class ReplicateServer:
                     out.append(rec.first_download - completed)
             return out
 
+    def prediction_times(self) -> list[dict]:
+        """Per prediction, in creation order, with ``time.monotonic()`` values: ``created``,
+        ``started`` / ``ended`` (None until it has), ``first_download`` (None if never), and the
+        ``status`` now."""
+        now = time.monotonic()
+        with self._lock:
+            out = []
+            for pid in self._order:
+                rec = self._preds[pid]
+                status, started, ended = self._state(rec, now)
+                out.append({"id": pid, "model": rec.model, "status": status, "created": rec.created,
+                            "started": started, "ended": ended, "first_download": rec.first_download})
+            return out
+
     def never_downloaded(self) -> list[str]:
         """Ids of predictions that have succeeded by now and whose output nobody fetched."""
         now = time.monotonic()
@@ -822,15 +973,33 @@ class ReplicateServer:
             self.server_errors.append(text)
 
     @staticmethod
-    def _state(rec: _Prediction, now: float) -> tuple[str, float | None, float | None]:
+    def _final(rec: _Prediction) -> tuple[str, float | None, float]:
+        """How the prediction ends unless cancelled through the API: (status, started, ended).
+        Past its Cancel-After deadline one that has not started is aborted, a running one canceled."""
+        deadline = rec.deadline
+        if deadline is not None and deadline < rec.end:
+            if deadline <= rec.start:
+                return "aborted", None, deadline
+            return "canceled", rec.start, deadline
+        if rec.outcome == "aborted":
+            return "aborted", None, rec.end
+        return rec.outcome, rec.start, rec.end
+
+    @classmethod
+    def _state(cls, rec: _Prediction, now: float) -> tuple[str, float | None, float | None]:
         if rec.canceled_at is not None:
             started = rec.start if rec.canceled_at >= rec.start else None
             return "canceled", started, rec.canceled_at
+        status, started, ended = cls._final(rec)
+        if now >= ended:
+            return status, started, ended
         if now < rec.start:
             return "starting", None, None
-        if now < rec.end:
-            return "processing", rec.start, None
-        return rec.outcome, rec.start, rec.end
+        return "processing", rec.start, None
+
+    @classmethod
+    def _ended_at(cls, rec: _Prediction) -> float:
+        return rec.canceled_at if rec.canceled_at is not None else cls._final(rec)[2]
 
     def _is_expired(self, rec: _Prediction, now: float) -> bool:
         if rec.expired:
@@ -936,6 +1105,9 @@ class ReplicateServer:
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
             self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
+        if method == "GET" and parts == ["webhooks", "default", "secret"]:
+            self._admit_read("webhooks.default.secret")
+            return h.reply(200, {"key": self.webhook_secret}, "application/json")
         if method == "GET" and len(parts) in (3, 4, 5) and parts[0] == "models" and (
                 len(parts) == 3 or parts[3] == "versions"):
             endpoint = {3: "models.get", 4: "models.versions.list", 5: "models.versions.get"}[len(parts)]
@@ -1018,6 +1190,9 @@ class ReplicateServer:
                 raise _problem(422, "Input validation failed", "- (root): version is required\n")
             model, version = self._resolve_version(body["version"])
 
+        cancel_after = self._cancel_after(h.headers.get("Cancel-After"))
+        self._check_webhook_fields(body)
+
         self._admit_create()
 
         version_spec = self.model_version(model, None if version == "hidden" else version)
@@ -1044,6 +1219,10 @@ class ReplicateServer:
         fmt = inp.get("output_format", props.get("output_format", {}).get("default", "png"))
         n_outputs = int(inp.get("num_outputs", props.get("num_outputs", {}).get("default", 1))) if list_output else 1
         ignored = sorted(set(inp) - set(props))
+        queue = self.queue_delay
+        if self.queue_delay_when is not None and (q := self.queue_delay_when(model, inp)) is not None:
+            queue = float(q)
+        run_time = self.latency_when(model, inp) if self.latency_when is not None else None
 
         with self._lock:
             now = time.monotonic()
@@ -1051,6 +1230,8 @@ class ReplicateServer:
             if self.jitter > 0:
                 duration += self._rng.uniform(-self.jitter, self.jitter)
             duration = max(0.0, duration)
+            if run_time is not None:
+                duration = max(0.0, float(run_time))
             if failing or runtime_error:
                 outcome = "failed"
             elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
@@ -1061,10 +1242,13 @@ class ReplicateServer:
                 outcome = "succeeded"
             rec = _Prediction(
                 id=self._new_id(), model=model, version=version, input=inp, created=now,
-                start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
+                start=now + queue + min(0.05, 0.1 * duration), end=now + queue + duration, outcome=outcome,
                 canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
                 webhook=body.get("webhook"), first_download=None, list_output=list_output,
                 error=runtime_error if runtime_error and not failing else None,
+                deadline=None if cancel_after is None else now + cancel_after, cancel_after=cancel_after,
+                events=tuple(body.get("webhook_events_filter") or WEBHOOK_EVENTS),
+                webhook_completed=body.get("webhook_completed"), completed_sent=set(),
             )
             self._preds[rec.id] = rec
             self._order.append(rec.id)
@@ -1073,7 +1257,11 @@ class ReplicateServer:
                 "id": rec.id, "model": model, "version": version, "input": inp, "time": now,
                 "prefer": prefer, "webhook": body.get("webhook"),
                 "ignored_inputs": ignored,  # keys the schema does not declare (Replicate ignores them)
+                "webhook_events_filter": body.get("webhook_events_filter"),
+                "webhook_completed": body.get("webhook_completed"),
+                "cancel_after": cancel_after,  # seconds, from the Cancel-After header
             })
+        self._schedule_webhooks(rec)
 
         wait = _parse_prefer_wait(prefer)
         if wait is None:
@@ -1094,6 +1282,196 @@ class ReplicateServer:
             unfinished = self._state(rec, now)[0] not in TERMINAL
             payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
         h.reply(201, payload, "application/json")
+
+    # ---------------------------------------------------------------- Cancel-After, webhooks
+    def _cancel_after(self, header: str | None) -> float | None:
+        if header is None:
+            return None
+        try:
+            seconds = parse_duration(header)
+        except ValueError:
+            seconds = None
+        if seconds is None or seconds < self.cancel_after_min:
+            raise _problem(400, "Invalid Cancel-After header",
+                           f"Cancel-After must be a duration like 30s, 5m or 1h30m (plain numbers are "
+                           f"seconds), at least {_fmt_seconds(self.cancel_after_min)}s; got {header!r}")
+        return seconds
+
+    @staticmethod
+    def _check_webhook_fields(body: dict) -> None:
+        problems = []
+        for key in ("webhook", "webhook_completed"):
+            url = body.get(key)
+            if url is not None and not (isinstance(url, str) and re.match(r"^https?://[^\s/]+", url)):
+                problems.append((key, "Does not match format 'uri'", "format"))
+        events = body.get("webhook_events_filter")
+        if events is not None:
+            if not isinstance(events, list):
+                problems.append(("webhook_events_filter",
+                                 f"Invalid type. Expected: array, given: {_json_type(events)}", "invalid_type"))
+            else:
+                options = ", ".join(f'"{e}"' for e in WEBHOOK_EVENTS)
+                for i, event in enumerate(events):
+                    if event not in WEBHOOK_EVENTS:
+                        problems.append((f"webhook_events_filter.{i}",
+                                         f"webhook_events_filter.{i} must be one of the following: {options}",
+                                         "enum"))
+        if problems:
+            raise _problem(422, "Input validation failed", "".join(f"- {p}: {m}\n" for p, m, _ in problems),
+                           invalid_fields=[{"type": t, "field": p, "description": m} for p, m, t in problems])
+
+    def _completed_targets(self, rec: _Prediction) -> list[str]:
+        urls = []
+        if rec.webhook and "completed" in rec.events:
+            urls.append(rec.webhook)
+        if rec.webhook_completed and rec.webhook_completed not in urls:
+            urls.append(rec.webhook_completed)
+        return urls
+
+    def _schedule_webhooks(self, rec: _Prediction) -> None:
+        """At create: one timer per event the prediction will have (a cancel adds its own)."""
+        if not rec.webhook and not rec.webhook_completed:
+            return
+        gen = self._gen
+        status, started, ended = self._final(rec)
+        if rec.webhook and started is not None and math.isfinite(rec.start):
+            for event in ("start", "logs"):
+                if event in rec.events:
+                    self._at(rec.start, self._fire, gen, rec, event, rec.webhook)
+        if rec.webhook and "output" in rec.events and status == "succeeded" and math.isfinite(ended):
+            self._at(ended, self._fire, gen, rec, "output", rec.webhook)
+        if math.isfinite(ended):
+            for url in self._completed_targets(rec):
+                self._at(ended, self._fire, gen, rec, "completed", url)
+
+    def _at(self, when: float, fn: Callable, *args: Any) -> None:
+        with self._sched_cv:
+            heapq.heappush(self._heap, (when, next(self._seq), fn, args))
+            self._sched_cv.notify()
+
+    def _sched_loop(self) -> None:
+        while not self._stop_event.is_set():
+            with self._sched_cv:
+                now = time.monotonic()
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    due.append(heapq.heappop(self._heap))
+                if not due:
+                    wait = self._heap[0][0] - now if self._heap else 0.5
+                    self._sched_cv.wait(min(wait, 0.5))
+                    continue
+            pool = self._pool
+            for _, _, fn, args in due:
+                if pool is None:
+                    return
+                try:
+                    pool.submit(self._guarded, fn, *args)
+                except RuntimeError:  # pool shut down: the server is stopping
+                    return
+
+    def _guarded(self, fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - keep the timers running, report like a handler error
+            self._record_error(traceback.format_exc())
+
+    def _chance(self, key: str) -> float:
+        """A repeatable number in [0, 1) per key (independent of thread timing)."""
+        digest = hashlib.sha256(f"{self._seed_key}:{key}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+    def _fire(self, gen: int, rec: _Prediction, event: str, url: str) -> None:
+        """A prediction event is due: snapshot its JSON and hand it to delivery."""
+        if gen != self._gen:
+            return
+        with self._lock:
+            now = time.monotonic()
+            status = self._state(rec, now)[0]
+            if event == "completed":
+                if status not in TERMINAL:  # a timer a hair early
+                    self._at(self._ended_at(rec), self._fire, gen, rec, event, url)
+                    return
+                if url in rec.completed_sent:  # already sent (cancelled before its natural end)
+                    return
+                rec.completed_sent.add(url)
+            elif rec.canceled_at is not None and rec.canceled_at <= now:
+                return  # cancelled before this event happened
+            elif event == "output" and status != "succeeded":
+                return
+            body = json.dumps(self._to_json(rec, now))
+        msg_id = "msg_" + hashlib.sha256(f"{self._seed_key}:{rec.id}:{event}:{url}".encode()).hexdigest()[:27]
+        delivery = {"prediction_id": rec.id, "event": event, "url": url, "webhook_id": msg_id, "body": body,
+                    "ended": self._ended_at(rec), "attempt": 0, "duplicate": False, "gen": gen,
+                    "retry": event == "completed"}  # Replicate retries only the final event
+        if self.webhook_drop_rate > 0 and self._chance(f"drop:{msg_id}") < self.webhook_drop_rate:
+            with self._lock:
+                self.webhook_dropped.append({k: delivery[k] for k in ("prediction_id", "event", "url", "webhook_id")}
+                                            | {"time": now})
+            return
+        window = self.webhook_reorder_window
+        if event == "completed" and window:
+            with self._lock:
+                self._reorder_buf.append(delivery)
+                first = len(self._reorder_buf) == 1
+            if first:
+                self._at(now + window + self.webhook_delay, self._flush_reorder, gen)
+        else:
+            self._at(now + self.webhook_delay, self._send, delivery)
+        if self.webhook_duplicate_rate > 0 and self._chance(f"dup:{msg_id}") < self.webhook_duplicate_rate:
+            twin = dict(delivery, duplicate=True, retry=False)
+            self._at(now + self.webhook_delay + (window or 0) + self.webhook_duplicate_delay, self._send, twin)
+
+    def _flush_reorder(self, gen: int) -> None:
+        if gen != self._gen:
+            return
+        with self._lock:
+            batch, self._reorder_buf = self._reorder_buf, []
+        for delivery in sorted(batch, key=lambda d: d["ended"], reverse=True):
+            self._send(delivery)
+
+    def _send(self, delivery: dict) -> None:
+        if delivery["gen"] != self._gen or self._stop_event.is_set():
+            return
+        forge = self.webhook_forge
+        timestamp = int(time.time())
+        if forge == "stale_timestamp":
+            timestamp -= int(self.webhook_stale_seconds)
+        secret = self.webhook_secret
+        if forge == "bad_signature":
+            secret = "whsec_" + base64.b64encode(b"not the account's webhook secret").decode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "replicate-fake-webhook/1.0",
+            "webhook-id": delivery["webhook_id"],
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_webhook(secret, delivery["webhook_id"], timestamp, delivery["body"]),
+        }
+        missing = {"missing_id": "webhook-id", "missing_timestamp": "webhook-timestamp",
+                   "missing_signature": "webhook-signature", "missing_header": "webhook-signature"}
+        if forge in missing:
+            del headers[missing[forge]]
+        status, error = _post(delivery["url"], delivery["body"].encode(), headers, self.webhook_timeout)
+        with self._lock:
+            if delivery["gen"] != self._gen:
+                return
+            self.webhooks.append({
+                "time": time.monotonic(), "prediction_id": delivery["prediction_id"],
+                "event": delivery["event"], "url": delivery["url"], "webhook_id": delivery["webhook_id"],
+                "timestamp": timestamp, "attempt": delivery["attempt"], "duplicate": delivery["duplicate"],
+                "forged": forge, "status": status, "error": error, "headers": headers, "body": delivery["body"],
+            })
+            delays = list(self.webhook_retry_delays)
+        ok = status is not None and 200 <= status < 300
+        if not ok and delivery["retry"] and delivery["attempt"] < len(delays):
+            retry = dict(delivery, attempt=delivery["attempt"] + 1)
+            self._at(time.monotonic() + delays[delivery["attempt"]], self._send, retry)
+
+    def webhook_deliveries(self, prediction_id: str | None = None, event: str | None = None) -> list[dict]:
+        """Delivery attempts made (see ``webhooks``), filtered."""
+        with self._lock:
+            return [w for w in self.webhooks
+                    if (prediction_id is None or w["prediction_id"] == prediction_id)
+                    and (event is None or w["event"] == event)]
 
     def _bucket(self, kind: str, now: float) -> _Bucket | None:
         """The token bucket of ``kind`` for the current knob values (None when that limit is off)."""
@@ -1168,9 +1546,13 @@ class ReplicateServer:
         with self._lock:
             now = time.monotonic()
             self.cancels.append(pid)
-            if self._state(rec, now)[0] not in TERMINAL:
+            canceled = self._state(rec, now)[0] not in TERMINAL
+            if canceled:
                 rec.canceled_at = now
             payload = self._to_json(rec, now)
+        if canceled:
+            for url in self._completed_targets(rec):
+                self._at(now, self._fire, self._gen, rec, "completed", url)
         h.reply(200, payload, "application/json")
 
     _FILE_RE = re.compile(r"^/files/([a-z0-9]+)/out-(\d+)\.([a-z]+)$")
@@ -1421,6 +1803,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="read token bucket: other API calls per minute (Replicate: 3000)")
     ap.add_argument("--read-burst", type=float, default=20, help="read bucket size")
     ap.add_argument("--retry-after", type=float, default=1.0)
+    ap.add_argument("--queue-delay", type=float, default=0.0,
+                    help="seconds each prediction waits before it starts")
+    ap.add_argument("--cancel-after-min", type=float, default=5.0,
+                    help="smallest Cancel-After accepted (Replicate: 5 s)")
     ap.add_argument("--output-bytes", type=int, default=4096)
     args = ap.parse_args(argv)
 
@@ -1438,6 +1824,8 @@ def main(argv: list[str] | None = None) -> int:
     server.read_limit_per_minute = args.read_limit
     server.read_burst = args.read_burst
     server.retry_after = args.retry_after
+    server.queue_delay = args.queue_delay
+    server.cancel_after_min = args.cancel_after_min
     server.output_bytes = args.output_bytes
     server.start()
     print(server.url, flush=True)

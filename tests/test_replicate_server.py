@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
+import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,6 +24,12 @@ import replicate
 from PIL import Image
 from pydantic import v1 as pydantic_v1
 from replicate.exceptions import ReplicateError
+from replicate.webhook import (
+    InvalidSignatureError,
+    InvalidTimestampError,
+    MissingWebhookHeaderError,
+    WebhookSigningSecret,
+)
 
 from tests.replicate_server import (
     DEFAULT_TOKEN,
@@ -28,6 +38,7 @@ from tests.replicate_server import (
     SD_IMG2IMG_VERSION,
     SD_IMG2IMG_VERSION_ALIAS,
     ReplicateServer,
+    parse_duration,
     percentile,
 )
 
@@ -725,6 +736,9 @@ def test_download_delays_from_end_to_first_fetch(server, client):
     assert server.never_downloaded() == [never.id]
     assert percentile(delays, 95) == delays[1] and percentile(delays, 50) == delays[0]
     assert percentile([], 95) is None
+    times = {t["id"]: t for t in server.prediction_times()}
+    assert times[first.id]["first_download"] - times[first.id]["ended"] == delays[0]
+    assert times[never.id]["first_download"] is None and times[never.id]["status"] == "succeeded"
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -806,6 +820,333 @@ def test_reset_clears_records_and_faults(server, client):
     prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
     prediction.wait()
     assert prediction.status == "succeeded"
+
+
+# ----------------------------------------------------------------------------- webhooks
+
+
+class Receiver:
+    """A local webhook endpoint: records each POST (arrival time, lower-cased headers, body)
+    and answers with the scripted status codes, then 200."""
+
+    def __init__(self, codes=()):
+        self.requests: list[tuple[float, dict, str]] = []
+        self.codes = list(codes)
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with outer.cond:
+                    code = outer.codes.pop(0) if outer.codes else 200
+                    outer.requests.append((time.monotonic(), {k.lower(): v for k, v in self.headers.items()}, body))
+                    outer.cond.notify_all()
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/replicate?source=test"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[tuple[float, dict, str]]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.requests) >= n, timeout), self.requests
+            return list(self.requests)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def secret_of(server) -> WebhookSigningSecret:
+    return WebhookSigningSecret(key=server.webhook_secret)
+
+
+def hooked(client, receiver, events=("completed",), prompt="x", model=NANO):
+    return client.predictions.create(model=model, input={"prompt": prompt}, webhook=receiver.url,
+                                     webhook_events_filter=list(events))
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def recorded(server, n):
+    """The server's delivery records once there are ``n`` (it records after the answer)."""
+    wait_until(lambda: len(server.webhooks) >= n)
+    return server.webhooks
+
+
+def test_webhook_secret_is_a_read(server, client):
+    secret = client.webhooks.default.secret()
+    assert secret.key == server.webhook_secret
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/]+=*", secret.key)
+    assert len(base64.b64decode(secret.key[len("whsec_"):])) == 32
+    assert server.call_counts()["reads_by_endpoint"] == {"webhooks.default.secret": 1}
+    assert ReplicateServer(seed=5).webhook_secret == ReplicateServer(seed=5).webhook_secret
+
+
+def test_completed_webhook_is_signed_and_accepted_by_the_client(server, client, receiver):
+    server.latency = 0.1
+    prediction = hooked(client, receiver)
+    [(_, headers, body)] = receiver.wait_for(1)
+    secret = client.webhooks.default.secret()
+    assert replicate.webhooks.validate(headers=headers, body=body, secret=secret, tolerance=60) is None
+    with pytest.raises(InvalidSignatureError):
+        replicate.webhooks.validate(headers=headers, body=body.replace("succeeded", "failed"), secret=secret)
+    payload = json.loads(body)
+    assert payload["id"] == prediction.id and payload["status"] == "succeeded"
+    assert payload["output"] == f"{server.url}/files/{prediction.id}/out-0.jpg"
+    assert headers["webhook-id"].startswith("msg_") and headers["webhook-signature"].startswith("v1,")
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 5
+    [sent] = recorded(server, 1)
+    assert (sent["event"], sent["status"], sent["attempt"], sent["forged"]) == ("completed", 200, 0, None)
+    assert server.creates[0]["webhook"] == receiver.url
+    assert server.creates[0]["webhook_events_filter"] == ["completed"]
+    time.sleep(0.2)
+    assert len(receiver.requests) == 1
+
+
+def test_default_filter_sends_every_event(server, client, receiver):
+    server.latency = 0.3
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"}, webhook=receiver.url)
+    requests = receiver.wait_for(4)
+    recorded(server, 4)
+    by_event = {w["event"]: json.loads(w["body"])["status"] for w in server.webhook_deliveries(prediction.id)}
+    assert by_event == {"start": "processing", "logs": "processing", "output": "succeeded", "completed": "succeeded"}
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert len({h["webhook-id"] for _, h, _ in requests}) == 4
+
+
+def test_webhook_completed_url_gets_only_the_final_event(server, client, receiver):
+    server.latency = 0.1
+    client.predictions.create(model=NANO, input={"prompt": "x"}, webhook_completed=receiver.url)
+    receiver.wait_for(1)
+    time.sleep(0.2)
+    assert [w["event"] for w in server.webhooks] == ["completed"]
+
+
+def test_invalid_webhook_fields_are_422(server):
+    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
+                      json={"input": {"prompt": "x"}, "webhook": "not a url", "webhook_events_filter": ["done"]})
+    assert resp.status_code == 422
+    assert "- webhook: Does not match format 'uri'" in resp.json()["detail"]
+    assert "- webhook_events_filter.0: webhook_events_filter.0 must be one of the following" in resp.json()["detail"]
+    assert server.creates == []
+
+
+def test_final_webhook_is_retried_with_the_same_id_until_2xx(server, client, receiver):
+    receiver.codes = [500, 503]
+    server.webhook_retry_delays = [0.05, 0.1, 0.1]
+    prediction = hooked(client, receiver)
+    requests = receiver.wait_for(3)
+    assert len({h["webhook-id"] for _, h, _ in requests}) == 1
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    recorded(server, 3)
+    sent = server.webhook_deliveries(prediction.id)
+    assert [(w["attempt"], w["status"]) for w in sent] == [(0, 500), (1, 503), (2, 200)]
+    assert requests[1][0] - requests[0][0] >= 0.04 and requests[2][0] - requests[1][0] >= 0.09
+    time.sleep(0.3)
+    assert len(receiver.requests) == 3
+
+
+def test_unreachable_webhook_is_retried_then_given_up(server, client):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    server.webhook_retry_delays = [0.05, 0.05]
+    client.predictions.create(model=NANO, input={"prompt": "x"}, webhook=dead, webhook_events_filter=["completed"])
+    wait_until(lambda: len(server.webhooks) == 3)
+    time.sleep(0.2)
+    assert len(server.webhooks) == 3
+    assert all(w["status"] is None and "Connection" in w["error"] for w in server.webhooks)
+
+
+def test_only_the_final_event_is_retried(server, client, receiver):
+    receiver.codes = [500] * 10
+    server.latency = 0.1
+    server.webhook_retry_delays = [0.05]
+    hooked(client, receiver, events=("start", "completed"))
+    wait_until(lambda: len(server.webhooks) == 3)
+    time.sleep(0.15)
+    assert sorted((w["event"], w["attempt"]) for w in server.webhooks) == [
+        ("completed", 0), ("completed", 1), ("start", 0)]
+
+
+def test_webhook_drop(server, client, receiver):
+    server.webhook_drop_rate = 1.0
+    prediction = hooked(client, receiver)
+    wait_until(lambda: server.webhook_dropped)
+    time.sleep(0.2)
+    assert receiver.requests == [] and server.webhooks == []
+    assert [(d["prediction_id"], d["event"]) for d in server.webhook_dropped] == [(prediction.id, "completed")]
+
+
+def test_webhook_duplicate_keeps_its_id_and_signature(server, client, receiver):
+    server.webhook_duplicate_rate = 1.0
+    hooked(client, receiver)
+    requests = receiver.wait_for(2)
+    assert requests[0][1]["webhook-id"] == requests[1][1]["webhook-id"]
+    assert requests[0][2] == requests[1][2]
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert sorted(w["duplicate"] for w in recorded(server, 2)) == [False, True]
+
+
+def test_webhook_delay(server, client, receiver):
+    server.latency = 0.05
+    server.webhook_delay = 0.4
+    t0 = time.monotonic()
+    hooked(client, receiver)
+    [(arrived, _, _)] = receiver.wait_for(1)
+    assert arrived - t0 >= 0.44
+
+
+def test_webhook_reorder_delivers_the_earlier_ended_prediction_last(server, client, receiver):
+    server.latency_when = lambda model, inp: 0.05 if inp["prompt"] == "first" else 0.2
+    server.webhook_reorder_window = 0.4
+    first = hooked(client, receiver, prompt="first")
+    second = hooked(client, receiver, prompt="second")
+    requests = receiver.wait_for(2)
+    bodies = [json.loads(body) for _, _, body in requests]
+    assert [b["id"] for b in bodies] == [second.id, first.id]
+    assert bodies[0]["completed_at"] > bodies[1]["completed_at"]
+
+
+@pytest.mark.parametrize(("forge", "error"), [
+    ("bad_signature", InvalidSignatureError),
+    ("stale_timestamp", InvalidTimestampError),
+    ("missing_id", MissingWebhookHeaderError),
+    ("missing_timestamp", MissingWebhookHeaderError),
+    ("missing_signature", MissingWebhookHeaderError),
+])
+def test_forged_webhooks_are_refused_by_the_client(server, client, receiver, forge, error):
+    server.webhook_forge = forge
+    hooked(client, receiver)
+    [(_, headers, body)] = receiver.wait_for(1)
+    with pytest.raises(error):
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server), tolerance=300)
+    if forge == "stale_timestamp":  # signed right, only old
+        assert int(headers["webhook-timestamp"]) < time.time() - 500
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert recorded(server, 1)[0]["forged"] == forge
+
+
+def test_cancel_sends_the_completed_webhook_once(server, client, receiver):
+    server.latency = 0.5
+    prediction = hooked(client, receiver)
+    prediction.cancel()
+    [(_, headers, body)] = receiver.wait_for(1)
+    assert json.loads(body)["status"] == "canceled"
+    replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    time.sleep(0.6)
+    assert len(receiver.requests) == 1
+
+
+def test_reset_drops_pending_webhooks(server, client, receiver):
+    server.latency = 0.2
+    hooked(client, receiver)
+    server.reset()
+    time.sleep(0.35)
+    assert receiver.requests == [] and server.webhooks == []
+
+
+# ----------------------------------------------------------------------------- Cancel-After
+
+
+def create_with_cancel_after(server, value, inp=None, **body):
+    return httpx.post(f"{server.url}/v1/models/{NANO}/predictions",
+                      headers={**auth(server), "Cancel-After": value},
+                      json={"input": inp or {"prompt": "x"}, **body})
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1h30m45s", 5445), ("90", 90), ("7.5", 7.5),
+    ("1.5h", 5400), ("6000ms", 6),
+])
+def test_cancel_after_values(server, value, seconds):
+    assert parse_duration(value) == seconds
+    assert parse_duration(f" {value} ") == seconds
+    resp = create_with_cancel_after(server, value)
+    assert resp.status_code == 201
+    assert server.creates[0]["cancel_after"] == seconds
+
+
+@pytest.mark.parametrize("value", ["abc", "5x", "-5s", "", "0", "0s", "10 s", "1h-30m", "s", "3s", "4.9"])
+def test_malformed_or_too_short_cancel_after_is_400(server, value):
+    resp = create_with_cancel_after(server, value)
+    assert resp.status_code == 400
+    assert resp.json()["title"] == "Invalid Cancel-After header"
+    assert server.creates == []
+
+
+def test_prediction_not_started_by_its_deadline_is_aborted(server, client, receiver):
+    server.cancel_after_min = 0
+    server.queue_delay = math.inf  # never starts
+    resp = create_with_cancel_after(server, "0.3s", webhook=receiver.url, webhook_events_filter=["completed"])
+    pid = resp.json()["id"]
+    url = f"{server.url}/v1/predictions/{pid}"
+    assert httpx.get(url, headers=auth(server)).json()["status"] == "starting"
+    [(_, headers, body)] = receiver.wait_for(1)
+    raw = httpx.get(url, headers=auth(server)).json()
+    assert raw["status"] == "aborted" and raw["started_at"] is None and raw["completed_at"] is not None
+    assert json.loads(body)["status"] == "aborted"
+    replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    with pytest.raises(pydantic_v1.ValidationError):  # client 1.0.7 does not know "aborted"
+        client.predictions.get(pid)
+
+
+def test_prediction_running_past_its_deadline_is_canceled(server):
+    server.cancel_after_min = 0
+    server.latency_when = lambda model, inp: math.inf if inp["prompt"] == "forever" else None
+    long = create_with_cancel_after(server, "0.3", {"prompt": "forever"}).json()["id"]
+    quick = create_with_cancel_after(server, "5s").json()["id"]
+    time.sleep(0.15)
+    assert httpx.get(f"{server.url}/v1/predictions/{long}", headers=auth(server)).json()["status"] == "processing"
+    time.sleep(0.25)
+    raw = httpx.get(f"{server.url}/v1/predictions/{long}", headers=auth(server)).json()
+    assert raw["status"] == "canceled" and raw["started_at"] is not None and raw["output"] is None
+    assert httpx.get(f"{server.url}/v1/predictions/{quick}", headers=auth(server)).json()["status"] == "succeeded"
+    assert [c["cancel_after"] for c in server.creates] == [0.3, 5]
+
+
+def test_queue_delay_hook_keeps_chosen_predictions_waiting(server, client):
+    server.queue_delay_when = lambda model, inp: math.inf if inp["prompt"] == "stuck" else None
+    stuck = client.predictions.create(model=NANO, input={"prompt": "stuck"})
+    free = client.predictions.create(model=NANO, input={"prompt": "free"})
+    time.sleep(0.1)
+    stuck.reload()
+    free.reload()
+    assert (stuck.status, free.status) == ("starting", "succeeded")
+    server.queue_delay = 0.3
+    late = client.predictions.create(model=NANO, input={"prompt": "late"})
+    time.sleep(0.15)
+    late.reload()
+    assert late.status == "starting"
+    time.sleep(0.25)
+    late.reload()
+    assert late.status == "succeeded" and late.started_at is not None
 
 
 # ----------------------------------------------------------------------------- downloads
