@@ -48,16 +48,36 @@ FLUX_PRO = "black-forest-labs/flux-1.1-pro"
 PHOTO = "https://example.test/ref/male_03.jpg"
 
 VALID_INPUT = {
-    NANO: {"prompt": "a portrait", "image_input": [PHOTO], "output_format": "png",
-           "aspect_ratio": "match_input_image"},
-    KONTEXT: {"prompt": "a portrait", "input_image": PHOTO, "aspect_ratio": "match_input_image",
-              "output_format": "jpg", "safety_tolerance": 2, "seed": 7},
-    FLUX_PRO: {"prompt": "a portrait", "image_prompt": PHOTO, "aspect_ratio": "1:1",
-               "output_format": "webp", "safety_tolerance": 6, "prompt_upsampling": True, "seed": 1},
+    NANO: {"prompt": "a portrait", "image_input": [PHOTO], "output_format": "png", "aspect_ratio": "match_input_image"},
+    KONTEXT: {
+        "prompt": "a portrait",
+        "input_image": PHOTO,
+        "aspect_ratio": "match_input_image",
+        "output_format": "jpg",
+        "safety_tolerance": 2,
+        "seed": 7,
+    },
+    FLUX_PRO: {
+        "prompt": "a portrait",
+        "image_prompt": PHOTO,
+        "aspect_ratio": "1:1",
+        "output_format": "webp",
+        "safety_tolerance": 6,
+        "prompt_upsampling": True,
+        "seed": 1,
+    },
 }
-SD_INPUT = {"image": PHOTO, "prompt": "a portrait", "negative_prompt": "blurry", "prompt_strength": 0.8,
-            "num_outputs": 3, "num_inference_steps": 25, "guidance_scale": 7.5,
-            "scheduler": "K_EULER", "seed": 3}
+SD_INPUT = {
+    "image": PHOTO,
+    "prompt": "a portrait",
+    "negative_prompt": "blurry",
+    "prompt_strength": 0.8,
+    "num_outputs": 3,
+    "num_inference_steps": 25,
+    "guidance_scale": 7.5,
+    "scheduler": "K_EULER",
+    "seed": 3,
+}
 STATUS_RANK = {"starting": 0, "processing": 1, "succeeded": 2}
 SCHEMAS = Path(__file__).resolve().parent / "replicate_schemas"
 
@@ -133,14 +153,29 @@ def test_create_official_model_by_name(server, client, model):
 
 
 def test_create_raw_json_shape(server):
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                      json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+    )
     assert resp.status_code == 201
     assert resp.headers["content-type"] == "application/json"
     body = resp.json()
-    assert set(body) >= {"id", "model", "version", "input", "logs", "output", "error", "status",
-                         "created_at", "started_at", "completed_at", "data_removed", "source",
-                         "urls", "metrics"}
+    assert set(body) >= {
+        "id",
+        "model",
+        "version",
+        "input",
+        "logs",
+        "output",
+        "error",
+        "status",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "data_removed",
+        "source",
+        "urls",
+        "metrics",
+    }
     assert body["status"] == "starting" and body["logs"] == "" and body["metrics"] == {}
     assert body["data_removed"] is False and body["source"] == "api"
     assert set(body["urls"]) == {"get", "cancel", "stream", "web"}
@@ -163,8 +198,11 @@ def test_prefer_wait_gives_up_after_n_seconds(server, as_starting, status):
     server.latency = 5.0
     server.wait_timeout_as_starting = as_starting
     t0 = time.monotonic()
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions",
-                      headers={**auth(server), "Prefer": "wait=0.3"}, json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers={**auth(server), "Prefer": "wait=0.3"},
+        json={"input": {"prompt": "x"}},
+    )
     elapsed = time.monotonic() - t0
     assert resp.status_code == 201
     assert resp.json()["status"] == status
@@ -207,8 +245,9 @@ def test_sd_single_output_is_still_a_list(server, client):
 
 
 def test_create_with_owner_name_colon_version(server, client):
-    prediction = client.predictions.create(version=f"{SD_IMG2IMG}:{SD_IMG2IMG_VERSION}",
-                                           input={"image": PHOTO, "prompt": "x"})
+    prediction = client.predictions.create(
+        version=f"{SD_IMG2IMG}:{SD_IMG2IMG_VERSION}", input={"image": PHOTO, "prompt": "x"}
+    )
     assert prediction.model == SD_IMG2IMG and prediction.version == SD_IMG2IMG_VERSION
     with pytest.raises(ReplicateError) as err:
         client.predictions.create(version=f"{FLUX_PRO}:{SD_IMG2IMG_VERSION}", input={"prompt": "x"})
@@ -307,25 +346,46 @@ def test_missing_token_is_401_problem_json(server):
     resp = httpx.get(f"{server.url}/v1/predictions/abc")
     assert resp.status_code == 401
     assert resp.headers["content-type"] == "application/problem+json"
-    assert resp.json() == {"title": "Unauthenticated",
-                           "detail": "You did not pass a valid authentication token", "status": 401}
+    assert resp.json() == {
+        "title": "Unauthenticated",
+        "detail": "You did not pass a valid authentication token",
+        "status": 401,
+    }
 
 
 @pytest.mark.parametrize(
     ("model", "inp", "expected"),
     [
         (NANO, {}, "- input: prompt is required"),
-        (NANO, {"prompt": "x", "image_input": PHOTO},
-         "- input.image_input: Invalid type. Expected: array, given: string"),
+        (
+            NANO,
+            {"prompt": "x", "image_input": PHOTO},
+            "- input.image_input: Invalid type. Expected: array, given: string",
+        ),
         (NANO, {"prompt": "x", "image_input": ["not a url"]}, "- input.image_input.0: Does not match format 'uri'"),
         (NANO, {"prompt": "x", "output_format": "webp"}, "- input.output_format: output_format must be one of"),
-        (KONTEXT, {"prompt": "x", "input_image": PHOTO, "safety_tolerance": 5},
-         "- input.safety_tolerance: Must be less than or equal to 2"),
+        (
+            KONTEXT,
+            {"prompt": "x", "input_image": PHOTO, "safety_tolerance": 5},
+            "- input.safety_tolerance: Must be less than or equal to 2",
+        ),
         (KONTEXT, {"prompt": "x", "safety_tolerance": 7}, "- input.safety_tolerance: Must be less than or equal to 6"),
         (KONTEXT, {"prompt": "x", "seed": "1"}, "- input.seed: Invalid type. Expected: integer, given: string"),
-        (FLUX_PRO, {"prompt": "x", "safety_tolerance": 0}, "- input.safety_tolerance: Must be greater than or equal to 1"),
-        (FLUX_PRO, {"prompt": "x", "aspect_ratio": "match_input_image"}, "- input.aspect_ratio: aspect_ratio must be one of"),
-        (FLUX_PRO, {"prompt": "x", "prompt_upsampling": "yes"}, "- input.prompt_upsampling: Invalid type. Expected: boolean"),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "safety_tolerance": 0},
+            "- input.safety_tolerance: Must be greater than or equal to 1",
+        ),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "aspect_ratio": "match_input_image"},
+            "- input.aspect_ratio: aspect_ratio must be one of",
+        ),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "prompt_upsampling": "yes"},
+            "- input.prompt_upsampling: Invalid type. Expected: boolean",
+        ),
     ],
 )
 def test_invalid_input_is_422(server, client, model, inp, expected):
@@ -341,10 +401,15 @@ def test_invalid_input_is_422(server, client, model, inp, expected):
     [
         ({"prompt": "x"}, "- input: image is required"),
         ({"image": PHOTO, "prompt": "x", "num_outputs": 9}, "- input.num_outputs: Must be less than or equal to 8"),
-        ({"image": PHOTO, "scheduler": "KLMS"},
-         '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"'),
+        (
+            {"image": PHOTO, "scheduler": "KLMS"},
+            '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"',
+        ),
         ({"image": PHOTO, "width": 500}, "- input.width: width must be one of the following: 128, 256, 384"),
-        ({"image": PHOTO, "prompt": "x", "guidance_scale": 0.5}, "- input.guidance_scale: Must be greater than or equal to 1"),
+        (
+            {"image": PHOTO, "prompt": "x", "guidance_scale": 0.5},
+            "- input.guidance_scale: Must be greater than or equal to 1",
+        ),
         ({"image": PHOTO, "prompt": "x", "num_inference_steps": 0}, "- input.num_inference_steps: Must be greater"),
     ],
 )
@@ -436,19 +501,26 @@ def test_value_outside_the_enum_is_422_naming_the_field(server, model, field, va
     assert resp.status_code == 422
     body = resp.json()
     assert body["detail"].startswith(f"- input.{field}: {field} must be one of the following: ")
-    assert body["invalid_fields"] == [{"type": "enum", "field": f"input.{field}",
-                                       "description": body["detail"][len(f"- input.{field}: "):-1]}]
+    assert body["invalid_fields"] == [
+        {"type": "enum", "field": f"input.{field}", "description": body["detail"][len(f"- input.{field}: ") : -1]}
+    ]
     assert server.creates == []
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"input": {"prompt": "x", "seed": NaN}}',
-    b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
-    b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"input": {"prompt": "x", "seed": NaN}}',
+        b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
+        b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
+    ],
+)
 def test_nan_and_infinity_are_refused(server, raw):
-    resp = httpx.post(f"{server.url}/v1/models/{FLUX_PRO}/predictions", content=raw,
-                      headers={**auth(server), "Content-Type": "application/json"})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{FLUX_PRO}/predictions",
+        content=raw,
+        headers={**auth(server), "Content-Type": "application/json"},
+    )
     assert resp.status_code == 400
     assert "not valid JSON" in resp.json()["detail"]
     assert server.creates == []
@@ -486,8 +558,20 @@ def test_models_get_has_the_real_shape_and_is_a_read(server, client):
     assert schemas["Input"]["required"] == ["prompt"]
     assert schemas["Output"] == {"type": "string", "title": "Output", "format": "uri"}
     raw = httpx.get(f"{server.url}/v1/models/{NANO}", headers=auth(server)).json()
-    assert set(raw) == {"url", "owner", "name", "description", "visibility", "github_url", "paper_url",
-                        "license_url", "run_count", "cover_image_url", "default_example", "latest_version"}
+    assert set(raw) == {
+        "url",
+        "owner",
+        "name",
+        "description",
+        "visibility",
+        "github_url",
+        "paper_url",
+        "license_url",
+        "run_count",
+        "cover_image_url",
+        "default_example",
+        "latest_version",
+    }
     assert set(raw["latest_version"]) == {"id", "created_at", "cog_version", "openapi_schema"}
     version = client.models.get(SD_IMG2IMG).versions.get(SD_IMG2IMG_VERSION_ALIAS)
     assert version.id == SD_IMG2IMG_VERSION_ALIAS
@@ -498,7 +582,10 @@ def test_models_get_has_the_real_shape_and_is_a_read(server, client):
         client.models.get("acme/unknown-model")
     assert err.value.status == 404
     assert server.call_counts()["reads_by_endpoint"] == {
-        "models.get": 4, "models.versions.get": 1, "models.versions.list": 1}
+        "models.get": 4,
+        "models.versions.get": 1,
+        "models.versions.list": 1,
+    }
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDER_MODELS))
@@ -560,15 +647,19 @@ def test_throttled_create_raises_429_at_once(server, client):
     assert "Request was throttled" in err.value.detail
     assert server.throttled == 1 and server.creates == []
 
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                      json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+    )
     assert resp.status_code == 429
     assert resp.headers["Retry-After"] == "3"
     assert resp.json() == {"detail": "Request was throttled. Your rate limit resets in ~3s.", "status": 429}
 
     server.retry_after = 0.5
-    resp = httpx.post(f"{server.url}/v1/predictions", headers=auth(server),
-                      json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, "prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/predictions",
+        headers=auth(server),
+        json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, "prompt": "x"}},
+    )
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "0.5"
     assert server.throttled == 3
 
@@ -577,8 +668,9 @@ def test_rate_limit_per_minute(server, client):
     server.rate_limit_per_minute = 3
     outcomes = []
     for _ in range(5):
-        resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                          json={"input": {"prompt": "x"}})
+        resp = httpx.post(
+            f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+        )
         outcomes.append(resp.status_code)
         if resp.status_code == 429:
             assert 59 <= int(resp.headers["Retry-After"]) <= 60
@@ -605,7 +697,7 @@ def test_rate_limit_window_slides(server):
 
 def test_busiest_window_counts_sliding_windows(server):
     server.creates.extend({"time": t} for t in [0.0, 10.0, 50.0, 59.0, 61.0, 65.0, 200.0])
-    assert server.busiest_window(60.0) == 5   # 10, 50, 59, 61, 65
+    assert server.busiest_window(60.0) == 5  # 10, 50, 59, 61, 65
     assert server.busiest_window(5.0) == 2
     assert server.busiest_window(1.0) == 1
     assert len(server.creates_for(lambda c: c["time"] > 55)) == 4
@@ -775,7 +867,9 @@ def test_fail_rate_one_fails_every_prediction(server, client):
 def test_fail_when_targets_specific_inputs(server, client):
     server.fail_when = lambda model, inp: "male_03" in repr(inp)
     bad = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO]})
-    good = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO.replace("male_03", "f_01")]})
+    good = client.predictions.create(
+        model=NANO, input={"prompt": "x", "image_input": [PHOTO.replace("male_03", "f_01")]}
+    )
     bad.wait()
     good.wait()
     assert (bad.status, good.status) == ("failed", "succeeded")
@@ -879,8 +973,9 @@ def secret_of(server) -> WebhookSigningSecret:
 
 
 def hooked(client, receiver, events=("completed",), prompt="x", model=NANO):
-    return client.predictions.create(model=model, input={"prompt": prompt}, webhook=receiver.url,
-                                     webhook_events_filter=list(events))
+    return client.predictions.create(
+        model=model, input={"prompt": prompt}, webhook=receiver.url, webhook_events_filter=list(events)
+    )
 
 
 def wait_until(predicate, timeout=5.0):
@@ -900,7 +995,7 @@ def test_webhook_secret_is_a_read(server, client):
     secret = client.webhooks.default.secret()
     assert secret.key == server.webhook_secret
     assert re.fullmatch(r"whsec_[A-Za-z0-9+/]+=*", secret.key)
-    assert len(base64.b64decode(secret.key[len("whsec_"):])) == 32
+    assert len(base64.b64decode(secret.key[len("whsec_") :])) == 32
     assert server.call_counts()["reads_by_endpoint"] == {"webhooks.default.secret": 1}
     assert ReplicateServer(seed=5).webhook_secret == ReplicateServer(seed=5).webhook_secret
 
@@ -947,8 +1042,11 @@ def test_webhook_completed_url_gets_only_the_final_event(server, client, receive
 
 
 def test_invalid_webhook_fields_are_422(server):
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                      json={"input": {"prompt": "x"}, "webhook": "not a url", "webhook_events_filter": ["done"]})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers=auth(server),
+        json={"input": {"prompt": "x"}, "webhook": "not a url", "webhook_events_filter": ["done"]},
+    )
     assert resp.status_code == 422
     assert "- webhook: Does not match format 'uri'" in resp.json()["detail"]
     assert "- webhook_events_filter.0: webhook_events_filter.0 must be one of the following" in resp.json()["detail"]
@@ -991,7 +1089,10 @@ def test_only_the_final_event_is_retried(server, client, receiver):
     wait_until(lambda: len(server.webhooks) == 3)
     time.sleep(0.15)
     assert sorted((w["event"], w["attempt"]) for w in server.webhooks) == [
-        ("completed", 0), ("completed", 1), ("start", 0)]
+        ("completed", 0),
+        ("completed", 1),
+        ("start", 0),
+    ]
 
 
 def test_webhook_drop(server, client, receiver):
@@ -1034,13 +1135,16 @@ def test_webhook_reorder_delivers_the_earlier_ended_prediction_last(server, clie
     assert bodies[0]["completed_at"] > bodies[1]["completed_at"]
 
 
-@pytest.mark.parametrize(("forge", "error"), [
-    ("bad_signature", InvalidSignatureError),
-    ("stale_timestamp", InvalidTimestampError),
-    ("missing_id", MissingWebhookHeaderError),
-    ("missing_timestamp", MissingWebhookHeaderError),
-    ("missing_signature", MissingWebhookHeaderError),
-])
+@pytest.mark.parametrize(
+    ("forge", "error"),
+    [
+        ("bad_signature", InvalidSignatureError),
+        ("stale_timestamp", InvalidTimestampError),
+        ("missing_id", MissingWebhookHeaderError),
+        ("missing_timestamp", MissingWebhookHeaderError),
+        ("missing_signature", MissingWebhookHeaderError),
+    ],
+)
 def test_forged_webhooks_are_refused_by_the_client(server, client, receiver, forge, error):
     server.webhook_forge = forge
     hooked(client, receiver)
@@ -1076,15 +1180,26 @@ def test_reset_drops_pending_webhooks(server, client, receiver):
 
 
 def create_with_cancel_after(server, value, inp=None, **body):
-    return httpx.post(f"{server.url}/v1/models/{NANO}/predictions",
-                      headers={**auth(server), "Cancel-After": value},
-                      json={"input": inp or {"prompt": "x"}, **body})
+    return httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers={**auth(server), "Cancel-After": value},
+        json={"input": inp or {"prompt": "x"}, **body},
+    )
 
 
-@pytest.mark.parametrize(("value", "seconds"), [
-    ("30s", 30), ("5m", 300), ("1h30m", 5400), ("1h30m45s", 5445), ("90", 90), ("7.5", 7.5),
-    ("1.5h", 5400), ("6000ms", 6),
-])
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("1h30m45s", 5445),
+        ("90", 90),
+        ("7.5", 7.5),
+        ("1.5h", 5400),
+        ("6000ms", 6),
+    ],
+)
 def test_cancel_after_values(server, value, seconds):
     assert parse_duration(value) == seconds
     assert parse_duration(f" {value} ") == seconds
@@ -1271,7 +1386,10 @@ def test_cli_runs_standalone():
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--latency", "0"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
@@ -1290,9 +1408,25 @@ def test_cli_runs_standalone():
 def test_cli_limit_flags():
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--create-limit", "6",
-         "--create-burst", "1", "--read-limit", "60", "--read-burst", "1"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.replicate_server",
+            "--port",
+            "0",
+            "--create-limit",
+            "6",
+            "--create-burst",
+            "1",
+            "--read-limit",
+            "60",
+            "--read-burst",
+            "1",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
