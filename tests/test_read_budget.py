@@ -12,6 +12,7 @@ from app.generation.pipeline import recent_durations
 from app.generation.rate_limit import READ_KEY, RedisCreateLimiter
 from app.models import GalleryExample, Job, JobItem
 from app.providers.base import ItemFailed, ItemSpec
+from app.providers.downloads import SafeDownloader
 from app.providers.read_plan import MAX_STEP, Planner, range_of
 from app.providers.replicate import ReplicateGenerator
 from app.storage.local import MediaStorage
@@ -93,7 +94,10 @@ class CountingLimiter:
 
 def generator_for(server, tmp_path, **kw) -> ReplicateGenerator:
     client = replicate.Client(api_token=REPLICATE_TOKEN, base_url=server.url)
-    return ReplicateGenerator(client, MediaStorage(tmp_path), sd_version="x", poll_interval=0.02, **kw)
+    downloader = SafeDownloader(server.url, temp_dir=tmp_path / "tmp")  # the test server's plain-http files
+    return ReplicateGenerator(
+        client, MediaStorage(tmp_path), sd_version="x", poll_interval=0.02, downloader=downloader, **kw
+    )
 
 
 def spec(n: int = 0, **kw) -> ItemSpec:

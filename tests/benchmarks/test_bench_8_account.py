@@ -42,7 +42,7 @@ def test_bench_8_three_jobs_inside_the_account_limits(stack):
     throttled = counts["create_429s"] + counts["read_429s"]
     delays = server.download_delays()
     p95 = percentile(delays, 95)
-    slowest = max(server._preds[c["id"]].end - server._preds[c["id"]].created for c in server.creates)  # noqa: SLF001
+    slowest = max(p["ended"] - p["created"] for p in server.prediction_times())
     bound = create_bound(len(server.creates)) + slowest
     worst = max(r.seconds for r in runs)
     report.row("calls to Replicate per stored example (create included)", fmt(calls), "≤ 4", calls <= 4)
