@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Likely durations (seconds from create to completion) before there is history: the 5th and
-# 95th percentile we expect. Guesses from the model pages, replaced as soon as 5 predictions
-# of the provider have finished (and checked against the first one that succeeds).
+# 95th percentile we expect. nano-banana's is the 8 ± 4 s that issue #10 reports; the others are
+# guesses. Replaced as soon as 5 predictions of the provider have finished (and checked against
+# the first one that succeeds, by the scout).
 PRIORS: dict[str, tuple[float, float]] = {
     "NANO_BANANA": (4.0, 12.0),
     "FLUX_KONTEXT": (3.0, 12.0),
