@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -18,11 +19,32 @@ from .database import db
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
-PROVIDERS = ("NANO_BANANA", "STABLE_DIFFUSION", "FLUX_PRO", "FLUX_KONTEXT")
 
-JOB_LIVE = ("queued", "running")
-JOB_FINAL = ("succeeded", "partial", "failed", "canceled")
-ITEM_OPEN = ("pending", "processing")
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class ItemState(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class UsageState(StrEnum):
+    RESERVED = "reserved"  # held by a job that has not ended
+    USED = "used"  # the model got at least one example for this preset
+
+
+JOB_LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+JOB_FINAL = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELED)
+ITEM_OPEN = (ItemState.PENDING, ItemState.PROCESSING)
 
 
 def utcnow() -> datetime:
@@ -129,7 +151,7 @@ class JobItem(db.Model):
     __tablename__ = "job_items"
     __table_args__ = (
         UniqueConstraint("job_id", "model_id", "example_index", name="uq_job_items_job_model_index"),
-        # the latest durations of a provider, read at each job's start (pipeline.recent_durations)
+        # the latest durations of a provider, read at each job's start (generation.rows.recent_durations)
         Index("ix_job_items_updated_at", "updated_at"),
     )
 

@@ -17,7 +17,7 @@ LAYERS = [
     ("app.web", "app.cli"),
     ("app.services",),
     ("app.generation",),
-    ("app.presets", "app.users"),
+    ("app.presets", "app.users", "app.gallery"),
     ("app.selection",),
     ("app.models", "app.registry"),
     ("app.providers",),

@@ -8,8 +8,8 @@ import replicate
 
 from app.database import db
 from app.generation.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsage
-from app.generation.pipeline import recent_durations
 from app.generation.rate_limit import READ_KEY, RedisCreateLimiter
+from app.generation.rows import recent_durations
 from app.models import GalleryExample, Job, JobItem
 from app.providers.base import ItemFailed, ItemSpec
 from app.providers.downloads import SafeDownloader
@@ -196,8 +196,8 @@ def test_durations_are_kept_on_the_job_items_and_plan_the_next_job(make_app, imm
     with app.app_context():
         seconds = [i.prediction_seconds for i in db.session.query(JobItem)]
         assert len(seconds) == 20 and all(s == pytest.approx(0.2, abs=0.1) for s in seconds)
-        assert sorted(recent_durations("NANO_BANANA")) == pytest.approx(sorted(seconds))
-        assert recent_durations("FLUX_PRO") == ()
+        assert sorted(recent_durations("NANO_BANANA", 50)) == pytest.approx(sorted(seconds))
+        assert recent_durations("FLUX_PRO", 50) == ()
 
 
 def test_the_jobs_page_shows_the_accounts_calls_against_its_limits(make_app, replicate_server):

@@ -9,17 +9,175 @@ can carry its own expiry, which Huey's key-value hash cannot).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 import redis
 
+from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
+
+log = logging.getLogger("app.pipeline")
+
+FINAL_WRITE_PATIENCE = 30.0  # seconds the last record of a job is retried (Redis restarting)
 RETAIN_FINISHED = 100
 FINISHED_TTL = 7 * 24 * 3600
 LIVE_TTL = 2 * 24 * 3600
 PREFIX = "pixelglow:"
+
+
+def item_json(item) -> dict:
+    """A job item as the API and the progress record show it (a JobItem row or the runner's copy)."""
+    return {
+        "modelId": item.model_id,
+        "gender": item.gender,
+        "index": item.example_index,
+        "state": item.state,
+        "predictionId": item.prediction_id,
+        "error": item.error,
+    }
+
+
+_JSON_NAMES = {
+    "job_id": "jobId",
+    "preset_id": "presetId",
+    "examples_per_model": "examplesPerModel",
+    "created_at": "createdAt",
+    "finished_at": "finishedAt",
+    "updated_at": "updatedAt",
+}
+
+
+@dataclass
+class ProgressRecord:
+    """A job's progress as the worker publishes it and the fragment and the job API read it.
+
+    Built from the runner's state while a job runs, from the job's rows when there is no fresh
+    record, and stored as JSON (camelCase, the API's spelling)."""
+
+    job_id: str
+    preset_id: str
+    status: str
+    percent: int = 0
+    stage: str = ""
+    message: str = ""
+    done: int = 0
+    failed: int = 0
+    total: int = 0
+    offline: bool = False
+    examples_per_model: int | None = None
+    items: list[dict] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+    created_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {_JSON_NAMES.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ProgressRecord:
+        names = {_JSON_NAMES.get(f.name, f.name): f.name for f in fields(cls)}
+        values = {names[k]: v for k, v in data.items() if k in names and v is not None}
+        values.setdefault("job_id", data.get("id", ""))
+        values.setdefault("preset_id", "")
+        values.setdefault("status", JobStatus.RUNNING)
+        return cls(**values)
+
+    @classmethod
+    def from_job(cls, job: Job, updated_at: datetime | None = None) -> ProgressRecord:
+        """The job as its rows tell it, for a job with no (fresh) record."""
+        finished = sum(1 for i in job.items if i.state not in ITEM_OPEN)
+        if job.status == JobStatus.QUEUED:
+            percent, stage, message = 0, "queued", "Waiting for a worker to pick the job up"
+        elif job.status in JOB_LIVE:
+            percent, stage = 20 + int(60 * finished / (job.total or 1)), "running"
+            message = f"{job.done} of {job.total} examples stored"
+        else:
+            percent, stage, message = 100, "complete", job.error or job.status
+        return cls(
+            job_id=job.id,
+            preset_id=job.preset_id,
+            status=job.status,
+            percent=percent,
+            stage=stage,
+            message=message,
+            done=job.done,
+            failed=job.failed,
+            total=job.total,
+            offline=job.offline,
+            examples_per_model=job.examples_per_model,
+            items=[item_json(i) for i in job.items],
+            created_at=iso(job.created_at),
+            finished_at=iso(job.finished_at),
+            updated_at=iso(updated_at or job.heartbeat_at or job.created_at),
+        )
+
+    def api_json(self) -> dict[str, Any]:
+        """What GET /api/admin/jobs/<id> answers."""
+        keys = ("presetId", "status", "percent", "stage", "message", "done", "failed", "total", "items")
+        data = self.as_json()
+        return {"id": self.job_id, **{k: data[k] for k in keys}} | {
+            "createdAt": self.created_at,
+            "finishedAt": self.finished_at,
+            "offline": self.offline,
+        }
+
+    def is_stale(self, stale_seconds: float) -> bool:
+        """A live record nobody updated for a while (its worker died, or its last write was lost)."""
+        if self.status not in JOB_LIVE:
+            return False
+        try:
+            updated = datetime.fromisoformat(str(self.updated_at).replace("Z", "+00:00")).replace(tzinfo=None)
+        except ValueError:
+            return True
+        return utcnow() - updated > timedelta(seconds=stale_seconds)
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in JOB_LIVE
+
+
+class ProgressStore(Protocol):
+    def write(self, job_id: str, record: dict, finished: bool = False) -> None: ...
+
+    def read(self, job_id: str) -> dict | None: ...
+
+    def delete(self, job_id: str) -> None: ...
+
+    def beat(self, name: str, ttl: int) -> None: ...
+
+    def alive(self) -> list[str]: ...
+
+    def ping(self) -> None: ...
+
+
+def publish(store: ProgressStore, record: ProgressRecord) -> None:
+    """Write a record. Progress is a mirror: a failed write is caught up by the next one. The final record
+    has no next one, so it is retried for a while (Redis restarting) before the job is left to its rows."""
+    finished = record.finished
+    deadline = time.monotonic() + (FINAL_WRITE_PATIENCE if finished else 0)
+    delay = 0.2
+    while True:
+        try:
+            store.write(record.job_id, record.as_json(), finished=finished)
+            return
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                log.warning("job=%s progress not written: %s", record.job_id, exc)
+                return
+            time.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+
+def read_record(store: ProgressStore, job_id: str) -> ProgressRecord | None:
+    data = store.read(job_id)
+    return ProgressRecord.from_json(data) if data else None
 
 
 class RedisProgressStore:
@@ -126,7 +284,7 @@ class SqliteProgressStore:
         self._connect().execute("SELECT 1")
 
 
-def make_progress_store(redis_url: str | None, instance_path: Path):
+def make_progress_store(redis_url: str | None, instance_path: Path) -> ProgressStore:
     if redis_url:
         return RedisProgressStore(redis_url)
     return SqliteProgressStore(Path(instance_path) / "progress.sqlite3")

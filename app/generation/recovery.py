@@ -16,9 +16,9 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from ..database import db
-from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, iso, utcnow
+from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, utcnow
 from ..selection import settle_usage
-from .jobs import job_json_from_rows
+from .progress import ProgressRecord, read_record
 
 log = logging.getLogger("app.recovery")
 
@@ -111,11 +111,11 @@ def finalize_without_worker(services, job_id: str, status: str, reason: str) -> 
 
 def write_final_record(services, job: Job) -> None:
     """The job's final progress record, from its rows; examples already listed live stay listed."""
-    record = job_json_from_rows(job) | {"jobId": job.id, "updatedAt": iso(utcnow())}
+    record = ProgressRecord.from_job(job, updated_at=utcnow())
     try:
-        previous = services.progress.read(job.id)
-        record["examples"] = previous.get("examples", []) if previous else []
-        services.progress.write(job.id, record, finished=True)
+        previous = read_record(services.progress, job.id)
+        record.examples = previous.examples if previous else []
+        services.progress.write(job.id, record.as_json(), finished=True)
     except Exception as exc:
         log.warning("job=%s final progress not written: %s", job.id, exc)
 

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from ...database import db
-from ...generation.jobs import job_json_from_rows, record_is_stale
+from ...generation.progress import ProgressRecord
+from ...generation.progress import read_record as progress_record
 from ...generation.recovery import CancelError, request_cancel
 from ...generation.submit import GenerationError, request_retry_of_failed
 from ...models import JOB_FINAL, Job, Preset, iso, utcnow
@@ -39,41 +40,38 @@ RECENT_JOBS = 50
 VIEWS = ("preset", "job")
 
 
-def read_record(job_id: str) -> tuple[dict | None, bool]:
+def read_record(job_id: str) -> tuple[ProgressRecord | None, bool]:
     """The job's progress record and whether the store answered at all."""
     try:
-        return services().progress.read(job_id), True
+        return progress_record(services().progress, job_id), True
     except Exception as exc:  # the store is a mirror: fall back to the rows
         log.warning("progress store unavailable for job %s: %s", job_id, exc)
         return None, False
 
 
-def progress_from_record(record: dict) -> dict:
-    items = record.get("items") or []
+def progress_from_record(record: ProgressRecord) -> dict:
+    """What the progress fragment shows of a record."""
     return {
-        "job_id": record.get("jobId"),
-        "preset_id": record.get("presetId"),
-        "status": record.get("status", "running"),
-        "percent": int(record.get("percent") or 0),
-        "stage": record.get("stage") or "",
-        "message": record.get("message") or "",
-        "done": record.get("done", 0),
-        "failed": record.get("failed", 0),
-        "total": record.get("total", 0),
-        "offline": record.get("offline"),
-        "items": items,
-        "failures": [i for i in items if i.get("state") == "failed"],
-        "examples": record.get("examples") or [],
-        "worker_missing": worker_missing(
-            record.get("status"), parse_iso(record.get("createdAt")), parse_iso(record.get("updatedAt"))
-        ),
+        "job_id": record.job_id,
+        "preset_id": record.preset_id,
+        "status": record.status,
+        "percent": int(record.percent or 0),
+        "stage": record.stage,
+        "message": record.message,
+        "done": record.done,
+        "failed": record.failed,
+        "total": record.total,
+        "offline": record.offline,
+        "items": record.items,
+        "failures": [i for i in record.items if i.get("state") == "failed"],
+        "examples": record.examples,
+        "worker_missing": worker_missing(record.status, parse_iso(record.created_at), parse_iso(record.updated_at)),
     }
 
 
 def progress_from_job(job: Job) -> dict:
     """A job with no (fresh) progress record: still queued, its worker gone, or its record expired."""
-    last_sign_of_life = iso(job.heartbeat_at or job.created_at)
-    return progress_from_record(job_json_from_rows(job) | {"jobId": job.id, "updatedAt": last_sign_of_life})
+    return progress_from_record(ProgressRecord.from_job(job))
 
 
 def poll_url(job_id: str, shown: int, provider: str | None, view: str, base: int | None) -> str:
@@ -114,7 +112,7 @@ def progress_response(
 ) -> tuple[str, bool]:
     """The fragment's HTML and whether the job has ended (None for the HTML: the job is gone)."""
     record, _ = read_record(job_id)
-    if record is not None and record_is_stale(record, services().settings.job_stale_seconds):
+    if record is not None and record.is_stale(services().settings.job_stale_seconds):
         record = None  # its worker died or its last write was lost: the rows know better
     if record is not None:
         state = progress_from_record(record)

@@ -1,0 +1,58 @@
+"""How a job ended, in one place: its final status, the reason, the message and the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from ..models import ItemState, JobStatus
+
+
+class Item(Protocol):
+    model_id: str
+    example_index: int
+    state: str
+    error: str | None
+
+
+def final_status(items: Iterable[Item], cancel_requested: bool) -> tuple[JobStatus, str | None]:
+    """(status, reason) of a job whose items have all ended."""
+    items = list(items)
+    done = sum(1 for i in items if i.state == ItemState.SUCCEEDED)
+    failed = sum(1 for i in items if i.state == ItemState.FAILED)
+    total = len(items)
+    if cancel_requested:
+        return JobStatus.CANCELED, f"Canceled by an admin after {done} of {total} examples"
+    if done == total:
+        return JobStatus.SUCCEEDED, None
+    if done == 0:
+        first = next((i.error for i in items if i.error), "no example could be made")
+        return JobStatus.FAILED, f"All {total} predictions failed; first reason: {first}"
+    return JobStatus.PARTIAL, f"{failed} of {total} predictions failed"
+
+
+def final_message(status: str, done: int, failed: int, total: int) -> str:
+    if status == JobStatus.CANCELED:
+        return f"Canceled: {done} of {total} examples were stored before the cancel"
+    if status == JobStatus.SUCCEEDED:
+        return f"Done: {done} examples stored"
+    if status == JobStatus.PARTIAL:
+        return f"Finished with failures: {done} stored, {failed} failed"
+    return f"Failed: none of the {total} predictions produced an example"
+
+
+def summary(job_id: str, status: str, items: Iterable[Item]) -> dict:
+    """What `run_job` returns (the Huey task's result, the tests' view)."""
+    items = list(items)
+    return {
+        "jobId": job_id,
+        "status": status,
+        "done": sum(1 for i in items if i.state == ItemState.SUCCEEDED),
+        "failed": sum(1 for i in items if i.state == ItemState.FAILED),
+        "total": len(items),
+        "failures": [
+            {"modelId": i.model_id, "index": i.example_index, "error": i.error}
+            for i in items
+            if i.state == ItemState.FAILED
+        ],
+    }
