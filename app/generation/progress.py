@@ -16,6 +16,8 @@ from pathlib import Path
 
 import redis
 
+from ..config import private_file
+
 RETAIN_FINISHED = 100
 FINISHED_TTL = 7 * 24 * 3600
 LIVE_TTL = 2 * 24 * 3600
@@ -75,7 +77,7 @@ class SqliteProgressStore:
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))  # 0600 in a 0700 folder; SQLite gives its -wal/-shm the same mode
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             self._local.conn = conn
