@@ -36,6 +36,7 @@ def job_json(services, job_id: str) -> dict | None:
                 "total",
                 "items",
                 "createdAt",
+                "createdBy",
                 "finishedAt",
                 "offline",
             )
@@ -89,6 +90,7 @@ def job_json_from_rows(job: Job) -> dict:
         "total": job.total,
         "items": [item_json(i) for i in job.items],
         "createdAt": iso(job.created_at),
+        "createdBy": job.created_by,
         "finishedAt": iso(job.finished_at),
         "offline": job.offline,
     }

@@ -122,6 +122,7 @@ class JobRunner:
         ]
         self.status, self.finished_at = job.status, job.finished_at
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
+        self.created_by = job.created_by
         self.cancel_requested = job.cancel_requested
 
     def take_lease(self) -> bool:
@@ -440,6 +441,7 @@ class JobRunner:
             "items": [item_json(i) for i in items],
             "examples": self.examples,
             "createdAt": iso(self.created_at),
+            "createdBy": self.created_by,
             "finishedAt": iso(self.finished_at) if finished else None,
             "updatedAt": iso(utcnow()),
         }
