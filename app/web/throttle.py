@@ -73,7 +73,7 @@ def failed_attempt(response) -> bool:
 def retry_after() -> int:
     """Seconds until every breached limit of this request has reset."""
     limiter: Limiter = current_app.extensions[EXTENSION]
-    resets = [limit.reset_at for limit in limiter.current_limits if limit.breached]
+    resets = [limit.window[0] for limit in limiter.current_limits if limit.breached]
     return max(1, math.ceil(max(resets, default=time.time() + 60) - time.time()))
 
 
