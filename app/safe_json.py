@@ -70,9 +70,9 @@ def value_problem(value, max_depth: int = MAX_DEPTH) -> str | None:
     return None
 
 
-def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int = MAX_BYTES):
+def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int | None = MAX_BYTES):
     """json.loads with the limits above; raises JSONInputError (a ValueError) naming the problem."""
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise JSONInputError(f"The JSON body is too large: at most {max_bytes} bytes.")
     if isinstance(data, bytes | bytearray):
         try:

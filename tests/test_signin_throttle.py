@@ -141,3 +141,13 @@ def test_sign_ins_failures_and_lockouts_are_logged_without_secrets(admin_app, ca
     assert f"sign-in failed: {ADMIN_EMAIL}" in text and "sign-in failed: an unknown account" in text
     assert "sign-in locked out" in text and f"sign-in: {ADMIN_EMAIL} from 10.3.0.2" in text
     assert "hunter2" not in text and ADMIN_PASSWORD not in text and UNKNOWN not in text
+
+
+def test_sign_in_still_answers_and_throttles_when_redis_is_down(make_app, caplog):
+    app = make_app(queue="redis://127.0.0.1:1/0")  # nothing listens there
+    create_admin(app)
+    client = app.test_client()
+    token = login_form(client)
+    statuses = [attempt(client, token, ADMIN_EMAIL, "wrong").status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]  # counted in memory meanwhile
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -15,7 +15,7 @@ class CheckedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, with `loads_checked` for reading and no NaN / Infinity ever written."""
 
     def loads(self, s, **kwargs):
-        return loads_checked(s)
+        return loads_checked(s, max_bytes=None)  # request bodies are capped by MAX_CONTENT_LENGTH (and the API's own)
 
     def dumps(self, obj, **kwargs) -> str:
         kwargs.setdefault("default", self.default)

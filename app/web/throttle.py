@@ -92,6 +92,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "pixelglow")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)  # Redis down: count in this process
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)  # never a 500 because the counter is unreachable
     limiter = Limiter(key_func=client_address)
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
