@@ -84,6 +84,8 @@ def test_preset_changes_usage_clears_and_deletions_record_who_did_them(admin_cli
         f"/api/admin/presets/{preset['id']}", json={"prompt": "new prompt"}, headers=bearer(token)
     )
     assert patched.status_code == 200
+    assert patched.get_json()["updatedBy"] == "token editor-bot"
+    assert patched.get_json()["createdBy"] == "token ADMIN_API_TOKEN"
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     assert "token editor-bot" in page
     cleared = admin_client.post(f"/admin/presets/{preset['id']}/clear-usage", data={"csrf_token": admin_client.csrf})

@@ -84,6 +84,8 @@ def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
         "lastGenerated": iso(preset.last_generated),
         "createdAt": iso(preset.created_at),
         "updatedAt": iso(preset.updated_at),
+        "createdBy": preset.created_by,
+        "updatedBy": preset.updated_by,
         "usage": {**usage_counts(preset.id), "total": len(registry)},
     }
     if with_gallery:

@@ -9,6 +9,7 @@ is sliding) is recorded by `touch`, which the progress polls do not call.
 from __future__ import annotations
 
 import logging
+import random
 from datetime import timedelta
 
 from flask import Flask, Request, Response, g
@@ -20,7 +21,15 @@ from werkzeug.datastructures import CallbackDict
 
 from ..database import db
 from ..models import utcnow
-from ..sessions import MAX_TOKEN_LENGTH, AdminSession, create_session, delete_session, is_expired, token_id
+from ..sessions import (
+    MAX_TOKEN_LENGTH,
+    AdminSession,
+    create_session,
+    delete_session,
+    is_expired,
+    prune_expired,
+    token_id,
+)
 from ..users import User
 from .context import services
 from .throttle import client_address
@@ -28,6 +37,7 @@ from .throttle import client_address
 log = logging.getLogger(__name__)
 
 NO_COOKIE_PREFIXES = ("/media/", "/static/")
+PRUNE_CHANCE = 0.01  # of a new anonymous session sweeping expired rows (sign-in sweeps too)
 TOUCH_EVERY = timedelta(seconds=60)  # at most one write per minute per session for the sliding timeout
 
 
@@ -145,6 +155,8 @@ class ServerSessionInterface(SessionInterface):
                 db.session.commit()
 
     def _create(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
+        if session.user_id is None and random.random() < PRUNE_CHANCE:
+            prune_expired(*timeouts())  # visitors who never sign in leave rows behind: sweep now and then
         token, row = create_session(dict(session), session.user_id, client_address(), request.headers.get("User-Agent"))
         db.session.commit()
         _, lifetime = timeouts()
