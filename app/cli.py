@@ -11,8 +11,11 @@ import time
 from datetime import timedelta
 
 import click
+import httpx
+import replicate
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
+from replicate.exceptions import ReplicateError
 from sqlalchemy import delete, func, or_, select, update
 
 from .api_tokens import TokenError, all_tokens, create_token, revoke_token
@@ -21,7 +24,9 @@ from .database import db
 from .generation.jobs import job_json, live_job_for_preset
 from .generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, request_generation
 from .models import JOB_FINAL, GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
-from .presets import PresetError, apply_preset_fields
+from .presets import PresetError, apply_preset_fields, settings_problem
+from .providers import schemas
+from .providers.catalog import PROVIDERS
 from .registry import RegistryError, load_registry_file
 from .selection import clear_usage, usage_counts
 from .services import Services
@@ -32,6 +37,7 @@ usage_cli = AppGroup("usage", help="Which reference models each preset has used.
 models_cli = AppGroup("models", help="The registry of reference models (models.json).")
 presets_cli = AppGroup("presets", help="Create and list presets.")
 users_cli = AppGroup("users", help="Admin accounts for the web admin.")
+providers_cli = AppGroup("providers", help="The image models behind the presets and their input schemas.")
 tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
 
 DEMO_PRESET = {
@@ -363,6 +369,55 @@ def jobs_prune(days: int):
     click.echo(f"Removed {len(ids)} finished jobs older than {days} days; gallery examples were kept.")
 
 
+@providers_cli.command("schemas")
+@click.option(
+    "--refresh", is_flag=True, help="Fetch each model's current schema from Replicate and show the differences."
+)
+@click.option("--write", is_flag=True, help="With --refresh: update the snapshots that differ.")
+def providers_schemas(refresh: bool, write: bool):
+    """Show the input-schema snapshots behind preset settings; --refresh compares them with Replicate's."""
+    if write and not refresh:
+        raise click.UsageError("--write only goes with --refresh.")
+    if not refresh:
+        for provider in PROVIDERS.values():
+            snap = schemas.load_snapshot(provider.name)
+            click.echo(
+                f"{provider.name:<17} {snap.model} version {snap.version or '?'}: {len(provider.settings)} "
+                f"settings; read {snap.retrieved} from {snap.source}"
+            )
+        return
+    settings = services().settings
+    if not settings.replicate_api_token:
+        raise click.ClickException("REPLICATE_API_TOKEN is not set: --refresh reads the schemas from Replicate.")
+    client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
+    changed = [name for name in PROVIDERS if refresh_schema(client, name, write)]
+    if changed and write:
+        refused = [p for p in db.session.scalars(select(Preset).order_by(Preset.name)) if settings_problem(p)]
+        for preset in refused:
+            click.echo(f'Preset "{preset.name}" has settings the new schema refuses: {settings_problem(preset)}')
+    elif changed:
+        click.echo("Run again with --write to update the snapshots.")
+        sys.exit(1)
+
+
+def refresh_schema(client, provider_name: str, write: bool) -> bool:
+    """Compare one provider's snapshot with Replicate's schema; True when they differ."""
+    snap = schemas.load_snapshot(provider_name)
+    try:
+        version, published, source = schemas.fetch_published(client, snap.model)
+    except (ReplicateError, httpx.HTTPError, ValueError) as exc:
+        raise click.ClickException(f"{provider_name}: could not read {snap.model} from Replicate: {exc}") from None
+    lines = schemas.diff(snap.input_schema, published, provider_name)
+    if not lines:
+        click.echo(f"{provider_name}: unchanged ({snap.model} version {version})")
+        return False
+    click.echo("\n".join(lines))
+    if write:
+        schemas.write_snapshot(provider_name, snap.model, version, source, published)
+        click.echo(f"{provider_name}: snapshot updated to version {version}")
+    return True
+
+
 def init_app(app) -> None:
-    for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, jobs_cli, generate, demo):
+    for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, providers_cli, jobs_cli, generate, demo):
         app.cli.add_command(command)

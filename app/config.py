@@ -43,6 +43,7 @@ class Settings:
     instance_path: Path
     concurrency: int = 20
     prediction_timeout: float = 600.0
+    max_output_bytes: int = 25 * 1024 * 1024
     poll_interval: float = 0.2
     create_rate_per_minute: int = 600
     secure_cookies: bool = False
@@ -270,6 +271,7 @@ def load_settings(environ=None) -> Settings:
         instance_path=instance_path,
         concurrency=_int(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
         prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
+        max_output_bytes=_int(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
         poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
         create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
         offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),

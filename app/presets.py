@@ -17,6 +17,15 @@ class PresetError(Exception):
         self.status = status
 
 
+def settings_problem(preset: Preset) -> str | None:
+    """Why the model would refuse this stored preset's settings today (its schema may have changed), or None."""
+    provider = PROVIDERS.get(preset.provider)
+    if provider is None:
+        return f"provider {preset.provider!r} no longer exists; choose one of {', '.join(PROVIDERS)}"
+    found = provider.settings_problems(preset.settings or {})
+    return "; ".join(found) or None
+
+
 def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
     """Check `body` ({name, prompt, provider, settings}) and copy it onto `preset`, or raise PresetError."""
     if not isinstance(body, dict):

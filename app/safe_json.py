@@ -1,6 +1,6 @@
 """JSON that cannot hurt us: bounded size and depth, finite numbers, text every database can store.
 
-`loads_checked` refuses, with a message naming the problem, what would otherwise end in a 500 or in a
+`loads_checked` refuses, with a message naming the problem (and where it is), what would otherwise end in a 500 or in a
 value the API could not answer with: nesting deeper than MAX_DEPTH (Python's parser would recurse until
 RecursionError), NaN / Infinity and numbers too large for a float, integers with thousands of digits,
 unpaired surrogates and NUL (PostgreSQL cannot store them, SQLite would and the answer would break).
@@ -14,7 +14,7 @@ import math
 import re
 
 MAX_DEPTH = 32
-MAX_BYTES = 256 * 1024
+MAX_BYTES = 1024 * 1024  # as MAX_CONTENT_LENGTH, which answers larger bodies with a 413 first
 MAX_NUMBER_DIGITS = 100
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
@@ -31,17 +31,10 @@ def text_problem(value: str) -> str | None:
     return "a NUL character" if match.group() == "\x00" else f"an unpaired surrogate (U+{ord(match.group()):04X})"
 
 
-def _reject_constant(name: str):
-    raise JSONInputError(f"{name} is not allowed in JSON: numbers must be finite.")
-
-
 def _parse_float(text: str) -> float:
     if len(text) > MAX_NUMBER_DIGITS:
         raise JSONInputError(f"A number in the JSON has more than {MAX_NUMBER_DIGITS} characters.")
-    value = float(text)
-    if not math.isfinite(value):
-        raise JSONInputError(f"The number {text} is too large: numbers must be finite.")
-    return value
+    return float(text)  # 1e999 becomes inf: refused below, with where it was
 
 
 def _parse_int(text: str) -> int:
@@ -50,23 +43,27 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+def _where(path: str) -> str:
+    return f" (at {path})" if path else ""
+
+
 def value_problem(value, max_depth: int = MAX_DEPTH) -> str | None:
-    """Why a parsed value cannot be accepted (too deep, bad text, non-finite number), or None."""
-    stack = [(value, 1)]
+    """Why a parsed value cannot be accepted (too deep, bad text, non-finite number), naming where, or None."""
+    stack = [(value, 1, "")]
     while stack:
-        item, depth = stack.pop()
+        item, depth, path = stack.pop()
         if isinstance(item, dict | list):
             if depth > max_depth:
                 return f"The JSON is nested too deeply: at most {max_depth} levels."
-            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            children = list(item.items()) if isinstance(item, dict) else list(enumerate(item))
             for key, child in children:
                 if isinstance(key, str) and (problem := text_problem(key)):
-                    return f"A key in the JSON contains {problem}."
-                stack.append((child, depth + 1))
+                    return f"A key in the JSON contains {problem}{_where(path)}."
+                stack.append((child, depth + 1, f"{path}.{key}" if path else str(key)))
         elif isinstance(item, str) and (problem := text_problem(item)):
-            return f"A text in the JSON contains {problem}."
+            return f"A text in the JSON contains {problem}{_where(path)}."
         elif isinstance(item, float) and not math.isfinite(item):
-            return "NaN and Infinity are not allowed: numbers must be finite."
+            return f"NaN and Infinity are not allowed{_where(path)}: numbers must be finite."
     return None
 
 
@@ -80,7 +77,7 @@ def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int 
         except UnicodeDecodeError:
             raise JSONInputError("The JSON body is not valid UTF-8.") from None
     try:
-        value = json.loads(data, parse_constant=_reject_constant, parse_float=_parse_float, parse_int=_parse_int)
+        value = json.loads(data, parse_float=_parse_float, parse_int=_parse_int)
     except RecursionError:
         raise JSONInputError(f"The JSON is nested too deeply: at most {max_depth} levels.") from None
     except JSONInputError:

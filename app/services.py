@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import redis
 import replicate
@@ -16,10 +17,16 @@ from .config import Settings
 from .generation.progress import make_progress_store
 from .generation.rate_limit import LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
+from .providers.downloads import SafeDownloader
 from .providers.offline import OfflineGenerator
 from .providers.replicate import ReplicateGenerator
 from .registry import Registry, get_registry
 from .storage.local import MediaStorage
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def no_queue(job_id: str) -> None:
@@ -52,6 +59,14 @@ class Services:
         if offline:
             return OfflineGenerator(self.storage, delay=settings.offline_delay)
         client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
+        downloads = settings.instance_path / "downloads"
+        downloads.mkdir(mode=0o700, parents=True, exist_ok=True)
+        downloader = SafeDownloader(
+            # the test server's files are reached at REPLICATE_BASE_URL's origin; unset in production
+            allowed_origin=origin_of(settings.replicate_base_url) if settings.replicate_base_url else None,
+            max_bytes=settings.max_output_bytes,
+            temp_dir=downloads,
+        )
         return ReplicateGenerator(
             client,
             self.storage,
@@ -59,6 +74,7 @@ class Services:
             deadline=settings.prediction_timeout,
             poll_interval=settings.poll_interval,
             limiter=self.create_limiter(),
+            downloader=downloader,
         )
 
     def create_limiter(self):

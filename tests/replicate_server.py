@@ -24,7 +24,7 @@ Models and input schemas
 * Each model's published schema is this server's own copy in ``tests/replicate_schemas/``
   (``<owner>__<name>.json``: the model as GET /v1/models shows it, its versions, latest first,
   with their ``openapi_schema``, and the source page and date). The app keeps its own
-  snapshot in ``app/provider_schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
+  snapshot in ``app/providers/schemas/<PROVIDER>.json``; ``resolved_input_schema(model)``
   equals its ``input_schema`` until a test changes one of them.
 * Creates are validated with ``jsonschema`` against the version's ``Input`` (422 with
   ``detail`` "- input.field: message" lines and ``invalid_fields``, worded like Replicate's
@@ -49,7 +49,33 @@ with ``Retry-After: N``)
 * Records: ``calls`` (one ``Call(time, kind, endpoint, throttled)`` per API call),
   ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
   ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
-  prediction to the first download of its output), ``never_downloaded()``.
+  prediction to the first download of its output), ``never_downloaded()``,
+  ``prediction_times()``; module-level ``percentile(values, q)``.
+
+Timing, Cancel-After
+* ``latency`` (+/- ``jitter``) is a prediction's run time; ``queue_delay`` the wait before it
+  starts; ``queue_delay_when(model, input)`` / ``latency_when(model, input)`` override them per
+  input (return None for no override; ``math.inf`` = never starts / runs forever).
+* ``Cancel-After`` on create ("30s", "5m", "1h30m45s", "300ms", plain seconds "90"; at least
+  ``cancel_after_min``, 5 s like Replicate; else 400): from creation, a prediction that has not
+  started by then ends ``aborted`` (no ``started_at``), a running one ``canceled``. The create
+  record has ``cancel_after`` (seconds or None).
+
+Webhooks (``webhook``, ``webhook_events_filter`` (default: all of start, output, logs,
+completed), ``webhook_completed`` on create)
+* Delivered by POST from a scheduler thread when the event happens; the body is the prediction
+  JSON; signed like Replicate (Standard Webhooks): ``webhook-id`` (stable across retries and
+  duplicates), ``webhook-timestamp``, ``webhook-signature: v1,<b64 HMAC-SHA256>`` keyed with
+  ``webhook_secret`` (served at GET /v1/webhooks/default/secret, a read). Only the final
+  ("completed") event is retried, on a non-2xx answer or a connection error, after each of
+  ``webhook_retry_delays`` seconds (default 1, 2, 4, 8, 15, 30: the last about a minute on).
+* Faults: ``webhook_drop_rate``, ``webhook_duplicate_rate`` (+ ``webhook_duplicate_delay``),
+  ``webhook_delay``, ``webhook_reorder_window`` (hold "completed" deliveries that long, then send
+  them latest-ended first), ``webhook_forge`` ("bad_signature", "stale_timestamp" (by
+  ``webhook_stale_seconds``), "missing_id", "missing_timestamp", "missing_signature").
+* Records: ``webhooks`` (every attempt: prediction_id, event, url, webhook_id, timestamp,
+  attempt, duplicate, forged, status (None on a connection error), error, headers, body, time),
+  ``webhook_dropped``, ``webhook_deliveries(prediction_id, event)``.
 
 Standalone use (for benchmarks)::
 
@@ -60,12 +86,19 @@ Standalone use (for benchmarks)::
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
+import concurrent.futures
 import copy
 import hashlib
+import heapq
+import hmac
+import http.client
 import io
+import itertools
 import json
 import math
+import os
 import random
 import re
 import socket
@@ -75,10 +108,11 @@ import threading
 import time
 import traceback
 import zlib
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
 from pathlib import Path
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import jsonschema
@@ -95,6 +129,9 @@ __all__ = [
     "Call",
     "busiest_window",
     "percentile",
+    "parse_duration",
+    "sign_webhook",
+    "WEBHOOK_EVENTS",
 ]
 
 DEFAULT_TOKEN = "r8_test_token_not_real"
@@ -117,7 +154,7 @@ _CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
 # schema of the version a prediction runs (the latest for an official model run by name).
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "replicate_schemas"
-WEBHOOK_EVENTS = ("start", "output", "logs", "completed")
+WEBHOOK_EVENTS = ("start", "output", "logs", "completed")  # webhook_events_filter values
 
 
 def _load_models() -> dict[str, dict[str, Any]]:
@@ -132,8 +169,9 @@ def _kontext_extra(inp: dict) -> list[tuple[str, str, str]]:
     # Stated in the schema's description; the provider refuses it, so the fake answers 422.
     tol = inp.get("safety_tolerance")
     if inp.get("input_image") and isinstance(tol, int) and not isinstance(tol, bool) and tol > 2:
-        return [("input.safety_tolerance",
-                 "Must be less than or equal to 2 when input_image is provided", "number_lte")]
+        return [
+            ("input.safety_tolerance", "Must be less than or equal to 2 when input_image is provided", "number_lte")
+        ]
     return []
 
 
@@ -188,8 +226,12 @@ def deref_schema(node: Any, root: dict) -> Any:
     base: dict = {}
     if "$ref" in own:
         base = deref_schema(_resolve_ref(root, own.pop("$ref")), root)
-    elif (isinstance(own.get("allOf"), list) and len(own["allOf"]) == 1
-          and isinstance(own["allOf"][0], dict) and set(own["allOf"][0]) == {"$ref"}):
+    elif (
+        isinstance(own.get("allOf"), list)
+        and len(own["allOf"]) == 1
+        and isinstance(own["allOf"][0], dict)
+        and set(own["allOf"][0]) == {"$ref"}
+    ):
         base = deref_schema(_resolve_ref(root, own.pop("allOf")[0]["$ref"]), root)
     if "description" in own:
         base.pop("description", None)
@@ -234,13 +276,16 @@ def _nullable(check: Callable) -> Callable:
         if instance is None and schema.get("nullable"):
             return
         yield from check(validator, value, instance, schema)
+
     return wrapped
 
 
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft7Validator,
-    {"type": _nullable(jsonschema.Draft7Validator.VALIDATORS["type"]),
-     "enum": _nullable(jsonschema.Draft7Validator.VALIDATORS["enum"])},
+    {
+        "type": _nullable(jsonschema.Draft7Validator.VALIDATORS["type"]),
+        "enum": _nullable(jsonschema.Draft7Validator.VALIDATORS["enum"]),
+    },
 )
 
 
@@ -339,7 +384,7 @@ def _noise_pieces(length: int, crc: int | None = None) -> Iterator[tuple[bytes, 
     pos = 0
     while length > 0:
         n = min(_PIECE, length, len(noise) - pos)
-        piece = noise[pos:pos + n]
+        piece = noise[pos : pos + n]
         if crc is not None:
             crc = zlib.crc32(piece, crc)
         yield piece, crc
@@ -356,7 +401,7 @@ def render_image(pid: str, index: int, model: str, inp: dict, fmt: str) -> bytes
     draw = ImageDraw.Draw(img)
     prompt = str(inp.get("prompt", ""))
     lines = [model, f"{pid} #{index}"]
-    lines += [prompt[i:i + 28] for i in range(0, min(len(prompt), 28 * 4), 28)]
+    lines += [prompt[i : i + 28] for i in range(0, min(len(prompt), 28 * 4), 28)]
     for key in ("image_input", "input_image", "image_prompt", "image"):
         if key in inp:
             lines.append(f"{key}: {str(inp[key])[-20:]}")
@@ -365,8 +410,10 @@ def render_image(pid: str, index: int, model: str, inp: dict, fmt: str) -> bytes
     # A few id-dependent stripes so the PNG is not trivially compressible (~2-5 KB).
     for k in range(8):
         y = 120 + k * 8
-        draw.rectangle((digest[k + 3] % 96, y, 96 + digest[k + 11] % 96, y + 5),
-                       fill=(digest[k + 3], digest[k + 11], digest[k + 19]))
+        draw.rectangle(
+            (digest[k + 3] % 96, y, 96 + digest[k + 11] % 96, y + 5),
+            fill=(digest[k + 3], digest[k + 11], digest[k + 19]),
+        )
     buf = io.BytesIO()
     if fmt == "png":
         img.save(buf, "PNG")
@@ -393,10 +440,11 @@ def padded_body(base: bytes, fmt: str, target: int) -> tuple[int, Iterable[bytes
 
         def gen() -> Iterator[bytes]:
             yield head + struct.pack(">I", length) + b"pgPd"
-            crc = zlib.crc32(b"pgPd")
-            for piece, crc in _noise_pieces(length, crc):
+            running = zlib.crc32(b"pgPd")
+            for piece, checksum in _noise_pieces(length, running):
+                running = checksum
                 yield piece
-            yield struct.pack(">I", crc & 0xFFFFFFFF) + tail
+            yield struct.pack(">I", running & 0xFFFFFFFF) + tail
 
         return len(base) + 12 + length, gen()
 
@@ -442,14 +490,81 @@ def padded_body(base: bytes, fmt: str, target: int) -> tuple[int, Iterable[bytes
 
 class _Prediction:
     __slots__ = (
-        "id", "model", "version", "input", "created", "start", "end", "outcome",
-        "canceled_at", "fmt", "n_outputs", "expired", "webhook", "first_download",
-        "list_output", "error",
+        "id",
+        "model",
+        "version",
+        "input",
+        "created",
+        "start",
+        "end",
+        "outcome",
+        "canceled_at",
+        "fmt",
+        "n_outputs",
+        "expired",
+        "webhook",
+        "first_download",
+        "list_output",
+        "error",
+        "deadline",
+        "cancel_after",
+        "events",
+        "webhook_completed",
+        "completed_sent",
     )
 
     def __init__(self, **kw: Any) -> None:
         for k in self.__slots__:
             setattr(self, k, kw.get(k))
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Cancel-After value: "30s", "5m", "1h30m45s", "300ms", or plain seconds ("90").
+    Raises ValueError for anything else, and for durations that are not positive."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", value):
+        seconds = float(value)
+    else:
+        pos, seconds = 0, 0.0
+        for m in _DURATION_PART.finditer(value):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+            pos = m.end()
+        if pos == 0 or pos != len(value):
+            raise ValueError(f"not a duration: {text!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"not a positive duration: {text!r}")
+    return seconds
+
+
+def sign_webhook(secret: str, msg_id: str, timestamp: int | str, body: str) -> str:
+    """Standard Webhooks signature, as Replicate sends it: ``v1,<base64 HMAC-SHA256>`` of
+    ``"{id}.{timestamp}.{body}"`` keyed with the base64-decoded part of ``whsec_...``."""
+    key = base64.b64decode(secret.split("_", 1)[1])
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
+    """POST without following redirects (Replicate does not). (status, None) or (None, error)."""
+    parts = urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request("POST", target, body=body, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, None
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
 
 
 class _NotJSON(ValueError):
@@ -471,8 +586,9 @@ def _fmt_seconds(value: float) -> str:
 class _Reply(Exception):
     """Raised inside request handling to answer with a prepared response."""
 
-    def __init__(self, status: int, body: dict, headers: dict | None = None,
-                 content_type: str = "application/problem+json") -> None:
+    def __init__(
+        self, status: int, body: dict, headers: dict | None = None, content_type: str = "application/problem+json"
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
@@ -487,18 +603,18 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> _Reply:
 class Call(NamedTuple):
     """One API call as the account limits see it (file downloads are not API calls)."""
 
-    time: float      # time.monotonic() when it arrived
-    kind: str        # "create" (600/min on Replicate) or "read" (every other API call, 3000/min)
-    endpoint: str    # "predictions.create", "predictions.get", "predictions.cancel", "predictions.list",
-                     # "models.get", "models.versions.get", "models.versions.list",
-                     # "webhooks.default.secret", "other"
+    time: float  # time.monotonic() when it arrived
+    kind: str  # "create" (600/min on Replicate) or "read" (every other API call, 3000/min)
+    endpoint: str  # "predictions.create", "predictions.get", "predictions.cancel", "predictions.list",
+    # "models.get", "models.versions.get", "models.versions.list",
+    # "webhooks.default.secret", "other"
     throttled: bool  # answered 429
 
 
 class _Bucket:
     """Token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` a second, starting full."""
 
-    __slots__ = ("params", "rate", "burst", "tokens", "stamp")
+    __slots__ = ("burst", "params", "rate", "stamp", "tokens")
 
     def __init__(self, per_minute: float, burst: float, now: float) -> None:
         self.params = (per_minute, burst)
@@ -531,8 +647,11 @@ def percentile(values: Iterable[float], q: float) -> float | None:
 def _throttled(wait: float, header: str | None = None) -> _Reply:
     """The 429 Replicate sends: "resets in ~Ns" with N the whole seconds to wait (at least 1)."""
     seconds = max(1, math.ceil(wait - 1e-6))
-    return _Reply(429, {"detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.",
-                        "status": 429}, headers={"Retry-After": header or str(seconds)})
+    return _Reply(
+        429,
+        {"detail": f"Request was throttled. Your rate limit resets in ~{seconds}s.", "status": 429},
+        headers={"Retry-After": header or str(seconds)},
+    )
 
 
 def busiest_window(times, seconds: float = 60.0) -> int:
@@ -549,8 +668,15 @@ def busiest_window(times, seconds: float = 60.0) -> int:
 class ReplicateServer:
     """In-process fake of api.replicate.com + replicate.delivery. See module docstring."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, latency: float = 0.0, jitter: float = 0.0,
-                 seed: int | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.token = token
         self.latency = float(latency)
         self.jitter = float(jitter)
@@ -570,6 +696,18 @@ class ReplicateServer:
         self._thread: threading.Thread | None = None
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
+        # Webhooks: one signing secret per server (from the seed when there is one), and a
+        # scheduler thread that fires deliveries at the moment a prediction starts or ends.
+        self._seed_key = str(seed) if seed is not None else os.urandom(8).hex()
+        self.webhook_secret = (
+            "whsec_" + base64.b64encode(hashlib.sha256(f"whsec:{self._seed_key}".encode()).digest()).decode()
+        )
+        self._sched_cv = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, Callable, tuple]] = []
+        self._seq = itertools.count()
+        self._gen = 0
+        self._sched_thread: threading.Thread | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._reset_state()
 
     # ---------------------------------------------------------------- lifecycle
@@ -592,12 +730,30 @@ class ReplicateServer:
             self.read_limit_per_minute: float | None = None
             self.read_burst: float = 20
             self.create_throttle_until = 0.0  # time.monotonic() until which every create gets 429
-            self.read_throttle_until = 0.0    # time.monotonic() until which every read gets 429
+            self.read_throttle_until = 0.0  # time.monotonic() until which every read gets 429
             self.fail_when: Callable[[str, dict], bool] | None = None
             self.output_ttl: float | None = None  # seconds after completion before outputs 404
+            # timing: seconds a prediction waits before it starts (math.inf: never starts), and
+            # per-input overrides of that wait and of its run time (None from a hook: no override)
+            self.queue_delay = 0.0
+            self.queue_delay_when: Callable[[str, dict], float | None] | None = None
+            self.latency_when: Callable[[str, dict], float | None] | None = None
+            self.cancel_after_min = 5.0  # Replicate's documented minimum Cancel-After
+            # webhooks
+            self.webhook_retry_delays: list[float] = [1.0, 2.0, 4.0, 8.0, 15.0, 30.0]  # ~1 min
+            self.webhook_timeout = 5.0
+            self.webhook_delay = 0.0  # extra seconds before every delivery
+            self.webhook_drop_rate = 0.0  # share of deliveries never sent
+            self.webhook_duplicate_rate = 0.0  # share of deliveries sent twice (same webhook-id)
+            self.webhook_duplicate_delay = 0.05
+            self.webhook_reorder_window: float | None = None  # hold "completed" deliveries this
+            # long, then send the batch latest-ended first (earlier-ended predictions arrive last)
+            self.webhook_forge: str | None = None  # "bad_signature", "stale_timestamp",
+            # "missing_id", "missing_timestamp", "missing_signature" (alias "missing_header")
+            self.webhook_stale_seconds = 600.0
             # records
             self.creates: list[dict] = []
-            self.throttled = 0       # creates answered 429 (any cause)
+            self.throttled = 0  # creates answered 429 (any cause)
             self.read_throttled = 0  # reads answered 429 (any cause)
             self.calls: list[Call] = []
             self.create_errors = 0
@@ -605,6 +761,9 @@ class ReplicateServer:
             self.cancels: list[str] = []
             self.downloads = 0
             self.download_failures = 0
+            self.webhooks: list[dict] = []  # every delivery attempt made, in order
+            self.webhook_dropped: list[dict] = []  # deliveries dropped by webhook_drop_rate
+            self._reorder_buf: list[dict] = []
             self._preds: dict[str, _Prediction] = {}
             self._order: list[str] = []
             self._window: collections.deque[float] = collections.deque()
@@ -612,10 +771,14 @@ class ReplicateServer:
             self._images: dict[tuple[str, int], bytes] = {}
 
     def reset(self) -> None:
-        """Clear counters, predictions and faults; keep token, latency, jitter, output_bytes."""
+        """Clear counters, predictions, pending webhooks and faults; keep token, latency,
+        jitter, output_bytes and the webhook secret."""
+        with self._sched_cv:
+            self._gen += 1
+            self._heap.clear()
         self._reset_state()
 
-    def start(self) -> "ReplicateServer":
+    def start(self) -> ReplicateServer:
         if self._httpd is not None:
             return self
         self._stop_event.clear()
@@ -624,9 +787,15 @@ class ReplicateServer:
         host, port = httpd.server_address[:2]
         self.port = port
         self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"replicate-server:{port}", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"replicate-server:{port}", daemon=True
+        )
         self._thread.start()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=16, thread_name_prefix=f"replicate-webhook:{port}"
+        )
+        self._sched_thread = threading.Thread(target=self._sched_loop, name=f"replicate-timers:{port}", daemon=True)
+        self._sched_thread.start()
         return self
 
     def stop(self) -> None:
@@ -640,8 +809,18 @@ class ReplicateServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        with self._sched_cv:
+            self._gen += 1
+            self._heap.clear()
+            self._sched_cv.notify_all()
+        if self._sched_thread is not None:
+            self._sched_thread.join(timeout=5)
+            self._sched_thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
-    def __enter__(self) -> "ReplicateServer":
+    def __enter__(self) -> ReplicateServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -683,24 +862,25 @@ class ReplicateServer:
         return self.model_version(model, version_id)["openapi_schema"]["components"]["schemas"]["Input"]
 
     def resolved_input_schema(self, model: str, version_id: str | None = None) -> dict:
-        """The same Input, dereferenced: comparable with ``app/provider_schemas/*.json``."""
+        """The same Input, dereferenced: comparable with ``app/providers/schemas/*.json``."""
         return input_schema_of(self.model_version(model, version_id)["openapi_schema"])
 
-    def publish_version(self, model: str, openapi_schema: dict | None = None,
-                        version_id: str | None = None) -> str:
+    def publish_version(self, model: str, openapi_schema: dict | None = None, version_id: str | None = None) -> str:
         """Make a new latest version of ``model`` (a copy of the latest, or ``openapi_schema``).
         A community model's new version can be run by version. Returns its id."""
         with self._lock:
             spec = self.models[model]
             latest = spec["versions"][0]
-            vid = version_id or hashlib.sha256(
-                f"{model}:{len(spec['versions'])}:{latest['id']}".encode()).hexdigest()
-            spec["versions"].insert(0, {
-                "id": vid,
-                "created_at": self._iso(time.monotonic()),
-                "cog_version": latest["cog_version"],
-                "openapi_schema": copy.deepcopy(openapi_schema or latest["openapi_schema"]),
-            })
+            vid = version_id or hashlib.sha256(f"{model}:{len(spec['versions'])}:{latest['id']}".encode()).hexdigest()
+            spec["versions"].insert(
+                0,
+                {
+                    "id": vid,
+                    "created_at": self._iso(time.monotonic()),
+                    "cog_version": latest["cog_version"],
+                    "openapi_schema": copy.deepcopy(openapi_schema or latest["openapi_schema"]),
+                },
+            )
             if not spec["official"]:
                 self.versions[vid] = model
             return vid
@@ -709,9 +889,22 @@ class ReplicateServer:
         """What GET /v1/models/{owner}/{name} answers."""
         with self._lock:
             spec = self.models[model]
-            out = {k: copy.deepcopy(spec["model"].get(k)) for k in (
-                "url", "owner", "name", "description", "visibility", "github_url", "paper_url",
-                "license_url", "run_count", "cover_image_url", "default_example")}
+            out = {
+                k: copy.deepcopy(spec["model"].get(k))
+                for k in (
+                    "url",
+                    "owner",
+                    "name",
+                    "description",
+                    "visibility",
+                    "github_url",
+                    "paper_url",
+                    "license_url",
+                    "run_count",
+                    "cover_image_url",
+                    "default_example",
+                )
+            }
             out["latest_version"] = self._version_json(spec["versions"][0])
             return out
 
@@ -731,14 +924,19 @@ class ReplicateServer:
         with self._lock:
             self.create_throttle_until = time.monotonic() + float(seconds)
 
-    def call_times(self, kind: str | None = None, endpoint: str | None = None,
-                   throttled: bool | None = None) -> list[float]:
+    def call_times(
+        self, kind: str | None = None, endpoint: str | None = None, throttled: bool | None = None
+    ) -> list[float]:
         """Monotonic arrival times of the API calls that match (None matches anything)."""
         with self._lock:
             calls = list(self.calls)
-        return [c.time for c in calls
-                if (kind is None or c.kind == kind) and (endpoint is None or c.endpoint == endpoint)
-                and (throttled is None or c.throttled == throttled)]
+        return [
+            c.time
+            for c in calls
+            if (kind is None or c.kind == kind)
+            and (endpoint is None or c.endpoint == endpoint)
+            and (throttled is None or c.throttled == throttled)
+        ]
 
     def call_counts(self) -> dict[str, Any]:
         """Per-kind API call counts: what a benchmark prints as "calls per example" and "429s".
@@ -752,8 +950,11 @@ class ReplicateServer:
         with self._lock:
             calls = list(self.calls)
             out: dict[str, Any] = {
-                "creates": len(self.creates), "gets": self.gets, "cancels": len(self.cancels),
-                "downloads": self.downloads, "create_429s": self.throttled,
+                "creates": len(self.creates),
+                "gets": self.gets,
+                "cancels": len(self.cancels),
+                "downloads": self.downloads,
+                "create_429s": self.throttled,
                 "read_429s": self.read_throttled,
             }
         by_ep: collections.Counter[str] = collections.Counter()
@@ -766,9 +967,13 @@ class ReplicateServer:
                 by_ep_429[c.endpoint] += 1
             else:
                 by_ep[c.endpoint] += 1
-        out.update(create_calls=create_calls, reads=sum(by_ep.values()),
-                   reads_by_endpoint=dict(by_ep), read_429s_by_endpoint=dict(by_ep_429),
-                   api_calls=len(calls))
+        out.update(
+            create_calls=create_calls,
+            reads=sum(by_ep.values()),
+            reads_by_endpoint=dict(by_ep),
+            read_429s_by_endpoint=dict(by_ep_429),
+            api_calls=len(calls),
+        )
         return out
 
     def download_delays(self) -> list[float]:
@@ -785,13 +990,38 @@ class ReplicateServer:
                     out.append(rec.first_download - completed)
             return out
 
+    def prediction_times(self) -> list[dict]:
+        """Per prediction, in creation order, with ``time.monotonic()`` values: ``created``,
+        ``started`` / ``ended`` (None until it has), ``first_download`` (None if never), and the
+        ``status`` now."""
+        now = time.monotonic()
+        with self._lock:
+            out = []
+            for pid in self._order:
+                rec = self._preds[pid]
+                status, started, ended = self._state(rec, now)
+                out.append(
+                    {
+                        "id": pid,
+                        "model": rec.model,
+                        "status": status,
+                        "created": rec.created,
+                        "started": started,
+                        "ended": ended,
+                        "first_download": rec.first_download,
+                    }
+                )
+            return out
+
     def never_downloaded(self) -> list[str]:
         """Ids of predictions that have succeeded by now and whose output nobody fetched."""
         now = time.monotonic()
         with self._lock:
-            return [pid for pid in self._order
-                    if self._preds[pid].first_download is None
-                    and self._state(self._preds[pid], now)[0] == "succeeded"]
+            return [
+                pid
+                for pid in self._order
+                if self._preds[pid].first_download is None and self._state(self._preds[pid], now)[0] == "succeeded"
+            ]
 
     def expire_outputs(self) -> int:
         """Make every output that exists now answer 404 (Replicate deletes them after ~1 h)."""
@@ -809,7 +1039,7 @@ class ReplicateServer:
         if mono is None:
             return None
         wall = self._wall0 + (mono - self._mono0)
-        return datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def _new_id(self) -> str:
         while True:
@@ -822,22 +1052,39 @@ class ReplicateServer:
             self.server_errors.append(text)
 
     @staticmethod
-    def _state(rec: _Prediction, now: float) -> tuple[str, float | None, float | None]:
+    def _final(rec: _Prediction) -> tuple[str, float | None, float]:
+        """How the prediction ends unless cancelled through the API: (status, started, ended).
+        Past its Cancel-After deadline one that has not started is aborted, a running one canceled."""
+        deadline = rec.deadline
+        if deadline is not None and deadline < rec.end:
+            if deadline <= rec.start:
+                return "aborted", None, deadline
+            return "canceled", rec.start, deadline
+        if rec.outcome == "aborted":
+            return "aborted", None, rec.end
+        return rec.outcome, rec.start, rec.end
+
+    @classmethod
+    def _state(cls, rec: _Prediction, now: float) -> tuple[str, float | None, float | None]:
         if rec.canceled_at is not None:
             started = rec.start if rec.canceled_at >= rec.start else None
             return "canceled", started, rec.canceled_at
+        status, started, ended = cls._final(rec)
+        if now >= ended:
+            return status, started, ended
         if now < rec.start:
             return "starting", None, None
-        if now < rec.end:
-            return "processing", rec.start, None
-        return rec.outcome, rec.start, rec.end
+        return "processing", rec.start, None
+
+    @classmethod
+    def _ended_at(cls, rec: _Prediction) -> float:
+        return rec.canceled_at if rec.canceled_at is not None else cls._final(rec)[2]
 
     def _is_expired(self, rec: _Prediction, now: float) -> bool:
         if rec.expired:
             return True
         ttl = self.output_ttl
-        return ttl is not None and rec.outcome == "succeeded" and rec.canceled_at is None \
-            and now - rec.end > ttl
+        return ttl is not None and rec.outcome == "succeeded" and rec.canceled_at is None and now - rec.end > ttl
 
     def _output_urls(self, rec: _Prediction) -> list[str]:
         return [f"{self.url}/files/{rec.id}/out-{i}.{rec.fmt}" for i in range(rec.n_outputs)]
@@ -858,8 +1105,7 @@ class ReplicateServer:
             bar = "#" * (cur * 10 // steps)
             logs = f"Running prediction...\n{int(frac * 100):3d}%|{bar:<10}| {cur}/{steps}\n"
         elif status in ("succeeded", "failed"):
-            metrics = {"predict_time": round(rec.end - rec.start, 6),
-                       "total_time": round(rec.end - rec.created, 6)}
+            metrics = {"predict_time": round(rec.end - rec.start, 6), "total_time": round(rec.end - rec.created, 6)}
             if status == "succeeded":
                 urls = self._output_urls(rec)
                 output = urls if rec.n_outputs != 1 or rec.list_output else urls[0]
@@ -899,20 +1145,20 @@ class ReplicateServer:
         return rec
 
     # ---------------------------------------------------------------- routes
-    def _check_auth(self, h: "_Handler") -> None:
+    def _check_auth(self, h: _Handler) -> None:
         auth = (h.headers.get("Authorization") or "").strip()
         scheme, _, value = auth.partition(" ")
         if scheme.lower() not in ("bearer", "token") or value.strip() != self.token:
             raise _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
 
-    def handle(self, h: "_Handler", method: str, raw: bytes) -> None:
+    def handle(self, h: _Handler, method: str, raw: bytes) -> None:
         path = urlsplit(h.path).path
         if path.startswith("/files/"):
             if method not in ("GET", "HEAD"):
                 raise _problem(405, "Method not allowed", "Method not allowed")
             return self._download(h, path, head=(method == "HEAD"))
         if path.startswith("/stream/"):
-            return self._stream(h, path[len("/stream/"):])
+            return self._stream(h, path[len("/stream/") :])
         if path in ("/", "/health"):
             return h.reply(200, {"status": "ok"}, "application/json")
         if not path.startswith("/v1/"):
@@ -936,23 +1182,34 @@ class ReplicateServer:
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
             self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
-        if method == "GET" and len(parts) in (3, 4, 5) and parts[0] == "models" and (
-                len(parts) == 3 or parts[3] == "versions"):
+        if method == "GET" and parts == ["webhooks", "default", "secret"]:
+            self._admit_read("webhooks.default.secret")
+            return h.reply(200, {"key": self.webhook_secret}, "application/json")
+        if (
+            method == "GET"
+            and len(parts) in (3, 4, 5)
+            and parts[0] == "models"
+            and (len(parts) == 3 or parts[3] == "versions")
+        ):
             endpoint = {3: "models.get", 4: "models.versions.list", 5: "models.versions.get"}[len(parts)]
             self._admit_read(endpoint)
-            return self._model_route(h, f"{parts[1]}/{parts[2]}", parts[4] if len(parts) == 5 else None,
-                                     listing=len(parts) == 4)
+            return self._model_route(
+                h, f"{parts[1]}/{parts[2]}", parts[4] if len(parts) == 5 else None, listing=len(parts) == 4
+            )
         self._admit_read("other")
         raise _problem(404, "Not found", "The requested resource could not be found.")
 
-    def _model_route(self, h: "_Handler", name: str, version_id: str | None, listing: bool) -> None:
+    def _model_route(self, h: _Handler, name: str, version_id: str | None, listing: bool) -> None:
         with self._lock:
             spec = self.models.get(name)
             if spec is None:
                 raise _problem(404, "Not found", "The requested resource could not be found.")
             if listing:
-                payload: Any = {"previous": None, "next": None,
-                                "results": [self._version_json(v) for v in spec["versions"]]}
+                payload: Any = {
+                    "previous": None,
+                    "next": None,
+                    "results": [self._version_json(v) for v in spec["versions"]],
+                }
             elif version_id is None:
                 payload = self.model_json(name)
             else:
@@ -972,14 +1229,18 @@ class ReplicateServer:
                 detail += f": {exc} is not a JSON value"
             raise _problem(400, "Bad request", detail) from None
         if not isinstance(body, dict):
-            raise _problem(422, "Input validation failed",
-                           f"- (root): Invalid type. Expected: object, given: {_json_type(body)}\n")
+            raise _problem(
+                422, "Input validation failed", f"- (root): Invalid type. Expected: object, given: {_json_type(body)}\n"
+            )
         return body
 
     def _resolve_version(self, ref: Any) -> tuple[str, str]:
         """version field -> (model, version string to report)."""
-        bad = _problem(422, "Invalid version or not permitted",
-                       "The specified version does not exist (or perhaps you don't have permission to use it?)")
+        bad = _problem(
+            422,
+            "Invalid version or not permitted",
+            "The specified version does not exist (or perhaps you don't have permission to use it?)",
+        )
         if not isinstance(ref, str) or not ref:
             raise bad
         if "/" in ref:
@@ -998,7 +1259,7 @@ class ReplicateServer:
             raise bad
         return model, ref
 
-    def _create(self, h: "_Handler", raw: bytes, model: str | None) -> None:
+    def _create(self, h: _Handler, raw: bytes, model: str | None) -> None:
         prefer = h.headers.get("Prefer")
         if model is not None:
             spec = self.models.get(model)
@@ -1006,10 +1267,12 @@ class ReplicateServer:
                 raise _problem(404, "Not found", "The requested resource could not be found.")
             if not spec["official"]:
                 raise _problem(
-                    404, "Not found",
+                    404,
+                    "Not found",
                     "The requested resource could not be found. "
                     f"{model} is not an official model: to run it you must specify a version "
-                    "(POST /v1/predictions with \"version\").")
+                    '(POST /v1/predictions with "version").',
+                )
             body = self._parse_body(raw)
             version = "hidden"
         else:
@@ -1018,6 +1281,9 @@ class ReplicateServer:
                 raise _problem(422, "Input validation failed", "- (root): version is required\n")
             model, version = self._resolve_version(body["version"])
 
+        cancel_after = self._cancel_after(h.headers.get("Cancel-After"))
+        self._check_webhook_fields(body)
+
         self._admit_create()
 
         version_spec = self.model_version(model, None if version == "hidden" else version)
@@ -1025,8 +1291,12 @@ class ReplicateServer:
         problems = validate_input(model, body, openapi)
         if problems:
             detail = "".join(f"- {p}: {m}\n" for p, m, _ in problems)
-            raise _problem(422, "Input validation failed", detail,
-                           invalid_fields=[{"type": t, "field": p, "description": m} for p, m, t in problems])
+            raise _problem(
+                422,
+                "Input validation failed",
+                detail,
+                invalid_fields=[{"type": t, "field": p, "description": m} for p, m, t in problems],
+            )
 
         with self._lock:
             if self.create_error_rate > 0 and self._rng.random() < self.create_error_rate:
@@ -1044,6 +1314,10 @@ class ReplicateServer:
         fmt = inp.get("output_format", props.get("output_format", {}).get("default", "png"))
         n_outputs = int(inp.get("num_outputs", props.get("num_outputs", {}).get("default", 1))) if list_output else 1
         ignored = sorted(set(inp) - set(props))
+        queue = self.queue_delay
+        if self.queue_delay_when is not None and (q := self.queue_delay_when(model, inp)) is not None:
+            queue = float(q)
+        run_time = self.latency_when(model, inp) if self.latency_when is not None else None
 
         with self._lock:
             now = time.monotonic()
@@ -1051,6 +1325,8 @@ class ReplicateServer:
             if self.jitter > 0:
                 duration += self._rng.uniform(-self.jitter, self.jitter)
             duration = max(0.0, duration)
+            if run_time is not None:
+                duration = max(0.0, float(run_time))
             if failing or runtime_error:
                 outcome = "failed"
             elif self.fail_rate > 0 and self._rng.random() < self.fail_rate:
@@ -1060,20 +1336,47 @@ class ReplicateServer:
             else:
                 outcome = "succeeded"
             rec = _Prediction(
-                id=self._new_id(), model=model, version=version, input=inp, created=now,
-                start=now + min(0.05, 0.1 * duration), end=now + duration, outcome=outcome,
-                canceled_at=None, fmt=fmt, n_outputs=n_outputs, expired=False,
-                webhook=body.get("webhook"), first_download=None, list_output=list_output,
+                id=self._new_id(),
+                model=model,
+                version=version,
+                input=inp,
+                created=now,
+                start=now + queue + min(0.05, 0.1 * duration),
+                end=now + queue + duration,
+                outcome=outcome,
+                canceled_at=None,
+                fmt=fmt,
+                n_outputs=n_outputs,
+                expired=False,
+                webhook=body.get("webhook"),
+                first_download=None,
+                list_output=list_output,
                 error=runtime_error if runtime_error and not failing else None,
+                deadline=None if cancel_after is None else now + cancel_after,
+                cancel_after=cancel_after,
+                events=tuple(body.get("webhook_events_filter") or WEBHOOK_EVENTS),
+                webhook_completed=body.get("webhook_completed"),
+                completed_sent=set(),
             )
             self._preds[rec.id] = rec
             self._order.append(rec.id)
             self._window.append(now)
-            self.creates.append({
-                "id": rec.id, "model": model, "version": version, "input": inp, "time": now,
-                "prefer": prefer, "webhook": body.get("webhook"),
-                "ignored_inputs": ignored,  # keys the schema does not declare (Replicate ignores them)
-            })
+            self.creates.append(
+                {
+                    "id": rec.id,
+                    "model": model,
+                    "version": version,
+                    "input": inp,
+                    "time": now,
+                    "prefer": prefer,
+                    "webhook": body.get("webhook"),
+                    "ignored_inputs": ignored,  # keys the schema does not declare (Replicate ignores them)
+                    "webhook_events_filter": body.get("webhook_events_filter"),
+                    "webhook_completed": body.get("webhook_completed"),
+                    "cancel_after": cancel_after,  # seconds, from the Cancel-After header
+                }
+            )
+        self._schedule_webhooks(rec)
 
         wait = _parse_prefer_wait(prefer)
         if wait is None:
@@ -1094,6 +1397,240 @@ class ReplicateServer:
             unfinished = self._state(rec, now)[0] not in TERMINAL
             payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
         h.reply(201, payload, "application/json")
+
+    # ---------------------------------------------------------------- Cancel-After, webhooks
+    def _cancel_after(self, header: str | None) -> float | None:
+        if header is None:
+            return None
+        try:
+            seconds = parse_duration(header)
+        except ValueError:
+            seconds = None
+        if seconds is None or seconds < self.cancel_after_min:
+            raise _problem(
+                400,
+                "Invalid Cancel-After header",
+                f"Cancel-After must be a duration like 30s, 5m or 1h30m (plain numbers are "
+                f"seconds), at least {_fmt_seconds(self.cancel_after_min)}s; got {header!r}",
+            )
+        return seconds
+
+    @staticmethod
+    def _check_webhook_fields(body: dict) -> None:
+        problems = []
+        for key in ("webhook", "webhook_completed"):
+            url = body.get(key)
+            if url is not None and not (isinstance(url, str) and re.match(r"^https?://[^\s/]+", url)):
+                problems.append((key, "Does not match format 'uri'", "format"))
+        events = body.get("webhook_events_filter")
+        if events is not None:
+            if not isinstance(events, list):
+                problems.append(
+                    (
+                        "webhook_events_filter",
+                        f"Invalid type. Expected: array, given: {_json_type(events)}",
+                        "invalid_type",
+                    )
+                )
+            else:
+                options = ", ".join(f'"{e}"' for e in WEBHOOK_EVENTS)
+                for i, event in enumerate(events):
+                    if event not in WEBHOOK_EVENTS:
+                        problems.append(
+                            (
+                                f"webhook_events_filter.{i}",
+                                f"webhook_events_filter.{i} must be one of the following: {options}",
+                                "enum",
+                            )
+                        )
+        if problems:
+            raise _problem(
+                422,
+                "Input validation failed",
+                "".join(f"- {p}: {m}\n" for p, m, _ in problems),
+                invalid_fields=[{"type": t, "field": p, "description": m} for p, m, t in problems],
+            )
+
+    def _completed_targets(self, rec: _Prediction) -> list[str]:
+        urls = []
+        if rec.webhook and "completed" in rec.events:
+            urls.append(rec.webhook)
+        if rec.webhook_completed and rec.webhook_completed not in urls:
+            urls.append(rec.webhook_completed)
+        return urls
+
+    def _schedule_webhooks(self, rec: _Prediction) -> None:
+        """At create: one timer per event the prediction will have (a cancel adds its own)."""
+        if not rec.webhook and not rec.webhook_completed:
+            return
+        gen = self._gen
+        status, started, ended = self._final(rec)
+        if rec.webhook and started is not None and math.isfinite(rec.start):
+            for event in ("start", "logs"):
+                if event in rec.events:
+                    self._at(rec.start, self._fire, gen, rec, event, rec.webhook)
+        if rec.webhook and "output" in rec.events and status == "succeeded" and math.isfinite(ended):
+            self._at(ended, self._fire, gen, rec, "output", rec.webhook)
+        if math.isfinite(ended):
+            for url in self._completed_targets(rec):
+                self._at(ended, self._fire, gen, rec, "completed", url)
+
+    def _at(self, when: float, fn: Callable, *args: Any) -> None:
+        with self._sched_cv:
+            heapq.heappush(self._heap, (when, next(self._seq), fn, args))
+            self._sched_cv.notify()
+
+    def _sched_loop(self) -> None:
+        while not self._stop_event.is_set():
+            with self._sched_cv:
+                now = time.monotonic()
+                due = []
+                while self._heap and self._heap[0][0] <= now:
+                    due.append(heapq.heappop(self._heap))
+                if not due:
+                    wait = self._heap[0][0] - now if self._heap else 0.5
+                    self._sched_cv.wait(min(wait, 0.5))
+                    continue
+            pool = self._pool
+            for _, _, fn, args in due:
+                if pool is None:
+                    return
+                try:
+                    pool.submit(self._guarded, fn, *args)
+                except RuntimeError:  # pool shut down: the server is stopping
+                    return
+
+    def _guarded(self, fn: Callable, *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - keep the timers running, report like a handler error
+            self._record_error(traceback.format_exc())
+
+    def _chance(self, key: str) -> float:
+        """A repeatable number in [0, 1) per key (independent of thread timing)."""
+        digest = hashlib.sha256(f"{self._seed_key}:{key}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0**64
+
+    def _fire(self, gen: int, rec: _Prediction, event: str, url: str) -> None:
+        """A prediction event is due: snapshot its JSON and hand it to delivery."""
+        if gen != self._gen:
+            return
+        with self._lock:
+            now = time.monotonic()
+            status = self._state(rec, now)[0]
+            if event == "completed":
+                if status not in TERMINAL:  # a timer a hair early
+                    self._at(self._ended_at(rec), self._fire, gen, rec, event, url)
+                    return
+                if url in rec.completed_sent:  # already sent (cancelled before its natural end)
+                    return
+                rec.completed_sent.add(url)
+            elif rec.canceled_at is not None and rec.canceled_at <= now:
+                return  # cancelled before this event happened
+            elif event == "output" and status != "succeeded":
+                return
+            body = json.dumps(self._to_json(rec, now))
+        msg_id = "msg_" + hashlib.sha256(f"{self._seed_key}:{rec.id}:{event}:{url}".encode()).hexdigest()[:27]
+        delivery = {
+            "prediction_id": rec.id,
+            "event": event,
+            "url": url,
+            "webhook_id": msg_id,
+            "body": body,
+            "ended": self._ended_at(rec),
+            "attempt": 0,
+            "duplicate": False,
+            "gen": gen,
+            "retry": event == "completed",
+        }  # Replicate retries only the final event
+        if self.webhook_drop_rate > 0 and self._chance(f"drop:{msg_id}") < self.webhook_drop_rate:
+            with self._lock:
+                self.webhook_dropped.append(
+                    {k: delivery[k] for k in ("prediction_id", "event", "url", "webhook_id")} | {"time": now}
+                )
+            return
+        window = self.webhook_reorder_window
+        if event == "completed" and window:
+            with self._lock:
+                self._reorder_buf.append(delivery)
+                first = len(self._reorder_buf) == 1
+            if first:
+                self._at(now + window + self.webhook_delay, self._flush_reorder, gen)
+        else:
+            self._at(now + self.webhook_delay, self._send, delivery)
+        if self.webhook_duplicate_rate > 0 and self._chance(f"dup:{msg_id}") < self.webhook_duplicate_rate:
+            twin = dict(delivery, duplicate=True, retry=False)
+            self._at(now + self.webhook_delay + (window or 0) + self.webhook_duplicate_delay, self._send, twin)
+
+    def _flush_reorder(self, gen: int) -> None:
+        if gen != self._gen:
+            return
+        with self._lock:
+            batch, self._reorder_buf = self._reorder_buf, []
+        for delivery in sorted(batch, key=lambda d: d["ended"], reverse=True):
+            self._send(delivery)
+
+    def _send(self, delivery: dict) -> None:
+        if delivery["gen"] != self._gen or self._stop_event.is_set():
+            return
+        forge = self.webhook_forge
+        timestamp = int(time.time())
+        if forge == "stale_timestamp":
+            timestamp -= int(self.webhook_stale_seconds)
+        secret = self.webhook_secret
+        if forge == "bad_signature":
+            secret = "whsec_" + base64.b64encode(b"not the account's webhook secret").decode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "replicate-fake-webhook/1.0",
+            "webhook-id": delivery["webhook_id"],
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_webhook(secret, delivery["webhook_id"], timestamp, delivery["body"]),
+        }
+        missing = {
+            "missing_id": "webhook-id",
+            "missing_timestamp": "webhook-timestamp",
+            "missing_signature": "webhook-signature",
+            "missing_header": "webhook-signature",
+        }
+        if forge in missing:
+            del headers[missing[forge]]
+        status, error = _post(delivery["url"], delivery["body"].encode(), headers, self.webhook_timeout)
+        with self._lock:
+            if delivery["gen"] != self._gen:
+                return
+            self.webhooks.append(
+                {
+                    "time": time.monotonic(),
+                    "prediction_id": delivery["prediction_id"],
+                    "event": delivery["event"],
+                    "url": delivery["url"],
+                    "webhook_id": delivery["webhook_id"],
+                    "timestamp": timestamp,
+                    "attempt": delivery["attempt"],
+                    "duplicate": delivery["duplicate"],
+                    "forged": forge,
+                    "status": status,
+                    "error": error,
+                    "headers": headers,
+                    "body": delivery["body"],
+                }
+            )
+            delays = list(self.webhook_retry_delays)
+        ok = status is not None and 200 <= status < 300
+        if not ok and delivery["retry"] and delivery["attempt"] < len(delays):
+            retry = dict(delivery, attempt=delivery["attempt"] + 1)
+            self._at(time.monotonic() + delays[delivery["attempt"]], self._send, retry)
+
+    def webhook_deliveries(self, prediction_id: str | None = None, event: str | None = None) -> list[dict]:
+        """Delivery attempts made (see ``webhooks``), filtered."""
+        with self._lock:
+            return [
+                w
+                for w in self.webhooks
+                if (prediction_id is None or w["prediction_id"] == prediction_id)
+                and (event is None or w["event"] == event)
+            ]
 
     def _bucket(self, kind: str, now: float) -> _Bucket | None:
         """The token bucket of ``kind`` for the current knob values (None when that limit is off)."""
@@ -1156,26 +1693,30 @@ class ReplicateServer:
             self.read_throttled += 1
         raise _throttled(wait)
 
-    def _list(self, h: "_Handler") -> None:
+    def _list(self, h: _Handler) -> None:
         now = time.monotonic()
         with self._lock:
             recs = [self._preds[i] for i in reversed(self._order[-100:])]
             results = [self._to_json(r, now) for r in recs]
         h.reply(200, {"previous": None, "next": None, "results": results}, "application/json")
 
-    def _cancel(self, h: "_Handler", pid: str) -> None:
+    def _cancel(self, h: _Handler, pid: str) -> None:
         rec = self._lookup(pid)
         with self._lock:
             now = time.monotonic()
             self.cancels.append(pid)
-            if self._state(rec, now)[0] not in TERMINAL:
+            canceled = self._state(rec, now)[0] not in TERMINAL
+            if canceled:
                 rec.canceled_at = now
             payload = self._to_json(rec, now)
+        if canceled:
+            for url in self._completed_targets(rec):
+                self._at(now, self._fire, self._gen, rec, "completed", url)
         h.reply(200, payload, "application/json")
 
     _FILE_RE = re.compile(r"^/files/([a-z0-9]+)/out-(\d+)\.([a-z]+)$")
 
-    def _download(self, h: "_Handler", path: str, head: bool) -> None:
+    def _download(self, h: _Handler, path: str, head: bool) -> None:
         m = self._FILE_RE.match(path)
         now = time.monotonic()
         with self._lock:
@@ -1200,8 +1741,7 @@ class ReplicateServer:
         if code == 404:
             return h.reply_bytes(404, b"Not Found\n", "text/plain; charset=utf-8")
         if code == 503:
-            return h.reply_bytes(503, b"Service Unavailable\n", "text/plain; charset=utf-8",
-                                 {"Retry-After": "1"})
+            return h.reply_bytes(503, b"Service Unavailable\n", "text/plain; charset=utf-8", {"Retry-After": "1"})
         index = int(m.group(2))
         if cached is None:
             cached = render_image(rec.id, index, rec.model, rec.input, rec.fmt)
@@ -1237,7 +1777,7 @@ class ReplicateServer:
                 self.download_failures += 1
             raise
 
-    def _stream(self, h: "_Handler", pid: str) -> None:
+    def _stream(self, h: _Handler, pid: str) -> None:
         """Minimal server-sent events: output events at completion, then done."""
         rec = self._lookup(pid)
         deadline = time.monotonic() + 60
@@ -1334,8 +1874,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def reply_bytes(self, status: int, body: bytes, content_type: str,
-                    headers: dict | None = None) -> None:
+    def reply_bytes(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -1345,8 +1884,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def reply(self, status: int, obj: Any, content_type: str = "application/json",
-              headers: dict | None = None) -> None:
+    def reply(self, status: int, obj: Any, content_type: str = "application/json", headers: dict | None = None) -> None:
         self.reply_bytes(status, json.dumps(obj).encode(), content_type, headers)
 
     def end_headers(self) -> None:
@@ -1362,16 +1900,22 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.handle(self, method, raw)
             except _Reply as r:
                 self.reply(r.status, r.body, r.content_type, r.headers)
-        except (ConnectionError, TimeoutError, socket.timeout):
+        except (ConnectionError, TimeoutError):
             self.close_connection = True
         except Exception:  # noqa: BLE001 - report as a 500 and keep serving
             owner._record_error(traceback.format_exc())
             self.close_connection = True
             if not self._headers_done:
                 try:
-                    self.reply(500, {"title": "Internal Server Error",
-                                     "detail": "fake server error (see server_errors)", "status": 500},
-                               "application/problem+json")
+                    self.reply(
+                        500,
+                        {
+                            "title": "Internal Server Error",
+                            "detail": "fake server error (see server_errors)",
+                            "status": 500,
+                        },
+                        "application/problem+json",
+                    )
                 except OSError:
                     pass
 
@@ -1398,8 +1942,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tests.replicate_server",
-                                 description="Fake Replicate API for tests and benchmarks.")
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.replicate_server", description="Fake Replicate API for tests and benchmarks."
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--token", default=DEFAULT_TOKEN)
@@ -1412,20 +1957,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--create-error-rate", type=float, default=0.0)
     ap.add_argument("--download-error-rate", type=float, default=0.0)
     ap.add_argument("--download-404-rate", type=float, default=0.0)
-    ap.add_argument("--rate-limit-per-minute", type=int, default=None,
-                    help="strict sliding-window create limit (no burst)")
-    ap.add_argument("--create-limit", type=float, default=None,
-                    help="create token bucket: creates per minute (Replicate: 600)")
+    ap.add_argument(
+        "--rate-limit-per-minute", type=int, default=None, help="strict sliding-window create limit (no burst)"
+    )
+    ap.add_argument(
+        "--create-limit", type=float, default=None, help="create token bucket: creates per minute (Replicate: 600)"
+    )
     ap.add_argument("--create-burst", type=float, default=20, help="create bucket size")
-    ap.add_argument("--read-limit", type=float, default=None,
-                    help="read token bucket: other API calls per minute (Replicate: 3000)")
+    ap.add_argument(
+        "--read-limit", type=float, default=None, help="read token bucket: other API calls per minute (Replicate: 3000)"
+    )
     ap.add_argument("--read-burst", type=float, default=20, help="read bucket size")
     ap.add_argument("--retry-after", type=float, default=1.0)
+    ap.add_argument("--queue-delay", type=float, default=0.0, help="seconds each prediction waits before it starts")
+    ap.add_argument(
+        "--cancel-after-min", type=float, default=5.0, help="smallest Cancel-After accepted (Replicate: 5 s)"
+    )
     ap.add_argument("--output-bytes", type=int, default=4096)
     args = ap.parse_args(argv)
 
-    server = ReplicateServer(token=args.token, latency=args.latency, jitter=args.jitter,
-                             seed=args.seed, host=args.host, port=args.port)
+    server = ReplicateServer(
+        token=args.token, latency=args.latency, jitter=args.jitter, seed=args.seed, host=args.host, port=args.port
+    )
     server.fail_rate = args.fail_rate
     server.abort_rate = args.abort_rate
     server.throttle_rate = args.throttle_rate
@@ -1438,6 +1991,8 @@ def main(argv: list[str] | None = None) -> int:
     server.read_limit_per_minute = args.read_limit
     server.read_burst = args.read_burst
     server.retry_after = args.retry_after
+    server.queue_delay = args.queue_delay
+    server.cancel_after_min = args.cancel_after_min
     server.output_bytes = args.output_bytes
     server.start()
     print(server.url, flush=True)
@@ -1450,9 +2005,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
         counts = server.call_counts()
-        print(f"creates={counts['creates']} create_429s={counts['create_429s']} reads={counts['reads']} "
-              f"read_429s={counts['read_429s']} gets={counts['gets']} downloads={counts['downloads']} "
-              f"reads_by_endpoint={counts['reads_by_endpoint']}", file=sys.stderr, flush=True)
+        print(
+            f"creates={counts['creates']} create_429s={counts['create_429s']} reads={counts['reads']} "
+            f"read_429s={counts['read_429s']} gets={counts['gets']} downloads={counts['downloads']} "
+            f"reads_by_endpoint={counts['reads_by_endpoint']}",
+            file=sys.stderr,
+            flush=True,
+        )
     return 0
 
 

@@ -64,7 +64,7 @@ def error_of(response) -> str:
         ('{"name": "n", "prompt": "p", "settings": {"seed": Infinity}}', "Infinity"),
         ('{"name": "n", "prompt": "p", "settings": {"seed": 1e999}}', "finite"),
         ('{"name": "n", "prompt": "p", "settings": {"seed": ' + "9" * 5000 + "}}", "digits"),
-        ('{"name": "' + "x" * 300_000 + '"}', "too large"),
+        ('{"name": "' + "x" * 1_100_000 + '"}', "too large"),  # over MAX_CONTENT_LENGTH: 413
     ],
     ids=[
         "deep-object",

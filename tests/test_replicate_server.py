@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
+import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,6 +24,12 @@ import replicate
 from PIL import Image
 from pydantic import v1 as pydantic_v1
 from replicate.exceptions import ReplicateError
+from replicate.webhook import (
+    InvalidSignatureError,
+    InvalidTimestampError,
+    MissingWebhookHeaderError,
+    WebhookSigningSecret,
+)
 
 from tests.replicate_server import (
     DEFAULT_TOKEN,
@@ -28,6 +38,7 @@ from tests.replicate_server import (
     SD_IMG2IMG_VERSION,
     SD_IMG2IMG_VERSION_ALIAS,
     ReplicateServer,
+    parse_duration,
     percentile,
 )
 
@@ -37,16 +48,36 @@ FLUX_PRO = "black-forest-labs/flux-1.1-pro"
 PHOTO = "https://example.test/ref/male_03.jpg"
 
 VALID_INPUT = {
-    NANO: {"prompt": "a portrait", "image_input": [PHOTO], "output_format": "png",
-           "aspect_ratio": "match_input_image"},
-    KONTEXT: {"prompt": "a portrait", "input_image": PHOTO, "aspect_ratio": "match_input_image",
-              "output_format": "jpg", "safety_tolerance": 2, "seed": 7},
-    FLUX_PRO: {"prompt": "a portrait", "image_prompt": PHOTO, "aspect_ratio": "1:1",
-               "output_format": "webp", "safety_tolerance": 6, "prompt_upsampling": True, "seed": 1},
+    NANO: {"prompt": "a portrait", "image_input": [PHOTO], "output_format": "png", "aspect_ratio": "match_input_image"},
+    KONTEXT: {
+        "prompt": "a portrait",
+        "input_image": PHOTO,
+        "aspect_ratio": "match_input_image",
+        "output_format": "jpg",
+        "safety_tolerance": 2,
+        "seed": 7,
+    },
+    FLUX_PRO: {
+        "prompt": "a portrait",
+        "image_prompt": PHOTO,
+        "aspect_ratio": "1:1",
+        "output_format": "webp",
+        "safety_tolerance": 6,
+        "prompt_upsampling": True,
+        "seed": 1,
+    },
 }
-SD_INPUT = {"image": PHOTO, "prompt": "a portrait", "negative_prompt": "blurry", "prompt_strength": 0.8,
-            "num_outputs": 3, "num_inference_steps": 25, "guidance_scale": 7.5,
-            "scheduler": "K_EULER", "seed": 3}
+SD_INPUT = {
+    "image": PHOTO,
+    "prompt": "a portrait",
+    "negative_prompt": "blurry",
+    "prompt_strength": 0.8,
+    "num_outputs": 3,
+    "num_inference_steps": 25,
+    "guidance_scale": 7.5,
+    "scheduler": "K_EULER",
+    "seed": 3,
+}
 STATUS_RANK = {"starting": 0, "processing": 1, "succeeded": 2}
 SCHEMAS = Path(__file__).resolve().parent / "replicate_schemas"
 
@@ -122,14 +153,29 @@ def test_create_official_model_by_name(server, client, model):
 
 
 def test_create_raw_json_shape(server):
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                      json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+    )
     assert resp.status_code == 201
     assert resp.headers["content-type"] == "application/json"
     body = resp.json()
-    assert set(body) >= {"id", "model", "version", "input", "logs", "output", "error", "status",
-                         "created_at", "started_at", "completed_at", "data_removed", "source",
-                         "urls", "metrics"}
+    assert set(body) >= {
+        "id",
+        "model",
+        "version",
+        "input",
+        "logs",
+        "output",
+        "error",
+        "status",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "data_removed",
+        "source",
+        "urls",
+        "metrics",
+    }
     assert body["status"] == "starting" and body["logs"] == "" and body["metrics"] == {}
     assert body["data_removed"] is False and body["source"] == "api"
     assert set(body["urls"]) == {"get", "cancel", "stream", "web"}
@@ -152,8 +198,11 @@ def test_prefer_wait_gives_up_after_n_seconds(server, as_starting, status):
     server.latency = 5.0
     server.wait_timeout_as_starting = as_starting
     t0 = time.monotonic()
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions",
-                      headers={**auth(server), "Prefer": "wait=0.3"}, json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers={**auth(server), "Prefer": "wait=0.3"},
+        json={"input": {"prompt": "x"}},
+    )
     elapsed = time.monotonic() - t0
     assert resp.status_code == 201
     assert resp.json()["status"] == status
@@ -196,8 +245,9 @@ def test_sd_single_output_is_still_a_list(server, client):
 
 
 def test_create_with_owner_name_colon_version(server, client):
-    prediction = client.predictions.create(version=f"{SD_IMG2IMG}:{SD_IMG2IMG_VERSION}",
-                                           input={"image": PHOTO, "prompt": "x"})
+    prediction = client.predictions.create(
+        version=f"{SD_IMG2IMG}:{SD_IMG2IMG_VERSION}", input={"image": PHOTO, "prompt": "x"}
+    )
     assert prediction.model == SD_IMG2IMG and prediction.version == SD_IMG2IMG_VERSION
     with pytest.raises(ReplicateError) as err:
         client.predictions.create(version=f"{FLUX_PRO}:{SD_IMG2IMG_VERSION}", input={"prompt": "x"})
@@ -296,25 +346,46 @@ def test_missing_token_is_401_problem_json(server):
     resp = httpx.get(f"{server.url}/v1/predictions/abc")
     assert resp.status_code == 401
     assert resp.headers["content-type"] == "application/problem+json"
-    assert resp.json() == {"title": "Unauthenticated",
-                           "detail": "You did not pass a valid authentication token", "status": 401}
+    assert resp.json() == {
+        "title": "Unauthenticated",
+        "detail": "You did not pass a valid authentication token",
+        "status": 401,
+    }
 
 
 @pytest.mark.parametrize(
     ("model", "inp", "expected"),
     [
         (NANO, {}, "- input: prompt is required"),
-        (NANO, {"prompt": "x", "image_input": PHOTO},
-         "- input.image_input: Invalid type. Expected: array, given: string"),
+        (
+            NANO,
+            {"prompt": "x", "image_input": PHOTO},
+            "- input.image_input: Invalid type. Expected: array, given: string",
+        ),
         (NANO, {"prompt": "x", "image_input": ["not a url"]}, "- input.image_input.0: Does not match format 'uri'"),
         (NANO, {"prompt": "x", "output_format": "webp"}, "- input.output_format: output_format must be one of"),
-        (KONTEXT, {"prompt": "x", "input_image": PHOTO, "safety_tolerance": 5},
-         "- input.safety_tolerance: Must be less than or equal to 2"),
+        (
+            KONTEXT,
+            {"prompt": "x", "input_image": PHOTO, "safety_tolerance": 5},
+            "- input.safety_tolerance: Must be less than or equal to 2",
+        ),
         (KONTEXT, {"prompt": "x", "safety_tolerance": 7}, "- input.safety_tolerance: Must be less than or equal to 6"),
         (KONTEXT, {"prompt": "x", "seed": "1"}, "- input.seed: Invalid type. Expected: integer, given: string"),
-        (FLUX_PRO, {"prompt": "x", "safety_tolerance": 0}, "- input.safety_tolerance: Must be greater than or equal to 1"),
-        (FLUX_PRO, {"prompt": "x", "aspect_ratio": "match_input_image"}, "- input.aspect_ratio: aspect_ratio must be one of"),
-        (FLUX_PRO, {"prompt": "x", "prompt_upsampling": "yes"}, "- input.prompt_upsampling: Invalid type. Expected: boolean"),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "safety_tolerance": 0},
+            "- input.safety_tolerance: Must be greater than or equal to 1",
+        ),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "aspect_ratio": "match_input_image"},
+            "- input.aspect_ratio: aspect_ratio must be one of",
+        ),
+        (
+            FLUX_PRO,
+            {"prompt": "x", "prompt_upsampling": "yes"},
+            "- input.prompt_upsampling: Invalid type. Expected: boolean",
+        ),
     ],
 )
 def test_invalid_input_is_422(server, client, model, inp, expected):
@@ -330,10 +401,15 @@ def test_invalid_input_is_422(server, client, model, inp, expected):
     [
         ({"prompt": "x"}, "- input: image is required"),
         ({"image": PHOTO, "prompt": "x", "num_outputs": 9}, "- input.num_outputs: Must be less than or equal to 8"),
-        ({"image": PHOTO, "scheduler": "KLMS"},
-         '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"'),
+        (
+            {"image": PHOTO, "scheduler": "KLMS"},
+            '- input.scheduler: scheduler must be one of the following: "DDIM", "K_EULER", "DPMSolverMultistep"',
+        ),
         ({"image": PHOTO, "width": 500}, "- input.width: width must be one of the following: 128, 256, 384"),
-        ({"image": PHOTO, "prompt": "x", "guidance_scale": 0.5}, "- input.guidance_scale: Must be greater than or equal to 1"),
+        (
+            {"image": PHOTO, "prompt": "x", "guidance_scale": 0.5},
+            "- input.guidance_scale: Must be greater than or equal to 1",
+        ),
         ({"image": PHOTO, "prompt": "x", "num_inference_steps": 0}, "- input.num_inference_steps: Must be greater"),
     ],
 )
@@ -384,7 +460,7 @@ def test_create_error_rate(server, client):
 
 # ----------------------------------------------------------------------------- published schemas
 
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "provider_schemas"
+SNAPSHOTS = Path(__file__).resolve().parent.parent / "app" / "providers" / "schemas"
 PROVIDER_MODELS = {"NANO_BANANA": NANO, "FLUX_KONTEXT": KONTEXT, "FLUX_PRO": FLUX_PRO, "STABLE_DIFFUSION": SD_IMG2IMG}
 
 
@@ -425,19 +501,26 @@ def test_value_outside_the_enum_is_422_naming_the_field(server, model, field, va
     assert resp.status_code == 422
     body = resp.json()
     assert body["detail"].startswith(f"- input.{field}: {field} must be one of the following: ")
-    assert body["invalid_fields"] == [{"type": "enum", "field": f"input.{field}",
-                                       "description": body["detail"][len(f"- input.{field}: "):-1]}]
+    assert body["invalid_fields"] == [
+        {"type": "enum", "field": f"input.{field}", "description": body["detail"][len(f"- input.{field}: ") : -1]}
+    ]
     assert server.creates == []
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"input": {"prompt": "x", "seed": NaN}}',
-    b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
-    b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"input": {"prompt": "x", "seed": NaN}}',
+        b'{"input": {"prompt": "x", "safety_tolerance": Infinity}}',
+        b'{"input": {"prompt": "x", "output_quality": -Infinity}}',
+    ],
+)
 def test_nan_and_infinity_are_refused(server, raw):
-    resp = httpx.post(f"{server.url}/v1/models/{FLUX_PRO}/predictions", content=raw,
-                      headers={**auth(server), "Content-Type": "application/json"})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{FLUX_PRO}/predictions",
+        content=raw,
+        headers={**auth(server), "Content-Type": "application/json"},
+    )
     assert resp.status_code == 400
     assert "not valid JSON" in resp.json()["detail"]
     assert server.creates == []
@@ -475,8 +558,20 @@ def test_models_get_has_the_real_shape_and_is_a_read(server, client):
     assert schemas["Input"]["required"] == ["prompt"]
     assert schemas["Output"] == {"type": "string", "title": "Output", "format": "uri"}
     raw = httpx.get(f"{server.url}/v1/models/{NANO}", headers=auth(server)).json()
-    assert set(raw) == {"url", "owner", "name", "description", "visibility", "github_url", "paper_url",
-                        "license_url", "run_count", "cover_image_url", "default_example", "latest_version"}
+    assert set(raw) == {
+        "url",
+        "owner",
+        "name",
+        "description",
+        "visibility",
+        "github_url",
+        "paper_url",
+        "license_url",
+        "run_count",
+        "cover_image_url",
+        "default_example",
+        "latest_version",
+    }
     assert set(raw["latest_version"]) == {"id", "created_at", "cog_version", "openapi_schema"}
     version = client.models.get(SD_IMG2IMG).versions.get(SD_IMG2IMG_VERSION_ALIAS)
     assert version.id == SD_IMG2IMG_VERSION_ALIAS
@@ -487,7 +582,10 @@ def test_models_get_has_the_real_shape_and_is_a_read(server, client):
         client.models.get("acme/unknown-model")
     assert err.value.status == 404
     assert server.call_counts()["reads_by_endpoint"] == {
-        "models.get": 4, "models.versions.get": 1, "models.versions.list": 1}
+        "models.get": 4,
+        "models.versions.get": 1,
+        "models.versions.list": 1,
+    }
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDER_MODELS))
@@ -549,15 +647,19 @@ def test_throttled_create_raises_429_at_once(server, client):
     assert "Request was throttled" in err.value.detail
     assert server.throttled == 1 and server.creates == []
 
-    resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                      json={"input": {"prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+    )
     assert resp.status_code == 429
     assert resp.headers["Retry-After"] == "3"
     assert resp.json() == {"detail": "Request was throttled. Your rate limit resets in ~3s.", "status": 429}
 
     server.retry_after = 0.5
-    resp = httpx.post(f"{server.url}/v1/predictions", headers=auth(server),
-                      json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, "prompt": "x"}})
+    resp = httpx.post(
+        f"{server.url}/v1/predictions",
+        headers=auth(server),
+        json={"version": SD_IMG2IMG_VERSION, "input": {"image": PHOTO, "prompt": "x"}},
+    )
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "0.5"
     assert server.throttled == 3
 
@@ -566,8 +668,9 @@ def test_rate_limit_per_minute(server, client):
     server.rate_limit_per_minute = 3
     outcomes = []
     for _ in range(5):
-        resp = httpx.post(f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server),
-                          json={"input": {"prompt": "x"}})
+        resp = httpx.post(
+            f"{server.url}/v1/models/{NANO}/predictions", headers=auth(server), json={"input": {"prompt": "x"}}
+        )
         outcomes.append(resp.status_code)
         if resp.status_code == 429:
             assert 59 <= int(resp.headers["Retry-After"]) <= 60
@@ -594,7 +697,7 @@ def test_rate_limit_window_slides(server):
 
 def test_busiest_window_counts_sliding_windows(server):
     server.creates.extend({"time": t} for t in [0.0, 10.0, 50.0, 59.0, 61.0, 65.0, 200.0])
-    assert server.busiest_window(60.0) == 5   # 10, 50, 59, 61, 65
+    assert server.busiest_window(60.0) == 5  # 10, 50, 59, 61, 65
     assert server.busiest_window(5.0) == 2
     assert server.busiest_window(1.0) == 1
     assert len(server.creates_for(lambda c: c["time"] > 55)) == 4
@@ -725,6 +828,9 @@ def test_download_delays_from_end_to_first_fetch(server, client):
     assert server.never_downloaded() == [never.id]
     assert percentile(delays, 95) == delays[1] and percentile(delays, 50) == delays[0]
     assert percentile([], 95) is None
+    times = {t["id"]: t for t in server.prediction_times()}
+    assert times[first.id]["first_download"] - times[first.id]["ended"] == delays[0]
+    assert times[never.id]["first_download"] is None and times[never.id]["status"] == "succeeded"
 
 
 # ----------------------------------------------------------------------------- outcomes
@@ -761,7 +867,9 @@ def test_fail_rate_one_fails_every_prediction(server, client):
 def test_fail_when_targets_specific_inputs(server, client):
     server.fail_when = lambda model, inp: "male_03" in repr(inp)
     bad = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO]})
-    good = client.predictions.create(model=NANO, input={"prompt": "x", "image_input": [PHOTO.replace("male_03", "f_01")]})
+    good = client.predictions.create(
+        model=NANO, input={"prompt": "x", "image_input": [PHOTO.replace("male_03", "f_01")]}
+    )
     bad.wait()
     good.wait()
     assert (bad.status, good.status) == ("failed", "succeeded")
@@ -806,6 +914,354 @@ def test_reset_clears_records_and_faults(server, client):
     prediction = client.predictions.create(model=NANO, input={"prompt": "x"})
     prediction.wait()
     assert prediction.status == "succeeded"
+
+
+# ----------------------------------------------------------------------------- webhooks
+
+
+class Receiver:
+    """A local webhook endpoint: records each POST (arrival time, lower-cased headers, body)
+    and answers with the scripted status codes, then 200."""
+
+    def __init__(self, codes=()):
+        self.requests: list[tuple[float, dict, str]] = []
+        self.codes = list(codes)
+        self.cond = threading.Condition()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                with outer.cond:
+                    code = outer.codes.pop(0) if outer.codes else 200
+                    outer.requests.append((time.monotonic(), {k.lower(): v for k, v in self.headers.items()}, body))
+                    outer.cond.notify_all()
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks/replicate?source=test"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def wait_for(self, n: int, timeout: float = 5.0) -> list[tuple[float, dict, str]]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.requests) >= n, timeout), self.requests
+            return list(self.requests)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def secret_of(server) -> WebhookSigningSecret:
+    return WebhookSigningSecret(key=server.webhook_secret)
+
+
+def hooked(client, receiver, events=("completed",), prompt="x", model=NANO):
+    return client.predictions.create(
+        model=model, input={"prompt": prompt}, webhook=receiver.url, webhook_events_filter=list(events)
+    )
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def recorded(server, n):
+    """The server's delivery records once there are ``n`` (it records after the answer)."""
+    wait_until(lambda: len(server.webhooks) >= n)
+    return server.webhooks
+
+
+def test_webhook_secret_is_a_read(server, client):
+    secret = client.webhooks.default.secret()
+    assert secret.key == server.webhook_secret
+    assert re.fullmatch(r"whsec_[A-Za-z0-9+/]+=*", secret.key)
+    assert len(base64.b64decode(secret.key[len("whsec_") :])) == 32
+    assert server.call_counts()["reads_by_endpoint"] == {"webhooks.default.secret": 1}
+    assert ReplicateServer(seed=5).webhook_secret == ReplicateServer(seed=5).webhook_secret
+
+
+def test_completed_webhook_is_signed_and_accepted_by_the_client(server, client, receiver):
+    server.latency = 0.1
+    prediction = hooked(client, receiver)
+    [(_, headers, body)] = receiver.wait_for(1)
+    secret = client.webhooks.default.secret()
+    assert replicate.webhooks.validate(headers=headers, body=body, secret=secret, tolerance=60) is None
+    with pytest.raises(InvalidSignatureError):
+        replicate.webhooks.validate(headers=headers, body=body.replace("succeeded", "failed"), secret=secret)
+    payload = json.loads(body)
+    assert payload["id"] == prediction.id and payload["status"] == "succeeded"
+    assert payload["output"] == f"{server.url}/files/{prediction.id}/out-0.jpg"
+    assert headers["webhook-id"].startswith("msg_") and headers["webhook-signature"].startswith("v1,")
+    assert abs(int(headers["webhook-timestamp"]) - time.time()) < 5
+    [sent] = recorded(server, 1)
+    assert (sent["event"], sent["status"], sent["attempt"], sent["forged"]) == ("completed", 200, 0, None)
+    assert server.creates[0]["webhook"] == receiver.url
+    assert server.creates[0]["webhook_events_filter"] == ["completed"]
+    time.sleep(0.2)
+    assert len(receiver.requests) == 1
+
+
+def test_default_filter_sends_every_event(server, client, receiver):
+    server.latency = 0.3
+    prediction = client.predictions.create(model=NANO, input={"prompt": "x"}, webhook=receiver.url)
+    requests = receiver.wait_for(4)
+    recorded(server, 4)
+    by_event = {w["event"]: json.loads(w["body"])["status"] for w in server.webhook_deliveries(prediction.id)}
+    assert by_event == {"start": "processing", "logs": "processing", "output": "succeeded", "completed": "succeeded"}
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert len({h["webhook-id"] for _, h, _ in requests}) == 4
+
+
+def test_webhook_completed_url_gets_only_the_final_event(server, client, receiver):
+    server.latency = 0.1
+    client.predictions.create(model=NANO, input={"prompt": "x"}, webhook_completed=receiver.url)
+    receiver.wait_for(1)
+    time.sleep(0.2)
+    assert [w["event"] for w in server.webhooks] == ["completed"]
+
+
+def test_invalid_webhook_fields_are_422(server):
+    resp = httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers=auth(server),
+        json={"input": {"prompt": "x"}, "webhook": "not a url", "webhook_events_filter": ["done"]},
+    )
+    assert resp.status_code == 422
+    assert "- webhook: Does not match format 'uri'" in resp.json()["detail"]
+    assert "- webhook_events_filter.0: webhook_events_filter.0 must be one of the following" in resp.json()["detail"]
+    assert server.creates == []
+
+
+def test_final_webhook_is_retried_with_the_same_id_until_2xx(server, client, receiver):
+    receiver.codes = [500, 503]
+    server.webhook_retry_delays = [0.05, 0.1, 0.1]
+    prediction = hooked(client, receiver)
+    requests = receiver.wait_for(3)
+    assert len({h["webhook-id"] for _, h, _ in requests}) == 1
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    recorded(server, 3)
+    sent = server.webhook_deliveries(prediction.id)
+    assert [(w["attempt"], w["status"]) for w in sent] == [(0, 500), (1, 503), (2, 200)]
+    assert requests[1][0] - requests[0][0] >= 0.04 and requests[2][0] - requests[1][0] >= 0.09
+    time.sleep(0.3)
+    assert len(receiver.requests) == 3
+
+
+def test_unreachable_webhook_is_retried_then_given_up(server, client):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+    server.webhook_retry_delays = [0.05, 0.05]
+    client.predictions.create(model=NANO, input={"prompt": "x"}, webhook=dead, webhook_events_filter=["completed"])
+    wait_until(lambda: len(server.webhooks) == 3)
+    time.sleep(0.2)
+    assert len(server.webhooks) == 3
+    assert all(w["status"] is None and "Connection" in w["error"] for w in server.webhooks)
+
+
+def test_only_the_final_event_is_retried(server, client, receiver):
+    receiver.codes = [500] * 10
+    server.latency = 0.1
+    server.webhook_retry_delays = [0.05]
+    hooked(client, receiver, events=("start", "completed"))
+    wait_until(lambda: len(server.webhooks) == 3)
+    time.sleep(0.15)
+    assert sorted((w["event"], w["attempt"]) for w in server.webhooks) == [
+        ("completed", 0),
+        ("completed", 1),
+        ("start", 0),
+    ]
+
+
+def test_webhook_drop(server, client, receiver):
+    server.webhook_drop_rate = 1.0
+    prediction = hooked(client, receiver)
+    wait_until(lambda: server.webhook_dropped)
+    time.sleep(0.2)
+    assert receiver.requests == [] and server.webhooks == []
+    assert [(d["prediction_id"], d["event"]) for d in server.webhook_dropped] == [(prediction.id, "completed")]
+
+
+def test_webhook_duplicate_keeps_its_id_and_signature(server, client, receiver):
+    server.webhook_duplicate_rate = 1.0
+    hooked(client, receiver)
+    requests = receiver.wait_for(2)
+    assert requests[0][1]["webhook-id"] == requests[1][1]["webhook-id"]
+    assert requests[0][2] == requests[1][2]
+    for _, headers, body in requests:
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert sorted(w["duplicate"] for w in recorded(server, 2)) == [False, True]
+
+
+def test_webhook_delay(server, client, receiver):
+    server.latency = 0.05
+    server.webhook_delay = 0.4
+    t0 = time.monotonic()
+    hooked(client, receiver)
+    [(arrived, _, _)] = receiver.wait_for(1)
+    assert arrived - t0 >= 0.44
+
+
+def test_webhook_reorder_delivers_the_earlier_ended_prediction_last(server, client, receiver):
+    server.latency_when = lambda model, inp: 0.05 if inp["prompt"] == "first" else 0.2
+    server.webhook_reorder_window = 0.4
+    first = hooked(client, receiver, prompt="first")
+    second = hooked(client, receiver, prompt="second")
+    requests = receiver.wait_for(2)
+    bodies = [json.loads(body) for _, _, body in requests]
+    assert [b["id"] for b in bodies] == [second.id, first.id]
+    assert bodies[0]["completed_at"] > bodies[1]["completed_at"]
+
+
+@pytest.mark.parametrize(
+    ("forge", "error"),
+    [
+        ("bad_signature", InvalidSignatureError),
+        ("stale_timestamp", InvalidTimestampError),
+        ("missing_id", MissingWebhookHeaderError),
+        ("missing_timestamp", MissingWebhookHeaderError),
+        ("missing_signature", MissingWebhookHeaderError),
+    ],
+)
+def test_forged_webhooks_are_refused_by_the_client(server, client, receiver, forge, error):
+    server.webhook_forge = forge
+    hooked(client, receiver)
+    [(_, headers, body)] = receiver.wait_for(1)
+    with pytest.raises(error):
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server), tolerance=300)
+    if forge == "stale_timestamp":  # signed right, only old
+        assert int(headers["webhook-timestamp"]) < time.time() - 500
+        replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    assert recorded(server, 1)[0]["forged"] == forge
+
+
+def test_cancel_sends_the_completed_webhook_once(server, client, receiver):
+    server.latency = 0.5
+    prediction = hooked(client, receiver)
+    prediction.cancel()
+    [(_, headers, body)] = receiver.wait_for(1)
+    assert json.loads(body)["status"] == "canceled"
+    replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    time.sleep(0.6)
+    assert len(receiver.requests) == 1
+
+
+def test_reset_drops_pending_webhooks(server, client, receiver):
+    server.latency = 0.2
+    hooked(client, receiver)
+    server.reset()
+    time.sleep(0.35)
+    assert receiver.requests == [] and server.webhooks == []
+
+
+# ----------------------------------------------------------------------------- Cancel-After
+
+
+def create_with_cancel_after(server, value, inp=None, **body):
+    return httpx.post(
+        f"{server.url}/v1/models/{NANO}/predictions",
+        headers={**auth(server), "Cancel-After": value},
+        json={"input": inp or {"prompt": "x"}, **body},
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("1h30m45s", 5445),
+        ("90", 90),
+        ("7.5", 7.5),
+        ("1.5h", 5400),
+        ("6000ms", 6),
+    ],
+)
+def test_cancel_after_values(server, value, seconds):
+    assert parse_duration(value) == seconds
+    assert parse_duration(f" {value} ") == seconds
+    resp = create_with_cancel_after(server, value)
+    assert resp.status_code == 201
+    assert server.creates[0]["cancel_after"] == seconds
+
+
+@pytest.mark.parametrize("value", ["abc", "5x", "-5s", "", "0", "0s", "10 s", "1h-30m", "s", "3s", "4.9"])
+def test_malformed_or_too_short_cancel_after_is_400(server, value):
+    resp = create_with_cancel_after(server, value)
+    assert resp.status_code == 400
+    assert resp.json()["title"] == "Invalid Cancel-After header"
+    assert server.creates == []
+
+
+def test_prediction_not_started_by_its_deadline_is_aborted(server, client, receiver):
+    server.cancel_after_min = 0
+    server.queue_delay = math.inf  # never starts
+    resp = create_with_cancel_after(server, "0.3s", webhook=receiver.url, webhook_events_filter=["completed"])
+    pid = resp.json()["id"]
+    url = f"{server.url}/v1/predictions/{pid}"
+    assert httpx.get(url, headers=auth(server)).json()["status"] == "starting"
+    [(_, headers, body)] = receiver.wait_for(1)
+    raw = httpx.get(url, headers=auth(server)).json()
+    assert raw["status"] == "aborted" and raw["started_at"] is None and raw["completed_at"] is not None
+    assert json.loads(body)["status"] == "aborted"
+    replicate.webhooks.validate(headers=headers, body=body, secret=secret_of(server))
+    with pytest.raises(pydantic_v1.ValidationError):  # client 1.0.7 does not know "aborted"
+        client.predictions.get(pid)
+
+
+def test_prediction_running_past_its_deadline_is_canceled(server):
+    server.cancel_after_min = 0
+    server.latency_when = lambda model, inp: math.inf if inp["prompt"] == "forever" else None
+    long = create_with_cancel_after(server, "0.3", {"prompt": "forever"}).json()["id"]
+    quick = create_with_cancel_after(server, "5s").json()["id"]
+    time.sleep(0.15)
+    assert httpx.get(f"{server.url}/v1/predictions/{long}", headers=auth(server)).json()["status"] == "processing"
+    time.sleep(0.25)
+    raw = httpx.get(f"{server.url}/v1/predictions/{long}", headers=auth(server)).json()
+    assert raw["status"] == "canceled" and raw["started_at"] is not None and raw["output"] is None
+    assert httpx.get(f"{server.url}/v1/predictions/{quick}", headers=auth(server)).json()["status"] == "succeeded"
+    assert [c["cancel_after"] for c in server.creates] == [0.3, 5]
+
+
+def test_queue_delay_hook_keeps_chosen_predictions_waiting(server, client):
+    server.queue_delay_when = lambda model, inp: math.inf if inp["prompt"] == "stuck" else None
+    stuck = client.predictions.create(model=NANO, input={"prompt": "stuck"})
+    free = client.predictions.create(model=NANO, input={"prompt": "free"})
+    time.sleep(0.1)
+    stuck.reload()
+    free.reload()
+    assert (stuck.status, free.status) == ("starting", "succeeded")
+    server.queue_delay = 0.3
+    late = client.predictions.create(model=NANO, input={"prompt": "late"})
+    time.sleep(0.15)
+    late.reload()
+    assert late.status == "starting"
+    time.sleep(0.25)
+    late.reload()
+    assert late.status == "succeeded" and late.started_at is not None
 
 
 # ----------------------------------------------------------------------------- downloads
@@ -930,7 +1386,10 @@ def test_cli_runs_standalone():
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--latency", "0"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:
@@ -949,9 +1408,25 @@ def test_cli_runs_standalone():
 def test_cli_limit_flags():
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--create-limit", "6",
-         "--create-burst", "1", "--read-limit", "60", "--read-burst", "1"],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.replicate_server",
+            "--port",
+            "0",
+            "--create-limit",
+            "6",
+            "--create-burst",
+            "1",
+            "--read-limit",
+            "60",
+            "--read-burst",
+            "1",
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
     )
     try:

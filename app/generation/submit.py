@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..database import db
 from ..models import Job, JobItem, PresetModelUsage
+from ..presets import settings_problem
 from ..registry import ReferenceModel
 from ..selection import NoModelsLeft, Selection, lock_preset, reserve_given_models, select_models_for_preset
 
@@ -82,6 +83,14 @@ def request_generation(
         if preset is None:
             db.session.rollback()
             raise GenerationError(f"No preset with id {preset_id!r}.", 404)
+        problem = settings_problem(preset)
+        if problem:
+            db.session.rollback()
+            raise GenerationError(
+                f'Preset "{preset.name}" has settings its model no longer accepts: {problem}. '
+                "Edit the preset's settings; nothing was queued.",
+                409,
+            )
         job = Job(
             preset_id=preset.id,
             examples_per_model=examples_per_model,

@@ -1,41 +1,16 @@
 """Which Replicate model each preset provider runs, and how to talk to it.
 
 One row per provider: the model (or version, for community models that cannot be
-created by name), the input field that carries the reference photo, the settings a
-preset may set, and how the output comes back (one URL or a list of them).
+created by name), the input field that carries the reference photo, the app's own
+defaults, and how the output comes back (one URL or a list of them). The settings a
+preset may set come from the model's published input schema (`schemas.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class Setting:
-    kind: type
-    choices: tuple = ()
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def check(self, key: str, value) -> None:
-        """Raise ValueError naming `key` when `value` does not fit this setting."""
-        if not self.has_kind(value):
-            raise ValueError(f"setting {key!r} must be of type {self.kind.__name__}")
-        if self.choices and value not in self.choices:
-            raise ValueError(f"setting {key!r} must be one of {', '.join(map(str, self.choices))}")
-        if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"setting {key!r} must be at least {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"setting {key!r} must be at most {self.maximum}")
-
-    def has_kind(self, value) -> bool:
-        if self.kind is bool or isinstance(value, bool):
-            return self.kind is bool and isinstance(value, bool)
-        if self.kind is int:
-            return isinstance(value, int)
-        if self.kind is float:
-            return isinstance(value, (int, float))
-        return isinstance(value, str)
+from . import schemas
 
 
 @dataclass(frozen=True)
@@ -48,11 +23,25 @@ class Provider:
     by_version: bool = False  # community models are created by version hash
     output_is_list: bool = False
     defaults: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
+    managed: frozenset[str] = frozenset()  # inputs the app fills or fixes besides the prompt and the photo
+    narrowed: dict = field(default_factory=dict)  # stricter rules than the schema's, with the reason in a comment
+
+    @property
+    def settings_schema(self) -> dict:
+        managed = self.managed | {"prompt", self.image_field}
+        return schemas.settings_schema(schemas.load_snapshot(self.name).input_schema, managed, self.narrowed)
+
+    @property
+    def settings(self) -> dict[str, schemas.Field]:
+        """The settings a preset may set, in the schema's order, for forms."""
+        return {f.name: f for f in schemas.fields(self.settings_schema)}
+
+    def settings_problems(self, settings) -> list[str]:
+        return schemas.problems(self.settings_schema, settings or {}, self.model)
 
     def build_input(self, prompt: str, reference_url: str, settings: dict) -> dict:
         payload = dict(self.defaults)
-        payload.update({k: v for k, v in (settings or {}).items() if k in self.settings})
+        payload.update({k: v for k, v in (settings or {}).items() if k in self.settings_schema["properties"]})
         payload["prompt"] = prompt
         payload[self.image_field] = [reference_url] if self.image_as_list else reference_url
         return payload
@@ -66,21 +55,14 @@ class Provider:
         return []
 
     def validate_settings(self, settings) -> dict:
-        """Return cleaned settings or raise ValueError with a message naming the setting."""
+        """Return the settings or raise ValueError naming every setting the model would refuse."""
         if settings is None:
             return {}
-        if not isinstance(settings, dict):
-            raise ValueError("settings must be an object")
-        for key, value in settings.items():
-            spec = self.settings.get(key)
-            if spec is None:
-                allowed = ", ".join(sorted(self.settings)) or "none"
-                raise ValueError(f"setting {key!r} is not used by {self.name} (allowed: {allowed})")
-            spec.check(key, value)
+        found = self.settings_problems(settings)
+        if found:
+            raise ValueError("; ".join(found))
         return dict(settings)
 
-
-ASPECT_RATIOS = ("match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5", "5:4", "21:9", "9:21")
 
 PROVIDERS: dict[str, Provider] = {
     p.name: p
@@ -92,10 +74,6 @@ PROVIDERS: dict[str, Provider] = {
             image_field="image_input",
             image_as_list=True,
             defaults={"output_format": "jpg", "aspect_ratio": "match_input_image"},
-            settings={
-                "aspect_ratio": Setting(str, ASPECT_RATIOS),
-                "output_format": Setting(str, ("jpg", "png")),
-            },
         ),
         Provider(
             name="FLUX_KONTEXT",
@@ -104,12 +82,8 @@ PROVIDERS: dict[str, Provider] = {
             image_field="input_image",
             image_as_list=False,
             defaults={"aspect_ratio": "match_input_image", "output_format": "jpg", "safety_tolerance": 2},
-            settings={
-                "aspect_ratio": Setting(str, ASPECT_RATIOS),
-                "output_format": Setting(str, ("jpg", "png")),
-                "safety_tolerance": Setting(int, minimum=0, maximum=2),
-                "seed": Setting(int, minimum=0),
-            },
+            # the model refuses a safety_tolerance over 2 with an input image, and every job sends one
+            narrowed={"safety_tolerance": {"maximum": 2}},
         ),
         Provider(
             name="FLUX_PRO",
@@ -118,13 +92,6 @@ PROVIDERS: dict[str, Provider] = {
             image_field="image_prompt",
             image_as_list=False,
             defaults={"aspect_ratio": "1:1", "output_format": "jpg", "safety_tolerance": 2},
-            settings={
-                "aspect_ratio": Setting(str, tuple(a for a in ASPECT_RATIOS if a != "match_input_image")),
-                "output_format": Setting(str, ("webp", "jpg", "png")),
-                "safety_tolerance": Setting(int, minimum=1, maximum=6),
-                "prompt_upsampling": Setting(bool),
-                "seed": Setting(int, minimum=0),
-            },
         ),
         Provider(
             name="STABLE_DIFFUSION",
@@ -135,16 +102,8 @@ PROVIDERS: dict[str, Provider] = {
             by_version=True,
             output_is_list=True,
             defaults={"num_outputs": 1, "prompt_strength": 0.8},
-            settings={
-                "negative_prompt": Setting(str),
-                "prompt_strength": Setting(float, minimum=0, maximum=1),
-                "num_inference_steps": Setting(int, minimum=1, maximum=500),
-                "guidance_scale": Setting(float, minimum=1, maximum=20),
-                "scheduler": Setting(
-                    str, ("DDIM", "K_EULER", "DPMSolverMultistep", "K_EULER_ANCESTRAL", "PNDM", "KLMS")
-                ),
-                "seed": Setting(int, minimum=0),
-            },
+            managed=frozenset({"num_outputs"}),  # one output per prediction: each is one example
+            narrowed={"prompt_strength": {"minimum": 0, "maximum": 1}},  # a share of the photo to redraw
         ),
     )
 }

@@ -132,29 +132,51 @@ class Downloaded:
 def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why we will not connect to `ip`, or None when it is a public unicast address."""
     if isinstance(ip, ipaddress.IPv6Address):
-        embedded = None
-        if ip.ipv4_mapped is not None:
-            embedded = ip.ipv4_mapped
-        elif ip.sixtofour is not None:
-            embedded = ip.sixtofour
-        elif ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        elif ip.teredo is not None:
-            return "a Teredo address"
-        if embedded is not None:
-            reason = address_refusal(embedded)
-            if reason:
-                return f"{reason} (embedded in {ip})"
-        if ip.is_site_local:
-            return "a site-local address"
-    for attribute, label in (
-        ("is_unspecified", "an unspecified address"),
-        ("is_loopback", "a loopback address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_private", "a private address"),
-        ("is_reserved", "a reserved address"),
-    ):
+        reason = _ipv6_refusal(ip)
+        if reason:
+            return reason
+    return _range_refusal(ip)
+
+
+_REFUSED_RANGES = (
+    ("is_unspecified", "an unspecified address"),
+    ("is_loopback", "a loopback address"),
+    ("is_link_local", "a link-local address"),
+    ("is_multicast", "a multicast address"),
+    ("is_private", "a private address"),
+    ("is_reserved", "a reserved address"),
+)
+"""(ipaddress attribute, reason) pairs, checked in order so the most specific reason wins."""
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64), which must be vetted too."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _ipv6_refusal(ip: ipaddress.IPv6Address) -> str | None:
+    """IPv6-only reasons: tunnels that can reach an internal IPv4 address, site-local."""
+    embedded = _embedded_ipv4(ip)
+    if embedded is None and ip.teredo is not None:
+        return "a Teredo address"
+    if embedded is not None:
+        reason = address_refusal(embedded)
+        if reason:
+            return f"{reason} (embedded in {ip})"
+    if ip.is_site_local:
+        return "a site-local address"
+    return None
+
+
+def _range_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Reasons shared by both families: any special-purpose or non-global range."""
+    for attribute, label in _REFUSED_RANGES:
         if getattr(ip, attribute):
             return label
     if not ip.is_global:
@@ -257,37 +279,15 @@ class SafeDownloader:
 
     def _check_url(self, raw: Any, base: httpx.URL | None = None) -> httpx.URL:
         """Parse and vet one URL (the first or a redirect target); return it without fragment."""
-        if not isinstance(raw, str) or not raw.strip():
-            raise DownloadRefused("no URL")
-        if len(raw) > MAX_URL_LENGTH:
-            raise DownloadRefused(f"URL longer than {MAX_URL_LENGTH} characters")
-        shown = raw if len(raw) <= 200 else raw[:200] + "..."
-        try:
-            url = base.join(raw) if base is not None else httpx.URL(raw)
-            host = url.raw_host.decode("ascii").lower()
-            port = url.port
-        except (httpx.InvalidURL, ValueError, UnicodeError, TypeError) as exc:
-            raise DownloadRefused(f"malformed URL {shown!r}: {exc}") from exc
-        if url.scheme not in _DEFAULT_PORTS:
-            scheme = f"{url.scheme}:" if url.scheme else "scheme-less"
-            raise DownloadRefused(f"{scheme} URLs are not allowed (only https): {shown!r}")
-        if url.userinfo:
-            raise DownloadRefused("URL contains credentials")
-        if not host:
-            raise DownloadRefused(f"URL has no host: {shown!r}")
-        if port is not None and not 0 < port < 65536:
-            raise DownloadRefused(f"URL has an invalid port: {port}")
+        shown = _shown_url(raw)
+        url, host, port = _parse_url(raw, base, shown)
+        _check_url_parts(url, host, port, shown)
         url = url.copy_with(fragment=None)
         if self._is_allowed_origin(url):
             return url
         if url.scheme != "https":
             raise DownloadRefused(f"plain http is allowed only from the configured origin: {shown!r}")
-        if _ip_literal(host) is None:
-            labels = host.rstrip(".").split(".")
-            if not all(_HOST_LABEL.match(label) for label in labels):
-                raise DownloadRefused(f"invalid host name {host!r}")
-            if _NUMERIC_LABEL.match(labels[-1]):
-                raise DownloadRefused(f"ambiguous numeric host {host!r}")
+        _check_host_name(host)
         return url
 
     def _is_allowed_origin(self, url: httpx.URL) -> bool:
@@ -375,40 +375,11 @@ class SafeDownloader:
 
     def _receive(self, response: httpx.Response, url: httpx.URL, deadline: float) -> Downloaded:
         """Stream the body into a temporary file under the caps, then verify it."""
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            raise DownloadRefused(f"compressed response ({encoding}) not accepted")
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            raise DownloadRefused(
-                f"too large: Content-Length {int(declared)} bytes is over the {self.max_bytes} byte limit"
-            )
+        self._check_response_headers(response)
         server_type = response.headers.get("content-type")
-        if self.temp_dir is not None:
-            self.temp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix=".download-", suffix=".part")
-        path = Path(name)
+        fd, path = self._make_temp_file()
         try:
-            size = 0
-            head = b""
-            sniffed = False
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_raw():
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise DownloadRefused(f"too large: over the {self.max_bytes} byte limit, stopped reading")
-                    if time.monotonic() > deadline:
-                        raise DownloadFailed(f"took longer than {self.total_timeout:g} s")
-                    out.write(chunk)
-                    if not sniffed:
-                        head += chunk[: 512 - len(head)]
-                        if len(head) >= 512:
-                            self._check_signature(head, server_type)
-                            sniffed = True
-            if size == 0:
-                raise DownloadRefused("empty response body")
-            if not sniffed:
-                self._check_signature(head, server_type)
+            size, head = self._stream_body(response, fd, deadline, server_type)
             image_format, width, height = self._inspect(path, head, server_type)
             name, extension, mime = FORMATS[image_format]
             return Downloaded(
@@ -423,11 +394,60 @@ class SafeDownloader:
                 server_content_type=server_type,
             )
         except BaseException:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+            _remove_quietly(path)
             raise
+
+    def _check_response_headers(self, response: httpx.Response) -> None:
+        """Refuse before reading a byte: compressed bodies (bombs) or a declared size over the cap."""
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise DownloadRefused(f"compressed response ({encoding}) not accepted")
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            raise DownloadRefused(
+                f"too large: Content-Length {int(declared)} bytes is over the {self.max_bytes} byte limit"
+            )
+
+    def _make_temp_file(self) -> tuple[int, Path]:
+        """A fresh temporary file for the body, so it never has to sit in memory whole."""
+        if self.temp_dir is not None:
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix=".download-", suffix=".part")
+        return fd, Path(name)
+
+    def _stream_body(
+        self, response: httpx.Response, fd: int, deadline: float, server_type: str | None
+    ) -> tuple[int, bytes]:
+        """Copy the body into `fd` under the size and time caps; return (size, first bytes).
+
+        The first 512 bytes are checked as soon as they arrive, so a non-image stops the
+        download early instead of after the whole body.
+        """
+        size = 0
+        head = b""
+        sniffed = False
+        with os.fdopen(fd, "wb") as out:
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                self._check_progress(size, deadline)
+                out.write(chunk)
+                if not sniffed:
+                    head += chunk[: 512 - len(head)]
+                    if len(head) >= 512:
+                        self._check_signature(head, server_type)
+                        sniffed = True
+        if size == 0:
+            raise DownloadRefused("empty response body")
+        if not sniffed:
+            self._check_signature(head, server_type)
+        return size, head
+
+    def _check_progress(self, size: int, deadline: float) -> None:
+        """Stop a body that grows past the byte cap or outlasts the overall deadline."""
+        if size > self.max_bytes:
+            raise DownloadRefused(f"too large: over the {self.max_bytes} byte limit, stopped reading")
+        if time.monotonic() > deadline:
+            raise DownloadFailed(f"took longer than {self.total_timeout:g} s")
 
     def _check_signature(self, head: bytes, server_type: str | None) -> None:
         """Stop reading early when the first bytes are not an allowed image type."""
@@ -489,6 +509,58 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+def _shown_url(raw: Any) -> str:
+    """Refuse a missing or oversized URL; return it shortened for error messages."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise DownloadRefused("no URL")
+    if len(raw) > MAX_URL_LENGTH:
+        raise DownloadRefused(f"URL longer than {MAX_URL_LENGTH} characters")
+    return raw if len(raw) <= 200 else raw[:200] + "..."
+
+
+def _parse_url(raw: str, base: httpx.URL | None, shown: str) -> tuple[httpx.URL, str, int | None]:
+    """Parse `raw` (relative to `base` for a redirect); any parse error is a refusal."""
+    try:
+        url = base.join(raw) if base is not None else httpx.URL(raw)
+        host = url.raw_host.decode("ascii").lower()
+        port = url.port
+    except (httpx.InvalidURL, ValueError, UnicodeError, TypeError) as exc:
+        raise DownloadRefused(f"malformed URL {shown!r}: {exc}") from exc
+    return url, host, port
+
+
+def _check_url_parts(url: httpx.URL, host: str, port: int | None, shown: str) -> None:
+    """Rules for every URL, even the allowed origin: http(s), no credentials, a host, a sane port."""
+    if url.scheme not in _DEFAULT_PORTS:
+        scheme = f"{url.scheme}:" if url.scheme else "scheme-less"
+        raise DownloadRefused(f"{scheme} URLs are not allowed (only https): {shown!r}")
+    if url.userinfo:
+        raise DownloadRefused("URL contains credentials")
+    if not host:
+        raise DownloadRefused(f"URL has no host: {shown!r}")
+    if port is not None and not 0 < port < 65536:
+        raise DownloadRefused(f"URL has an invalid port: {port}")
+
+
+def _check_host_name(host: str) -> None:
+    """Refuse odd host names that resolvers may read as an IP (e.g. "0x7f.1") or mangle."""
+    if _ip_literal(host) is not None:
+        return
+    labels = host.rstrip(".").split(".")
+    if not all(_HOST_LABEL.match(label) for label in labels):
+        raise DownloadRefused(f"invalid host name {host!r}")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        raise DownloadRefused(f"ambiguous numeric host {host!r}")
+
+
+def _remove_quietly(path: Path) -> None:
+    """Delete a temporary file that may already be gone, so cleanup never masks the real error."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def _has_image_signature(head: bytes) -> bool:
     return (
         head.startswith(b"\x89PNG\r\n\x1a\n")
@@ -500,27 +572,46 @@ def _has_image_signature(head: bytes) -> bool:
 def _describe(head: bytes, server_type: str | None) -> str:
     """A human-readable reason for bytes that are not an allowed image."""
     claimed = f" (server said {server_type})" if server_type else ""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
         return "not an image: empty body"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        what = "a GIF image, which is not an allowed format"
-    elif head.startswith(b"BM"):
-        what = "a BMP image, which is not an allowed format"
-    elif head.startswith((b"II*\x00", b"MM\x00*")):
-        what = "a TIFF image, which is not an allowed format"
-    elif head[4:12] in (b"ftypavif", b"ftypheic", b"ftypmif1", b"ftypheix"):
-        what = "an AVIF/HEIF image, which is not an allowed format"
-    elif text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
-        what = "text/html"
-    elif text.startswith(b"<?xml") or text.startswith(b"<svg") or b"<svg" in text:
-        what = "XML/SVG"
-    elif text.startswith((b"{", b"[")):
-        what = "JSON"
-    elif head.startswith(b"%PDF"):
-        what = "a PDF"
-    elif all(32 <= byte < 127 or byte in (9, 10, 13) for byte in head):
-        what = "text"
-    else:
-        what = "unrecognised binary data"
+    what = _other_image_kind(head) or _markup_kind(head) or _plain_kind(head)
     return f"not an image: looks like {what}{claimed}"
+
+
+_OTHER_IMAGE_SIGNATURES = (
+    ((b"GIF87a", b"GIF89a"), "a GIF image, which is not an allowed format"),
+    ((b"BM",), "a BMP image, which is not an allowed format"),
+    ((b"II*\x00", b"MM\x00*"), "a TIFF image, which is not an allowed format"),
+)
+"""(leading bytes, description) of image formats we recognise but do not accept."""
+
+
+def _other_image_kind(head: bytes) -> str | None:
+    """Name a real image in a format we refuse, so the message says it is not an error page."""
+    for prefixes, what in _OTHER_IMAGE_SIGNATURES:
+        if head.startswith(prefixes):
+            return what
+    if head[4:12] in (b"ftypavif", b"ftypheic", b"ftypmif1", b"ftypheix"):
+        return "an AVIF/HEIF image, which is not an allowed format"
+    return None
+
+
+def _markup_kind(head: bytes) -> str | None:
+    """Spot HTML, XML/SVG or JSON (error pages, API errors), ignoring a BOM and leading space."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
+        return "text/html"
+    if text.startswith(b"<?xml") or text.startswith(b"<svg") or b"<svg" in text:
+        return "XML/SVG"
+    if text.startswith((b"{", b"[")):
+        return "JSON"
+    return None
+
+
+def _plain_kind(head: bytes) -> str:
+    """Last-resort guesses once the image and markup signatures did not match."""
+    if head.startswith(b"%PDF"):
+        return "a PDF"
+    if all(32 <= byte < 127 or byte in (9, 10, 13) for byte in head):
+        return "text"
+    return "unrecognised binary data"

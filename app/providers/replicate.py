@@ -26,6 +26,7 @@ from replicate.exceptions import ReplicateError
 from ..storage.base import Storage, example_key
 from .base import ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
+from .downloads import DownloadFailed, DownloadRefused, SafeDownloader
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class ReplicateGenerator:
         deadline: float = 600.0,
         poll_interval: float = 0.2,
         limiter=None,
-        http: httpx.Client | None = None,
+        downloader: SafeDownloader | None = None,
     ):
         self.client = client
         self.storage = storage
@@ -80,7 +81,7 @@ class ReplicateGenerator:
         self.deadline = deadline
         self.poll_interval = poll_interval
         self.limiter = limiter or NoLimit()
-        self.http = http or httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0), follow_redirects=True)
+        self.downloader = downloader or SafeDownloader()
         # The client builds its HTTP connection pool on first use, without a lock: build it here,
         # once, rather than in twenty item threads at the same moment.
         _ = client._client
@@ -193,20 +194,19 @@ class ReplicateGenerator:
         return max(self.poll_interval, 1.0 if waited < 60 else 2.0)
 
     def _download(self, url: str, spec: ItemSpec, stop: threading.Event) -> str:
-        extension = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
-        if extension not in ("png", "jpg", "jpeg", "webp"):
-            extension = "png"
-        key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, extension)
+        """Copy the output into storage through the safe downloader: a refused output (not https, a private
+        address, too large, not an image) fails this model at once; a transient failure is retried."""
         last_error = None
         for attempt in range(DOWNLOAD_RETRIES):
             try:
-                with self.http.stream("GET", url) as response:
-                    if response.status_code == 200:
-                        self.storage.save_stream(key, response.iter_bytes(64 * 1024))
-                        return key
-                    last_error = f"HTTP {response.status_code}"
-            except httpx.TransportError as exc:
-                last_error = str(exc) or exc.__class__.__name__
+                with self.downloader.download(url) as image:
+                    key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, image.extension)
+                    self.storage.save_stream(key, image.chunks())
+                    return key
+            except DownloadRefused as exc:
+                raise ItemFailed(f"the output was refused: {exc}") from None
+            except DownloadFailed as exc:
+                last_error = str(exc)
             self._sleep(_backoff(attempt, base=0.25, cap=5.0), stop)
         raise ItemFailed(f"could not download the output after {DOWNLOAD_RETRIES} tries ({last_error})")
 

@@ -6,6 +6,8 @@ fragment, a plain form post a 303 to the job page. The JSON API has its own endp
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +17,7 @@ from ...database import db
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from ...presets import PresetError, apply_preset_fields
+from ...presets import PresetError, apply_preset_fields, settings_problem
 from ...providers.catalog import DEFAULT_PROVIDER, PROVIDERS
 from ...selection import clear_usage
 from ...storage.base import preset_prefix
@@ -117,24 +119,30 @@ def preset_body_from_form(form) -> dict:
     settings = {}
     for key, spec in provider.settings.items():
         raw = (form.get(f"setting-{provider_name}-{key}") or "").strip()
-        if raw == "":
-            continue
-        try:
-            if spec.kind is bool:
-                if raw not in ("true", "false"):
-                    raise ValueError
-                settings[key] = raw == "true"
-            elif spec.kind is int:
-                settings[key] = int(raw)
-            elif spec.kind is float:
-                settings[key] = float(raw)
-            else:
-                settings[key] = raw
-        except ValueError:
-            kind = {bool: "yes or no", int: "a whole number", float: "a number"}.get(spec.kind, "text")
-            raise PresetError(f"setting {key!r} must be {kind}, got {raw!r}.") from None
+        if raw != "":
+            settings[key] = form_value(key, spec.type, raw)
     body["settings"] = settings
     return body
+
+
+def form_value(key: str, kind: str, raw: str):
+    """A form field's text as the schema's type; the schema check that follows names any other problem."""
+    try:
+        if kind == "boolean":
+            if raw not in ("true", "false"):
+                raise ValueError
+            return raw == "true"
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        return raw
+    except ValueError:
+        wanted = {"boolean": "yes or no", "integer": "a whole number", "number": "a number"}.get(kind, "text")
+        raise PresetError(f"setting {key!r} must be {wanted}, got {raw[:40]!r}.") from None
 
 
 def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
@@ -248,6 +256,7 @@ def preset(preset_id: str):
         price=services().settings.prices.get(preset.provider, 0.0),
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
+        settings_problem=settings_problem(preset),
     )
 
 
