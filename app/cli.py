@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import json
@@ -17,6 +18,8 @@ from flask.cli import AppGroup, with_appcontext
 from replicate.exceptions import ReplicateError
 from sqlalchemy import delete, func, or_, select, update
 
+from .api_tokens import TokenError, all_tokens, create_token, revoke_token
+from .audit import record
 from .database import db
 from .generation.jobs import job_json, live_job_for_preset
 from .generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, request_generation
@@ -27,13 +30,15 @@ from .providers.catalog import PROVIDERS
 from .registry import RegistryError, load_registry_file
 from .selection import clear_usage, usage_counts
 from .services import Services
-from .users import User, UserError, create_user, find_user
+from .sessions import revoke_user_sessions
+from .users import User, UserError, create_user, disable_user, find_user
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 models_cli = AppGroup("models", help="The registry of reference models (models.json).")
 presets_cli = AppGroup("presets", help="Create and list presets.")
 users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 providers_cli = AppGroup("providers", help="The image models behind the presets and their input schemas.")
+tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
 
 DEMO_PRESET = {
     "name": "Professional Headshot",
@@ -47,6 +52,14 @@ DEMO_ADMIN_EMAIL = "admin@example.com"
 
 def services() -> Services:
     return current_app.extensions["pixelglow"]
+
+
+def cli_actor() -> str:
+    """Who runs this command, for the job and the audit trail."""
+    try:
+        return f"cli {getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (e.g. a container without USER)
+        return "cli"
 
 
 def find_preset(ref: str) -> Preset:
@@ -70,6 +83,7 @@ def usage_clear(preset_ref: str, yes: bool):
     if not yes:
         click.confirm(f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{preset.name}"?', abort=True)
     removed = clear_usage(preset.id)
+    record(cli_actor(), "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
     db.session.commit()
     click.echo(f'Cleared {removed} usage rows of preset "{preset.name}"; all models can be selected again.')
 
@@ -119,7 +133,9 @@ def presets_create(name: str, prompt: str, provider: str, settings_json: str):
         raise click.ClickException(exc.message) from None
     if db.session.scalar(select(Preset).where(Preset.name == preset.name)):
         raise click.ClickException(f"A preset named {preset.name!r} already exists.")
+    preset.created_by = preset.updated_by = cli_actor()
     db.session.add(preset)
+    record(preset.created_by, "preset.create", f"preset {preset.name}")
     db.session.commit()
     click.echo(f'Created preset "{preset.name}" with id {preset.id}')
 
@@ -151,7 +167,7 @@ def generate(preset_ref: str, examples_per_model: int, wait: bool, timeout: int)
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
     try:
-        queued = request_generation(services(), preset.id, examples_per_model)
+        queued = request_generation(services(), preset.id, examples_per_model, created_by=cli_actor())
     except GenerationError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
@@ -217,8 +233,24 @@ def users_set_password(email: str, password: str):
         user.set_password(password)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
+    ended = revoke_user_sessions(user.id)
+    record(cli_actor(), "user.set-password", user.email, f"{ended} sessions ended")
     db.session.commit()
-    click.echo(f"Password of {user.email} changed.")
+    click.echo(f"Password of {user.email} changed; {ended} sessions ended.")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def users_disable(email: str):
+    """Disable the admin EMAIL: they can no longer sign in, and every session of theirs ends now."""
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"No admin with the email {email!r}. See `flask --app wsgi users list`.")
+    disable_user(user)
+    ended = revoke_user_sessions(user.id)
+    record(cli_actor(), "user.disable", user.email, f"{ended} sessions ended")
+    db.session.commit()
+    click.echo(f"Disabled {user.email}; {ended} sessions ended.")
 
 
 @users_cli.command("list")
@@ -226,7 +258,49 @@ def users_list():
     """List the admins."""
     for user in db.session.scalars(select(User).order_by(User.email)):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
-        click.echo(f"{user.email:<40} created {user.created_at:%Y-%m-%d}  last sign-in {last}")
+        state = "  DISABLED" if user.disabled else ""
+        click.echo(f"{user.email:<40} created {user.created_at:%Y-%m-%d}  last sign-in {last}{state}")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+def tokens_create(name: str):
+    """Create the API token NAME and print it (once: only its hash is stored)."""
+    try:
+        row, token = create_token(name, created_by=cli_actor())
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(cli_actor(), "token.create", f"token {row.name}")
+    db.session.commit()
+    click.echo(f"Created API token {row.name!r}. Send it as 'Authorization: Bearer <token>'; it is not shown again:")
+    click.echo(token)
+
+
+@tokens_cli.command("list")
+def tokens_list():
+    """List the named API tokens (never the tokens themselves)."""
+    rows = all_tokens()
+    if not rows:
+        click.echo("No named API tokens (ADMIN_API_TOKEN from the environment is always accepted).")
+    for row in rows:
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(
+            f"{row.name:<32} created {row.created_at:%Y-%m-%d} by {row.created_by or '?'}  last used {used}  {state}"
+        )
+
+
+@tokens_cli.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str):
+    """Revoke the API token NAME: from now on it gets 401."""
+    try:
+        row = revoke_token(name)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(cli_actor(), "token.revoke", f"token {row.name}")
+    db.session.commit()
+    click.echo(f"Revoked API token {row.name!r}.")
 
 
 def demo_admin_password() -> str:
@@ -345,5 +419,5 @@ def refresh_schema(client, provider_name: str, write: bool) -> bool:
 
 
 def init_app(app) -> None:
-    for command in (usage_cli, models_cli, presets_cli, users_cli, providers_cli, jobs_cli, generate, demo):
+    for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, providers_cli, jobs_cli, generate, demo):
         app.cli.add_command(command)

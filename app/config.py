@@ -8,8 +8,10 @@ a silently different deployment.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -53,6 +55,11 @@ class Settings:
     max_stalled_requeues: int = 5
     sd_img2img_version: str = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
     prices: dict = field(default_factory=dict)
+    session_idle_seconds: float = 7200.0
+    session_lifetime_seconds: float = 43200.0
+    trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
+    login_limits_account: str = "5 per minute; 10 per 15 minutes; 20 per day"
+    login_limits_address: str = "30 per minute; 100 per hour"
 
     @property
     def offline(self) -> bool:
@@ -105,12 +112,68 @@ def _float(environ, name, default, minimum=0.0) -> float:
     return value
 
 
+_ONE_LIMIT = r"\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*"
+RATE_LIMITS = re.compile(rf"^{_ONE_LIMIT}(;{_ONE_LIMIT})*;?\s*$")
+
+
+def _rate_limits(environ, name, default) -> str:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    if not RATE_LIMITS.match(raw):
+        raise ConfigError(f"{name} must be limits like '5 per minute; 20 per day', got {raw!r}")
+    return raw
+
+
+def _trusted_proxies(environ) -> tuple:
+    raw = environ.get("TRUSTED_PROXIES") or ""
+    networks = []
+    for part in raw.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"TRUSTED_PROXIES must list IP addresses or networks, got {part!r}") from None
+    return tuple(networks)
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only this user can enter (0700): instance/ holds secrets and password hashes.
+
+    Missing parents are made 0700 too (`mkdir(parents=True)` would make them with the umask's default)."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    path = missing[0] if missing else path
+    try:
+        os.chmod(path, 0o700)
+    except PermissionError:  # not ours (e.g. a shared mount): leave it as it is
+        pass
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` (if missing) readable by this user only (0600), e.g. the SQLite database."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        os.chmod(path, 0o600)
+    except PermissionError:
+        pass
+    return path
+
+
 def _development_secrets(instance_path: Path) -> dict:
     """Generate SECRET_KEY and ADMIN_API_TOKEN once per checkout and keep them in instance/."""
     path = instance_path / "dev-secrets.json"
     if path.exists():
         return json.loads(path.read_text())
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_dir(instance_path)
     values = {"SECRET_KEY": secrets.token_hex(32), "ADMIN_API_TOKEN": secrets.token_urlsafe(32)}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(values, indent=2))
@@ -148,8 +211,7 @@ def _database_url(environ, production: bool, instance_path: Path) -> str:
     if not database_url:
         if production:
             raise ConfigError("DATABASE_URL must be set in production (e.g. postgresql://user@host/db)")
-        instance_path.mkdir(parents=True, exist_ok=True)
-        database_url = f"sqlite:///{instance_path / 'pixelglow.sqlite3'}"
+        database_url = f"sqlite:///{private_file(instance_path / 'pixelglow.sqlite3')}"
     if not database_url.startswith(("sqlite:", "postgres")):
         raise ConfigError(
             f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {database_url.split(':')[0]}://…"
@@ -224,4 +286,9 @@ def load_settings(environ=None) -> Settings:
             "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
         ),
         prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
+        session_idle_seconds=_float(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
+        session_lifetime_seconds=_float(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
+        trusted_proxies=_trusted_proxies(environ),
+        login_limits_account=_rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
+        login_limits_address=_rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
     )

@@ -70,6 +70,8 @@ class Preset(db.Model):
     last_generated: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))  # who: an admin's email or "token NAME"
+    updated_by: Mapped[str | None] = mapped_column(String(200))
 
     examples: Mapped[list[GalleryExample]] = relationship(
         back_populates="preset",
@@ -131,6 +133,7 @@ class Job(db.Model):
     progress_mark: Mapped[int] = mapped_column(default=0)
     requeued_at: Mapped[datetime | None]
     retry_of: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str | None] = mapped_column(String(200))  # who started it: an admin's email or "token NAME"
 
     preset: Mapped[Preset] = relationship(back_populates="jobs")
     items: Mapped[list[JobItem]] = relationship(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .models import Preset
 from .providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
+from .safe_json import value_problem
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000
@@ -29,6 +30,9 @@ def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
     """Check `body` ({name, prompt, provider, settings}) and copy it onto `preset`, or raise PresetError."""
     if not isinstance(body, dict):
         raise PresetError("The request body must be a JSON object with name, prompt, provider and settings.")
+    problem = value_problem(body)  # NUL, unpaired surrogates, NaN / Infinity: refused on every database
+    if problem:
+        raise PresetError(problem.replace("in the JSON", "in the preset"))
     unknown = set(body) - {"name", "prompt", "provider", "settings"}
     if unknown:
         raise PresetError(f"Unknown field(s): {', '.join(sorted(unknown))}. Allowed: name, prompt, provider, settings.")

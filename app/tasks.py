@@ -19,7 +19,7 @@ from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 
 from . import configure_logging, create_app
-from .config import ConfigError, load_settings
+from .config import ConfigError, load_settings, private_file
 from .database import db
 from .generation.pipeline import JobNotFound, LeaseLost, run_job
 from .generation.recovery import finalize_without_worker, sweep_stale_jobs
@@ -35,8 +35,8 @@ def make_huey(settings):
     # has no expiry and nobody would read it.
     if settings.redis_url:
         return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(settings.instance_path / "queue.sqlite3"), results=False)
+    queue_file = private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
+    return SqliteHuey(QUEUE_NAME, filename=str(queue_file), results=False)
 
 
 try:

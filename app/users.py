@@ -42,6 +42,11 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]  # a disabled admin cannot sign in; their sessions are ended
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
     def set_password(self, password: str) -> None:
         check_password_rules(password)
@@ -91,7 +96,14 @@ def verify_credentials(email: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
         return None
-    return user if user.check_password(password or "") else None
+    matches = user.check_password(password or "")  # checked even when disabled: the same time either way
+    return user if matches and not user.disabled else None
+
+
+def disable_user(user: User) -> None:
+    """The admin can no longer sign in (their sessions are ended by the caller, see app.sessions)."""
+    if user.disabled_at is None:
+        user.disabled_at = utcnow()
 
 
 def user_for_session(user_id, stamp) -> User | None:
@@ -99,6 +111,6 @@ def user_for_session(user_id, stamp) -> User | None:
     if not isinstance(user_id, str) or not isinstance(stamp, str):
         return None
     user = db.session.get(User, user_id)
-    if user is None or not hmac.compare_digest(user.session_stamp, stamp):
+    if user is None or user.disabled or not hmac.compare_digest(user.session_stamp, stamp):
         return None
     return user

@@ -97,7 +97,17 @@ def replicate_server():
     server.stop()
 
 
-TABLES = ("job_items", "gallery_examples", "preset_model_usage", "jobs", "presets", "users")
+TABLES = (
+    "job_items",
+    "gallery_examples",
+    "preset_model_usage",
+    "jobs",
+    "presets",
+    "sessions",
+    "users",
+    "api_tokens",
+    "audit_events",
+)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from tests.conftest import (
     ADMIN_EMAIL,
     auth_headers,
     base_env,
+    create_admin,
     create_preset,
     csrf_token_of,
     post_generate,
@@ -126,8 +126,9 @@ def test_an_anonymous_page_visit_comes_back_after_sign_in(admin_app):
     assert response.status_code == 302 and response.headers["Location"] == "/admin/login?next=/admin/jobs"
 
 
-def test_an_expired_session_gets_401_with_hx_redirect_on_polls(admin_app):
-    admin_app.permanent_session_lifetime = timedelta(seconds=1)
+def test_an_expired_session_gets_401_with_hx_redirect_on_polls(make_app):
+    admin_app = make_app(SESSION_LIFETIME_SECONDS="1")  # sessions live server-side: the lifetime is a setting
+    create_admin(admin_app)
     client = admin_app.test_client()
     sign_in(client)
     assert client.get("/admin/jobs/abc/progress", headers={"HX-Request": "true"}).status_code == 286

@@ -17,12 +17,12 @@ LAYERS = [
     ("app.web", "app.cli"),
     ("app.services",),
     ("app.generation",),
-    ("app.presets", "app.users", "app.gallery"),
+    ("app.presets", "app.users", "app.gallery", "app.sessions", "app.api_tokens", "app.audit"),
     ("app.selection",),
     ("app.models", "app.registry"),
     ("app.providers",),
     ("app.storage",),
-    ("app.database", "app.config"),
+    ("app.database", "app.config", "app.safe_json"),
 ]
 
 

@@ -107,6 +107,7 @@ class JobRunner:
         self.examples: list[dict] = [example_json(e, self.services.storage) for e in stored]
         self.status, self.finished_at = job.status, job.finished_at
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
+        self.created_by = job.created_by
         self.cancel_requested = job.cancel_requested
 
     def run_leased(self) -> dict:
@@ -255,6 +256,7 @@ class JobRunner:
             items=[item_json(i) for i in items],
             examples=self.examples,
             created_at=iso(self.created_at),
+            created_by=self.created_by,
             finished_at=iso(self.finished_at) if self.status in JOB_FINAL else None,
             updated_at=iso(utcnow()),
         )

@@ -25,6 +25,8 @@ from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
 log = logging.getLogger("app.pipeline")
 
 FINAL_WRITE_PATIENCE = 30.0  # seconds the last record of a job is retried (Redis restarting)
+from ..config import private_file
+
 RETAIN_FINISHED = 100
 FINISHED_TTL = 7 * 24 * 3600
 LIVE_TTL = 2 * 24 * 3600
@@ -48,6 +50,7 @@ _JSON_NAMES = {
     "preset_id": "presetId",
     "examples_per_model": "examplesPerModel",
     "created_at": "createdAt",
+    "created_by": "createdBy",
     "finished_at": "finishedAt",
     "updated_at": "updatedAt",
 }
@@ -74,6 +77,7 @@ class ProgressRecord:
     items: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
     created_at: str | None = None
+    created_by: str | None = None
     finished_at: str | None = None
     updated_at: str | None = None
 
@@ -114,6 +118,7 @@ class ProgressRecord:
             examples_per_model=job.examples_per_model,
             items=[item_json(i) for i in job.items],
             created_at=iso(job.created_at),
+            created_by=job.created_by,
             finished_at=iso(job.finished_at),
             updated_at=iso(updated_at or job.heartbeat_at or job.created_at),
         )
@@ -124,6 +129,7 @@ class ProgressRecord:
         data = self.as_json()
         return {"id": self.job_id, **{k: data[k] for k in keys}} | {
             "createdAt": self.created_at,
+            "createdBy": self.created_by,
             "finishedAt": self.finished_at,
             "offline": self.offline,
         }
@@ -233,7 +239,7 @@ class SqliteProgressStore:
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.path))  # 0600 in a 0700 folder; SQLite gives its -wal/-shm the same mode
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             self._local.conn = conn

@@ -74,8 +74,10 @@ def request_generation(
     rng: random.Random | None = None,
     models: list[ReferenceModel] | None = None,
     retry_of: str | None = None,
+    created_by: str | None = None,
 ) -> QueuedJob:
-    """Reserve models (random ones, or exactly `models`), create the job and its items, commit, queue it."""
+    """Reserve models (random ones, or exactly `models`), create the job and its items, commit, queue it.
+    `created_by`: who asked (an admin's email, "token NAME", "cli USER"), shown with the job."""
     try:
         preset = lock_preset(preset_id)
         if preset is None:
@@ -98,6 +100,7 @@ def request_generation(
             offline=services.settings.offline,
             status="queued",
             retry_of=retry_of,
+            created_by=(created_by or "")[:200] or None,
         )
         db.session.add(job)
         db.session.flush()
@@ -152,7 +155,7 @@ def discard_job(job_id: str) -> None:
         log.exception("could not discard unqueued job %s", job_id)
 
 
-def request_retry_of_failed(services, job_id: str) -> QueuedJob:
+def request_retry_of_failed(services, job_id: str, created_by: str | None = None) -> QueuedJob:
     """A follow-up job for exactly the models of `job_id` that got no example."""
     job = db.session.get(Job, job_id)
     if job is None:
@@ -169,7 +172,9 @@ def request_retry_of_failed(services, job_id: str) -> QueuedJob:
         raise GenerationError(f"Job {job_id} has no failed models to retry.", 409)
     preset_id, examples_per_model = job.preset_id, job.examples_per_model
     try:
-        return request_generation(services, preset_id, examples_per_model, models=models, retry_of=job_id)
+        return request_generation(
+            services, preset_id, examples_per_model, models=models, retry_of=job_id, created_by=created_by
+        )
     except GenerationError as exc:
         if exc.status == 409 and "already been used" in exc.message:
             raise GenerationError(

@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..config import private_dir
+
 SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
 
 
@@ -29,7 +31,7 @@ class MediaStorage:
     def save_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         """Write chunks to `key` atomically; return the number of bytes written."""
         target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)  # 0700 folders; mkstemp makes the file 0600
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         size = 0
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, media
+from . import admin, api, auth, errors, inputs, media, throttle
 
 
 class IdConverter(BaseConverter):
@@ -22,3 +22,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(media.bp)
     admin.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)
+    throttle.init_app(app)

@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify, redirect, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..audit import record
 from ..database import db
 from ..generation.jobs import job_json, live_job_for_preset
 from ..generation.recovery import CancelError, request_cancel
@@ -17,6 +18,7 @@ from ..generation.submit import (
 )
 from ..models import GalleryExample, Preset, iso
 from ..presets import PresetError, apply_preset_fields
+from ..safe_json import JSONInputError, loads_checked
 from ..selection import usage_counts
 from ..storage.base import preset_prefix
 from .auth import admin_required
@@ -37,9 +39,12 @@ def read_json_body(required: bool):
         return None
     if not request.is_json:
         raise GenerationError("Send the body as JSON with 'Content-Type: application/json'.")
-    body = request.get_json(silent=True)
+    try:
+        body = loads_checked(raw)
+    except JSONInputError as exc:  # too deep, too large, NaN, bad text…: say which
+        raise GenerationError(str(exc)) from None
     if body is None:
-        raise GenerationError("The request body is not valid JSON.")
+        raise GenerationError("The request body must be a JSON object, not null.")
     return body
 
 
@@ -79,6 +84,8 @@ def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
         "lastGenerated": iso(preset.last_generated),
         "createdAt": iso(preset.created_at),
         "updatedAt": iso(preset.updated_at),
+        "createdBy": preset.created_by,
+        "updatedBy": preset.updated_by,
         "usage": {**usage_counts(preset.id), "total": len(registry)},
     }
     if with_gallery:
@@ -112,7 +119,7 @@ def generate_examples(preset_id: str):
     if g.auth == "session" and not request.is_json:
         return redirect(url_for("admin_presets.generate", preset_id=preset_id), 307)
     examples_per_model = parse_examples_per_model(read_json_body(required=True))
-    queued = request_generation(services(), preset_id, examples_per_model)
+    queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
     body = {
         "success": True,
         "jobId": queued.job.id,
@@ -149,7 +156,9 @@ def create_preset():
     body = read_json_body(required=True)
     preset = Preset()
     apply_preset_fields(preset, body, creating=True)
+    preset.created_by = preset.updated_by = g.actor
     db.session.add(preset)
+    record(g.actor, "preset.create", f"preset {preset.name}")
     commit_preset()
     return jsonify(preset_json(preset)), 201
 
@@ -165,6 +174,8 @@ def get_preset(preset_id: str):
 def update_preset(preset_id: str):
     preset = get_preset_or_404(preset_id)
     apply_preset_fields(preset, read_json_body(required=True), creating=False)
+    preset.updated_by = g.actor
+    record(g.actor, "preset.update", f"preset {preset.name}")
     commit_preset()
     return jsonify(preset_json(preset))
 
@@ -178,6 +189,7 @@ def delete_preset(preset_id: str):
             f'Preset "{preset.name}" has a job in progress; wait for it to finish (or cancel it) before deleting.', 409
         )
     db.session.delete(preset)
+    record(g.actor, "preset.delete", f"preset {preset.name}", f"id {preset_id}")
     db.session.commit()
     services().storage.delete_tree(preset_prefix(preset_id))
     return jsonify(success=True, message=f'Preset "{preset.name}" deleted.')
@@ -199,6 +211,8 @@ def cancel_job(job_id: str):
     except CancelError as exc:
         db.session.rollback()
         return error_response(exc.status, exc.message)
+    record(g.actor, "job.cancel", f"job {job_id}")
+    db.session.commit()
     message = "Job canceled." if outcome == "canceled" else "Cancel requested; the worker is stopping the job."
     return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
 
@@ -206,7 +220,7 @@ def cancel_job(job_id: str):
 @bp.post("/jobs/<id:job_id>/retry")
 @admin_required
 def retry_failed(job_id: str):
-    queued = request_retry_of_failed(services(), job_id)
+    queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
     body = {
         "success": True,
         "jobId": queued.job.id,

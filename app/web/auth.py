@@ -1,5 +1,9 @@
 """Who may call the admin: a Bearer API token (scripts), or a signed-in admin (browser).
 
+Tokens: the environment's ADMIN_API_TOKEN, or a named token (`flask tokens create NAME`, stored hashed).
+Sessions live server-side (`app.web.sessions`): the cookie holds only a random token. Every request
+knows its actor (`g.actor`: the admin's email, or "token NAME"), which jobs and the audit trail record.
+
 A Bearer call is authenticated by its header alone, so it needs no CSRF token; every
 request that relies on the session cookie must carry one.
 
@@ -17,9 +21,13 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf import CSRFProtect
 
+from ..api_tokens import find_active_token
+from ..database import db
+from ..models import utcnow
 from ..users import user_for_session
 from .context import services
 from .errors import error_response
+from .sessions import ServerSessionInterface
 
 csrf = CSRFProtect()
 
@@ -27,38 +35,74 @@ PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 PUBLIC_ENDPOINTS = frozenset({"static", "admin_auth.login"})
 SESSION_USER = "admin_id"
 SESSION_STAMP = "admin_stamp"
+ENV_TOKEN_ACTOR = "token ADMIN_API_TOKEN"
+# Requests a page makes by itself (the 1 s progress poll, images): they do not count as activity, so an
+# unattended page still reaches the idle timeout.
+PASSIVE_ENDPOINTS = frozenset({"admin_jobs.progress", "media.media", "static"})
+TOKEN_USE_RECORDED_EVERY = 60  # seconds between writes of a named token's last use
+
+
+def bearer_actor() -> str | None:
+    """'token ADMIN_API_TOKEN', 'token NAME' for an active named token, or None."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    presented = header[len("Bearer ") :].strip()
+    expected = services().settings.admin_api_token
+    if hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
+        return ENV_TOKEN_ACTOR
+    row = find_active_token(presented)
+    if row is None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_USE_RECORDED_EVERY:
+        row.last_used_at = now
+        db.session.commit()
+    return f"token {row.name}"
 
 
 def bearer_token_ok() -> bool:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
-        return False
-    expected = services().settings.admin_api_token
-    return hmac.compare_digest(header[len("Bearer ") :].strip().encode(), expected.encode())
+    return bearer_actor() is not None
 
 
 def authenticate() -> None:
-    """Set g.auth to 'token', 'session' or None for this request (and g.user for a session)."""
-    g.user = None
-    if bearer_token_ok():
-        g.auth = "token"
+    """Set g.auth to 'token', 'session' or None for this request, g.actor, and g.user for a session."""
+    g.user = g.actor = None
+    actor = bearer_actor()
+    if actor is not None:
+        g.auth, g.actor = "token", actor
         return
     g.auth = None
-    if session.get(SESSION_USER):
-        user = user_for_session(session.get(SESSION_USER), session.get(SESSION_STAMP))
+    session.load()  # already read when the request started, unless the database failed then (→ 503)
+    if session.user_id:
+        user = user_for_session(session.user_id, session.get(SESSION_STAMP))
         if user is not None:
-            g.auth, g.user = "session", user
+            g.auth, g.user, g.actor = "session", user, user.email
+            if request.endpoint not in PASSIVE_ENDPOINTS:
+                session.touch()
 
 
 def sign_in(user) -> None:
-    session.clear()  # a fresh session (and CSRF token) on every sign-in
-    session.permanent = True
+    session.start(user.id)  # a fresh session: new token, new row, new CSRF token; the old row is deleted
     session[SESSION_USER] = user.id
     session[SESSION_STAMP] = user.session_stamp
 
 
 def sign_out() -> None:
-    session.clear()
+    session.end()  # the row is deleted: a copy of the cookie is worth nothing afterwards
+
+
+def local_admin_path(target) -> str | None:
+    """`target` if it is one of our admin pages, else None: never another host (absolute, scheme-relative
+    or backslash URLs), never a control character (CR/LF would split the Location header)."""
+    if not isinstance(target, str) or not target or len(target) > 2000:
+        return None
+    if not target.isascii() or not target.isprintable() or "\\" in target or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not (parts.path == "/admin" or parts.path.startswith("/admin/")):
+        return None
+    return target
 
 
 def requires_admin() -> bool:
@@ -75,7 +119,7 @@ def login_url() -> str:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
     elif request.method == "GET" and not request.path.startswith(("/api/", "/media/")):
         target = request.full_path.rstrip("?")
-    if target and target.startswith("/admin") and not target.startswith("/admin/login"):
+    if local_admin_path(target) and not target.startswith("/admin/login"):
         return url_for("admin_auth.login", next=target)
     return url_for("admin_auth.login")
 
@@ -107,6 +151,7 @@ def admin_required(view):
 
 
 def init_app(app) -> None:
+    app.session_interface = ServerSessionInterface()
     csrf.init_app(app)
 
     @app.before_request

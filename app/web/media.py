@@ -1,4 +1,7 @@
-"""Serving stored examples from our media folder (never the provider's expiring URLs)."""
+"""Serving stored examples from our media folder (never the provider's expiring URLs).
+
+Private to the signed-in browser (`Cache-Control: private`: no shared cache keeps an admin's images), and
+never with a cookie (the session interface sets none under /media/)."""
 
 from flask import Blueprint, abort, send_from_directory
 
@@ -16,4 +19,7 @@ def media(key: str):
         storage.path_for(key)
     except ValueError:
         abort(404)
-    return send_from_directory(storage.root, key, max_age=3600)
+    response = send_from_directory(storage.root, key, max_age=3600)
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response

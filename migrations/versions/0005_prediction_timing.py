@@ -1,7 +1,7 @@
 """prediction timing: how long each job item's prediction took, to plan when to read the next ones
 
 Revision ID: 0005
-Revises: 0003 (rechain to 0004 when that migration is merged)
+Revises: 0004 (rechain to 0004 when that migration is merged)
 Create Date: 2026-11-24 09:45:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

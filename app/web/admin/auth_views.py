@@ -1,22 +1,35 @@
-"""Sign in and sign out. The login page is the only admin page open to anonymous visitors."""
+"""Sign in and sign out, and one's own sessions. The login page is the only admin page open to anonymous
+visitors; its POST is throttled (`app.web.throttle`). Sign-ins, failures and lock-outs are logged with the
+account and the client address, never a password."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+import logging
+from datetime import timedelta
 
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+
+from ...audit import recent_events
 from ...database import db
 from ...models import utcnow
-from ...users import verify_credentials
-from ..auth import sign_in, sign_out
+from ...sessions import prune_expired, revoke_user_sessions, user_sessions
+from ...users import find_user, verify_credentials
+from ..auth import local_admin_path, sign_in, sign_out
+from ..context import services
+from ..throttle import account_key, client_address
 
+log = logging.getLogger(__name__)
 bp = Blueprint("admin_auth", __name__)
 
 
 def safe_next(target: str | None) -> str:
-    """Only our own admin pages: never another host, never a protocol-relative URL."""
-    if target and target.startswith("/admin") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin_presets.presets")
+    """Only our own admin pages: never another host, never a protocol-relative URL, never CR/LF."""
+    return local_admin_path(target) or url_for("admin_presets.presets")
+
+
+def session_timeouts() -> tuple[timedelta, timedelta]:
+    settings = services().settings
+    return timedelta(seconds=settings.session_idle_seconds), timedelta(seconds=settings.session_lifetime_seconds)
 
 
 @bp.get("/")
@@ -36,16 +49,57 @@ def login():
         user = verify_credentials(email, request.form.get("password", ""))
         if user is not None:
             user.last_login_at = utcnow()
+            prune_expired(*session_timeouts())
             db.session.commit()
             sign_in(user)
+            log.info("sign-in: %s from %s", user.email, client_address())
             return redirect(next_url, 303)
+        known = find_user(email)
+        who = known.email if known is not None else "an unknown account"
+        log.warning("sign-in failed: %s (account key %s) from %s", who, account_key(), client_address())
         error = "That email and password do not match an admin account."
     status = 401 if error else 200
-    return render_template("admin/login.html", error=error, email=email, next_url=next_url), status
+    return render_template("admin/login.html", error=error, email=email[:254], next_url=next_url), status
 
 
 @bp.post("/admin/logout")
 def logout():
+    if g.get("user") is not None:
+        log.info("sign-out: %s", g.user.email)
     sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("admin_auth.login"), 303)
+
+
+@bp.get("/admin/sessions")
+def sessions():
+    """The signed-in admin's active sessions (an API token has none)."""
+    rows = user_sessions(g.user.id, *session_timeouts()) if g.get("user") is not None else []
+    idle, lifetime = (delta.total_seconds() for delta in session_timeouts())
+    return render_template(
+        "admin/sessions.html",
+        rows=rows,
+        current=session.row_id,
+        idle=idle,
+        lifetime=lifetime,
+    )
+
+
+@bp.post("/admin/sessions/revoke-all")
+def revoke_all():
+    """Sign out everywhere: every session of this admin ends, this one included."""
+    if g.get("user") is None:
+        flash("Only a signed-in admin has sessions to end.", "error")
+        return redirect(url_for("admin_auth.sessions"), 303)
+    ended = revoke_user_sessions(g.user.id)
+    db.session.commit()
+    log.info("signed out everywhere: %s (%d sessions)", g.user.email, ended)
+    sign_out()
+    flash(f"Signed out everywhere: {ended} sessions ended.", "info")
+    return redirect(url_for("admin_auth.login"), 303)
+
+
+@bp.get("/admin/activity")
+def activity():
+    """The audit trail: who changed, cleared or deleted what (an admin's email or "token NAME")."""
+    return render_template("admin/activity.html", events=recent_events())

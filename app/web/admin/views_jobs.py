@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ...audit import record
 from ...database import db
 from ...generation.progress import ProgressRecord
 from ...generation.progress import read_record as progress_record
@@ -22,6 +23,7 @@ from ...generation.recovery import CancelError, request_cancel
 from ...generation.submit import GenerationError, request_retry_of_failed
 from ...models import JOB_FINAL, Job, Preset, iso, utcnow
 from ...providers.catalog import PROVIDERS
+from ..auth import local_admin_path
 from .common import (
     WORKER_COMMAND,
     gallery_count,
@@ -157,8 +159,8 @@ def progress(job_id: str):
 
 def back_to(job_id: str):
     """Where a cancel or retry form came from: the preset page or the job page (never elsewhere)."""
-    target = request.form.get("next", "")
-    if target.startswith("/admin/") and not target.startswith("//"):
+    target = local_admin_path(request.form.get("next"))
+    if target:
         return redirect(target, 303)
     return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
 
@@ -172,6 +174,8 @@ def cancel(job_id: str):
         db.session.rollback()
         flash(exc.message, "error")
         return back_to(job_id)
+    record(g.actor, "job.cancel", f"job {job_id}")
+    db.session.commit()
     flash(
         "Job canceled."
         if outcome == "canceled"
@@ -185,7 +189,7 @@ def cancel(job_id: str):
 def retry(job_id: str):
     """A follow-up job for exactly the models of this job that failed."""
     try:
-        queued = request_retry_of_failed(services(), job_id)
+        queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
     except GenerationError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin_jobs.job", job_id=job_id), 303)

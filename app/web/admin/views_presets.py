@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from ...audit import record
 from ...database import db
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
@@ -169,6 +170,9 @@ def save_preset(preset: Preset, creating: bool):
         apply_preset_fields(preset, preset_body_from_form(request.form), creating=creating)
         if creating:
             db.session.add(preset)
+            preset.created_by = g.actor
+        preset.updated_by = g.actor
+        record(g.actor, "preset.create" if creating else "preset.update", f"preset {preset.name}")
         db.session.commit()
     except PresetError as exc:
         db.session.rollback()
@@ -208,6 +212,7 @@ def delete_preset(preset_id: str):
         return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
     name = preset.name
     db.session.delete(preset)
+    record(g.actor, "preset.delete", f"preset {name}", f"id {preset_id}")
     db.session.commit()
     services().storage.delete_tree(preset_prefix(preset_id))
     flash(f'Preset "{name}" deleted with its gallery.', "success")
@@ -281,6 +286,7 @@ def delete_example(preset_id: str, example_id: str):
                 PresetModelUsage.state == "used",
             )
         )
+    record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
     db.session.commit()
     services().storage.delete(key)
     message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
@@ -303,6 +309,7 @@ def clear_preset_usage(preset_id: str):
         flash(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.', "error")
     else:
         removed = clear_usage(preset.id)
+        record(g.actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
         db.session.commit()
         flash(
             f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
@@ -326,7 +333,7 @@ def generate(preset_id: str):
                 f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
             ) from None
         examples_per_model = parse_examples_per_model({"examplesPerModel": value})
-        queued = request_generation(services(), preset_id, examples_per_model)
+        queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
     except GenerationError as exc:
         db.session.rollback()
         if htmx:

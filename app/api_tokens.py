@@ -1,0 +1,79 @@
+"""Named API tokens: several scripts, each with its own token, each revocable without downtime.
+
+Only a SHA-256 of each token is stored (tokens are long random strings, so a plain hash suffices); the
+token itself is shown once, when it is created. The single `ADMIN_API_TOKEN` from the environment keeps
+working beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .database import db
+from .models import new_id, utcnow
+
+PREFIX = "pgt_"
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_TOKEN_LENGTH = 200
+
+
+class TokenError(ValueError):
+    """A token name that cannot be used; the message says why."""
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def create_token(name: str, created_by: str | None = None) -> tuple[ApiToken, str]:
+    """A new token named `name`; returns the row and the token (shown once, never stored)."""
+    if not NAME.match(name or ""):
+        raise TokenError("A token name is 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+    if db.session.scalar(select(ApiToken).where(ApiToken.name == name)) is not None:
+        raise TokenError(f"A token named {name!r} already exists (revoked tokens keep their name).")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, token_hash=hash_token(token), created_by=created_by)
+    db.session.add(row)
+    return row, token
+
+
+def find_active_token(token: str) -> ApiToken | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith(PREFIX):
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    return row if row is not None and row.active else None
+
+
+def revoke_token(name: str) -> ApiToken:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.name == name))
+    if row is None:
+        raise TokenError(f"No token named {name!r}.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
+
+
+def all_tokens() -> list[ApiToken]:
+    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.created_at)))

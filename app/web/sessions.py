@@ -1,0 +1,173 @@
+"""Server-side sessions for Flask: the cookie holds a random token, the data a row of `sessions`.
+
+The row is read when the request starts (a database failure then leaves the session unloaded; the
+authentication step reads it again and answers 503). Nothing is written and no cookie is set unless the
+session changed, so most answers carry no Set-Cookie, and media never does. Activity (the idle timeout
+is sliding) is recorded by `touch`, which the progress polls do not call.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+
+from flask import Flask, Request, Response, g
+from flask import request as current_request
+from flask.sessions import SessionInterface, SessionMixin
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import CallbackDict
+
+from ..database import db
+from ..models import utcnow
+from ..sessions import (
+    MAX_TOKEN_LENGTH,
+    AdminSession,
+    create_session,
+    delete_session,
+    is_expired,
+    prune_expired,
+    token_id,
+)
+from ..users import User
+from .context import services
+from .throttle import client_address
+
+log = logging.getLogger(__name__)
+
+NO_COOKIE_PREFIXES = ("/media/", "/static/")
+PRUNE_CHANCE = 0.01  # of a new anonymous session sweeping expired rows (sign-in sweeps too)
+TOUCH_EVERY = timedelta(seconds=60)  # at most one write per minute per session for the sliding timeout
+
+
+def timeouts() -> tuple[timedelta, timedelta]:
+    settings = services().settings
+    return timedelta(seconds=settings.session_idle_seconds), timedelta(seconds=settings.session_lifetime_seconds)
+
+
+def find_session_with_user(token: str | None) -> tuple[AdminSession, User | None] | None:
+    """The session row, its user loaded by the same query (the request then needs no other for who it is)."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        return None
+    found = db.session.execute(
+        select(AdminSession, User)
+        .outerjoin(User, User.id == AdminSession.user_id)
+        .where(AdminSession.id == token_id(token))
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, token: str | None = None):
+        def on_update(self) -> None:
+            self.modified = True
+
+        super().__init__(None, on_update)
+        self.token = token
+        self.row_id: str | None = None
+        self.user_id: str | None = None
+        self.user: User | None = None
+        self.created_at = None
+        self.last_seen_at = None
+        self.loaded = False
+        self.modified = False
+        self.regenerate = False  # sign-in: a new token and row, the old row deleted
+        self.ended = False  # sign-out: the row deleted, the cookie removed
+
+    def load(self) -> None:
+        """Read the row of the cookie's token (an expired or unknown token gives an empty session)."""
+        if self.loaded:
+            return
+        found = find_session_with_user(self.token)
+        row = found[0] if found else None
+        if row is not None and not is_expired(row, *timeouts()):
+            self.user = found[1]  # held here: SQLAlchemy's identity map keeps only weak references
+            dict.update(self, row.data or {})
+            self.row_id, self.user_id = row.id, row.user_id
+            self.created_at, self.last_seen_at = row.created_at, row.last_seen_at
+        self.loaded = True
+
+    def touch(self) -> None:
+        """Record activity (the idle timeout slides), at most once a minute (or a twentieth of the timeout)."""
+        if self.row_id is None or self.last_seen_at is None:
+            return
+        idle, _ = timeouts()
+        now = utcnow()
+        if now - self.last_seen_at < min(TOUCH_EVERY, idle / 20):
+            return
+        row = db.session.get(AdminSession, self.row_id)
+        if row is not None:
+            row.last_seen_at = self.last_seen_at = now
+            db.session.commit()
+
+    def start(self, user_id: str) -> None:
+        self.clear()
+        self.regenerate = True
+        self.user_id = user_id
+
+    def end(self) -> None:
+        self.clear()
+        self.ended = True
+        self.user_id = None
+
+
+class ServerSessionInterface(SessionInterface):
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        session = ServerSession(request.cookies.get(self.get_cookie_name(app)))
+        try:
+            session.load()
+        except SQLAlchemyError as exc:  # authentication reads it again and answers 503
+            db.session.rollback()
+            log.warning("could not read the session: %s", exc.__class__.__name__)
+        return session
+
+    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+        if (
+            not session.loaded
+            or current_request.path.startswith(NO_COOKIE_PREFIXES)
+            or g.get("auth") == "token"  # a script with a Bearer token gets no session
+        ):
+            return
+        try:
+            self._save(app, session, response, current_request)
+        except SQLAlchemyError as exc:  # the answer is already made: keep it, without a new cookie
+            db.session.rollback()
+            log.warning("could not save the session: %s", exc.__class__.__name__)
+
+    def _save(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
+        if session.ended or session.regenerate:  # the old row goes; a new one only if there is data to keep
+            if session.row_id:
+                delete_session(session.row_id)
+                session.row_id = None
+            if not dict(session) and not session.user_id:
+                db.session.commit()
+                response.delete_cookie(
+                    self.get_cookie_name(app), path=self.get_cookie_path(app), domain=self.get_cookie_domain(app)
+                )
+                return
+        if session.row_id is None and (session.regenerate or session.ended or (session.modified and dict(session))):
+            self._create(app, session, response, request)
+        elif session.modified and session.row_id:
+            row = db.session.get(AdminSession, session.row_id)
+            if row is not None:
+                row.data = dict(session)
+                db.session.commit()
+
+    def _create(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
+        if session.user_id is None and random.random() < PRUNE_CHANCE:
+            prune_expired(*timeouts())  # visitors who never sign in leave rows behind: sweep now and then
+        token, row = create_session(dict(session), session.user_id, client_address(), request.headers.get("User-Agent"))
+        db.session.commit()
+        _, lifetime = timeouts()
+        response.set_cookie(
+            self.get_cookie_name(app),
+            token,
+            expires=row.created_at + lifetime,
+            httponly=self.get_cookie_httponly(app),
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+        )
+        response.vary.add("Cookie")

@@ -1,0 +1,143 @@
+"""Server-side sessions: the cookie is only a random token; sign-out, sign out everywhere, a password
+change and `users disable` end sessions for real; idle and absolute expiry; progress polls are no activity."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import select
+
+from app.database import db
+from app.sessions import AdminSession
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, auth_headers, create_admin, csrf_token_of, sign_in
+
+COOKIE = "session"
+
+
+def cookie_of(client) -> str:
+    cookie = client.get_cookie(COOKIE)
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def client_with_cookie(app, value: str):
+    client = app.test_client()
+    client.set_cookie(COOKIE, value)
+    return client
+
+
+def is_signed_in(client) -> bool:
+    return client.get("/admin/presets").status_code == 200
+
+
+def test_the_cookie_is_only_a_random_token_and_the_data_lives_in_the_database(admin_app):
+    client = admin_app.test_client()
+    sign_in(client)
+    value = cookie_of(client)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value), value  # 32 random bytes, no payload, no signature
+    with admin_app.app_context():
+        rows = db.session.scalars(select(AdminSession).where(AdminSession.user_id.is_not(None))).all()
+        assert len(rows) == 1 and rows[0].id != value  # the table holds a hash of the token, never the token
+
+
+def test_a_cookie_copied_before_sign_out_is_worthless_afterwards(admin_app):
+    client = admin_app.test_client()
+    csrf = sign_in(client)
+    copied = cookie_of(client)
+    thief = client_with_cookie(admin_app, copied)
+    assert is_signed_in(thief) and thief.get("/api/admin/presets").status_code == 200
+    assert client.post("/admin/logout", data={"csrf_token": csrf}).status_code == 303
+    thief = client_with_cookie(admin_app, copied)
+    page = thief.get("/admin/presets")
+    assert page.status_code == 302 and page.headers["Location"].startswith("/admin/login")
+    assert thief.get("/api/admin/presets").status_code == 401
+    edit = thief.post("/admin/presets/new", data={"name": "x", "prompt": "y", "csrf_token": csrf})
+    assert edit.status_code in (302, 303) and edit.headers["Location"].startswith("/admin/login")
+
+
+def test_sign_out_everywhere_ends_every_session_of_that_admin(admin_app):
+    laptop, phone = admin_app.test_client(), admin_app.test_client()
+    csrf = sign_in(laptop)
+    sign_in(phone)
+    other = create_admin(admin_app, "other@example.com", "another password 1")
+    bystander = admin_app.test_client()
+    sign_in(bystander, "other@example.com", "another password 1")
+    page = laptop.get("/admin/sessions").get_data(as_text=True)
+    assert page.count("<tr>") == 3 and "this session" in page  # header + two sessions of this admin
+    response = laptop.post("/admin/sessions/revoke-all", data={"csrf_token": csrf})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert not is_signed_in(laptop) and not is_signed_in(phone)
+    assert is_signed_in(bystander), other  # another admin's sessions are untouched
+
+
+def test_users_disable_ends_the_sessions_and_refuses_sign_in(admin_app):
+    client = admin_app.test_client()
+    sign_in(client)
+    result = admin_app.test_cli_runner().invoke(args=["users", "disable", ADMIN_EMAIL])
+    assert result.exit_code == 0 and "1 sessions ended" in result.output, result.output
+    assert not is_signed_in(client)
+    fresh = admin_app.test_client()
+    token = csrf_token_of(fresh.get("/admin/login").get_data(as_text=True))
+    refused = fresh.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert refused.status_code == 401
+    listed = admin_app.test_cli_runner().invoke(args=["users", "list"])
+    assert "DISABLED" in listed.output
+
+
+def test_a_password_change_ends_the_sessions_in_the_table(admin_app):
+    client = admin_app.test_client()
+    sign_in(client)
+    result = admin_app.test_cli_runner().invoke(
+        args=["users", "set-password", ADMIN_EMAIL], input="another password 42\n" * 2
+    )
+    assert result.exit_code == 0 and "1 sessions ended" in result.output, result.output
+    with admin_app.app_context():
+        assert db.session.scalars(select(AdminSession).where(AdminSession.user_id.is_not(None))).all() == []
+
+
+def test_the_idle_timeout_slides_with_activity_and_ends_an_idle_session(make_app):
+    app = make_app(SESSION_IDLE_SECONDS="1.5")
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    for _ in range(4):  # 2.4 s of activity: more than the idle timeout, never idle for as long
+        time.sleep(0.6)
+        assert is_signed_in(client)
+    time.sleep(1.8)
+    assert not is_signed_in(client)
+    assert client.get("/api/admin/presets").status_code == 401
+
+
+def test_the_absolute_lifetime_ends_even_an_active_session(make_app):
+    app = make_app(SESSION_LIFETIME_SECONDS="2")
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        assert is_signed_in(client)
+        time.sleep(0.3)
+    time.sleep(0.8)
+    assert not is_signed_in(client)
+
+
+def test_a_page_that_only_polls_progress_still_expires(make_app):
+    app = make_app(SESSION_IDLE_SECONDS="1.5")
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    poll = {"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/presets/p1"}
+    statuses = []
+    for _ in range(8):  # a poll every 0.3 s for 2.4 s, as an unattended preset page would
+        statuses.append(client.get("/admin/jobs/abc/progress", headers=poll).status_code)
+        time.sleep(0.3)
+    assert statuses[0] == 286 and statuses[-1] == 401, statuses
+    last = client.get("/admin/jobs/abc/progress", headers=poll)
+    assert last.status_code == 401 and last.headers["HX-Redirect"] == "/admin/login?next=/admin/presets/p1"
+
+
+def test_a_bearer_call_gets_no_cookie(admin_app):
+    client = admin_app.test_client()
+    response = client.get("/api/admin/presets", headers=auth_headers())
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
