@@ -20,13 +20,12 @@ from typing import Any, Protocol
 
 import redis
 
+from ..config import private_file
 from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
 
 log = logging.getLogger("app.pipeline")
 
 FINAL_WRITE_PATIENCE = 30.0  # seconds the last record of a job is retried (Redis restarting)
-from ..config import private_file
-
 RETAIN_FINISHED = 100
 FINISHED_TTL = 7 * 24 * 3600
 LIVE_TTL = 2 * 24 * 3600
