@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .private_files import private_dir, private_file
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
@@ -136,38 +138,6 @@ def _trusted_proxies(environ) -> tuple:
     return tuple(networks)
 
 
-def private_dir(path: Path) -> Path:
-    """A folder only this user can enter (0700): instance/ holds secrets and password hashes.
-
-    Missing parents are made 0700 too (`mkdir(parents=True)` would make them with the umask's default)."""
-    missing = []
-    while not path.exists() and path != path.parent:
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
-    path = missing[0] if missing else path
-    try:
-        os.chmod(path, 0o700)
-    except PermissionError:  # not ours (e.g. a shared mount): leave it as it is
-        pass
-    return path
-
-
-def private_file(path: Path) -> Path:
-    """Create `path` (if missing) readable by this user only (0600), e.g. the SQLite database."""
-    private_dir(path.parent)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    try:
-        os.chmod(path, 0o600)
-    except PermissionError:
-        pass
-    return path
-
-
 def _development_secrets(instance_path: Path) -> dict:
     """Generate SECRET_KEY and ADMIN_API_TOKEN once per checkout and keep them in instance/."""
     path = instance_path / "dev-secrets.json"
@@ -240,6 +210,24 @@ def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
     return token, mode
 
 
+def _tuning(environ) -> dict:
+    """The numbers that tune the worker and the limits, each with its default and its allowed range."""
+    return dict(
+        port=_int(environ, "PORT", 5000, 1, 65535),
+        concurrency=_int(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
+        prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
+        max_output_bytes=_int(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
+        poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
+        create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
+        reads_per_minute=_int(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
+        offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
+        replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
+        job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
+        sweep_interval=_float(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
+        max_stalled_requeues=_int(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
+    )
+
+
 def load_settings(environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
@@ -268,19 +256,8 @@ def load_settings(environ=None) -> Settings:
         generation_mode=mode,
         models_file=models_file,
         media_dir=media_dir,
-        port=_int(environ, "PORT", 5000, 1, 65535),
         instance_path=instance_path,
-        concurrency=_int(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
-        prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
-        max_output_bytes=_int(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
-        poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
-        create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
-        reads_per_minute=_int(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
-        offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
-        replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
-        job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
-        sweep_interval=_float(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
-        max_stalled_requeues=_int(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
+        **_tuning(environ),
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
         sd_img2img_version=environ.get(
             "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"

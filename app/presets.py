@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from .errors import PresetError
 from .models import Preset
 from .providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
 from .safe_json import value_problem
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000
-
-
-class PresetError(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def settings_problem(preset: Preset) -> str | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select, update
 
 from .database import db
-from .models import Preset, PresetModelUsage, utcnow
+from .models import ItemState, Preset, PresetModelUsage, UsageState, utcnow
 from .registry import GENDERS, ReferenceModel, Registry
 
 CLEAR_USAGE_COMMAND = "flask --app wsgi usage clear {preset}"
@@ -87,7 +87,7 @@ def select_models_for_preset(
         raise NoModelsLeft(preset)
     now = utcnow()
     db.session.add_all(
-        PresetModelUsage(preset_id=preset_id, model_id=m.id, state="reserved", job_id=job_id, used_at=now)
+        PresetModelUsage(preset_id=preset_id, model_id=m.id, state=UsageState.RESERVED, job_id=job_id, used_at=now)
         for m in selection.models
     )
     return selection
@@ -104,7 +104,7 @@ def reserve_given_models(preset_id: str, models: list[ReferenceModel], *, job_id
     if not free:
         raise NoModelsLeft(preset)
     db.session.add_all(
-        PresetModelUsage(preset_id=preset_id, model_id=m.id, state="reserved", job_id=job_id) for m in free
+        PresetModelUsage(preset_id=preset_id, model_id=m.id, state=UsageState.RESERVED, job_id=job_id) for m in free
     )
     return selection
 
@@ -125,10 +125,11 @@ def record_model_usage(preset_id: str, model_ids, job_id: str | None = None) -> 
         db.session.execute(
             update(PresetModelUsage)
             .where(PresetModelUsage.preset_id == preset_id, PresetModelUsage.model_id.in_(existing))
-            .values(state="used", **({"job_id": job_id} if job_id else {}))
+            .values(state=UsageState.USED, **({"job_id": job_id} if job_id else {}))
         )
     db.session.add_all(
-        PresetModelUsage(preset_id=preset_id, model_id=m, state="used", job_id=job_id) for m in model_ids - existing
+        PresetModelUsage(preset_id=preset_id, model_id=m, state=UsageState.USED, job_id=job_id)
+        for m in model_ids - existing
     )
 
 
@@ -141,7 +142,7 @@ def release_models(preset_id: str, job_id: str, model_ids) -> None:
         delete(PresetModelUsage).where(
             PresetModelUsage.preset_id == preset_id,
             PresetModelUsage.job_id == job_id,
-            PresetModelUsage.state == "reserved",
+            PresetModelUsage.state == UsageState.RESERVED,
             PresetModelUsage.model_id.in_(model_ids),
         )
     )
@@ -151,7 +152,7 @@ def settle_usage(preset_id: str, job_id: str, items) -> bool:
     """At a job's end a model keeps a `used` row exactly when it got an example; the others are released.
 
     Returns whether any model got an example."""
-    with_example = {i.model_id for i in items if i.state == "succeeded"}
+    with_example = {i.model_id for i in items if i.state == ItemState.SUCCEEDED}
     record_model_usage(preset_id, with_example, job_id=job_id)
     release_models(preset_id, job_id, {i.model_id for i in items} - with_example)
     return bool(with_example)
@@ -170,4 +171,4 @@ def usage_counts(preset_id: str) -> dict[str, int]:
         .group_by(PresetModelUsage.state)
     ).all()
     counts = dict(rows)
-    return {"used": counts.get("used", 0), "reserved": counts.get("reserved", 0)}
+    return {"used": counts.get(UsageState.USED, 0), "reserved": counts.get(UsageState.RESERVED, 0)}

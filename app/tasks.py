@@ -19,10 +19,12 @@ from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 
 from . import configure_logging, create_app
-from .config import ConfigError, load_settings, private_file
+from .config import ConfigError, load_settings
 from .database import db
 from .generation.pipeline import JobNotFound, LeaseLost, run_job
 from .generation.recovery import finalize_without_worker, sweep_stale_jobs
+from .models import JobStatus
+from .private_files import private_file
 from .services import services_of
 
 QUEUE_NAME = "example-generation"
@@ -76,7 +78,7 @@ def generate_examples(job_id: str, task=None):
                 log.exception("job=%s failed on its last attempt", job_id)
                 db.session.rollback()
                 finalize_without_worker(
-                    services, job_id, "failed", f"The job failed on its last retry; last error: {exc}"
+                    services, job_id, JobStatus.FAILED, f"The job failed on its last retry; last error: {exc}"
                 )
             raise
 

@@ -22,7 +22,8 @@ LAYERS = [
     ("app.models", "app.registry"),
     ("app.providers",),
     ("app.storage",),
-    ("app.database", "app.config", "app.safe_json"),
+    ("app.database", "app.config", "app.safe_json", "app.errors"),
+    ("app.private_files",),
 ]
 
 

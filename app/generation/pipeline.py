@@ -28,8 +28,6 @@ from ..models import (
     Job,
     JobStatus,
     Preset,
-    PresetModelUsage,
-    UsageState,
     iso,
     utcnow,
 )
@@ -76,11 +74,10 @@ class JobRunner:
 
     # -- the stages ------------------------------------------------------------
     def run(self) -> dict | None:
-        if db.session.get(Job, self.job_id) is None:
-            raise JobNotFound(self.job_id)
         leased = self.lease.take()  # before reading the items, so no other worker changes them meanwhile
         job = db.session.get(Job, self.job_id)
-        assert job is not None  # the row existed a moment ago and jobs are not deleted while live
+        if job is None:
+            raise JobNotFound(self.job_id)
         self.load(job)
         if not leased:
             if job.status not in JOB_FINAL:
@@ -134,26 +131,9 @@ class JobRunner:
 
     def confirm_reservations(self) -> None:
         """Every model of the job must still be reserved by it (usage may have been cleared while queued)."""
-        owners = dict(
-            db.session.execute(
-                select(PresetModelUsage.model_id, PresetModelUsage.job_id).where(
-                    PresetModelUsage.preset_id == self.preset_id,
-                    PresetModelUsage.model_id.in_({i.model_id for i in self.items.values()}),
-                )
-            ).all()
-        )
-        for item in self.items.values():
-            if item.state not in ITEM_OPEN:
-                continue
-            owner = owners.get(item.model_id, "missing")
-            if owner == "missing":
-                reservation = PresetModelUsage(
-                    preset_id=self.preset_id, model_id=item.model_id, state=UsageState.RESERVED, job_id=self.job_id
-                )
-                db.session.add(reservation)
-                owners[item.model_id] = self.job_id
-            elif owner != self.job_id:
-                self._item_failed(item.id, "model was taken by another job after this preset's usage was cleared")
+        open_items = [i for i in self.items.values() if i.state in ITEM_OPEN]
+        for item_id in rows.confirm_reservations(self.preset_id, self.job_id, open_items):
+            self._item_failed(item_id, "model was taken by another job after this preset's usage was cleared")
         db.session.commit()
 
     def finish(self) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import redis
 
-from ..config import private_file
 from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
+from ..private_files import private_file
 
 log = logging.getLogger("app.pipeline")
 

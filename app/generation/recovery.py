@@ -16,7 +16,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from ..database import db
-from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, utcnow
+from ..errors import CancelError
+from ..models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
 from ..selection import settle_usage
 from .progress import ProgressRecord, read_record
 
@@ -55,53 +56,59 @@ def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]
     for job in candidates:
         if job.id in waiting:
             continue  # in the queue or scheduled for a retry: waiting its turn, not lost
-        if job.cancel_requested:
-            finalize_without_worker(services, job.id, "canceled", "Canceled by an admin")
-            actions.append((job.id, "canceled"))
-            continue
-        mark = progress_mark(job.id)
-        stalled = job.stalled_requeues + 1 if mark == job.progress_mark and job.requeues else 0
-        if stalled > settings.max_stalled_requeues:
-            reason = (
-                f"The job was re-queued {job.stalled_requeues} times after its worker stopped, without "
-                f"progress; giving up. Check the worker logs, then use Retry failed models."
-            )
-            finalize_without_worker(services, job.id, "failed", reason)
-            actions.append((job.id, "failed"))
-            continue
-        previous = job.requeued_at
-        claimed = db.session.execute(
-            update(Job)
-            .where(
-                Job.id == job.id,
-                Job.status.in_(JOB_LIVE),
-                last_sign_of_life < stale_before,
-                Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous,
-            )
-            .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
-        ).rowcount
-        db.session.commit()
-        if claimed == 1:  # another sweeper may have won this job: then it re-queued it, not us
-            enqueue(job.id)
-            log.info("job=%s preset=%s requeued after a stale heartbeat (stalled=%s)", job.id, job.preset_id, stalled)
-            actions.append((job.id, "requeued"))
+        action = sweep_one(services, job, stale_before, now, enqueue)
+        if action:
+            actions.append((job.id, action))
     return actions
+
+
+def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
+    """End, fail or re-queue one lost job; returns what was done (None when another sweeper won it)."""
+    if job.cancel_requested:
+        finalize_without_worker(services, job.id, JobStatus.CANCELED, "Canceled by an admin")
+        return JobStatus.CANCELED
+    mark = progress_mark(job.id)
+    stalled = job.stalled_requeues + 1 if mark == job.progress_mark and job.requeues else 0
+    if stalled > services.settings.max_stalled_requeues:
+        reason = (
+            f"The job was re-queued {job.stalled_requeues} times after its worker stopped, without "
+            f"progress; giving up. Check the worker logs, then use Retry failed models."
+        )
+        finalize_without_worker(services, job.id, JobStatus.FAILED, reason)
+        return JobStatus.FAILED
+    previous = job.requeued_at
+    claimed = db.session.execute(
+        update(Job)
+        .where(
+            Job.id == job.id,
+            Job.status.in_(JOB_LIVE),
+            func.coalesce(Job.heartbeat_at, Job.created_at) < stale_before,
+            Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous,
+        )
+        .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:  # another sweeper won this job: it re-queued it, not us
+        return None
+    enqueue(job.id)
+    log.info("job=%s preset=%s requeued after a stale heartbeat (stalled=%s)", job.id, job.preset_id, stalled)
+    return "requeued"
 
 
 def finalize_without_worker(services, job_id: str, status: str, reason: str) -> None:
     """End a job no worker is running: close open items, settle usage, write the final record."""
     job = db.session.get(Job, job_id)
     items = list(job.items)
-    item_state = "canceled" if status == "canceled" else "failed"
+    item_state = ItemState.CANCELED if status == JobStatus.CANCELED else ItemState.FAILED
     for item in items:
         if item.state in ITEM_OPEN:
-            if item.prediction_id and status == "canceled":
+            if item.prediction_id and status == JobStatus.CANCELED:
                 cancel_prediction(services, item.prediction_id, job.offline)
-            item.state, item.error = item_state, reason if status == "failed" else "canceled by an admin"
+            item.state, item.error = item_state, reason if status == JobStatus.FAILED else "canceled by an admin"
     any_example = settle_usage(job.preset_id, job.id, items)
     job.status, job.error, job.finished_at, job.lease_owner = status, reason, utcnow(), None
-    job.done = sum(1 for i in items if i.state == "succeeded")
-    job.failed = sum(1 for i in items if i.state == "failed")
+    job.done = sum(1 for i in items if i.state == ItemState.SUCCEEDED)
+    job.failed = sum(1 for i in items if i.state == ItemState.FAILED)
     if any_example:
         db.session.execute(update(Preset).where(Preset.id == job.preset_id).values(last_generated=utcnow()))
     db.session.commit()
@@ -125,12 +132,6 @@ def cancel_prediction(services, prediction_id: str, offline: bool) -> None:
         services.generator(offline=False).cancel(prediction_id)
 
 
-class CancelError(Exception):
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.message, self.status = message, status
-
-
 def request_cancel(services, job_id: str) -> str:
     """Cancel a job: a queued one ends at once, a running one is stopped by its worker."""
     job = db.session.get(Job, job_id)
@@ -140,13 +141,13 @@ def request_cancel(services, job_id: str) -> str:
         raise CancelError(f"Job {job_id} has already ended ({job.status}); there is nothing to cancel.")
     ended = db.session.execute(  # claim it like a worker would, so none can start it meanwhile
         update(Job)
-        .where(Job.id == job_id, Job.status == "queued", Job.lease_owner.is_(None))
-        .values(cancel_requested=True, status="running", lease_owner="admin-cancel", heartbeat_at=utcnow())
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.lease_owner.is_(None))
+        .values(cancel_requested=True, status=JobStatus.RUNNING, lease_owner="admin-cancel", heartbeat_at=utcnow())
     ).rowcount
     if ended:  # never started: no worker will see it, so end it here
         db.session.commit()
-        finalize_without_worker(services, job_id, "canceled", "Canceled by an admin before it started")
-        return "canceled"
+        finalize_without_worker(services, job_id, JobStatus.CANCELED, "Canceled by an admin before it started")
+        return JobStatus.CANCELED
     db.session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
     db.session.commit()
     return "cancel requested"

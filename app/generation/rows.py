@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..database import db
 from ..gallery import example_json
-from ..models import GalleryExample, ItemState, Job, JobItem, new_id, utcnow
+from ..models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
 from ..providers.base import ItemResult, ItemSpec
 from ..storage.base import Storage
 
@@ -92,3 +92,27 @@ def recent_durations(provider: str, limit: int) -> tuple[float, ...]:
     ).all()
     db.session.commit()  # end the read transaction: the runner's later writes start fresh
     return tuple(r for r in rows if r is not None)
+
+
+def confirm_reservations(preset_id: str, job_id: str, open_items) -> list[int]:
+    """Reserve again any model of `open_items` whose reservation is gone; returns the ids of the items
+    whose model another job holds now (flushed, committed by the caller)."""
+    owners = dict(
+        db.session.execute(
+            select(PresetModelUsage.model_id, PresetModelUsage.job_id).where(
+                PresetModelUsage.preset_id == preset_id,
+                PresetModelUsage.model_id.in_({i.model_id for i in open_items}),
+            )
+        ).all()
+    )
+    taken = []
+    for item in open_items:
+        owner = owners.get(item.model_id, "missing")
+        if owner == "missing":
+            db.session.add(
+                PresetModelUsage(preset_id=preset_id, model_id=item.model_id, state=UsageState.RESERVED, job_id=job_id)
+            )
+            owners[item.model_id] = job_id
+        elif owner != job_id:
+            taken.append(item.id)
+    return taken

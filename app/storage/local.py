@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..config import private_dir
+from ..private_files import private_dir
 
 SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
 

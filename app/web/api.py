@@ -8,16 +8,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..audit import record
 from ..database import db
+from ..errors import GenerationError, PresetError
+from ..gallery import example_json
 from ..generation.jobs import job_json, live_job_for_preset
-from ..generation.recovery import CancelError, request_cancel
+from ..generation.recovery import request_cancel
 from ..generation.submit import (
-    GenerationError,
     parse_examples_per_model,
     request_generation,
     request_retry_of_failed,
 )
-from ..models import GalleryExample, Preset, iso
-from ..presets import PresetError, apply_preset_fields
+from ..models import GalleryExample, JobStatus, Preset, iso
+from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
 from ..selection import usage_counts
 from ..storage.base import preset_prefix
@@ -48,29 +49,12 @@ def read_json_body(required: bool):
     return body
 
 
-def failure(exc: GenerationError | PresetError):
-    return error_response(exc.status, exc.message)
-
-
 def gallery_json(preset_id: str) -> list[dict]:
     examples = db.session.scalars(
         select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
     )
     storage = services().storage
-    return [
-        {
-            "id": e.id,
-            "modelId": e.model_id,
-            "gender": e.gender,
-            "provider": e.provider,
-            "imageUrl": storage.url(e.image_path),
-            "predictionId": e.prediction_id,
-            "jobId": e.job_id,
-            "createdAt": iso(e.created_at),
-            "offline": e.offline,
-        }
-        for e in examples
-    ]
+    return [example_json(e, storage) for e in examples]
 
 
 def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
@@ -102,13 +86,6 @@ def get_preset_or_404(preset_id: str) -> Preset:
     if preset is None:
         raise PresetError(f"No preset with id {preset_id!r}.", 404)
     return preset
-
-
-@bp.errorhandler(GenerationError)
-@bp.errorhandler(PresetError)
-def _known_error(exc):
-    db.session.rollback()
-    return failure(exc)
 
 
 @bp.post("/presets/<id:preset_id>/generate-examples")
@@ -206,14 +183,10 @@ def commit_preset() -> None:
 @bp.post("/jobs/<id:job_id>/cancel")
 @admin_required
 def cancel_job(job_id: str):
-    try:
-        outcome = request_cancel(services(), job_id)
-    except CancelError as exc:
-        db.session.rollback()
-        return error_response(exc.status, exc.message)
+    outcome = request_cancel(services(), job_id)  # an AppError is answered by the app's error handler
     record(g.actor, "job.cancel", f"job {job_id}")
     db.session.commit()
-    message = "Job canceled." if outcome == "canceled" else "Cancel requested; the worker is stopping the job."
+    message = "Job canceled." if outcome == JobStatus.CANCELED else "Cancel requested; the worker is stopping the job."
     return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
 
 

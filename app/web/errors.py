@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..database import db
+from ..errors import AppError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ def init_app(app) -> None:
             message = "Your form expired or lacked its security token: reload the page and try again."
         response = error_response(exc.code or 500, message or exc.name)
         return response
+
+    @app.errorhandler(AppError)
+    def refused(exc: AppError):
+        """Every AppError raised below the web side, answered in the caller's language."""
+        db.session.rollback()
+        return error_response(exc.status, exc.message)
 
     @app.errorhandler(OperationalError)
     def database_down(exc):

@@ -1,7 +1,8 @@
 """The browser admin: one blueprint per feature, server-rendered, htmx for the live parts.
 
 - `auth_views`: sign in / sign out
-- `views_presets`: presets list, create / edit / delete, preset page with gallery, model pool, generate form
+- `views_presets`: presets list, create / edit / delete, the preset page
+- `views_gallery`: the preset page's live parts (gallery pages, example delete, clear usage, generate form)
 - `views_jobs`: jobs list, job page, the live progress fragment
 """
 
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 
-from . import auth_views, views_jobs, views_presets
+from . import auth_views, views_gallery, views_jobs, views_presets  # noqa: F401 (views_gallery: routes on admin_presets)
 
 SESSION_LIFETIME = timedelta(hours=12)
 

@@ -10,8 +10,9 @@ from flask import render_template, request
 from sqlalchemy import and_, func, or_, select
 
 from ...database import db
+from ...gallery import example_json
 from ...generation.submit import MODELS_PER_JOB
-from ...models import GalleryExample, PresetModelUsage, iso, utcnow
+from ...models import GalleryExample, JobStatus, PresetModelUsage, utcnow
 from ..context import services
 
 log = logging.getLogger(__name__)
@@ -66,32 +67,13 @@ def model_pool(preset_id: str) -> Pool:
 
 # -- gallery -------------------------------------------------------------------
 def example_card(example: GalleryExample) -> dict:
-    return {
-        "id": example.id,
-        "presetId": example.preset_id,
-        "modelId": example.model_id,
-        "gender": example.gender,
-        "index": example.example_index,
-        "provider": example.provider,
-        "imageUrl": services().storage.url(example.image_path),
-        "offline": example.offline,
-        "createdAt": iso(example.created_at),
-    }
+    return example_json(example, services().storage) | {"presetId": example.preset_id}
 
 
 def record_card(example: dict, preset_id: str, provider: str) -> dict:
-    """A gallery card from a progress record's example (no database row needed)."""
-    return {
-        "id": example.get("id"),
-        "presetId": preset_id,
-        "modelId": example.get("modelId"),
-        "gender": example.get("gender"),
-        "index": example.get("index", 0),
-        "provider": provider,
-        "imageUrl": example.get("imageUrl"),
-        "offline": example.get("offline"),
-        "createdAt": example.get("createdAt"),
-    }
+    """A gallery card from a progress record's example (no database row needed); records written before
+    examples carried their provider and index fall back to the job's provider and the first index."""
+    return {"index": 0, "provider": provider, **example, "presetId": preset_id}
 
 
 def encode_cursor(example: GalleryExample) -> str:
@@ -162,6 +144,12 @@ def worker_missing(status: str, created_at: datetime | None, updated_at: datetim
     """A job waits with no consumer to run it: queued for a few seconds, or running with frozen progress."""
     now = utcnow()
     waiting = (
-        status == "queued" and created_at is not None and (now - created_at).total_seconds() > QUEUED_GRACE_SECONDS
-    ) or (status == "running" and updated_at is not None and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS)
+        status == JobStatus.QUEUED
+        and created_at is not None
+        and (now - created_at).total_seconds() > QUEUED_GRACE_SECONDS
+    ) or (
+        status == JobStatus.RUNNING
+        and updated_at is not None
+        and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS
+    )
     return waiting and consumers_alive() is False

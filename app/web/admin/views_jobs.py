@@ -17,11 +17,12 @@ from sqlalchemy.orm import joinedload
 
 from ...audit import record
 from ...database import db
+from ...errors import CancelError, GenerationError
 from ...generation.progress import ProgressRecord
 from ...generation.progress import read_record as progress_record
-from ...generation.recovery import CancelError, request_cancel
-from ...generation.submit import GenerationError, request_retry_of_failed
-from ...models import JOB_FINAL, Job, Preset, iso, utcnow
+from ...generation.recovery import request_cancel
+from ...generation.submit import request_retry_of_failed
+from ...models import JOB_FINAL, ItemState, Job, JobStatus, Preset, iso, utcnow
 from ...providers.catalog import PROVIDERS
 from ..auth import local_admin_path
 from .common import (
@@ -65,7 +66,7 @@ def progress_from_record(record: ProgressRecord) -> dict:
         "total": record.total,
         "offline": record.offline,
         "items": record.items,
-        "failures": [i for i in record.items if i.get("state") == "failed"],
+        "failures": [i for i in record.items if i.get("state") == ItemState.FAILED],
         "examples": record.examples,
         "worker_missing": worker_missing(record.status, parse_iso(record.created_at), parse_iso(record.updated_at)),
     }
@@ -178,7 +179,7 @@ def cancel(job_id: str):
     db.session.commit()
     flash(
         "Job canceled."
-        if outcome == "canceled"
+        if outcome == JobStatus.CANCELED
         else "Cancel requested: the worker is canceling the predictions in flight.",
         "success",
     )

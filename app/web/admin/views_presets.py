@@ -1,7 +1,6 @@
 """Presets: the list, create / edit / delete, and the preset page (gallery, model pool, generate form).
 
-The generate form posts to this blueprint's own route (`generate`): htmx gets the progress
-fragment, a plain form post a 303 to the job page. The JSON API has its own endpoint.
+The page's live parts (gallery pages, the generate form's route) are in `views_gallery`, on this blueprint.
 """
 
 from __future__ import annotations
@@ -9,21 +8,20 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ...audit import record
 from ...database import db
+from ...errors import PresetError
 from ...generation.jobs import live_job_for_preset
-from ...generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_examples_per_model, request_generation
+from ...generation.submit import MAX_EXAMPLES_PER_MODEL
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from ...presets import PresetError, apply_preset_fields, settings_problem
+from ...presets import apply_preset_fields, settings_problem
 from ...providers.catalog import DEFAULT_PROVIDER, PROVIDERS
-from ...selection import clear_usage
 from ...storage.base import preset_prefix
 from .common import (
     WORKER_COMMAND,
-    fragment,
     gallery_count,
     gallery_page,
     is_htmx,
@@ -31,7 +29,7 @@ from .common import (
     record_card,
     services,
 )
-from .views_jobs import progress_from_job, progress_from_record, progress_response, read_record, render_progress
+from .views_jobs import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 
@@ -62,39 +60,9 @@ def presets():
         query = query.where(Preset.name.ilike(f"%{escape_like(q)}%", escape="\\"))
     rows = db.session.scalars(query).all()
     ids = [p.id for p in rows]
-    examples = (
-        dict(
-            db.session.execute(
-                select(GalleryExample.preset_id, func.count())
-                .where(GalleryExample.preset_id.in_(ids))
-                .group_by(GalleryExample.preset_id)
-            ).all()
-        )
-        if ids
-        else {}
-    )
-    usage = (
-        dict(
-            db.session.execute(
-                select(PresetModelUsage.preset_id, func.count())
-                .where(PresetModelUsage.preset_id.in_(ids))
-                .group_by(PresetModelUsage.preset_id)
-            ).all()
-        )
-        if ids
-        else {}
-    )
-    live = (
-        dict(
-            db.session.execute(
-                select(Job.preset_id, func.max(Job.status))
-                .where(Job.preset_id.in_(ids), Job.status.in_(JOB_LIVE))
-                .group_by(Job.preset_id)
-            ).all()
-        )
-        if ids
-        else {}
-    )
+    examples = count_by_preset(GalleryExample.preset_id, func.count(), ids)
+    usage = count_by_preset(PresetModelUsage.preset_id, func.count(), ids)
+    live = count_by_preset(Job.preset_id, func.max(Job.status), ids, Job.status.in_(JOB_LIVE))
     context = dict(
         presets=rows,
         q=q,
@@ -107,6 +75,14 @@ def presets():
     if is_htmx() and request.htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
     return render_template("admin/presets.html", **context)
+
+
+def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> dict:
+    """{preset id: aggregate} for the listed presets, in one grouped query (none when the list is empty)."""
+    if not ids:
+        return {}
+    query = select(preset_column, aggregate).where(preset_column.in_(ids), *conditions).group_by(preset_column)
+    return {row[0]: row[1] for row in db.session.execute(query)}
 
 
 # -- create / edit / delete ---------------------------------------------------------
@@ -258,107 +234,3 @@ def preset(preset_id: str):
         worker_command=WORKER_COMMAND,
         settings_problem=settings_problem(preset),
     )
-
-
-@bp.get("/presets/<id:preset_id>/gallery")
-def gallery(preset_id: str):
-    """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
-    exclude = request.args.get("exclude") or None
-    cards, next_cursor = gallery_page(preset_id, request.args.get("after"), exclude_job=exclude)
-    return render_template(
-        "admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id, exclude=exclude
-    )
-
-
-@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
-def delete_example(preset_id: str, example_id: str):
-    example = db.session.get(GalleryExample, example_id)
-    if example is None or example.preset_id != preset_id:
-        abort(404, "That example no longer exists.")
-    release = request.form.get("release") == "1"
-    model_id, key = example.model_id, example.image_path
-    db.session.delete(example)
-    if release:
-        db.session.execute(
-            delete(PresetModelUsage).where(
-                PresetModelUsage.preset_id == preset_id,
-                PresetModelUsage.model_id == model_id,
-                PresetModelUsage.state == "used",
-            )
-        )
-    record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
-    db.session.commit()
-    services().storage.delete(key)
-    message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
-    if is_htmx():
-        return fragment(
-            "admin/_example_deleted.html",
-            pool=model_pool(preset_id),
-            example_count=gallery_count(preset_id),
-            message=message,
-            preset_id=preset_id,
-        )
-    flash(message, "success")
-    return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
-
-
-@bp.post("/presets/<id:preset_id>/clear-usage")
-def clear_preset_usage(preset_id: str):
-    preset = get_preset(preset_id)
-    if live_job_for_preset(preset.id):
-        flash(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.', "error")
-    else:
-        removed = clear_usage(preset.id)
-        record(g.actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
-        db.session.commit()
-        flash(
-            f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
-            f"The gallery is unchanged.",
-            "success",
-        )
-    return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
-
-
-# -- generate: the browser's form ------------------------------------------------------------------
-@bp.post("/presets/<id:preset_id>/generate")
-def generate(preset_id: str):
-    """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
-    htmx = is_htmx()
-    try:
-        raw = (request.form.get("examples_per_model") or "1").strip()
-        try:
-            value = int(raw)
-        except ValueError:
-            raise GenerationError(
-                f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
-            ) from None
-        examples_per_model = parse_examples_per_model({"examplesPerModel": value})
-        queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
-    except GenerationError as exc:
-        db.session.rollback()
-        if htmx:
-            return fragment(
-                "admin/_generate_error.html",
-                message=exc.message,
-                headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"},
-            )
-        flash(exc.message, "error")
-        target = (
-            url_for("admin_presets.preset", preset_id=preset_id)
-            if exc.status != 404
-            else url_for("admin_presets.presets")
-        )
-        return redirect(target, 303)
-    job = queued.job
-    if not htmx:
-        flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
-        return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
-    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
-    extra = render_template(
-        "admin/_generate_queued.html",
-        pool=None if ended else model_pool(preset_id),
-        preset_id=preset_id,
-        message=queued.message,
-        warning=queued.selection.warning,
-    )
-    return body + extra, 200

@@ -1,0 +1,131 @@
+"""The preset page's live parts: the gallery's next pages, deleting an example, clearing usage and the
+generate form (htmx gets the progress fragment, a plain form post a 303 to the job page).
+
+Routes of the `admin_presets` blueprint, kept apart from the preset list and forms.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import delete
+
+from ...audit import record
+from ...database import db
+from ...errors import GenerationError
+from ...generation.jobs import live_job_for_preset
+from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_examples_per_model, request_generation
+from ...models import GalleryExample, PresetModelUsage, UsageState
+from ...selection import clear_usage
+from .common import (
+    fragment,
+    gallery_count,
+    gallery_page,
+    is_htmx,
+    model_pool,
+    services,
+)
+from .views_jobs import progress_response
+from .views_presets import bp, get_preset
+
+
+@bp.get("/presets/<id:preset_id>/gallery")
+def gallery(preset_id: str):
+    """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
+    exclude = request.args.get("exclude") or None
+    cards, next_cursor = gallery_page(preset_id, request.args.get("after"), exclude_job=exclude)
+    return render_template(
+        "admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id, exclude=exclude
+    )
+
+
+@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
+def delete_example(preset_id: str, example_id: str):
+    example = db.session.get(GalleryExample, example_id)
+    if example is None or example.preset_id != preset_id:
+        abort(404, "That example no longer exists.")
+    release = request.form.get("release") == "1"
+    model_id, key = example.model_id, example.image_path
+    db.session.delete(example)
+    if release:
+        db.session.execute(
+            delete(PresetModelUsage).where(
+                PresetModelUsage.preset_id == preset_id,
+                PresetModelUsage.model_id == model_id,
+                PresetModelUsage.state == UsageState.USED,
+            )
+        )
+    record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
+    db.session.commit()
+    services().storage.delete(key)
+    message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
+    if is_htmx():
+        return fragment(
+            "admin/_example_deleted.html",
+            pool=model_pool(preset_id),
+            example_count=gallery_count(preset_id),
+            message=message,
+            preset_id=preset_id,
+        )
+    flash(message, "success")
+    return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
+
+
+@bp.post("/presets/<id:preset_id>/clear-usage")
+def clear_preset_usage(preset_id: str):
+    preset = get_preset(preset_id)
+    if live_job_for_preset(preset.id):
+        flash(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.', "error")
+    else:
+        removed = clear_usage(preset.id)
+        record(g.actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
+        db.session.commit()
+        flash(
+            f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
+            f"The gallery is unchanged.",
+            "success",
+        )
+    return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
+
+
+@bp.post("/presets/<id:preset_id>/generate")
+def generate(preset_id: str):
+    """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
+    htmx = is_htmx()
+    try:
+        raw = (request.form.get("examples_per_model") or "1").strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            raise GenerationError(
+                f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
+            ) from None
+        examples_per_model = parse_examples_per_model({"examplesPerModel": value})
+        queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
+    except GenerationError as exc:
+        db.session.rollback()
+        if htmx:
+            return fragment(
+                "admin/_generate_error.html",
+                message=exc.message,
+                headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"},
+            )
+        flash(exc.message, "error")
+        target = (
+            url_for("admin_presets.preset", preset_id=preset_id)
+            if exc.status != 404
+            else url_for("admin_presets.presets")
+        )
+        return redirect(target, 303)
+    job = queued.job
+    if not htmx:
+        flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
+        return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
+    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
+    extra = render_template(
+        "admin/_generate_queued.html",
+        pool=None if ended else model_pool(preset_id),
+        preset_id=preset_id,
+        message=queued.message,
+        warning=queued.selection.warning,
+    )
+    return body + extra, 200
