@@ -34,11 +34,12 @@ bench: install-test
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m pytest tests/benchmarks -s -p no:randomly --timeout=3600
 
-## lint: ruff (rules and formatting) and the import layers (import-linter); CI runs it before the tests
+## lint: ruff (rules and formatting), the import layers (import-linter) and mypy on app/; CI runs it before the tests
 lint: install-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 
 ## format: apply ruff's fixes and formatting
 format: install-lint

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import db
+from .database import Model, db
 from .models import new_id, utcnow
 
 PREFIX = "pgt_"
@@ -27,7 +27,7 @@ class TokenError(ValueError):
     """A token name that cannot be used; the message says why."""
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     __tablename__ = "api_tokens"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

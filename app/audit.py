@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import db
+from .database import Model, db
 from .models import utcnow
 
 RECENT = 200
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,10 +4,13 @@ The pipeline and the domain reach the session through `db.session` (a scoped ses
 app context the Huey task or the request set up); nothing here imports Flask itself.
 """
 
+from __future__ import annotations
+
 import sqlite3
+from typing import TYPE_CHECKING, Any, cast
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
+from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -17,6 +20,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The tables derive from `Model`: at run time Flask-SQLAlchemy's `db.Model` (Base plus its query helpers and
+# table names), for the type checker Base itself, whose declarative typing it understands.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (`Session.execute` is typed as returning a plain Result)."""
+    return cast(CursorResult, result).rowcount
 
 
 @event.listens_for(Engine, "connect")

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .database import db
+from .database import Model
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -59,7 +59,7 @@ def iso(value: datetime | None) -> str | None:
     return value.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-class Preset(db.Model):
+class Preset(Model):
     __tablename__ = "presets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -85,7 +85,7 @@ class Preset(db.Model):
     jobs: Mapped[list[Job]] = relationship(back_populates="preset", cascade="all, delete-orphan", passive_deletes=True)
 
 
-class PresetModelUsage(db.Model):
+class PresetModelUsage(Model):
     """A model taken by a preset: `reserved` while a job works on it, `used` once it has an example."""
 
     __tablename__ = "preset_model_usage"
@@ -101,7 +101,7 @@ class PresetModelUsage(db.Model):
     preset: Mapped[Preset] = relationship(back_populates="model_usage")
 
 
-class Job(db.Model):
+class Job(Model):
     """One click of Generate Examples; prompt, provider and settings are copied at request time."""
 
     __tablename__ = "jobs"
@@ -148,7 +148,7 @@ class Job(db.Model):
         return self.status in JOB_LIVE
 
 
-class JobItem(db.Model):
+class JobItem(Model):
     """One prediction of a job: a (model, example index) pair and what became of it."""
 
     __tablename__ = "job_items"
@@ -179,7 +179,7 @@ class JobItem(db.Model):
         return f"{self.model_id}#{self.example_index}"
 
 
-class GalleryExample(db.Model):
+class GalleryExample(Model):
     """One generated image, stored in our media storage (never the provider's expiring URL)."""
 
     __tablename__ = "gallery_examples"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 GENDERS = ("male", "female")
@@ -30,8 +30,9 @@ class RegistryError(ValueError):
 class Registry:
     male: tuple[ReferenceModel, ...]
     female: tuple[ReferenceModel, ...]
+    by_id: dict[str, ReferenceModel] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {m.id: m for m in self.male + self.female})
 
     def of_gender(self, gender: str) -> tuple[ReferenceModel, ...]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 
-from .database import db
+from .database import db, rowcount
 from .models import ItemState, Preset, PresetModelUsage, UsageState, utcnow
 from .registry import GENDERS, ReferenceModel, Registry
 
@@ -82,6 +82,7 @@ def select_models_for_preset(
     request rolls the reservation back with everything else.
     """
     preset = db.session.get(Preset, preset_id)
+    assert preset is not None  # the caller holds the preset's lock
     selection = choose_models(registry, taken_model_ids(preset_id), total, rng or random.Random())
     if not selection.models:
         raise NoModelsLeft(preset)
@@ -96,6 +97,7 @@ def select_models_for_preset(
 def reserve_given_models(preset_id: str, models: list[ReferenceModel], *, job_id: str) -> Selection:
     """Reserve exactly these models (a retry of failed ones), skipping any taken since."""
     preset = db.session.get(Preset, preset_id)
+    assert preset is not None  # the caller holds the preset's lock
     taken = taken_model_ids(preset_id)
     free = [m for m in models if m.id not in taken]
     requested = {g: sum(1 for m in models if m.gender == g) for g in GENDERS}
@@ -161,7 +163,7 @@ def settle_usage(preset_id: str, job_id: str, items) -> bool:
 def clear_usage(preset_id: str) -> int:
     """Forget every model this preset used (examples stay). Returns how many rows went."""
     result = db.session.execute(delete(PresetModelUsage).where(PresetModelUsage.preset_id == preset_id))
-    return result.rowcount or 0
+    return rowcount(result) or 0
 
 
 def usage_counts(preset_id: str) -> dict[str, int]:
@@ -170,5 +172,5 @@ def usage_counts(preset_id: str) -> dict[str, int]:
         .where(PresetModelUsage.preset_id == preset_id)
         .group_by(PresetModelUsage.state)
     ).all()
-    counts = dict(rows)
+    counts: dict[str, int] = {state: count for state, count in rows}
     return {"used": counts.get(UsageState.USED, 0), "reserved": counts.get(UsageState.RESERVED, 0)}

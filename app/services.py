@@ -15,13 +15,14 @@ import replicate
 
 from .config import Settings
 from .generation.api_usage import RedisApiUsage, SqliteApiUsage
-from .generation.progress import make_progress_store
-from .generation.rate_limit import CREATE_BURST, READ_KEY, LocalCreateLimiter, RedisCreateLimiter
+from .generation.progress import ProgressStore, make_progress_store
+from .generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
 from .providers.downloads import SafeDownloader
 from .providers.offline import OfflineGenerator
 from .providers.replicate import ReplicateGenerator
 from .registry import Registry, get_registry
+from .storage.base import Storage
 from .storage.local import MediaStorage
 
 
@@ -37,12 +38,12 @@ def no_queue(job_id: str) -> None:
 class Services:
     def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None):
         self.settings = settings
-        self.storage = MediaStorage(settings.media_dir)
-        self.progress = make_progress_store(settings.redis_url, settings.instance_path)
+        self.storage: Storage = MediaStorage(settings.media_dir)
+        self.progress: ProgressStore = make_progress_store(settings.redis_url, settings.instance_path)
         self._enqueue = enqueue or no_queue
-        self._limiter = None
-        self._read_limiter = None
-        self._usage = None
+        self._limiter: CreateLimiter | None = None
+        self._read_limiter: CreateLimiter | None = None
+        self._usage: RedisApiUsage | SqliteApiUsage | None = None
         self._generators: dict[bool, Generator] = {}
         self._lock = threading.Lock()
 
@@ -82,7 +83,7 @@ class Services:
             downloader=downloader,
         )
 
-    def create_limiter(self):
+    def create_limiter(self) -> CreateLimiter:
         """The create-rate limit shared by every consumer (in Redis), or by this process without Redis."""
         if self._limiter is None:
             per_minute = self.settings.create_rate_per_minute
@@ -93,7 +94,7 @@ class Services:
                 self._limiter = LocalCreateLimiter(per_minute, burst=CREATE_BURST)
         return self._limiter
 
-    def read_limiter(self):
+    def read_limiter(self) -> CreateLimiter:
         """The read budget (polls, cancels: every call but create) shared by every consumer, like the create limit."""
         if self._read_limiter is None:
             per_minute = self.settings.reads_per_minute
@@ -104,7 +105,7 @@ class Services:
                 self._read_limiter = LocalCreateLimiter(per_minute)
         return self._read_limiter
 
-    def api_usage(self):
+    def api_usage(self) -> RedisApiUsage | SqliteApiUsage:
         """Calls to Replicate and 429s of the last minute / hour, as every consumer counted them."""
         if self._usage is None:
             if self.settings.redis_url:
@@ -129,4 +130,5 @@ class Services:
 
 def services_of(app) -> Services:
     """The app's services (typed), for code that holds the app object."""
-    return app.extensions["pixelglow"]
+    services: Services = app.extensions["pixelglow"]
+    return services

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import db
+from .database import Model, db, rowcount
 from .models import JsonType, utcnow
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100
 
 
-class AdminSession(db.Model):
+class AdminSession(Model):
     __tablename__ = "sessions"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(cookie token)
@@ -78,7 +78,7 @@ def revoke_user_sessions(user_id: str, keep: str | None = None) -> int:
     query = delete(AdminSession).where(AdminSession.user_id == user_id)
     if keep:
         query = query.where(AdminSession.id != keep)
-    return db.session.execute(query).rowcount or 0
+    return rowcount(db.session.execute(query)) or 0
 
 
 def user_sessions(user_id: str, idle: timedelta, lifetime: timedelta) -> list[AdminSession]:
@@ -94,4 +94,4 @@ def prune_expired(idle: timedelta, lifetime: timedelta) -> int:
     query = delete(AdminSession).where(
         or_(AdminSession.last_seen_at < now - idle, AdminSession.created_at < now - lifetime)
     )
-    return db.session.execute(query).rowcount or 0
+    return rowcount(db.session.execute(query)) or 0

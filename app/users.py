@@ -15,7 +15,7 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .database import db
+from .database import Model, db
 from .models import new_id, utcnow
 
 MIN_PASSWORD = 10
@@ -34,7 +34,7 @@ class UserError(ValueError):
     """An email or password that cannot be accepted; the message says why."""
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

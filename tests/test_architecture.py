@@ -140,3 +140,36 @@ def test_no_function_level_imports_without_a_reason():
                     if isinstance(inner, (ast.Import, ast.ImportFrom)) and "#" not in lines[inner.lineno - 1]:
                         found.append(f"{path.relative_to(APP.parent)}:{inner.lineno}")
     assert found == []
+
+
+MAX_MODULE_LINES, MAX_CLASS_LINES, MAX_FUNCTION_LINES = 300, 200, 50
+
+
+def oversized(root: Path = APP) -> list[str]:
+    """Modules, classes and functions over the sizes a reader can hold in mind at once."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text()
+        name = path.relative_to(root.parent)
+        if len(source.splitlines()) > MAX_MODULE_LINES:
+            found.append(f"module {name}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            limit = {ast.ClassDef: MAX_CLASS_LINES, ast.FunctionDef: MAX_FUNCTION_LINES}.get(type(node))
+            if limit is None and isinstance(node, ast.AsyncFunctionDef):
+                limit = MAX_FUNCTION_LINES
+            if limit is not None:
+                size = node.end_lineno - node.lineno + 1
+                if size > limit:
+                    found.append(f"{type(node).__name__} {name}:{node.name}: {size} lines")
+    return found
+
+
+def test_no_module_class_or_function_is_too_long_to_read():
+    assert oversized() == []
+
+
+def test_the_size_check_can_fail(tmp_path):
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "long.py").write_text("def f():\n" + "    x = 1\n" * 60)
+    assert oversized(root) == ["FunctionDef app/long.py:f: 61 lines"]

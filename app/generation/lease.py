@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, update
 
-from ..database import db
+from ..database import db, rowcount
 from ..models import JOB_LIVE, Job, JobStatus, utcnow
 
 log = logging.getLogger("app.pipeline")
@@ -36,21 +36,23 @@ class Lease:
         """Claim the job for this worker unless a live worker holds it (its heartbeat is fresh)."""
         now = utcnow()
         stale_before = now - timedelta(seconds=self.stale_seconds)
-        claimed = db.session.execute(
-            update(Job)
-            .where(
-                Job.id == self.job_id,
-                Job.status.in_(JOB_LIVE),
-                or_(Job.lease_owner.is_(None), Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
+        claimed = rowcount(
+            db.session.execute(
+                update(Job)
+                .where(
+                    Job.id == self.job_id,
+                    Job.status.in_(JOB_LIVE),
+                    or_(Job.lease_owner.is_(None), Job.heartbeat_at.is_(None), Job.heartbeat_at < stale_before),
+                )
+                .values(
+                    lease_owner=self.worker,
+                    heartbeat_at=now,
+                    status=JobStatus.RUNNING,
+                    attempts=Job.attempts + 1,
+                    started_at=func.coalesce(Job.started_at, now),
+                )
             )
-            .values(
-                lease_owner=self.worker,
-                heartbeat_at=now,
-                status=JobStatus.RUNNING,
-                attempts=Job.attempts + 1,
-                started_at=func.coalesce(Job.started_at, now),
-            )
-        ).rowcount
+        )
         db.session.commit()
         return claimed == 1
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from ..database import db
+from ..database import db, rowcount
 from ..errors import CancelError
 from ..models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
 from ..selection import settle_usage
@@ -32,7 +32,7 @@ def progress_mark(job_id: str) -> int:
     created = db.session.scalar(
         select(func.count()).select_from(JobItem).where(JobItem.job_id == job_id, JobItem.prediction_id.isnot(None))
     )
-    return finished + created
+    return (finished or 0) + (created or 0)
 
 
 def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]:
@@ -77,16 +77,18 @@ def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
         finalize_without_worker(services, job.id, JobStatus.FAILED, reason)
         return JobStatus.FAILED
     previous = job.requeued_at
-    claimed = db.session.execute(
-        update(Job)
-        .where(
-            Job.id == job.id,
-            Job.status.in_(JOB_LIVE),
-            func.coalesce(Job.heartbeat_at, Job.created_at) < stale_before,
-            Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous,
+    claimed = rowcount(
+        db.session.execute(
+            update(Job)
+            .where(
+                Job.id == job.id,
+                Job.status.in_(JOB_LIVE),
+                func.coalesce(Job.heartbeat_at, Job.created_at) < stale_before,
+                Job.requeued_at.is_(None) if previous is None else Job.requeued_at == previous,
+            )
+            .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
         )
-        .values(requeues=Job.requeues + 1, stalled_requeues=stalled, progress_mark=mark, requeued_at=now)
-    ).rowcount
+    )
     db.session.commit()
     if claimed != 1:  # another sweeper won this job: it re-queued it, not us
         return None
@@ -98,6 +100,8 @@ def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
 def finalize_without_worker(services, job_id: str, status: str, reason: str) -> None:
     """End a job no worker is running: close open items, settle usage, write the final record."""
     job = db.session.get(Job, job_id)
+    if job is None:  # deleted with its preset meanwhile: nothing left to end
+        return
     items = list(job.items)
     item_state = ItemState.CANCELED if status == JobStatus.CANCELED else ItemState.FAILED
     for item in items:
@@ -139,11 +143,13 @@ def request_cancel(services, job_id: str) -> str:
         raise CancelError(f"No job with id {job_id!r}.", 404)
     if job.status not in JOB_LIVE:
         raise CancelError(f"Job {job_id} has already ended ({job.status}); there is nothing to cancel.")
-    ended = db.session.execute(  # claim it like a worker would, so none can start it meanwhile
-        update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.lease_owner.is_(None))
-        .values(cancel_requested=True, status=JobStatus.RUNNING, lease_owner="admin-cancel", heartbeat_at=utcnow())
-    ).rowcount
+    ended = rowcount(
+        db.session.execute(  # claim it like a worker would, so none can start it meanwhile
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED, Job.lease_owner.is_(None))
+            .values(cancel_requested=True, status=JobStatus.RUNNING, lease_owner="admin-cancel", heartbeat_at=utcnow())
+        )
+    )
     if ended:  # never started: no worker will see it, so end it here
         db.session.commit()
         finalize_without_worker(services, job_id, JobStatus.CANCELED, "Canceled by an admin before it started")

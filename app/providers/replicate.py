@@ -103,7 +103,7 @@ def without_client_retries(client: replicate.Client) -> None:
     """The client retries GETs on 429/503 by itself (up to 10 times): calls that would bypass the
     read budget and hide the 429s. Our wait loop retries instead, so the client tries once."""
     transport = getattr(client._client, "_transport", None)
-    if hasattr(transport, "max_attempts"):
+    if transport is not None and hasattr(transport, "max_attempts"):
         transport.max_attempts = 1
     else:
         log.warning("replicate client: could not turn off its own retries; reads may exceed the budget")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -130,13 +131,14 @@ def problems(schema: dict, settings, model: str) -> list[str]:
 def describe(error: ValidationError, schema: dict, model: str) -> str:
     """A sentence an admin can act on: the setting, what it may be, what it was."""
     if error.validator == "additionalProperties":
-        unknown = sorted(set(error.instance) - set(schema["properties"]))
+        given = error.instance if isinstance(error.instance, dict) else {}
+        unknown = sorted(set(given) - set(schema["properties"]))
         accepted = ", ".join(schema["properties"]) or "none"
         return f"setting {', '.join(map(repr, unknown))} is not an input of {model} (accepted: {accepted})"
     name = error.path[0] if error.path else "settings"
     got = error.instance
     shown = repr(got) if not isinstance(got, str) or len(got) <= 40 else f"a text of {len(got):,} characters"
-    rule = error.validator_value
+    rule: Any = error.validator_value
     messages = {
         "enum": lambda: f"must be one of: {', '.join(map(str, rule))}",
         "type": lambda: f"must be {'an' if str(rule)[0] in 'aeiou' else 'a'} {rule}",

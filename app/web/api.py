@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g, jsonify, redirect, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -59,7 +61,7 @@ def gallery_json(preset_id: str) -> list[dict]:
 
 def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
     registry = services().registry()
-    data = {
+    data: dict[str, Any] = {
         "id": preset.id,
         "name": preset.name,
         "prompt": preset.prompt,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 from functools import wraps
+from typing import cast
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
@@ -27,7 +28,7 @@ from ..models import utcnow
 from ..users import user_for_session
 from .context import services
 from .errors import error_response
-from .sessions import ServerSessionInterface
+from .sessions import ServerSession, ServerSessionInterface
 
 csrf = CSRFProtect()
 
@@ -65,6 +66,11 @@ def bearer_token_ok() -> bool:
     return bearer_actor() is not None
 
 
+def server_session() -> ServerSession:
+    """The request's session, as the server-side session it is (Flask types it as any SessionMixin)."""
+    return cast(ServerSession, session)
+
+
 def authenticate() -> None:
     """Set g.auth to 'token', 'session' or None for this request, g.actor, and g.user for a session."""
     g.user = g.actor = None
@@ -73,23 +79,23 @@ def authenticate() -> None:
         g.auth, g.actor = "token", actor
         return
     g.auth = None
-    session.load()  # already read when the request started, unless the database failed then (→ 503)
-    if session.user_id:
-        user = user_for_session(session.user_id, session.get(SESSION_STAMP))
+    server_session().load()  # already read when the request started, unless the database failed then (→ 503)
+    if server_session().user_id:
+        user = user_for_session(server_session().user_id, session.get(SESSION_STAMP))
         if user is not None:
             g.auth, g.user, g.actor = "session", user, user.email
             if request.endpoint not in PASSIVE_ENDPOINTS:
-                session.touch()
+                server_session().touch()
 
 
 def sign_in(user) -> None:
-    session.start(user.id)  # a fresh session: new token, new row, new CSRF token; the old row is deleted
+    server_session().start(user.id)  # a fresh session: new token, new row, new CSRF token; the old row is deleted
     session[SESSION_USER] = user.id
     session[SESSION_STAMP] = user.session_stamp
 
 
 def sign_out() -> None:
-    session.end()  # the row is deleted: a copy of the cookie is worth nothing afterwards
+    server_session().end()  # the row is deleted: a copy of the cookie is worth nothing afterwards
 
 
 def local_admin_path(target) -> str | None:
@@ -119,7 +125,7 @@ def login_url() -> str:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
     elif request.method == "GET" and not request.path.startswith(("/api/", "/media/")):
         target = request.full_path.rstrip("?")
-    if local_admin_path(target) and not target.startswith("/admin/login"):
+    if target and local_admin_path(target) and not target.startswith("/admin/login"):
         return url_for("admin_auth.login", next=target)
     return url_for("admin_auth.login")
 

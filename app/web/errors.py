@@ -40,12 +40,11 @@ def init_app(app) -> None:
             405: f"{request.method} is not allowed on this address.",
             413: "The request body is too large.",
         }
-        message = (
-            exc.description if exc.description and exc.code not in messages else messages.get(exc.code, exc.description)
-        )
+        code = exc.code or 500
+        message = exc.description if exc.description and code not in messages else messages.get(code, exc.description)
         if exc.code == 400 and exc.description and "CSRF" in exc.description:
             message = "Your form expired or lacked its security token: reload the page and try again."
-        response = error_response(exc.code or 500, message or exc.name)
+        response = error_response(code, message or exc.name)
         return response
 
     @app.errorhandler(AppError)

@@ -5,6 +5,7 @@ never with a cookie (the session interface sets none under /media/)."""
 
 from flask import Blueprint, abort, send_from_directory
 
+from ..storage.local import MediaStorage
 from .auth import admin_required
 from .context import services
 
@@ -15,6 +16,8 @@ bp = Blueprint("media", __name__)
 @admin_required
 def media(key: str):
     storage = services().storage
+    if not isinstance(storage, MediaStorage):  # only the local folder is served from here
+        abort(404)
     try:
         storage.path_for(key)
     except ValueError:

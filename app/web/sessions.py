@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, Request, Response, g
 from flask import request as current_request
@@ -68,8 +68,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.row_id: str | None = None
         self.user_id: str | None = None
         self.user: User | None = None
-        self.created_at = None
-        self.last_seen_at = None
+        self.created_at: datetime | None = None
+        self.last_seen_at: datetime | None = None
         self.loaded = False
         self.modified = False
         self.regenerate = False  # sign-in: a new token and row, the old row deleted
@@ -80,9 +80,8 @@ class ServerSession(CallbackDict, SessionMixin):
         if self.loaded:
             return
         found = find_session_with_user(self.token)
-        row = found[0] if found else None
-        if row is not None and not is_expired(row, *timeouts()):
-            self.user = found[1]  # held here: SQLAlchemy's identity map keeps only weak references
+        if found is not None and not is_expired(found[0], *timeouts()):
+            row, self.user = found  # the user held here: SQLAlchemy's identity map keeps only weak references
             dict.update(self, row.data or {})
             self.row_id, self.user_id = row.id, row.user_id
             self.created_at, self.last_seen_at = row.created_at, row.last_seen_at
@@ -122,7 +121,8 @@ class ServerSessionInterface(SessionInterface):
             log.warning("could not read the session: %s", exc.__class__.__name__)
         return session
 
-    def save_session(self, app: Flask, session: ServerSession, response: Response) -> None:
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)  # open_session makes only these
         if (
             not session.loaded
             or current_request.path.startswith(NO_COOKIE_PREFIXES)

@@ -97,9 +97,13 @@ def init_app(app: Flask) -> None:
     limiter = Limiter(key_func=client_address)
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
-    view = app.view_functions[LOGIN_ENDPOINT]
-    common = dict(methods=["POST"], deduct_when=failed_attempt)
-    view = limiter.limit(settings.login_limits_account, key_func=account_and_address, **common)(view)
-    view = limiter.limit(settings.login_limits_address, key_func=client_address, **common)(view)
-    app.view_functions[LOGIN_ENDPOINT] = view
+    by_account = limiter.limit(
+        settings.login_limits_account, key_func=account_and_address, methods=["POST"], deduct_when=failed_attempt
+    )
+    by_address = limiter.limit(
+        settings.login_limits_address, key_func=client_address, methods=["POST"], deduct_when=failed_attempt
+    )
+    view = by_address(by_account(app.view_functions[LOGIN_ENDPOINT]))
+    # Flask-Limiter types its wrapper as possibly async; the login view it wraps is a plain function
+    app.view_functions[LOGIN_ENDPOINT] = view  # type: ignore[assignment]
     app.register_error_handler(RateLimitExceeded, too_many_attempts)

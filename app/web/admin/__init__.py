@@ -72,7 +72,7 @@ def format_datetime(value: datetime | str | None) -> str:
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
         except ValueError:
-            return value
+            return str(value)
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from flask import render_template, request
 from sqlalchemy import and_, func, or_, select
@@ -25,7 +26,7 @@ WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
 
 def is_htmx() -> bool:
     """htmx-flask's `request.htmx` (truthy for htmx requests), history restores excepted: they want a page."""
-    htmx = request.htmx
+    htmx = cast(Any, request).htmx  # added by htmx-flask, which ships no types
     return bool(htmx) and not htmx.history_restore_request
 
 

@@ -147,7 +147,8 @@ def progress_response(
 @bp.get("/<id:job_id>/progress")
 def progress(job_id: str):
     """The polled fragment. While the job runs: the progress record only, no SQL."""
-    view = request.args.get("view") if request.args.get("view") in VIEWS else "preset"
+    view = request.args.get("view") or "preset"
+    view = view if view in VIEWS else "preset"
     provider = request.args.get("provider") if request.args.get("provider") in PROVIDERS else None
     shown = max(0, request.args.get("shown", 0, type=int) or 0)
     base = request.args.get("base", type=int)
