@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -53,6 +54,14 @@ class Settings:
     max_stalled_requeues: int = 5
     sd_img2img_version: str = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
     prices: dict = field(default_factory=dict)
+    # webhooks (issue #11): where Replicate can reach us, the signing secret if not fetched, the fallback poll
+    public_base_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_fallback_poll: float = 30.0
+
+    @property
+    def webhook_url(self) -> str | None:
+        return f"{self.public_base_url}/hooks/replicate" if self.public_base_url else None
 
     @property
     def offline(self) -> bool:
@@ -178,6 +187,21 @@ def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
     return token, mode
 
 
+def _webhooks(environ) -> dict:
+    """PUBLIC_BASE_URL (turns webhooks on), REPLICATE_WEBHOOK_SECRET (else fetched from Replicate once)."""
+    base = (environ.get("PUBLIC_BASE_URL") or "").strip().rstrip("/") or None
+    if base and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", base):
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) URL like https://admin.example.com, got {base!r}")
+    secret = environ.get("REPLICATE_WEBHOOK_SECRET") or None
+    if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret):
+        raise ConfigError("REPLICATE_WEBHOOK_SECRET must look like whsec_<base64>, as Replicate shows it")
+    return {
+        "public_base_url": base,
+        "webhook_secret": secret,
+        "webhook_fallback_poll": _float(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05),
+    }
+
+
 def load_settings(environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
@@ -224,4 +248,5 @@ def load_settings(environ=None) -> Settings:
             "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
         ),
         prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
+        **_webhooks(environ),
     )
