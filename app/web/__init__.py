@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, media
+from . import admin, api, auth, errors, hooks, media
 
 
 class IdConverter(BaseConverter):
@@ -20,5 +20,6 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(hooks.bp)
     admin.init_app(app)
     errors.init_app(app)
