@@ -54,6 +54,7 @@ REPLAN_SECONDS = 0.25
 CANCEL_AFTER_MIN = 5.0  # Replicate's smallest accepted Cancel-After
 DEADLINE_GRACE = 2.0  # with Cancel-After, Replicate ends a late prediction first; we look this much later
 WEBHOOK_TOLERANCE = 300  # seconds a webhook's timestamp may be away from our clock
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
@@ -135,8 +136,7 @@ def verify_webhook(headers, body: str, secret: str) -> None:
     """Replicate's signature (Standard Webhooks), through the client's own check: HMAC-SHA256 over
     "{id}.{timestamp}.{body}" keyed with the base64 part of the whsec_ secret, any `v1,<b64>` entry of
     `webhook-signature` may match, compared in constant time; a timestamp over 5 minutes away is refused."""
-    wanted = ("webhook-id", "webhook-timestamp", "webhook-signature")
-    given = {name: headers.get(name) for name in wanted}
+    given = {name: headers.get(name) for name in WEBHOOK_HEADERS}
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise WebhookRefused(f"missing header {missing[0]}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
 from flask import Blueprint, jsonify, request
 from replicate.exceptions import ReplicateError
 
-from ..providers.replicate import FINISHED, WebhookRefused, verify_webhook
+from ..providers.replicate import FINISHED, WEBHOOK_HEADERS, WebhookRefused, verify_webhook
 from .context import services
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ def replicate_webhook():
         body = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError:
         return _answer(401, success=False, error="the body is not UTF-8, so its signature cannot match")
+    missing = [name for name in WEBHOOK_HEADERS if not request.headers.get(name)]
+    if missing:  # refused before the secret is needed: junk requests never cost a read of it
+        return _answer(401, success=False, error=f"webhook refused: missing header {missing[0]}")
     try:
         secret = services().webhook_secret()
-    except (ReplicateError, OSError) as exc:  # Replicate retries the delivery later
+    except (ReplicateError, httpx.HTTPError, OSError) as exc:  # Replicate retries the delivery later
         log.warning("webhook: could not read the signing secret from Replicate: %s", exc)
         return _answer(503, success=False, error="the signing secret is not available yet")
     try:
