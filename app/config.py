@@ -62,6 +62,14 @@ class Settings:
     trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
     login_limits_account: str = "5 per minute; 10 per 15 minutes; 20 per day"
     login_limits_address: str = "30 per minute; 100 per hour"
+    # webhooks (issue #11): where Replicate can reach us, the signing secret if not fetched, the fallback poll
+    public_base_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_fallback_poll: float = 30.0
+
+    @property
+    def webhook_url(self) -> str | None:
+        return f"{self.public_base_url}/hooks/replicate" if self.public_base_url else None
 
     @property
     def offline(self) -> bool:
@@ -228,6 +236,21 @@ def _tuning(environ) -> dict:
     )
 
 
+def _webhooks(environ) -> dict:
+    """PUBLIC_BASE_URL (turns webhooks on), REPLICATE_WEBHOOK_SECRET (else fetched from Replicate once)."""
+    base = (environ.get("PUBLIC_BASE_URL") or "").strip().rstrip("/") or None
+    if base and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", base):
+        raise ConfigError(f"PUBLIC_BASE_URL must be an http(s) URL like https://admin.example.com, got {base!r}")
+    secret = environ.get("REPLICATE_WEBHOOK_SECRET") or None
+    if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret):
+        raise ConfigError("REPLICATE_WEBHOOK_SECRET must look like whsec_<base64>, as Replicate shows it")
+    return {
+        "public_base_url": base,
+        "webhook_secret": secret,
+        "webhook_fallback_poll": _float(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05),
+    }
+
+
 def load_settings(environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
@@ -268,4 +291,5 @@ def load_settings(environ=None) -> Settings:
         trusted_proxies=_trusted_proxies(environ),
         login_limits_account=_rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
         login_limits_address=_rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
+        **_webhooks(environ),
     )

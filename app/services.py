@@ -10,17 +10,19 @@ import threading
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+import httpx
 import redis
 import replicate
 
 from .config import Settings
 from .generation.api_usage import RedisApiUsage, SqliteApiUsage
+from .generation.hooks import make_completions
 from .generation.progress import ProgressStore, make_progress_store
 from .generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
 from .providers.base import Generator
 from .providers.downloads import SafeDownloader
 from .providers.offline import OfflineGenerator
-from .providers.replicate import ReplicateGenerator
+from .providers.replicate import NEVER, CancelAfterTransport, ReplicateGenerator, fetch_webhook_secret
 from .registry import Registry, get_registry
 from .storage.base import Storage
 from .storage.local import MediaStorage
@@ -45,6 +47,8 @@ class Services:
         self._read_limiter: CreateLimiter | None = None
         self._usage: RedisApiUsage | SqliteApiUsage | None = None
         self._generators: dict[bool, Generator] = {}
+        self._completions = None
+        self._webhook_secret: str | None = None
         self._lock = threading.Lock()
 
     def registry(self) -> Registry:
@@ -62,7 +66,7 @@ class Services:
         settings = self.settings
         if offline:
             return OfflineGenerator(self.storage, delay=settings.offline_delay)
-        client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
+        client = self.replicate_client()
         downloads = settings.instance_path / "downloads"
         downloads.mkdir(mode=0o700, parents=True, exist_ok=True)
         downloader = SafeDownloader(
@@ -81,7 +85,35 @@ class Services:
             read_limiter=self.read_limiter(),
             usage=self.api_usage(),
             downloader=downloader,
+            webhook_url=settings.webhook_url,
+            completions=self.completions() if settings.webhook_url else None,
+            fallback_poll=settings.webhook_fallback_poll,
         )
+
+    def replicate_client(self) -> replicate.Client:
+        """A client whose creates carry Cancel-After (the prediction timeout), added by its transport."""
+        settings = self.settings
+        transport = CancelAfterTransport(httpx.HTTPTransport(), settings.prediction_timeout)
+        return replicate.Client(
+            api_token=settings.replicate_api_token, base_url=settings.replicate_base_url, transport=transport
+        )
+
+    def completions(self):
+        """Where webhooks' completions are recorded (web process) and awaited (consumers)."""
+        if self._completions is None:
+            self._completions = make_completions(self.settings.redis_url, self.settings.instance_path)
+        return self._completions
+
+    def webhook_secret(self) -> str:
+        """REPLICATE_WEBHOOK_SECRET, else the account's secret read once from Replicate (a read of the budget)."""
+        if self.settings.webhook_secret:
+            return self.settings.webhook_secret
+        with self._lock:
+            if self._webhook_secret is None:
+                self.read_limiter().acquire(NEVER)
+                self.api_usage().record("read")
+                self._webhook_secret = fetch_webhook_secret(self.replicate_client())
+            return self._webhook_secret
 
     def create_limiter(self) -> CreateLimiter:
         """The create-rate limit shared by every consumer (in Redis), or by this process without Redis."""
@@ -123,6 +155,8 @@ class Services:
             for limiter in (self.create_limiter(), self.read_limiter()):
                 if hasattr(limiter, "warm_up"):
                     limiter.warm_up()
+            if self.settings.webhook_url:
+                self.completions().start(timeout=5.0)  # subscribed before the first job's webhooks
 
     def enqueue_job(self, job_id: str) -> None:
         self._enqueue(job_id)

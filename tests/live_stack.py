@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -98,3 +99,27 @@ class Consumer:
             return self.log_path.read_text(errors="replace")[-size:]
         except FileNotFoundError:
             return "(no log)"
+
+
+class LiveWeb:
+    """The app served over real HTTP (werkzeug, a thread) so the test server can POST webhooks to it.
+    The port is known before the app exists (PUBLIC_BASE_URL is part of the app's settings): `.app` is set later."""
+
+    def __init__(self):
+        from werkzeug.serving import make_server  # only the webhook tests and benchmarks need a live server
+
+        self.app = None
+        self.server = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, name="live-web", daemon=True)
+        self.thread.start()
+
+    def _dispatch(self, environ, start_response):
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no app yet"]
+        return self.app(environ, start_response)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

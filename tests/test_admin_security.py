@@ -25,6 +25,7 @@ from tests.conftest import (
 )
 
 OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root"}
+SIGNED_ENDPOINTS = {"hooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 SAMPLE_VALUES = {"filename": "admin.css", "key": "examples/p/j/m-0.png"}
 
@@ -59,6 +60,9 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
         expected = (200, 302) if method == "GET" else (400,)
         assert response.status_code in expected, (url, response.status_code)
         assert not response.headers.get("Location", "").startswith("/admin/login")
+        return
+    if endpoint in SIGNED_ENDPOINTS:  # unsigned: 401, no session, no sign-in page
+        assert response.status_code == 401 and "Set-Cookie" not in response.headers, response.status_code
         return
     assert url.startswith(PROTECTED_PREFIXES), (
         f"{endpoint} ({url}) is neither under {PROTECTED_PREFIXES} nor declared open: decide who may call it"

@@ -13,6 +13,13 @@ read takes a token from it first, and is planned for when the prediction is like
 (`read_plan`). A read that fails (429, 5xx, network) is tried again until the item's
 deadline: a read never fails an already-billed prediction. The client's own retries of
 GETs are turned off, so that every call to Replicate goes through the budget.
+
+With a webhook URL (PUBLIC_BASE_URL), each create asks Replicate to POST the finished prediction
+to us; the web process records it and wakes the item (`completions`), which then downloads
+without reading the prediction at all. A read every `fallback_poll` seconds (about 30) catches a
+webhook that never comes. Every create carries `Cancel-After` (the prediction timeout), added by
+our HTTP transport since the client has no parameter for it: a prediction that never started
+ends `aborted` at Replicate, unbilled, even when no consumer is left to cancel it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import httpx
 import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
+from replicate.webhook import WebhookSigningSecret
 
 from ..storage.base import Storage, example_key
 from .base import ItemFailed, ItemResult, ItemSpec, Stopped
@@ -43,6 +51,10 @@ TRANSIENT_RETRIES = 5
 DOWNLOAD_RETRIES = 5
 MAX_THROTTLE_WAIT = 120.0
 REPLAN_SECONDS = 0.25
+CANCEL_AFTER_MIN = 5.0  # Replicate's smallest accepted Cancel-After
+DEADLINE_GRACE = 2.0  # with Cancel-After, Replicate ends a late prediction first; we look this much later
+WEBHOOK_TOLERANCE = 300  # seconds a webhook's timestamp may be away from our clock
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
@@ -90,13 +102,87 @@ def _timestamp(value) -> datetime | None:
 
 def _timing(prediction) -> tuple[float | None, float | None]:
     """(duration if finished, age) of a prediction from its created_at / completed_at."""
-    created = _timestamp(getattr(prediction, "created_at", None))
+    return _timing_of(getattr(prediction, "created_at", None), getattr(prediction, "completed_at", None))
+
+
+def _timing_of(created_at, completed_at) -> tuple[float | None, float | None]:
+    created = _timestamp(created_at)
     if created is None:
         return None, None
-    completed = _timestamp(getattr(prediction, "completed_at", None))
+    completed = _timestamp(completed_at)
     seconds = (completed - created).total_seconds() if completed else None
     age = (datetime.now(UTC) - created).total_seconds()
     return (max(0.0, seconds) if seconds is not None else None), max(0.0, age)
+
+
+def reading_of(prediction: dict) -> Reading:
+    """A prediction's JSON as a webhook delivers it, read like a GET of it."""
+    status = str(prediction.get("status") or "")
+    seconds, age = _timing_of(prediction.get("created_at"), prediction.get("completed_at"))
+    if status == "failed":
+        return Reading("failed", error=f"prediction failed: {prediction.get('error') or 'no reason given'}")
+    if status == "canceled":
+        return Reading("canceled", error="prediction was canceled")
+    if status == "aborted":
+        return Reading("aborted", error=f"prediction {prediction.get('id')} was aborted by Replicate (Cancel-After)")
+    return Reading(status, prediction.get("output"), None, seconds, age)
+
+
+class WebhookRefused(Exception):
+    """A webhook whose headers or signature do not check out."""
+
+
+def verify_webhook(headers, body: str, secret: str) -> None:
+    """Replicate's signature (Standard Webhooks), through the client's own check: HMAC-SHA256 over
+    "{id}.{timestamp}.{body}" keyed with the base64 part of the whsec_ secret, any `v1,<b64>` entry of
+    `webhook-signature` may match, compared in constant time; a timestamp over 5 minutes away is refused."""
+    given = {name: headers.get(name) for name in WEBHOOK_HEADERS}
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise WebhookRefused(f"missing header {missing[0]}")
+    if not given["webhook-timestamp"].isdigit():
+        raise WebhookRefused("webhook-timestamp is not a Unix time")
+    try:
+        replicate.webhooks.validate(
+            headers=given, body=body, secret=WebhookSigningSecret(key=secret), tolerance=WEBHOOK_TOLERANCE
+        )
+    except ValueError as exc:  # WebhookValidationError and base64's binascii.Error are ValueErrors
+        raise WebhookRefused(str(exc) or exc.__class__.__name__) from None
+
+
+def fetch_webhook_secret(client: replicate.Client) -> str:
+    """The account's signing secret (GET /v1/webhooks/default/secret): a read, so the caller spends a token."""
+    return client.webhooks.default.secret().key
+
+
+class CancelAfterTransport(httpx.BaseTransport):
+    """Adds `Cancel-After: <timeout>s` to every create (POST …/predictions): client 1.0.7 has no parameter
+    for it, but takes an httpx transport (`replicate.Client(transport=…)`), which it wraps in its retries."""
+
+    def __init__(self, inner: httpx.BaseTransport, seconds: float):
+        self.inner = inner
+        self.value = f"{max(CANCEL_AFTER_MIN, seconds):.0f}s"
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/predictions"):
+            request.headers["Cancel-After"] = self.value
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class FallbackPlan:
+    """With webhooks on, a prediction is read only as a fallback: every `interval` seconds."""
+
+    def __init__(self, interval: float):
+        self.interval = interval
+
+    def next_read(self, last: float | None) -> float:
+        return self.interval if last is None else last + self.interval
+
+    def done(self) -> None:
+        pass
 
 
 def without_client_retries(client: replicate.Client) -> None:
@@ -138,6 +224,9 @@ class ReplicateGenerator:
         read_limiter=None,
         usage=None,
         downloader: SafeDownloader | None = None,
+        webhook_url: str | None = None,
+        completions=None,
+        fallback_poll: float = 30.0,
     ):
         self.client = client
         self.storage = storage
@@ -149,6 +238,9 @@ class ReplicateGenerator:
         self.usage = usage or NoCount()
         self.planner = Planner(min_step=poll_interval)
         self.downloader = downloader or SafeDownloader()
+        self.webhook_url = webhook_url
+        self.completions = completions  # where the web process records what webhooks told (None: off)
+        self.fallback_poll = fallback_poll
         # The client builds its HTTP connection pool on first use, without a lock: build it here,
         # once, rather than in twenty item threads at the same moment.
         without_client_retries(client)
@@ -163,7 +255,11 @@ class ReplicateGenerator:
             prediction_id = self._create(provider, payload, stop)
             created = time.monotonic()
             on_created(prediction_id)
-        plan = self.planner.plan(spec.provider, spec.recent_seconds)
+        if self.completions is not None:
+            self.completions.expect(prediction_id)
+            plan = FallbackPlan(self.fallback_poll)
+        else:
+            plan = self.planner.plan(spec.provider, spec.recent_seconds)
         try:
             reading = self._wait(prediction_id, stop, plan, created)
         finally:
@@ -186,11 +282,7 @@ class ReplicateGenerator:
                 raise Stopped()
             try:
                 self.usage.record("create")
-                if provider.by_version:
-                    prediction = self.client.predictions.create(version=self.sd_version, input=payload)
-                else:
-                    prediction = self.client.models.predictions.create(model=provider.model, input=payload)
-                return prediction.id
+                return self._send_create(provider, payload)
             except ReplicateError as exc:
                 if exc.status == 429:
                     self.usage.record("create_429")
@@ -215,6 +307,16 @@ class ReplicateGenerator:
                     continue
                 raise ItemFailed(f"could not reach Replicate to create the prediction: {exc}") from None
 
+    def _send_create(self, provider: Provider, payload: dict) -> str:
+        hooks = {}
+        if self.webhook_url:
+            hooks = {"webhook": self.webhook_url, "webhook_events_filter": ["completed"]}
+        if provider.by_version:
+            prediction = self.client.predictions.create(version=self.sd_version, input=payload, **hooks)
+        else:
+            prediction = self.client.models.predictions.create(model=provider.model, input=payload, **hooks)
+        return prediction.id
+
     def _wait(self, prediction_id: str, stop: threading.Event, plan: Plan, created: float | None) -> Reading:
         """Read the prediction when it is likely done until it ends or passes its deadline.
 
@@ -224,8 +326,9 @@ class ReplicateGenerator:
         last = None  # seconds after creation of the last read
         transient = 0
         while True:
-            if created is not None:
-                self._sleep_until_read(plan, created, last, stop)
+            told = self._until_read(prediction_id, plan, created, last, deadline, stop)
+            if told is not None:
+                return told
             if not self.read_limiter.acquire(stop):
                 raise Stopped()
             try:
@@ -255,6 +358,32 @@ class ReplicateGenerator:
             if created is None:  # no age known: the old pace
                 created = now
             last = now - created
+
+    def _until_read(
+        self, prediction_id: str, plan: Plan, created: float | None, last: float | None, deadline: float, stop
+    ) -> Reading | None:
+        """Wait for the next read; with webhooks, return what a webhook told meanwhile instead.
+        A resumed prediction (`created` None) is read at once, unless its webhook came meanwhile."""
+        if created is None:
+            return self._told(prediction_id) if self.completions is not None else None
+        if self.completions is None:
+            self._sleep_until_read(plan, created, last, stop)
+            return None
+        read_at = min(created + plan.next_read(last), deadline + DEADLINE_GRACE)
+        while True:
+            prediction = self.completions.wait(prediction_id, max(0.0, read_at - time.monotonic()), stop)
+            if stop.is_set():
+                raise Stopped()
+            if prediction is not None and str(prediction.get("status")) in FINISHED:
+                return reading_of(prediction)
+            if time.monotonic() >= read_at:
+                return None
+
+    def _told(self, prediction_id: str) -> Reading | None:
+        prediction = self.completions.get(prediction_id)
+        if prediction is not None and str(prediction.get("status")) in FINISHED:
+            return reading_of(prediction)
+        return None
 
     def _sleep_until_read(self, plan: Plan, created: float, last: float | None, stop: threading.Event) -> None:
         """Sleep until the plan's next read, looking at the plan again every REPLAN_SECONDS: a scout's

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, inputs, media, throttle
+from . import admin, api, auth, errors, hooks, inputs, media, throttle
 
 
 class IdConverter(BaseConverter):
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(hooks.bp)
     admin.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)

@@ -23,7 +23,7 @@ import redis as redis_lib
 from app.generation.rate_limit import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
 from app.generation.rate_limit import READ_KEY  # the shared read budget, likewise
 from tests.conftest import create_preset, post_generate
-from tests.live_stack import Consumer
+from tests.live_stack import Consumer, LiveWeb
 from tests.replicate_server import busiest_window  # noqa: F401  (re-exported for the benchmarks)
 
 HERE = Path(__file__).resolve().parent
@@ -149,6 +149,7 @@ class Stack:
         self.started = 0
         self.redis = redis_lib.Redis.from_url(queue_url)
         self._pg = None
+        self.web: LiveWeb | None = None  # the app over HTTP, for webhooks (started by app(webhooks=True))
 
     def start_server(self, latency: float = 0.0, jitter: float = 0.0, seed: int = 1, **knobs):
         """The Replicate-compatible server, enforcing the account's limits unless `knobs` say otherwise."""
@@ -160,11 +161,18 @@ class Stack:
             setattr(self.server, name, value)
         return self.server
 
-    def app(self, **env):
-        """A fresh app (tables truncated) on PostgreSQL + the isolated Redis, at the defaults unless overridden."""
+    def app(self, webhooks: bool = False, **env):
+        """A fresh app (tables truncated) on PostgreSQL + the isolated Redis, at the defaults unless overridden.
+        `webhooks`: the app is also served over HTTP here and PUBLIC_BASE_URL points at it, so creates ask the
+        test server for webhooks and the consumers wait for them."""
         self.stop_consumers()
         settings = {**DEFAULTS, **{k: str(v) for k, v in env.items() if v is not None}}
+        if webhooks:
+            self.web = self.web or LiveWeb()
+            settings["PUBLIC_BASE_URL"] = self.web.url
         app = self.make_app(queue=self.queue_url, replicate=self.server, **settings)
+        if webhooks:
+            self.web.app = app
         self.reset_limit()
         return app
 
@@ -191,6 +199,8 @@ class Stack:
 
     def close(self):
         self.stop_consumers()
+        if self.web is not None:
+            self.web.close()
         if self.server is not None:
             self.server.stop()
         if self._pg is not None:
@@ -404,7 +414,12 @@ def render_markdown(data: dict) -> str:
         "Replicate-compatible test server (`tests/replicate_server.py`, in the benchmark process).",
         "",
     ]
-    for number in sorted(benches, key=lambda n: int(n) if n.isdigit() else 99):
+
+    def order(number: str):  # "8", then its variant "8w"
+        digits = "".join(c for c in number if c.isdigit())
+        return (int(digits) if digits else 99, number)
+
+    for number in sorted(benches, key=order):
         b = benches[number]
         out += [
             f"## {number}. {b['title']}",

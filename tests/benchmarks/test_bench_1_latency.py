@@ -79,3 +79,46 @@ def test_bench_1_job_time_against_latency(stack):
         f"{server_cpu:.0%} of a core"
     )
     report.publish()
+
+
+def test_bench_1w_job_time_with_webhooks(stack):
+    """The same 20 × 1 job with webhooks on: each item is woken by its prediction's webhook, nothing is read."""
+    server = stack.start_server(latency=L, jitter=JITTER, seed=101)
+    report = Report(
+        "1w",
+        "One job, 20 models × 1 example, with webhooks",
+        f"L = {L} s, jitter ±{JITTER} s; 1 consumer (-w 4 -k thread) at the defaults, run {CONCURRENT_RUNS}×; the "
+        "app served by werkzeug in the benchmark process (PUBLIC_BASE_URL) receives the test server's signed "
+        "webhooks; account limits enforced; empty duration history at the first job.",
+    )
+    app = stack.app(webhooks=True)
+    stack.start_consumers(app, 1)
+    times, split = [], []
+    for preset_id in stack.presets(app, CONCURRENT_RUNS):
+        since = len(server.creates)
+        [run] = stack.run_jobs(app, [(preset_id, 1)], timeout=300)
+        assert run.status == "succeeded", run
+        assert stack.examples_stored(app, [run]) == 20
+        times.append(run.seconds)
+        split.append(phases(server, run, since))
+    report.row(
+        "first job after the consumer starts (empty duration history) / L",
+        fmt(times[0] / L),
+        "≤ 1.25",
+        times[0] / L <= 1.25,
+    )
+    report.row(
+        f"job time / L (median of {CONCURRENT_RUNS})", fmt(median(times) / L), "≤ 1.30", median(times) <= 1.3 * L
+    )
+    report.row("job time / L (each run)", ", ".join(fmt(t / L) for t in times), "context")
+    p = {k: median([s[k] for s in split]) for k in split[0]}
+    report.row("  last prediction done → final status (median)", fmt(p["tail"], " s"), "context")
+    counts = server.call_counts()
+    throttled = counts["create_429s"] + counts["read_429s"]
+    report.row(
+        "creates / reads / 429s",
+        f"{counts['create_calls']} / {counts['reads']} / {throttled}",
+        "429s: 0",
+        throttled == 0,
+    )
+    report.publish()
