@@ -22,7 +22,10 @@ from .generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalC
 from .providers.base import Generator
 from .providers.downloads import SafeDownloader
 from .providers.offline import OfflineGenerator
-from .providers.replicate import NEVER, CancelAfterTransport, ReplicateGenerator, fetch_webhook_secret
+from .providers.readings import NEVER
+from .providers.replicate import ReplicateGenerator
+from .providers.replicate_http import CancelAfterTransport
+from .providers.webhooks import fetch_webhook_secret
 from .registry import Registry, get_registry
 from .storage.base import Storage
 from .storage.local import MediaStorage

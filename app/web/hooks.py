@@ -15,7 +15,8 @@ import httpx
 from flask import Blueprint, jsonify, request
 from replicate.exceptions import ReplicateError
 
-from ..providers.replicate import FINISHED, WEBHOOK_HEADERS, WebhookRefused, verify_webhook
+from ..providers.readings import FINISHED
+from ..providers.webhooks import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
 from .context import services
 
 log = logging.getLogger(__name__)
