@@ -25,26 +25,30 @@ The output URL of a prediction comes from a third party, so it is treated as hos
 
 Every failure is one of two exceptions, so one bad output fails one model only:
 ``DownloadRefused`` (permanent: do not retry) and ``DownloadFailed`` (transient: the
-caller may retry). This module imports only the standard library, httpx and Pillow.
+caller may retry). This module and the checks it uses (``addresses``, ``urls``, ``images``,
+``download_errors``) import only the standard library, httpx and Pillow.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import socket
 import ssl
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from PIL import Image
+
+from .addresses import IPAddress, Resolver, address_refusal, ip_literal, resolve
+from .bodies import check_response_headers, make_temp_file, remove_quietly, stream_body
+from .download_errors import DownloadError, DownloadFailed, DownloadRefused
+from .images import FORMATS, inspect_image
+from .urls import DEFAULT_PORTS, check_url, is_allowed_origin, parse_allowed_origin
+from .urls import MAX_URL_LENGTH as MAX_URL_LENGTH  # re-exported: callers import it from here
 
 MAX_OUTPUT_BYTES = 25 * 1024 * 1024
 """Default for the ``MAX_OUTPUT_BYTES`` setting: the largest output we copy."""
@@ -52,41 +56,12 @@ MAX_OUTPUT_BYTES = 25 * 1024 * 1024
 MAX_OUTPUT_PIXELS = 32 * 1024 * 1024
 """Largest image (width x height) we accept; also bounds the memory a decode check takes."""
 
-MAX_URL_LENGTH = 4096
 CHUNK_SIZE = 64 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # 404: Replicate can briefly serve a 404 before the file lands. The others say "later".
 RETRYABLE_STATUSES = frozenset({404, 408, 425, 429})
-
-# Pillow format name -> (our format name, file extension, MIME type)
-FORMATS = {
-    "PNG": ("png", "png", "image/png"),
-    "JPEG": ("jpeg", "jpg", "image/jpeg"),
-    "WEBP": ("webp", "webp", "image/webp"),
-}
-
-_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
-_NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-Resolver = Callable[..., Any]
-
-
-class DownloadError(Exception):
-    """Base of the two outcomes below; the message is a human-readable reason."""
-
-
-class DownloadRefused(DownloadError):
-    """A permanent problem with this output (bad URL, forbidden address, not an image,
-    too large...): retrying will not help."""
-
-
-class DownloadFailed(DownloadError):
-    """A transient problem (network error, timeout, 5xx, 404 before the file appears):
-    the caller may retry."""
 
 
 @dataclass
@@ -117,75 +92,13 @@ class Downloaded:
         return self.path.read_bytes()
 
     def discard(self) -> None:
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        remove_quietly(self.path)
 
     def __enter__(self) -> Downloaded:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.discard()
-
-
-def address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why we will not connect to `ip`, or None when it is a public unicast address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        reason = _ipv6_refusal(ip)
-        if reason:
-            return reason
-    return _range_refusal(ip)
-
-
-_REFUSED_RANGES = (
-    ("is_unspecified", "an unspecified address"),
-    ("is_loopback", "a loopback address"),
-    ("is_link_local", "a link-local address"),
-    ("is_multicast", "a multicast address"),
-    ("is_private", "a private address"),
-    ("is_reserved", "a reserved address"),
-)
-"""(ipaddress attribute, reason) pairs, checked in order so the most specific reason wins."""
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, NAT64), which must be vetted too."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def _ipv6_refusal(ip: ipaddress.IPv6Address) -> str | None:
-    """IPv6-only reasons: tunnels that can reach an internal IPv4 address, site-local."""
-    embedded = _embedded_ipv4(ip)
-    if embedded is None and ip.teredo is not None:
-        return "a Teredo address"
-    if embedded is not None:
-        reason = address_refusal(embedded)
-        if reason:
-            return f"{reason} (embedded in {ip})"
-    if ip.is_site_local:
-        return "a site-local address"
-    return None
-
-
-def _range_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Reasons shared by both families: any special-purpose or non-global range."""
-    for attribute, label in _REFUSED_RANGES:
-        if getattr(ip, attribute):
-            return label
-    if not ip.is_global:
-        return "not a globally routable address"
-    return None
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return (url.scheme, url.raw_host.decode("ascii").lower(), url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
 class SafeDownloader:
@@ -215,7 +128,7 @@ class SafeDownloader:
         ssl_context: ssl.SSLContext | None = None,
         max_parallel_decodes: int = 2,
     ):
-        self.allowed_origin = self._parse_allowed_origin(allowed_origin)
+        self.allowed_origin = parse_allowed_origin(allowed_origin)
         self.max_bytes = int(max_bytes)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.total_timeout = float(total_timeout)
@@ -279,40 +192,19 @@ class SafeDownloader:
 
     def _check_url(self, raw: Any, base: httpx.URL | None = None) -> httpx.URL:
         """Parse and vet one URL (the first or a redirect target); return it without fragment."""
-        shown = _shown_url(raw)
-        url, host, port = _parse_url(raw, base, shown)
-        _check_url_parts(url, host, port, shown)
-        url = url.copy_with(fragment=None)
-        if self._is_allowed_origin(url):
-            return url
-        if url.scheme != "https":
-            raise DownloadRefused(f"plain http is allowed only from the configured origin: {shown!r}")
-        _check_host_name(host)
-        return url
+        return check_url(raw, base, self.allowed_origin)
 
     def _is_allowed_origin(self, url: httpx.URL) -> bool:
-        return self.allowed_origin is not None and _origin(url) == self.allowed_origin
+        return is_allowed_origin(url, self.allowed_origin)
 
     def _addresses(self, url: httpx.URL) -> list[str]:
         """Every address `url`'s host resolves to, all vetted; refuse if any is not public."""
         host = url.raw_host.decode("ascii")
-        literal = _ip_literal(host)
+        literal = ip_literal(host)
         if literal is not None:
             candidates = [literal]
         else:
-            port = url.port or _DEFAULT_PORTS[url.scheme]
-            try:
-                infos = self.resolver(host, port, type=socket.SOCK_STREAM)
-            except (OSError, UnicodeError) as exc:
-                raise DownloadFailed(f"cannot resolve {host}: {exc}") from exc
-            candidates = []
-            for info in infos:
-                try:
-                    candidates.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
-                except (ValueError, IndexError, TypeError) as exc:
-                    raise DownloadRefused(f"{host} resolves to an unusable address {info!r}") from exc
-            if not candidates:
-                raise DownloadFailed(f"{host} resolves to no address")
+            candidates = resolve(host, url.port or DEFAULT_PORTS[url.scheme], self.resolver)
         addresses: list[str] = []
         for ip in candidates:
             reason = self._address_refusal(ip)
@@ -323,7 +215,7 @@ class SafeDownloader:
                 addresses.append(str(ip))
         return addresses
 
-    def _address_refusal(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    def _address_refusal(self, ip: IPAddress) -> str | None:
         """Hook for tests that need a "public" server on 127.0.0.1; see address_refusal."""
         return address_refusal(ip)
 
@@ -369,17 +261,19 @@ class SafeDownloader:
         target = url
         if ip is not None:
             target = url.copy_with(host=ip)
-            if _ip_literal(url.raw_host.decode("ascii")) is None:
+            if ip_literal(url.raw_host.decode("ascii")) is None:
                 extensions["sni_hostname"] = url.raw_host.decode("ascii")
         return httpx.Request("GET", target, headers=headers, extensions=extensions)
 
     def _receive(self, response: httpx.Response, url: httpx.URL, deadline: float) -> Downloaded:
         """Stream the body into a temporary file under the caps, then verify it."""
-        self._check_response_headers(response)
+        check_response_headers(response, self.max_bytes)
         server_type = response.headers.get("content-type")
-        fd, path = self._make_temp_file()
+        fd, path = make_temp_file(self.temp_dir)
         try:
-            size, head = self._stream_body(response, fd, deadline, server_type)
+            size, head = stream_body(
+                response, fd, server_type, max_bytes=self.max_bytes, deadline=deadline, total_timeout=self.total_timeout
+            )
             image_format, width, height = self._inspect(path, head, server_type)
             name, extension, mime = FORMATS[image_format]
             return Downloaded(
@@ -394,224 +288,10 @@ class SafeDownloader:
                 server_content_type=server_type,
             )
         except BaseException:
-            _remove_quietly(path)
+            remove_quietly(path)
             raise
 
-    def _check_response_headers(self, response: httpx.Response) -> None:
-        """Refuse before reading a byte: compressed bodies (bombs) or a declared size over the cap."""
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding not in ("", "identity"):
-            raise DownloadRefused(f"compressed response ({encoding}) not accepted")
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            raise DownloadRefused(
-                f"too large: Content-Length {int(declared)} bytes is over the {self.max_bytes} byte limit"
-            )
-
-    def _make_temp_file(self) -> tuple[int, Path]:
-        """A fresh temporary file for the body, so it never has to sit in memory whole."""
-        if self.temp_dir is not None:
-            self.temp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix=".download-", suffix=".part")
-        return fd, Path(name)
-
-    def _stream_body(
-        self, response: httpx.Response, fd: int, deadline: float, server_type: str | None
-    ) -> tuple[int, bytes]:
-        """Copy the body into `fd` under the size and time caps; return (size, first bytes).
-
-        The first 512 bytes are checked as soon as they arrive, so a non-image stops the
-        download early instead of after the whole body.
-        """
-        size = 0
-        head = b""
-        sniffed = False
-        with os.fdopen(fd, "wb") as out:
-            for chunk in response.iter_raw():
-                size += len(chunk)
-                self._check_progress(size, deadline)
-                out.write(chunk)
-                if not sniffed:
-                    head += chunk[: 512 - len(head)]
-                    if len(head) >= 512:
-                        self._check_signature(head, server_type)
-                        sniffed = True
-        if size == 0:
-            raise DownloadRefused("empty response body")
-        if not sniffed:
-            self._check_signature(head, server_type)
-        return size, head
-
-    def _check_progress(self, size: int, deadline: float) -> None:
-        """Stop a body that grows past the byte cap or outlasts the overall deadline."""
-        if size > self.max_bytes:
-            raise DownloadRefused(f"too large: over the {self.max_bytes} byte limit, stopped reading")
-        if time.monotonic() > deadline:
-            raise DownloadFailed(f"took longer than {self.total_timeout:g} s")
-
-    def _check_signature(self, head: bytes, server_type: str | None) -> None:
-        """Stop reading early when the first bytes are not an allowed image type."""
-        if not _has_image_signature(head):
-            raise DownloadRefused(_describe(head, server_type))
-
     def _inspect(self, path: Path, head: bytes, server_type: str | None) -> tuple[str, int, int]:
-        """Open, verify and decode the file with Pillow; return (format, width, height).
-
-        verify() checks the structure (PNG chunk CRCs...); a full decode catches what it
-        misses (truncated JPEG/WebP data). JPEG decodes at 1/8 scale; the number of
-        decodes at once is bounded, and so is their size (`max_pixels`).
-        """
-        allowed = tuple(FORMATS)
-        image_format = None
+        """Verify and decode the file (see images.inspect_image), a bounded number at once (memory)."""
         with self._decode_slots:
-            try:
-                with open(path, "rb") as handle, Image.open(handle, formats=allowed) as image:
-                    image_format = image.format
-                    width, height = image.size
-                    if width * height > self.max_pixels:
-                        raise DownloadRefused(
-                            f"image too large: {width}x{height} pixels is over the {self.max_pixels} pixel limit"
-                        )
-                    image.verify()
-                with open(path, "rb") as handle, Image.open(handle, formats=allowed) as image:
-                    if image.format == "JPEG":
-                        image.draft(None, (1, 1))
-                    image.load()
-            except DownloadError:
-                raise
-            except Image.UnidentifiedImageError as exc:
-                raise DownloadRefused(_describe(head, server_type)) from exc
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                # The warning arrives as an exception only when warnings are errors (tests);
-                # otherwise Pillow just warns and our own max_pixels check refuses.
-                raise DownloadRefused(f"decompression bomb: {exc}") from exc
-            except Exception as exc:  # Pillow raises many types for broken files
-                shown = image_format or "image"
-                raise DownloadRefused(f"corrupt or truncated {shown}: {type(exc).__name__}: {exc}") from exc
-        if image_format not in FORMATS:
-            raise DownloadRefused(f"image format {image_format} is not allowed")
-        return image_format, width, height
-
-    @staticmethod
-    def _parse_allowed_origin(origin: str | None) -> tuple[str, str, int | None] | None:
-        if not origin:
-            return None
-        url = httpx.URL(origin)
-        if url.scheme not in _DEFAULT_PORTS or not url.host or url.userinfo:
-            raise ValueError(f"allowed_origin must be an http(s) origin, got {origin!r}")
-        return _origin(url)
-
-
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
-def _shown_url(raw: Any) -> str:
-    """Refuse a missing or oversized URL; return it shortened for error messages."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise DownloadRefused("no URL")
-    if len(raw) > MAX_URL_LENGTH:
-        raise DownloadRefused(f"URL longer than {MAX_URL_LENGTH} characters")
-    return raw if len(raw) <= 200 else raw[:200] + "..."
-
-
-def _parse_url(raw: str, base: httpx.URL | None, shown: str) -> tuple[httpx.URL, str, int | None]:
-    """Parse `raw` (relative to `base` for a redirect); any parse error is a refusal."""
-    try:
-        url = base.join(raw) if base is not None else httpx.URL(raw)
-        host = url.raw_host.decode("ascii").lower()
-        port = url.port
-    except (httpx.InvalidURL, ValueError, UnicodeError, TypeError) as exc:
-        raise DownloadRefused(f"malformed URL {shown!r}: {exc}") from exc
-    return url, host, port
-
-
-def _check_url_parts(url: httpx.URL, host: str, port: int | None, shown: str) -> None:
-    """Rules for every URL, even the allowed origin: http(s), no credentials, a host, a sane port."""
-    if url.scheme not in _DEFAULT_PORTS:
-        scheme = f"{url.scheme}:" if url.scheme else "scheme-less"
-        raise DownloadRefused(f"{scheme} URLs are not allowed (only https): {shown!r}")
-    if url.userinfo:
-        raise DownloadRefused("URL contains credentials")
-    if not host:
-        raise DownloadRefused(f"URL has no host: {shown!r}")
-    if port is not None and not 0 < port < 65536:
-        raise DownloadRefused(f"URL has an invalid port: {port}")
-
-
-def _check_host_name(host: str) -> None:
-    """Refuse odd host names that resolvers may read as an IP (e.g. "0x7f.1") or mangle."""
-    if _ip_literal(host) is not None:
-        return
-    labels = host.rstrip(".").split(".")
-    if not all(_HOST_LABEL.match(label) for label in labels):
-        raise DownloadRefused(f"invalid host name {host!r}")
-    if _NUMERIC_LABEL.match(labels[-1]):
-        raise DownloadRefused(f"ambiguous numeric host {host!r}")
-
-
-def _remove_quietly(path: Path) -> None:
-    """Delete a temporary file that may already be gone, so cleanup never masks the real error."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
-def _has_image_signature(head: bytes) -> bool:
-    return (
-        head.startswith(b"\x89PNG\r\n\x1a\n")
-        or head.startswith(b"\xff\xd8\xff")
-        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-    )
-
-
-def _describe(head: bytes, server_type: str | None) -> str:
-    """A human-readable reason for bytes that are not an allowed image."""
-    claimed = f" (server said {server_type})" if server_type else ""
-    if not head:
-        return "not an image: empty body"
-    what = _other_image_kind(head) or _markup_kind(head) or _plain_kind(head)
-    return f"not an image: looks like {what}{claimed}"
-
-
-_OTHER_IMAGE_SIGNATURES = (
-    ((b"GIF87a", b"GIF89a"), "a GIF image, which is not an allowed format"),
-    ((b"BM",), "a BMP image, which is not an allowed format"),
-    ((b"II*\x00", b"MM\x00*"), "a TIFF image, which is not an allowed format"),
-)
-"""(leading bytes, description) of image formats we recognise but do not accept."""
-
-
-def _other_image_kind(head: bytes) -> str | None:
-    """Name a real image in a format we refuse, so the message says it is not an error page."""
-    for prefixes, what in _OTHER_IMAGE_SIGNATURES:
-        if head.startswith(prefixes):
-            return what
-    if head[4:12] in (b"ftypavif", b"ftypheic", b"ftypmif1", b"ftypheix"):
-        return "an AVIF/HEIF image, which is not an allowed format"
-    return None
-
-
-def _markup_kind(head: bytes) -> str | None:
-    """Spot HTML, XML/SVG or JSON (error pages, API errors), ignoring a BOM and leading space."""
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text:
-        return "text/html"
-    if text.startswith(b"<?xml") or text.startswith(b"<svg") or b"<svg" in text:
-        return "XML/SVG"
-    if text.startswith((b"{", b"[")):
-        return "JSON"
-    return None
-
-
-def _plain_kind(head: bytes) -> str:
-    """Last-resort guesses once the image and markup signatures did not match."""
-    if head.startswith(b"%PDF"):
-        return "a PDF"
-    if all(32 <= byte < 127 or byte in (9, 10, 13) for byte in head):
-        return "text"
-    return "unrecognised binary data"
+            return inspect_image(path, head, server_type, self.max_pixels)

@@ -1,0 +1,34 @@
+"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, generate, demo.
+
+One module per command group; `common` holds what they share. `init_app` registers them all.
+"""
+
+from __future__ import annotations
+
+from .demo import demo
+from .generate import generate
+from .jobs import jobs_cli
+from .presets import presets_cli
+from .providers import providers_cli
+from .registry import models_cli
+from .tokens import tokens_cli
+from .usage import usage_cli
+from .users import users_cli
+
+__all__ = [
+    "demo",
+    "generate",
+    "init_app",
+    "jobs_cli",
+    "models_cli",
+    "presets_cli",
+    "providers_cli",
+    "tokens_cli",
+    "usage_cli",
+    "users_cli",
+]
+
+
+def init_app(app) -> None:
+    for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, providers_cli, jobs_cli, generate, demo):
+        app.cli.add_command(command)

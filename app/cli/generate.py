@@ -1,0 +1,67 @@
+"""`flask --app wsgi generate PRESET`: queue an example generation, optionally waiting for it."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+from flask.cli import with_appcontext
+
+from ..database import db
+from ..generation.jobs import job_json
+from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, request_generation
+from .common import cli_actor, find_preset, services
+
+
+@click.command("generate")
+@with_appcontext
+@click.argument("preset_ref", metavar="PRESET")
+@click.option(
+    "--examples-per-model", "-n", default=1, show_default=True, type=click.IntRange(1, MAX_EXAMPLES_PER_MODEL)
+)
+@click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
+@click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
+def generate(preset_ref: str, examples_per_model: int, wait: bool, timeout: int):
+    """Queue an example generation for PRESET (id or name)."""
+    preset = find_preset(preset_ref)
+    try:
+        queued = request_generation(services(), preset.id, examples_per_model, created_by=cli_actor())
+    except GenerationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
+    if queued.selection.warning:
+        click.echo(f"Warning: {queued.selection.warning}")
+    if not wait:
+        return
+    status = wait_for_job(queued.job.id, queued.job.total, timeout)
+    if status not in ("succeeded",):
+        sys.exit(1)
+
+
+def wait_for_job(job_id: str, total: int, timeout: int) -> str:
+    deadline = time.monotonic() + timeout
+    shown = 0
+    data = None
+    with click.progressbar(length=100, label="Generating", show_percent=True) as bar:
+        while time.monotonic() < deadline:
+            data = job_json(services(), job_id)
+            db.session.rollback()  # end the read: see the worker's next commit, and free SQLite's write lock
+            if data is None:
+                raise click.ClickException(f"Job {job_id} disappeared (was its preset deleted?).")
+            percent = int(data.get("percent") or 0)
+            bar.update(percent - shown)
+            shown = percent
+            if data["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        else:
+            raise click.ClickException(f"Job {job_id} did not finish within {timeout} s; it goes on in the background.")
+    click.echo(
+        f"Job {job_id} {data['status']}: {data['done']} stored, {data['failed']} failed of {data['total']}"
+        + (" (offline placeholders)" if data.get("offline") else "")
+    )
+    for item in data.get("items") or []:
+        if item.get("state") == "failed":
+            click.echo(f"  {item['modelId']} #{item['index']}: {item['error']}")
+    return data["status"]

@@ -1,0 +1,58 @@
+"""`flask --app wsgi presets …`: create and list presets."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from ..audit import record
+from ..database import db
+from ..models import GalleryExample, Preset
+from ..presets import PresetError, apply_preset_fields
+from ..selection import usage_counts
+from .common import cli_actor, services
+
+presets_cli = AppGroup("presets", help="Create and list presets.")
+
+
+@presets_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--prompt", required=True)
+@click.option("--provider", default="NANO_BANANA", show_default=True)
+@click.option("--settings", "settings_json", default="{}", help="Provider settings as JSON.")
+def presets_create(name: str, prompt: str, provider: str, settings_json: str):
+    """Create a preset."""
+    try:
+        settings = json.loads(settings_json)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"--settings is not valid JSON: {exc.msg}") from None
+    preset = Preset()
+    try:
+        apply_preset_fields(preset, {"name": name, "prompt": prompt, "provider": provider, "settings": settings}, True)
+    except PresetError as exc:
+        raise click.ClickException(exc.message) from None
+    if db.session.scalar(select(Preset).where(Preset.name == preset.name)):
+        raise click.ClickException(f"A preset named {preset.name!r} already exists.")
+    preset.created_by = preset.updated_by = cli_actor()
+    db.session.add(preset)
+    record(preset.created_by, "preset.create", f"preset {preset.name}")
+    db.session.commit()
+    click.echo(f'Created preset "{preset.name}" with id {preset.id}')
+
+
+@presets_cli.command("list")
+def presets_list():
+    """List presets with their example counts and models used."""
+    total = len(services().registry())
+    counts = dict(
+        db.session.execute(select(GalleryExample.preset_id, func.count()).group_by(GalleryExample.preset_id)).all()
+    )
+    for preset in db.session.scalars(select(Preset).order_by(Preset.name)):
+        usage = usage_counts(preset.id)
+        click.echo(
+            f"{preset.id}  {preset.name:<32} {preset.provider:<16} examples={counts.get(preset.id, 0):<5} "
+            f"models={usage['used'] + usage['reserved']}/{total}"
+        )

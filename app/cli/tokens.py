@@ -1,0 +1,54 @@
+"""`flask --app wsgi tokens …`: named API tokens (Bearer), besides ADMIN_API_TOKEN."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..api_tokens import TokenError, all_tokens, create_token, revoke_token
+from ..audit import record
+from ..database import db
+from .common import cli_actor
+
+tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+def tokens_create(name: str):
+    """Create the API token NAME and print it (once: only its hash is stored)."""
+    try:
+        row, token = create_token(name, created_by=cli_actor())
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(cli_actor(), "token.create", f"token {row.name}")
+    db.session.commit()
+    click.echo(f"Created API token {row.name!r}. Send it as 'Authorization: Bearer <token>'; it is not shown again:")
+    click.echo(token)
+
+
+@tokens_cli.command("list")
+def tokens_list():
+    """List the named API tokens (never the tokens themselves)."""
+    rows = all_tokens()
+    if not rows:
+        click.echo("No named API tokens (ADMIN_API_TOKEN from the environment is always accepted).")
+    for row in rows:
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+        state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+        click.echo(
+            f"{row.name:<32} created {row.created_at:%Y-%m-%d} by {row.created_by or '?'}  last used {used}  {state}"
+        )
+
+
+@tokens_cli.command("revoke")
+@click.argument("name")
+def tokens_revoke(name: str):
+    """Revoke the API token NAME: from now on it gets 401."""
+    try:
+        row = revoke_token(name)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(cli_actor(), "token.revoke", f"token {row.name}")
+    db.session.commit()
+    click.echo(f"Revoked API token {row.name!r}.")

@@ -1,0 +1,49 @@
+"""`flask --app wsgi usage …`: which reference models each preset has used."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from ..audit import record
+from ..database import db
+from ..generation.jobs import live_job_for_preset
+from ..models import PresetModelUsage
+from ..selection import clear_usage, usage_counts
+from .common import cli_actor, find_preset, services
+
+usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
+
+
+@usage_cli.command("clear")
+@click.argument("preset_ref", metavar="PRESET")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def usage_clear(preset_ref: str, yes: bool):
+    """Forget which models PRESET (id or name) used, so all can be selected again. Examples stay."""
+    preset = find_preset(preset_ref)
+    if live_job_for_preset(preset.id):
+        raise click.ClickException(
+            f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.'
+        )
+    counts = usage_counts(preset.id)
+    if not yes:
+        click.confirm(f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{preset.name}"?', abort=True)
+    removed = clear_usage(preset.id)
+    record(cli_actor(), "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
+    db.session.commit()
+    click.echo(f'Cleared {removed} usage rows of preset "{preset.name}"; all models can be selected again.')
+
+
+@usage_cli.command("show")
+@click.argument("preset_ref", metavar="PRESET")
+def usage_show(preset_ref: str):
+    """List the models PRESET has used or reserved."""
+    preset = find_preset(preset_ref)
+    rows = db.session.scalars(
+        select(PresetModelUsage).where(PresetModelUsage.preset_id == preset.id).order_by(PresetModelUsage.model_id)
+    ).all()
+    total = len(services().registry())
+    click.echo(f'Preset "{preset.name}": {len(rows)} of {total} models taken')
+    for row in rows:
+        click.echo(f"  {row.model_id:<12} {row.state:<9} {row.used_at:%Y-%m-%d %H:%M}")
