@@ -10,11 +10,11 @@ from sqlalchemy import or_, select
 
 from ..database import db
 from ..models import Preset
-from ..services import Services
+from ..services import Services, services_of
 
 
 def services() -> Services:
-    return current_app.extensions["pixelglow"]
+    return services_of(current_app)
 
 
 def cli_actor() -> str:

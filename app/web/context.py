@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..services import Services
+from ..services import Services, services_of
 
 
 def services() -> Services:
-    return current_app.extensions["pixelglow"]
+    return services_of(current_app)

@@ -19,6 +19,7 @@ import time
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
+from ..services import services_of
 from .context import services
 from .errors import error_response
 
@@ -88,7 +89,7 @@ def too_many_attempts(exc: RateLimitExceeded):
 
 def init_app(app: Flask) -> None:
     """One limiter per app (its storage follows the app's settings); limits on the login view's POST."""
-    settings = app.extensions["pixelglow"].settings
+    settings = services_of(app).settings
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "pixelglow")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
