@@ -9,7 +9,6 @@ the name.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import socket
 import ssl
@@ -18,7 +17,6 @@ import subprocess
 import tempfile
 import threading
 import zlib
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from app.providers.downloads import (
     SafeDownloader,
     address_refusal,
 )
+from app.storage.local import MediaStorage
 
 MB = 1024 * 1024
 
@@ -321,31 +320,7 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
 
 
-class LocalMediaStorage:
-    """Same contract as app.storage.MediaStorage.save_stream: temp file, atomic rename,
-    temp file removed if the chunk iterator raises."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def save_stream(self, key: str, chunks: Iterable[bytes]) -> int:
-        target = self.root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in chunks:
-                    handle.write(chunk)
-                    size += len(chunk)
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return size
-
-
-def store(downloader: SafeDownloader, url: str, storage: LocalMediaStorage, stem: str) -> str:
+def store(downloader: SafeDownloader, url: str, storage: MediaStorage, stem: str) -> str:
     """How the worker is meant to use the module."""
     with downloader.download(url) as image:
         key = f"examples/{stem}.{image.extension}"
@@ -368,7 +343,7 @@ def store(downloader: SafeDownloader, url: str, storage: LocalMediaStorage, stem
 def test_images_from_the_allowed_origin_are_stored_with_the_detected_format(
     downloader, replicate, work_dir, path, data, fmt, extension, mime
 ):
-    storage = LocalMediaStorage(work_dir / "media")
+    storage = MediaStorage(work_dir / "media")
     key = store(downloader, replicate.url(path), storage, "model-0")
     assert key == f"examples/model-0.{extension}"
     assert (work_dir / "media" / key).read_bytes() == data
@@ -520,7 +495,7 @@ def test_bad_redirects_are_refused_without_connecting(downloader, replicate, adm
 
 
 def test_endless_body_is_cut_at_the_cap_and_nothing_is_left_behind(downloader, replicate, work_dir):
-    storage = LocalMediaStorage(work_dir / "media")
+    storage = MediaStorage(work_dir / "media")
     assert downloader.max_bytes == MAX_OUTPUT_BYTES == 25 * MB
     with pytest.raises(DownloadRefused, match="too large"):
         store(downloader, replicate.url("/huge.png"), storage, "big")
@@ -564,7 +539,7 @@ def test_small_cap_applies_to_real_images(replicate, work_dir):
     ],
 )
 def test_bodies_that_are_not_a_sound_image_are_refused_and_not_stored(downloader, replicate, work_dir, path, reason):
-    storage = LocalMediaStorage(work_dir / "media")
+    storage = MediaStorage(work_dir / "media")
     with pytest.raises(DownloadRefused, match=reason):
         store(downloader, replicate.url(path), storage, "x")
     assert leftovers(work_dir) == []

@@ -16,6 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .embedded import EmbeddedDb
+
 log = logging.getLogger(__name__)
 
 KINDS = ("create", "read", "create_429", "read_429")
@@ -91,20 +93,14 @@ class SqliteApiUsage:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._local = threading.local()
+        self._db = EmbeddedDb(Path(path))
         self._pruned = 0
         self._connect().execute(
             "CREATE TABLE IF NOT EXISTS api_usage (kind TEXT, bucket INTEGER, n INTEGER, PRIMARY KEY (kind, bucket))"
         )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+        return self._db.connect()
 
     def record(self, kind: str) -> None:
         bucket = _bucket(time.time())

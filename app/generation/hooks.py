@@ -23,6 +23,8 @@ from pathlib import Path
 import redis
 from redis.exceptions import RedisError
 
+from .embedded import EmbeddedDb
+
 log = logging.getLogger(__name__)
 
 PREFIX = "pixelglow:hook:"
@@ -136,17 +138,11 @@ class SqliteCompletions:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._local = threading.local()
+        self._db = EmbeddedDb(Path(path))
         self._connect().execute("CREATE TABLE IF NOT EXISTS hooks (key TEXT PRIMARY KEY, value TEXT, expires REAL)")
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+        return self._db.connect()
 
     def _insert(self, conn, key: str, value: str) -> bool:
         now = time.time()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 import redis
 
 from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
-from ..private_files import private_file
+from .embedded import EmbeddedDb
 
 log = logging.getLogger("app.pipeline")
 
@@ -229,20 +228,14 @@ class SqliteProgressStore:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._local = threading.local()
+        self._db = EmbeddedDb(Path(path))
         with self._connect() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS progress (key TEXT PRIMARY KEY, value TEXT, expires REAL, finished REAL)"
             )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            private_file(Path(self.path))  # 0600 in a 0700 folder; SQLite gives its -wal/-shm the same mode
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+        return self._db.connect()
 
     def _put(self, key: str, value: str, ttl: float, finished: float | None = None) -> None:
         self._connect().execute(
