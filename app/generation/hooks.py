@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -46,6 +47,20 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
 end
 return 2
 """
+
+
+def wait_for(
+    get: Callable[[str], dict | None], prediction_id: str, timeout: float, stop: threading.Event, pause
+) -> dict | None:
+    """Look for the prediction's completion until it is there, the timeout passes or the job stops;
+    `pause(remaining)` sleeps between looks (woken early by a notification where there is one)."""
+    end = time.monotonic() + timeout
+    while True:
+        found = get(prediction_id)
+        remaining = end - time.monotonic()
+        if found is not None or remaining <= 0 or stop.is_set():
+            return found
+        pause(remaining)
 
 
 class RedisCompletions:
@@ -88,15 +103,13 @@ class RedisCompletions:
         event = threading.Event()
         with self._lock:
             self._events[prediction_id] = event
+
+        def pause(remaining: float) -> None:
+            event.wait(min(remaining, RECHECK_SECONDS))
+            event.clear()
+
         try:
-            end = time.monotonic() + timeout
-            while True:
-                found = self.get(prediction_id)
-                remaining = end - time.monotonic()
-                if found is not None or remaining <= 0 or stop.is_set():
-                    return found
-                event.wait(min(remaining, RECHECK_SECONDS))
-                event.clear()
+            return wait_for(self.get, prediction_id, timeout, stop, pause)
         finally:
             with self._lock:
                 if self._events.get(prediction_id) is event:
@@ -184,13 +197,9 @@ class SqliteCompletions:
         return json.loads(raw) if raw else None
 
     def wait(self, prediction_id: str, timeout: float, stop: threading.Event) -> dict | None:
-        end = time.monotonic() + timeout
-        while True:
-            found = self.get(prediction_id)
-            remaining = end - time.monotonic()
-            if found is not None or remaining <= 0 or stop.is_set():
-                return found
-            stop.wait(min(remaining, POLL_SECONDS))
+        return wait_for(
+            self.get, prediction_id, timeout, stop, lambda remaining: stop.wait(min(remaining, POLL_SECONDS))
+        )
 
     def start(self, timeout: float = 0.0) -> None:
         pass
