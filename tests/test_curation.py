@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from app.audit import AuditEvent
 from app.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
@@ -223,3 +224,60 @@ def test_eight_free_and_twelve_reserved_makes_the_eight_with_a_warning_naming_th
     assert body["models"] == {"male": 4, "female": 4}
     assert sorted(m for m, _ in items_of(app, body["jobId"])) == sorted(free)
     assert "12 reserved" in body["warning"] and f"job {running}" in body["warning"]
+
+
+# -- the admin pages (Flask's test client; Chromium in tests/browser/test_curation_pages.py) ---------
+def htmx(client):
+    return {"HX-Request": "true", "X-CSRFToken": client.csrf}
+
+
+def test_the_pool_lists_each_model_with_its_state_and_the_form_generates_the_ticked_ones(admin_client):
+    app = admin_client.application
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    preset = create_preset(admin_client)
+    mark_used(app, preset["id"], ["male_01"])
+    running = reserve_for_running_job(app, preset["id"], ["female_01"])
+    page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
+    assert page.count('class="pool-model ') == 72
+    assert f"reserved by job {running}" in page and "used 20" in page
+    assert 'value="male_02" form="generate-form" data-pick>' in page
+    assert 'value="male_01" form="generate-form" data-pick disabled>' in page
+
+    url = f"/admin/presets/{preset['id']}/generate"
+    none_ticked = admin_client.post(url, data={"mode": "choose", "examples_per_model": "1"}, headers=htmx(admin_client))
+    assert "Tick at least one free model" in none_ticked.get_data(as_text=True)
+    refused = admin_client.post(
+        url, data={"mode": "choose", "model_ids": ["male_01", "male_02"]}, headers=htmx(admin_client)
+    )
+    assert "&#39;male_01&#39;: already used on" in refused.get_data(as_text=True)
+    queued = admin_client.post(
+        url,
+        data={"mode": "choose", "model_ids": ["male_02", "female_09"], "examples_per_model": "2"},
+        headers=htmx(admin_client),
+    )
+    assert queued.status_code == 200
+    with app.app_context():
+        job = db.session.query(Job).filter(Job.id != running).one()
+    assert items_of(app, job.id) == [("female_09", 0), ("female_09", 1), ("male_02", 0), ("male_02", 1)]
+    # ticked boxes are ignored in the random mode
+    random_job = admin_client.post(url, data={"mode": "random", "model_ids": ["male_03"]}, headers=htmx(admin_client))
+    assert random_job.status_code == 200
+    with app.app_context():
+        assert db.session.query(Job).count() == 3
+        assert max(j.total for j in db.session.query(Job)) == 20
+
+
+def test_release_from_the_page_frees_one_model_and_is_refused_while_a_job_holds_it(admin_client):
+    app = admin_client.application
+    preset = create_preset(admin_client)
+    mark_used(app, preset["id"], ["male_01", "male_02"])
+    running = reserve_for_running_job(app, preset["id"], ["female_01"])
+    url = f"/admin/presets/{preset['id']}/models/{{}}/release"
+    done = admin_client.post(url.format("male_01"), data={"csrf_token": admin_client.csrf})
+    assert done.status_code == 303 and done.headers["Location"].endswith("#pool")
+    assert usage_of(app, preset["id"]) == {"male_02": "used", "female_01": "reserved"}
+    held = admin_client.post(url.format("female_01"), data={"csrf_token": admin_client.csrf}, follow_redirects=True)
+    assert f"held by running job {running}" in held.get_data(as_text=True)
+    assert usage_of(app, preset["id"]) == {"male_02": "used", "female_01": "reserved"}
+    with app.app_context():
+        assert db.session.query(AuditEvent).filter_by(action="usage.release").count() == 1
