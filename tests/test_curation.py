@@ -281,3 +281,23 @@ def test_release_from_the_page_frees_one_model_and_is_refused_while_a_job_holds_
     assert usage_of(app, preset["id"]) == {"male_02": "used", "female_01": "reserved"}
     with app.app_context():
         assert db.session.query(AuditEvent).filter_by(action="usage.release").count() == 1
+
+
+# -- the CLI ----------------------------------------------------------------------------------------
+def test_cli_generates_chosen_models_and_releases_one(make_app):
+    app = make_app()
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    preset = create_preset(app.test_client())
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["generate", preset["id"], "--models", "male_07, female_08", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert "4 images" in result.output
+    refused = runner.invoke(args=["generate", preset["id"], "--models", "male_07,nobody"])
+    assert refused.exit_code != 0
+    assert "'male_07': reserved by running job" in refused.output and "'nobody': not a reference" in refused.output
+    held = runner.invoke(args=["usage", "release", preset["id"], "male_07"])
+    assert held.exit_code != 0 and "held by running job" in held.output
+    mark_used(app, preset["id"], ["male_30"])
+    released = runner.invoke(args=["usage", "release", preset["id"], "male_30"])
+    assert released.exit_code == 0 and "Model male_30 released" in released.output
+    assert "male_30" not in usage_of(app, preset["id"])
