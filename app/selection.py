@@ -37,8 +37,8 @@ class NoModelsLeft(Exception):
         else:
             text = (
                 f'No reference model is free for preset "{preset.name}": {holders.used_count} used, '
-                f"{holders.reserved_text()}. Wait for {holders.jobs_text()} to end (the models it fails "
-                f"come back), or {clear}"
+                f"{holders.reserved_text()}. Wait for {holders.jobs_text()} to end (the models "
+                f"{holders.pronoun()} fail{'s' if holders.pronoun() == 'it' else ''} come back), or {clear}"
             )
         super().__init__(text)
 
@@ -67,6 +67,9 @@ class Holders:
     def jobs_text(self) -> str:
         jobs = sorted(self.by_job())
         return ("job " if len(jobs) == 1 else "jobs ") + ", ".join(jobs)
+
+    def pronoun(self) -> str:
+        return "it" if len(self.by_job()) == 1 else "they"
 
     def problem(self, model_id: str) -> str | None:
         if model_id in self.reserved:
@@ -108,9 +111,10 @@ class Selection:
         parts = [f"only {self.count(g)} of {self.requested[g]} {g} models were left" for g in self.shortfall]
         text = "; ".join(parts).capitalize() + "."
         if self.holders and self.holders.reserved:
+            held, it = self.holders, self.holders.pronoun()
             text += (
-                f" {self.holders.reserved_text().capitalize()}: those {self.holders.jobs_text()} fails"
-                " become free when it ends."
+                f" {len(held.reserved)} more are reserved by running {held.jobs_text()}: the ones {it}"
+                f" fail{'s' if it == 'it' else ''} become free when {it} end{'s' if it == 'it' else ''}."
             )
         return text
 

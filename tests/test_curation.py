@@ -223,7 +223,7 @@ def test_eight_free_and_twelve_reserved_makes_the_eight_with_a_warning_naming_th
     body = response.get_json()
     assert body["models"] == {"male": 4, "female": 4}
     assert sorted(m for m, _ in items_of(app, body["jobId"])) == sorted(free)
-    assert "12 reserved" in body["warning"] and f"job {running}" in body["warning"]
+    assert "12 more are reserved" in body["warning"] and f"job {running}" in body["warning"]
 
 
 # -- the admin pages (Flask's test client; Chromium in tests/browser/test_curation_pages.py) ---------
