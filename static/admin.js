@@ -17,7 +17,11 @@
     if (!form) return;
     var input = form.querySelector("input[name=examples_per_model]");
     var pool = document.getElementById("pool");
-    var models = pool ? parseInt(pool.dataset.modelsNext, 10) || 0 : 0;
+    var choosing = form.querySelector("input[name=mode][value=choose]:checked");
+    var picked = document.querySelectorAll("input[data-pick]:checked:not(:disabled)").length;
+    var models = choosing ? picked : (pool ? parseInt(pool.dataset.modelsNext, 10) || 0 : 0);
+    var pickedOut = form.querySelector("[data-picked]");
+    if (pickedOut) pickedOut.textContent = String(picked);
     var perModel = Math.max(0, parseInt(input.value, 10) || 0);
     var images = models * perModel;
     var price = parseFloat(form.dataset.price) || 0;
@@ -27,8 +31,35 @@
     if (button && !form.classList.contains("htmx-request")) button.disabled = models === 0;
   }
   document.addEventListener("input", function (event) {
-    if (event.target.closest && event.target.closest("form[data-estimate]")) updateEstimate();
+    if (!event.target.closest) return;
+    if (event.target.closest("form[data-estimate]") || event.target.matches("input[data-pick]")) updateEstimate();
   });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("input[data-pick], input[name=mode]")) updateEstimate();
+  });
+
+  // Model pool: show the models of one gender and / or state (all are shown without JS).
+  function filterPool() {
+    var pool = document.getElementById("pool");
+    if (!pool) return;
+    var wanted = {};
+    pool.querySelectorAll("select[data-pool-filter]").forEach(function (select) {
+      wanted[select.dataset.poolFilter] = select.value;
+    });
+    var shown = 0, rows = pool.querySelectorAll("li.pool-model");
+    rows.forEach(function (row) {
+      var visible = (!wanted.gender || row.dataset.gender === wanted.gender) &&
+                    (!wanted.state || row.dataset.poolState === wanted.state);
+      row.hidden = !visible;
+      if (visible) shown += 1;
+    });
+    var out = pool.querySelector("[data-pool-shown]");
+    if (out) out.textContent = shown + " of " + rows.length + " shown";
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("select[data-pool-filter]")) filterPool();
+  });
+  document.addEventListener("htmx:oobAfterSwap", filterPool);
 
   // Preset form: show the settings of the chosen provider only (all stay visible without JS).
   function showProviderSettings() {
@@ -87,5 +118,6 @@
   document.addEventListener("DOMContentLoaded", function () {
     showProviderSettings();
     updateEstimate();
+    filterPool();
   });
 })();

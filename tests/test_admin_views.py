@@ -514,7 +514,7 @@ def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app
     with admin_app.app_context():
         assert db.session.get(Job, job_id).status == "canceled"
     page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
-    assert "Job canceled." in page and "Retry failed models" in page
+    assert "Job canceled." in page and "Retry failed items" in page
     retried = admin_client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": admin_client.csrf})
     assert retried.status_code == 303
     new_job = retried.headers["Location"].rsplit("/", 1)[1]

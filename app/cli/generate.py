@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ..database import db
 from ..generation.jobs import job_json
-from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, request_generation
+from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
 from .common import cli_actor, find_preset, services
 
 
@@ -20,13 +20,22 @@ from .common import cli_actor, find_preset, services
 @click.option(
     "--examples-per-model", "-n", default=1, show_default=True, type=click.IntRange(1, MAX_EXAMPLES_PER_MODEL)
 )
+@click.option(
+    "--models",
+    "model_list",
+    metavar="IDS",
+    help="Comma-separated model ids to use instead of 10 + 10 at random (each must be free).",
+)
 @click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
 @click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
-def generate(preset_ref: str, examples_per_model: int, wait: bool, timeout: int):
+def generate(preset_ref: str, examples_per_model: int, model_list: str | None, wait: bool, timeout: int):
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
     try:
-        queued = request_generation(services(), preset.id, examples_per_model, created_by=cli_actor())
+        model_ids = parse_model_ids([m.strip() for m in model_list.split(",")]) if model_list is not None else None
+        queued = request_generation(
+            services(), preset.id, examples_per_model, model_ids=model_ids, created_by=cli_actor()
+        )
     except GenerationError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")

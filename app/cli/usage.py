@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from ..audit import record
 from ..database import db
+from ..errors import GenerationError
 from ..generation.jobs import live_job_for_preset
+from ..generation.usage import release_one_model
 from ..models import PresetModelUsage
 from ..selection import clear_usage, usage_counts
 from .common import cli_actor, find_preset, services
@@ -33,6 +35,19 @@ def usage_clear(preset_ref: str, yes: bool):
     record(cli_actor(), "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
     db.session.commit()
     click.echo(f'Cleared {removed} usage rows of preset "{preset.name}"; all models can be selected again.')
+
+
+@usage_cli.command("release")
+@click.argument("preset_ref", metavar="PRESET")
+@click.argument("model_id", metavar="MODEL")
+def usage_release(preset_ref: str, model_id: str):
+    """Make one model PRESET used free again (its examples stay); refused while a running job holds it."""
+    preset = find_preset(preset_ref)
+    try:
+        click.echo(release_one_model(services(), preset.id, model_id, cli_actor()))
+    except GenerationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
 
 
 @usage_cli.command("show")

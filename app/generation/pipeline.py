@@ -133,7 +133,7 @@ class JobRunner:
         """Every model of the job must still be reserved by it (usage may have been cleared while queued)."""
         open_items = [i for i in self.items.values() if i.state in ITEM_OPEN]
         for item_id in rows.confirm_reservations(self.preset_id, self.job_id, open_items):
-            self._item_failed(item_id, "model was taken by another job after this preset's usage was cleared")
+            self._item_failed(item_id, "model is held by another job (usage was cleared, or the job reserved it first)")
         db.session.commit()
 
     def finish(self) -> None:

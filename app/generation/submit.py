@@ -11,6 +11,7 @@ import logging
 import random
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..database import db
@@ -18,23 +19,45 @@ from ..errors import GenerationError
 from ..models import ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
 from ..presets import settings_problem
 from ..registry import ReferenceModel
-from ..selection import NoModelsLeft, Selection, lock_preset, reserve_given_models, select_models_for_preset
+from ..selection import (
+    NoModelsLeft,
+    Selection,
+    lock_preset,
+    reserve_chosen_models,
+    reserve_for_retry,
+    select_models_for_preset,
+)
 
 log = logging.getLogger(__name__)
 
 MODELS_PER_JOB = 20
 MAX_EXAMPLES_PER_MODEL = 4
+MAX_MODEL_IDS = 1000  # the registry's own size is checked under the lock
 
 
 def parse_examples_per_model(body) -> int:
     """`examplesPerModel`: an integer from 1 to 4, default 1. Booleans, floats and strings are refused."""
+    return parse_generation_request(body).examples_per_model
+
+
+@dataclass
+class GenerationRequest:
+    examples_per_model: int = 1
+    model_ids: list[str] | None = None  # chosen by hand; None: 10 + 10 at random
+
+
+def parse_generation_request(body) -> GenerationRequest:
+    """`{"examplesPerModel": 1–4, "modelIds": [ids]}`, both optional. Whether each id can be chosen is
+    decided under the preset's lock (`selection.reserve_chosen_models`); here only the shape is checked."""
     if body is None:
-        return 1
+        return GenerationRequest()
     if not isinstance(body, dict):
         raise GenerationError('The request body must be a JSON object such as {"examplesPerModel": 1}.')
-    unknown = set(body) - {"examplesPerModel"}
+    unknown = set(body) - {"examplesPerModel", "modelIds"}
     if unknown:
-        raise GenerationError(f"Unknown field(s): {', '.join(sorted(unknown))}. Only examplesPerModel is accepted.")
+        raise GenerationError(
+            f"Unknown field(s): {', '.join(sorted(unknown))}. Only examplesPerModel and modelIds are accepted."
+        )
     value = body.get("examplesPerModel", 1)
     if isinstance(value, bool) or not isinstance(value, int):
         raise GenerationError(
@@ -42,7 +65,18 @@ def parse_examples_per_model(body) -> int:
         )
     if not 1 <= value <= MAX_EXAMPLES_PER_MODEL:
         raise GenerationError(f"examplesPerModel must be between 1 and {MAX_EXAMPLES_PER_MODEL}, got {value}.")
-    return value
+    return GenerationRequest(value, parse_model_ids(body["modelIds"]) if "modelIds" in body else None)
+
+
+def parse_model_ids(value) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise GenerationError('modelIds must be a non-empty list of model ids, e.g. ["male_01", "female_07"].')
+    if len(value) > MAX_MODEL_IDS:
+        raise GenerationError(f"modelIds names {len(value)} models; at most {MAX_MODEL_IDS} are accepted.")
+    bad = [v for v in value if not isinstance(v, str) or not 0 < len(v) <= 64]
+    if bad:
+        raise GenerationError(f"modelIds must hold model ids (text of 1 to 64 characters); got {bad[0]!r}.")
+    return list(value)
 
 
 @dataclass
@@ -58,6 +92,9 @@ class QueuedJob:
         return text
 
 
+Pair = tuple[ReferenceModel, int]  # a (model, example index) item of a job
+
+
 def request_generation(
     services,
     preset_id: str,
@@ -65,13 +102,29 @@ def request_generation(
     *,
     rng: random.Random | None = None,
     models: list[ReferenceModel] | None = None,
+    model_ids: list[str] | None = None,
+    items: list[Pair] | None = None,
     retry_of: str | None = None,
     created_by: str | None = None,
 ) -> QueuedJob:
-    """Reserve models (random ones, or exactly `models`), create the job and its items, commit, queue it.
+    """Reserve models (10 + 10 at random, exactly `model_ids` / `models`, or a retry's `items`), create the
+    job and its items, commit, queue it.
     `created_by`: who asked (an admin's email, "token NAME", "cli USER"), shown with the job."""
+    if models is not None:
+        model_ids = [m.id for m in models]
+
+    def pick(preset_id: str, job_id: str) -> tuple[Selection, list[Pair]]:
+        if items is not None:
+            unique = list({m.id: m for m, _ in items}.values())
+            return reserve_for_retry(preset_id, unique, job_id=job_id), items
+        if model_ids is not None:
+            selection = reserve_chosen_models(preset_id, services.registry(), model_ids, job_id=job_id)
+        else:
+            selection = select_models_for_preset(preset_id, services.registry(), MODELS_PER_JOB, job_id=job_id, rng=rng)
+        return selection, [(m, i) for m in selection.models for i in range(examples_per_model)]
+
     try:
-        job, selection = create_job(services, preset_id, examples_per_model, rng, models, retry_of, created_by)
+        job, selection = create_job(services, preset_id, examples_per_model, pick, retry_of, created_by)
         job_id = job.id
         db.session.commit()
     except GenerationError:
@@ -93,7 +146,7 @@ def request_generation(
     return QueuedJob(job, selection)
 
 
-def create_job(services, preset_id, examples_per_model, rng, models, retry_of, created_by) -> tuple[Job, Selection]:
+def create_job(services, preset_id, examples_per_model, pick, retry_of, created_by) -> tuple[Job, Selection]:
     """The job, its items and its models' reservations, flushed under the preset's lock (not committed)."""
     preset = lock_preset(preset_id)
     if preset is None:
@@ -105,6 +158,8 @@ def create_job(services, preset_id, examples_per_model, rng, models, retry_of, c
             "Edit the preset's settings; nothing was queued.",
             409,
         )
+    if retry_of:
+        refuse_second_retry(retry_of)
     job = Job(
         preset_id=preset.id,
         examples_per_model=examples_per_model,
@@ -118,17 +173,22 @@ def create_job(services, preset_id, examples_per_model, rng, models, retry_of, c
     )
     db.session.add(job)
     db.session.flush()
-    if models is None:
-        selection = select_models_for_preset(preset.id, services.registry(), MODELS_PER_JOB, job_id=job.id, rng=rng)
-    else:
-        selection = reserve_given_models(preset.id, models, job_id=job.id)
+    selection, pairs = pick(preset.id, job.id)
     db.session.add_all(
         JobItem(job_id=job.id, model_id=m.id, gender=m.gender, reference_url=m.s3_url, example_index=i)
-        for m in selection.models
-        for i in range(examples_per_model)
+        for m, i in pairs
     )
-    job.total = len(selection.models) * examples_per_model
+    job.total = len(pairs)
     return job, selection
+
+
+def refuse_second_retry(job_id: str) -> None:
+    """One retry per job (under the preset's lock, so a double click cannot make the items twice)."""
+    earlier = db.session.scalar(select(Job.id).where(Job.retry_of == job_id).limit(1))
+    if earlier:
+        raise GenerationError(
+            f"Job {job_id} has already been retried by job {earlier}; retry that job if it has failed items.", 409
+        )
 
 
 def enqueue(services, job_id: str) -> None:
@@ -157,7 +217,8 @@ def discard_job(job_id: str) -> None:
 
 
 def request_retry_of_failed(services, job_id: str, created_by: str | None = None) -> QueuedJob:
-    """A follow-up job for exactly the models of `job_id` that got no example."""
+    """A follow-up job for exactly the (model, example index) items of `job_id` that got no example,
+    whatever examplesPerModel was; its models are reused whether or not they are free."""
     job = db.session.get(Job, job_id)
     if job is None:
         raise GenerationError(f"No job with id {job_id!r}.", 404)
@@ -166,22 +227,13 @@ def request_retry_of_failed(services, job_id: str, created_by: str | None = None
             f"Job {job_id} is {job.status}; only a finished job with failed models can be retried.", 409
         )
     registry = services.registry()
-    succeeded = {i.model_id for i in job.items if i.state == ItemState.SUCCEEDED}
-    failed_ids = sorted(
-        {i.model_id for i in job.items if i.state in (ItemState.FAILED, ItemState.CANCELED)} - succeeded
+    pairs = [
+        (model, i.example_index)
+        for i in job.items
+        if i.state != ItemState.SUCCEEDED and (model := registry.get(i.model_id)) is not None
+    ]
+    if not pairs:
+        raise GenerationError(f"Job {job_id} has no failed items to retry.", 409)
+    return request_generation(
+        services, job.preset_id, job.examples_per_model, items=pairs, retry_of=job_id, created_by=created_by
     )
-    models = [registry.get(m) for m in failed_ids if registry.get(m) is not None]
-    if not models:
-        raise GenerationError(f"Job {job_id} has no failed models to retry.", 409)
-    preset_id, examples_per_model = job.preset_id, job.examples_per_model
-    try:
-        return request_generation(
-            services, preset_id, examples_per_model, models=models, retry_of=job_id, created_by=created_by
-        )
-    except GenerationError as exc:
-        if exc.status == 409 and "already been used" in exc.message:
-            raise GenerationError(
-                "The failed models of this job have been taken by another job since; there is nothing left to retry.",
-                409,
-            ) from None
-        raise

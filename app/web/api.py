@@ -15,10 +15,11 @@ from ..gallery import example_json
 from ..generation.jobs import job_json, live_job_for_preset
 from ..generation.recovery import request_cancel
 from ..generation.submit import (
-    parse_examples_per_model,
+    parse_generation_request,
     request_generation,
     request_retry_of_failed,
 )
+from ..generation.usage import release_one_model
 from ..models import GalleryExample, JobStatus, Preset, iso
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
@@ -97,8 +98,11 @@ def generate_examples(preset_id: str):
     business: a 307 keeps its method and body (old pages and bookmarklets posting here still work)."""
     if g.auth == "session" and not request.is_json:
         return redirect(url_for("admin_presets.generate", preset_id=preset_id), 307)
-    examples_per_model = parse_examples_per_model(read_json_body(required=True))
-    queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
+    asked = parse_generation_request(read_json_body(required=True))
+    examples_per_model = asked.examples_per_model
+    queued = request_generation(
+        services(), preset_id, examples_per_model, model_ids=asked.model_ids, created_by=g.actor
+    )
     body = {
         "success": True,
         "jobId": queued.job.id,
@@ -108,9 +112,19 @@ def generate_examples(preset_id: str):
         "offline": queued.job.offline,
         "models": {"male": queued.selection.count("male"), "female": queued.selection.count("female")},
     }
+    if asked.model_ids is not None:
+        body["modelIds"] = [m.id for m in queued.selection.models]
     if queued.selection.warning:
         body["warning"] = queued.selection.warning
     return jsonify(body), 202
+
+
+@bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
+@admin_required
+def release_model(preset_id: str, model_id: str):
+    """One used model becomes free again; its examples stay. 409 while a running job holds it."""
+    message = release_one_model(services(), preset_id, model_id, g.actor)
+    return jsonify(success=True, presetId=preset_id, modelId=model_id, message=message, usage=usage_counts(preset_id))
 
 
 @bp.get("/jobs/<id:job_id>")
@@ -201,8 +215,9 @@ def retry_failed(job_id: str):
         "jobId": queued.job.id,
         "retryOf": job_id,
         "presetId": queued.job.preset_id,
-        "message": f"Retrying {len(queued.selection.models)} failed models",
+        "message": f"Retrying {queued.job.total} failed items of {len(queued.selection.models)} models",
         "modelIds": [m.id for m in queued.selection.models],
+        "items": [{"modelId": i.model_id, "index": i.example_index} for i in queued.job.items],
     }
     if queued.selection.warning:
         body["warning"] = queued.selection.warning

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,7 +13,8 @@ from sqlalchemy import and_, func, or_, select
 from ...database import db
 from ...gallery import example_json
 from ...generation.submit import MODELS_PER_JOB
-from ...models import GalleryExample, JobStatus, PresetModelUsage, utcnow
+from ...models import GalleryExample, JobStatus, utcnow
+from ...selection import Holders, holders_of
 from ..context import services
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ def fragment(template: str, status: int = 200, headers: dict | None = None, **co
 @dataclass
 class Pool:
     cells: list[tuple[str, str, str]]  # (model id, gender, used|reserved|free)
+    preset_id: str = ""
+    holders: Holders = field(default_factory=Holders)
 
     def count(self, state: str) -> int:
         return sum(1 for c in self.cells if c[2] == state)
@@ -55,15 +58,20 @@ class Pool:
         male = MODELS_PER_JOB // 2
         return min(male, self.free("male")) + min(MODELS_PER_JOB - male, self.free("female"))
 
+    def detail(self, model_id: str) -> str:
+        """free / reserved by job X / used on date, as the pool's list says it."""
+        if model_id in self.holders.reserved:
+            return f"reserved by job {self.holders.reserved[model_id] or '?'}"
+        if model_id in self.holders.used:
+            return f"used {self.holders.used[model_id]:%Y-%m-%d}"
+        return "free"
+
 
 def model_pool(preset_id: str) -> Pool:
-    states = dict(
-        db.session.execute(
-            select(PresetModelUsage.model_id, PresetModelUsage.state).where(PresetModelUsage.preset_id == preset_id)
-        ).all()
-    )
+    holders = holders_of(preset_id)
+    states = dict.fromkeys(holders.used, "used") | dict.fromkeys(holders.reserved, "reserved")
     registry = services().registry()
-    return Pool([(m.id, m.gender, states.get(m.id, "free")) for m in registry.all])
+    return Pool([(m.id, m.gender, states.get(m.id, "free")) for m in registry.all], preset_id, holders)
 
 
 # -- gallery -------------------------------------------------------------------

@@ -13,7 +13,8 @@ from ...audit import record
 from ...database import db
 from ...errors import GenerationError
 from ...generation.jobs import live_job_for_preset
-from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_examples_per_model, request_generation
+from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
+from ...generation.usage import release_one_model
 from ...models import GalleryExample, PresetModelUsage, UsageState
 from ...selection import clear_usage
 from .common import (
@@ -87,6 +88,28 @@ def clear_preset_usage(preset_id: str):
     return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
 
 
+@bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
+def release_model(preset_id: str, model_id: str):
+    """One used model becomes free again (asked on the page); its examples stay."""
+    get_preset(preset_id)
+    try:
+        flash(release_one_model(services(), preset_id, model_id, g.actor), "success")
+    except GenerationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("admin_presets.preset", preset_id=preset_id) + "#pool", 303)
+
+
+def chosen_models(form) -> dict:
+    """The form's "choose models" mode: the ticked pool boxes as modelIds (none ticked is refused)."""
+    if form.get("mode") != "choose":
+        return {}
+    ids = [i for i in form.getlist("model_ids") if i]
+    if not ids:
+        raise GenerationError("Tick at least one free model in the model pool, or switch back to random models.")
+    return {"modelIds": ids}
+
+
 @bp.post("/presets/<id:preset_id>/generate")
 def generate(preset_id: str):
     """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
@@ -99,8 +122,11 @@ def generate(preset_id: str):
             raise GenerationError(
                 f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
             ) from None
-        examples_per_model = parse_examples_per_model({"examplesPerModel": value})
-        queued = request_generation(services(), preset_id, examples_per_model, created_by=g.actor)
+        asked = parse_generation_request({"examplesPerModel": value, **chosen_models(request.form)})
+        examples_per_model = asked.examples_per_model
+        queued = request_generation(
+            services(), preset_id, examples_per_model, model_ids=asked.model_ids, created_by=g.actor
+        )
     except GenerationError as exc:
         db.session.rollback()
         if htmx:

@@ -195,7 +195,7 @@ def retry(job_id: str):
     except GenerationError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
-    flash(f"Retrying {len(queued.selection.models)} failed models in a new job.", "success")
+    flash(f"Retrying {queued.job.total} failed items of {len(queued.selection.models)} models in a new job.", "success")
     return redirect(url_for("admin_jobs.job", job_id=queued.job.id), 303)
 
 

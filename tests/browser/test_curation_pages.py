@@ -1,0 +1,77 @@
+"""Issue 14 in Chromium: choosing models in the pool, filtering it, releasing one model (pool and card)."""
+
+from __future__ import annotations
+
+from app.database import db
+from app.models import GalleryExample, PresetModelUsage
+from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
+
+CHOSEN = ["female_04", "female_07", "male_12"]
+
+
+def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_from_a_card(page, live):
+    live.start_consumer()
+    sign_in(page)
+    preset_id = create_preset_in_browser(page, "Chosen Few")
+
+    def use_two():
+        db.session.add_all(
+            PresetModelUsage(preset_id=preset_id, model_id=m, state="used") for m in ("male_01", "female_01")
+        )
+        db.session.commit()
+
+    live.query(use_two)
+    page.reload()
+    assert page.locator("#pool li.pool-model").count() == 72
+    assert "used 20" in page.locator("#pool li.pool-model[data-pool-model=male_01] .pool-state").inner_text()
+    assert not page.locator("#pool input[data-pick]").first.is_visible()  # only in "choose models" mode
+
+    page.check("#mode-choose")
+    page.select_option("select[data-pool-filter=gender]", "female")
+    page.select_option("select[data-pool-filter=state]", "free")
+    assert page.locator("#pool li.pool-model:visible").count() == 35
+    assert "35 of 72 shown" in page.locator("[data-pool-shown]").inner_text()
+    page.select_option("select[data-pool-filter=gender]", "")
+    for model_id in CHOSEN:
+        page.check(f"#pool input[data-pick][value={model_id}]")
+    assert page.locator("#generate-estimate [data-images]").inner_text() == "3"
+    assert page.locator("#generate-form [data-picked]").inner_text() == "3"
+    page.select_option("select[data-pool-filter=state]", "used")
+    assert page.locator("#pool li.pool-model:visible").count() == 2
+    page.select_option("select[data-pool-filter=state]", "")
+    page.locator("#pool").scroll_into_view_if_needed()
+    screenshot(page, "curation-choose")
+
+    page.click("#generate-form button[type=submit]")
+    page.wait_for_selector("#progress[data-status=succeeded]", timeout=60_000)
+    page.reload()
+    assert sorted(page.locator("#gallery li.example").evaluate_all("els => els.map(e => e.dataset.modelId)")) == sorted(
+        CHOSEN
+    )
+    assert page.locator("#pool li.pool-model.used").count() == 5
+
+    # release one model from the pool: asked first, frees exactly that one, keeps its example
+    page.problems.expect_confirm = True
+    page.click("#pool li.pool-model[data-pool-model=female_04] form button")
+    page.wait_for_url(f"**/admin/presets/{preset_id}*")
+    assert "Model female_04 released" in page.locator("#toasts").inner_text()
+    assert page.locator("#pool li.pool-model[data-pool-model=female_04]").get_attribute("data-pool-state") == "free"
+    assert page.locator("#pool li.pool-model.used").count() == 4
+    assert page.locator("#gallery li.example[data-model-id=female_04]").count() == 1
+
+    # and one from its card
+    card = page.locator("#gallery li.example[data-model-id=male_12]")
+    card.locator("summary").click()
+    screenshot(page, "curation-card-release")
+    card.locator("form").first.locator("button").click()
+    page.wait_for_url(f"**/admin/presets/{preset_id}*")
+    assert page.locator("#pool li.pool-model[data-pool-model=male_12]").get_attribute("data-pool-state") == "free"
+    assert page.locator("#gallery li.example").count() == 3
+    assert live.query(lambda: db.session.query(GalleryExample).count()) == 3
+
+    page.set_viewport_size(PHONE)
+    page.check("#mode-choose")
+    page.check("#pool input[data-pick][value=male_12]")
+    assert no_horizontal_overflow(page)
+    page.locator("#pool").scroll_into_view_if_needed()
+    screenshot(page, "curation-choose")
