@@ -107,6 +107,7 @@ TABLES = (
     "users",
     "api_tokens",
     "audit_events",
+    "spend_entries",
 )
 
 
