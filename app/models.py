@@ -139,6 +139,8 @@ class Job(Model):
     stalled_requeues: Mapped[int] = mapped_column(default=0)
     progress_mark: Mapped[int] = mapped_column(default=0)
     requeued_at: Mapped[datetime | None]
+    # the estimate reserved per item against the monthly budget (USD); released as each item ends
+    reserved_per_item: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
     retry_of: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str | None] = mapped_column(String(200))  # who started it: an admin's email or "token NAME"
 
@@ -209,6 +211,14 @@ class GalleryExample(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
+
+
+class SpendMonth(Model):
+    """One row per UTC month, locked while a request checks the budget and reserves its estimate."""
+
+    __tablename__ = "spend_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
 
 
 class SpendEntry(Model):

@@ -12,9 +12,12 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .database import db
-from .models import SpendBasis, SpendEntry, utcnow
+from .errors import GenerationError
+from .models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
 
 ZERO = Decimal("0")
 CENT_FRACTION = Decimal("0.000001")  # what the ledger keeps (Numeric(14, 6))
@@ -82,3 +85,63 @@ def preset_spend(preset_id: str) -> Decimal:
 
 def month_spend(month: str | None = None) -> Decimal:
     return _total(SpendEntry.month == (month or month_of()))
+
+
+# -- the monthly budget ------------------------------------------------------------------------------
+def money(value: Decimal) -> str:
+    """$0.22, $0.78, $0.0093: cents, or four decimals for amounts under a cent."""
+    return f"${value:.2f}" if value == value.quantize(Decimal("0.01")) or value >= 1 else f"${value:.4f}"
+
+
+def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
+    """What one item may cost at most: an official model's price, or PREDICTION_TIMEOUT x rate."""
+    if offline:
+        return ZERO
+    rate = settings.prices_per_second.get(provider)
+    if rate is not None:
+        return (usd(settings.prediction_timeout) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
+    return usd(settings.prices.get(provider, 0))
+
+
+def month_reserved(month: str) -> Decimal:
+    """The estimates still reserved by this month's unfinished jobs: per-item estimate x open items."""
+    start = datetime.strptime(month, "%Y-%m")
+    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    query = (
+        select(func.coalesce(func.sum(Job.reserved_per_item), 0))
+        .select_from(JobItem)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Job.created_at >= start, Job.created_at < end, Job.status.not_in(JOB_FINAL))
+        .where(JobItem.state.in_(ITEM_OPEN), Job.reserved_per_item.is_not(None))
+    )
+    return usd(db.session.scalar(query))
+
+
+def lock_month(month: str) -> None:
+    """Hold the month's budget row until the transaction ends: one check-and-reserve at a time."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(SpendMonth).values(month=month).on_conflict_do_nothing())
+    db.session.execute(select(SpendMonth.month).where(SpendMonth.month == month).with_for_update())
+
+
+def reserve(settings, job: Job, items: int) -> None:
+    """Reserve the job's estimate against this month's limit, or refuse with a 409 (nothing reserved).
+    Runs in the transaction that creates the job, under the month's lock, so parallel requests cannot
+    overshoot together. The reservation settles as items end (their actual cost goes to the ledger)."""
+    per_item = estimate_per_item(settings, job.provider, job.offline)
+    if settings.spend_limit_per_month is None:
+        job.reserved_per_item = per_item
+        return
+    limit, month = usd(settings.spend_limit_per_month), month_of(job.created_at)
+    lock_month(month)
+    spent, reserved = month_spend(month), month_reserved(month)
+    left = max(ZERO, limit - spent - reserved)
+    cost = per_item * items
+    if cost > left:
+        raise GenerationError(
+            f"Over the monthly budget: this job would cost up to {money(cost)} and only {money(left)} is left "
+            f"of this month's {money(limit)} (spent {money(spent)}, reserved by running jobs {money(reserved)}). "
+            "Nothing was queued.",
+            409,
+        )
+    job.reserved_per_item = per_item

@@ -108,6 +108,7 @@ TABLES = (
     "api_tokens",
     "audit_events",
     "spend_entries",
+    "spend_months",
 )
 
 

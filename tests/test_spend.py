@@ -139,3 +139,43 @@ def test_jobs_prune_leaves_the_months_spend_unchanged(make_app, immediate_huey, 
     with app.app_context():
         assert db.session.get(Job, job_id) is None
         assert month_spend() == before and preset_spend(preset["id"]) == before
+
+
+# -- the monthly budget -------------------------------------------------------------------------------
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+def test_a_job_within_the_limit_passes_and_the_next_gets_a_409_with_whats_left(
+    make_app, immediate_huey, replicate_server, database
+):
+    app = make_app(database=database, replicate=replicate_server, SPEND_LIMIT_PER_MONTH_USD="1.00")
+    client = app.test_client()
+    preset = create_preset(client)
+    first = post_generate(client, preset["id"])
+    assert first.status_code == 202, first.get_json()  # 20 x 1 at $0.039 = $0.78
+    with app.app_context():
+        assert month_spend() == Decimal("0.78")
+    second = post_generate(client, preset["id"])
+    assert second.status_code == 409
+    error = second.get_json()["error"]
+    assert "$0.22 is left" in error and "$0.78" in error and "$1.00" in error, error
+    assert len(replicate_server.creates) == 20
+
+
+def test_parallel_requests_cannot_overshoot_the_limit_together(make_app, replicate_server):
+    app = make_app(replicate=replicate_server, SPEND_LIMIT_PER_MONTH_USD="2.00")  # no worker: jobs stay queued
+    client = app.test_client()
+    presets = [create_preset(client, name=f"Preset {n}")["id"] for n in range(5)]
+    barrier, answers = threading.Barrier(5), []
+
+    def ask(preset_id):
+        own = app.test_client()
+        barrier.wait()
+        answers.append(post_generate(own, preset_id).status_code)
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in presets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [202, 202, 409, 409, 409]  # $0.78 each: two fit in $2.00, a third would not
+    with app.app_context():
+        assert db.session.query(Job).count() == 2

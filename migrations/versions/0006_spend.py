@@ -32,9 +32,15 @@ def upgrade():
     op.create_index('ix_spend_entries_month', 'spend_entries', ['month'])
     op.create_index('ix_spend_entries_job_id', 'spend_entries', ['job_id'])
     op.create_index('ix_spend_entries_preset_id', 'spend_entries', ['preset_id'])
+    op.create_table('spend_months', sa.Column('month', sa.String(7), primary_key=True))
+    with op.batch_alter_table('jobs') as batch_op:
+        batch_op.add_column(sa.Column('reserved_per_item', sa.Numeric(14, 6), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('jobs') as batch_op:
+        batch_op.drop_column('reserved_per_item')
+    op.drop_table('spend_months')
     op.drop_index('ix_spend_entries_preset_id', table_name='spend_entries')
     op.drop_index('ix_spend_entries_job_id', table_name='spend_entries')
     op.drop_index('ix_spend_entries_month', table_name='spend_entries')
