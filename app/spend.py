@@ -87,6 +87,26 @@ def month_spend(month: str | None = None) -> Decimal:
     return _total(SpendEntry.month == (month or month_of()))
 
 
+def as_text(amount: Decimal) -> str:
+    """An amount for JSON: exact, without trailing zeros or an exponent ("0.78", "0")."""
+    return format(amount.normalize(), "f")
+
+
+def month_json(settings, month: str | None = None) -> dict:
+    """This month's spend and reservations against the limit (USD, as exact text)."""
+    month = month or month_of()
+    spent, reserved = month_spend(month), month_reserved(month)
+    limit = None if settings.spend_limit_per_month is None else usd(settings.spend_limit_per_month)
+    left = None if limit is None else max(ZERO, limit - spent - reserved)
+    return {
+        "month": month,
+        "spentUsd": as_text(spent),
+        "reservedUsd": as_text(reserved),
+        "limitUsd": None if limit is None else as_text(limit),
+        "leftUsd": None if left is None else as_text(left),
+    }
+
+
 # -- the monthly budget ------------------------------------------------------------------------------
 def money(value: Decimal) -> str:
     """$0.22, $0.78, $0.0093: cents, or four decimals for amounts under a cent."""

@@ -179,3 +179,14 @@ def test_parallel_requests_cannot_overshoot_the_limit_together(make_app, replica
     assert sorted(answers) == [202, 202, 409, 409, 409]  # $0.78 each: two fit in $2.00, a third would not
     with app.app_context():
         assert db.session.query(Job).count() == 2
+
+
+def test_the_api_shows_spend_of_job_preset_and_month(make_app, immediate_huey, replicate_server):
+    app = make_app(replicate=replicate_server, SPEND_LIMIT_PER_MONTH_USD="2.00")
+    client = app.test_client()
+    preset = create_preset(client)
+    job_id = post_generate(client, preset["id"]).get_json()["jobId"]
+    assert client.get(f"/api/admin/jobs/{job_id}", headers=auth_headers()).get_json()["spendUsd"] == "0.78"
+    assert client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()["spendUsd"] == "0.78"
+    month = client.get("/api/admin/spend", headers=auth_headers()).get_json()
+    assert (month["spentUsd"], month["reservedUsd"], month["limitUsd"], month["leftUsd"]) == ("0.78", "0", "2", "1.22")
