@@ -11,7 +11,7 @@ import pytest
 from app.database import db
 from app.models import Job, SpendBasis, SpendEntry
 from app.spend import charge_for, job_spend, month_spend, preset_spend
-from tests.conftest import auth_headers, create_preset, post_generate
+from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
 
 PRICES = SimpleNamespace(
     prices={"NANO_BANANA": 0.039, "FLUX_PRO": 0.04, "STABLE_DIFFUSION": 0.0093},
@@ -190,3 +190,14 @@ def test_the_api_shows_spend_of_job_preset_and_month(make_app, immediate_huey, r
     assert client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()["spendUsd"] == "0.78"
     month = client.get("/api/admin/spend", headers=auth_headers()).get_json()
     assert (month["spentUsd"], month["reservedUsd"], month["limitUsd"], month["leftUsd"]) == ("0.78", "0", "2", "1.22")
+
+
+def test_the_jobs_page_shows_the_months_spend_against_the_limit(make_app, immediate_huey, replicate_server):
+    app = make_app(replicate=replicate_server, SPEND_LIMIT_PER_MONTH_USD="2.00")
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    preset = create_preset(client)
+    post_generate(client, preset["id"])
+    page = client.get("/admin/jobs").get_data(as_text=True)
+    assert "$0.78 spent, $0 reserved by running jobs of a $2 monthly limit: $1.22 left." in page

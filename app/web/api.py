@@ -21,7 +21,7 @@ from ..generation.submit import (
     request_retry_of_failed,
 )
 from ..generation.usage import release_one_model
-from ..models import GalleryExample, JobStatus, Preset, iso
+from ..models import JOB_FINAL, GalleryExample, JobStatus, Preset, iso
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
 from ..selection import usage_counts
@@ -135,7 +135,9 @@ def get_job(job_id: str):
     data = job_json(services(), job_id)
     if data is None:
         return error_response(404, f"No job with id {job_id!r}.")
-    return jsonify({**data, "spendUsd": spend.as_text(spend.job_spend(job_id))})
+    if data.get("status") in JOB_FINAL:  # a running job's poll reads only the progress store
+        data = {**data, "spendUsd": spend.as_text(spend.job_spend(job_id))}
+    return jsonify(data)
 
 
 @bp.get("/spend")
