@@ -57,6 +57,8 @@ class Settings:
     max_stalled_requeues: int = 5
     sd_img2img_version: str = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
     prices: dict = field(default_factory=dict)
+    prices_per_second: dict = field(default_factory=dict)  # USD/s of predict_time, time-billed (default: Nvidia T4)
+    spend_limit_per_month: float | None = None  # USD per UTC month; None: no limit
     session_idle_seconds: float = 7200.0
     session_lifetime_seconds: float = 43200.0
     trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
@@ -233,6 +235,8 @@ def _tuning(environ) -> dict:
         job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
         sweep_interval=_float(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
         max_stalled_requeues=_int(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
+        prices_per_second={"STABLE_DIFFUSION": _float(environ, "PRICE_STABLE_DIFFUSION_PER_SECOND", 0.000225)},
+        spend_limit_per_month=_float(environ, "SPEND_LIMIT_PER_MONTH_USD", None),
     )
 
 

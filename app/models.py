@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -35,6 +36,12 @@ class ItemState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+
+
+class SpendBasis(StrEnum):
+    PER_IMAGE = "per_image"  # official models: the price of an output image, nothing when it failed
+    PER_SECOND = "per_second"  # time-billed models: metrics.predict_time x rate, whatever the outcome
+    OFFLINE = "offline"  # placeholders: never billed
 
 
 class UsageState(StrEnum):
@@ -132,6 +139,8 @@ class Job(Model):
     stalled_requeues: Mapped[int] = mapped_column(default=0)
     progress_mark: Mapped[int] = mapped_column(default=0)
     requeued_at: Mapped[datetime | None]
+    # the estimate reserved per item against the monthly budget (USD); released as each item ends
+    reserved_per_item: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
     retry_of: Mapped[str | None] = mapped_column(String(32))
     created_by: Mapped[str | None] = mapped_column(String(200))  # who started it: an admin's email or "token NAME"
 
@@ -202,3 +211,30 @@ class GalleryExample(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
+
+
+class SpendMonth(Model):
+    """One row per UTC month, locked while a request checks the budget and reserves its estimate."""
+
+    __tablename__ = "spend_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+
+
+class SpendEntry(Model):
+    """What one ended prediction cost (USD). A ledger: no foreign keys, so `jobs prune` keeps it."""
+
+    __tablename__ = "spend_entries"
+    __table_args__ = (Index("ix_spend_entries_month", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM in UTC
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    preset_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    item_id: Mapped[int | None]
+    model_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    basis: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 6))
+    predict_time: Mapped[float | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

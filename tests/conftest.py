@@ -107,6 +107,8 @@ TABLES = (
     "users",
     "api_tokens",
     "audit_events",
+    "spend_entries",
+    "spend_months",
 )
 
 

@@ -17,7 +17,7 @@ LAYERS = [
     ("app.web", "app.cli"),
     ("app.services",),
     ("app.generation",),
-    ("app.presets", "app.users", "app.gallery", "app.sessions", "app.api_tokens", "app.audit"),
+    ("app.presets", "app.users", "app.gallery", "app.sessions", "app.api_tokens", "app.audit", "app.spend"),
     ("app.selection",),
     ("app.models", "app.registry"),
     ("app.providers",),

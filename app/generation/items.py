@@ -79,7 +79,7 @@ class ItemPool:
             result = self.generator.run(spec, on_created, self.stop)
             self.events.put(Event("stored", spec, result))
         except ItemFailed as exc:
-            self.events.put(Event("failed", spec, str(exc)))
+            self.events.put(Event("failed", spec, exc))  # str(exc) is the reason; it carries predict_time
         except Stopped:
             self.events.put(Event("stopped", spec))
         except BaseException as exc:  # not the model's fault: the whole attempt stops and Huey retries it

@@ -157,7 +157,7 @@ class JobRunner:
             assert isinstance(event.value, ItemResult)
             self._item_stored(spec, event.value)
         elif event.kind == "failed":
-            self._item_failed(spec.item_id, str(event.value))
+            self._item_failed(spec.item_id, str(event.value), spec, getattr(event.value, "predict_time", None))
             db.session.commit()
             self.publish_items()
 
@@ -183,7 +183,7 @@ class JobRunner:
         self.publish_items()
 
     def _item_stored(self, spec: ItemSpec, result: ItemResult) -> None:
-        shown = rows.record_stored(spec, result, self.services.storage)
+        shown = rows.record_stored(spec, result, self.services.storage, self.services.settings)
         if shown is not None:
             self.examples.append(shown)
         self.items[spec.item_id].state = ItemState.SUCCEEDED
@@ -191,8 +191,8 @@ class JobRunner:
         self._log("stored", model=spec.model_id, prediction=result.prediction_id)
         self.publish_items()
 
-    def _item_failed(self, item_id: int, reason: str) -> None:
-        rows.record_failed(self.job_id, item_id, reason)
+    def _item_failed(self, item_id: int, reason: str, spec: ItemSpec | None = None, seconds: float | None = None):
+        rows.record_failed(self.job_id, item_id, reason, spec, self.services.settings, self.offline, seconds)
         item = self.items[item_id]
         item.state, item.error = ItemState.FAILED, reason
         self._log("failed", model=item.model_id, prediction=item.prediction_id, error=reason)

@@ -11,6 +11,7 @@ from ..database import db
 from ..gallery import example_json
 from ..models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
 from ..providers.base import ItemResult, ItemSpec
+from ..spend import Charge, add_entry, charge_for
 from ..storage.base import Storage
 
 log = logging.getLogger("app.pipeline")
@@ -26,9 +27,9 @@ def record_created(item_id: int, prediction_id: str) -> None:
     db.session.commit()
 
 
-def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage) -> dict | None:
-    """The example is in our storage: add it to the gallery. Returns its JSON, or None when an earlier
-    attempt had stored it already (the gallery's unique key keeps that one)."""
+def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, settings) -> dict | None:
+    """The example is in our storage: add it to the gallery and its cost to the spend ledger. Returns its
+    JSON, or None when an earlier attempt had stored it (and counted its cost) already."""
     example = GalleryExample(
         id=new_id(),
         preset_id=spec.preset_id,
@@ -44,6 +45,7 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage) -> dict 
         created_at=utcnow(),
     )
     db.session.add(example)
+    _charge(spec, charge_for(settings, spec.provider, True, result.offline, result.predict_time))
     db.session.execute(
         update(JobItem)
         .where(JobItem.id == spec.item_id)
@@ -66,8 +68,30 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage) -> dict 
     return shown
 
 
-def record_failed(job_id: str, item_id: int, reason: str) -> None:
-    """This model's example could not be made (committed by the caller)."""
+def _charge(spec: ItemSpec, charge: Charge) -> None:
+    add_entry(
+        charge,
+        job_id=spec.job_id,
+        preset_id=spec.preset_id,
+        item_id=spec.item_id,
+        model_id=spec.model_id,
+        provider=spec.provider,
+    )
+
+
+def record_failed(
+    job_id: str,
+    item_id: int,
+    reason: str,
+    spec: ItemSpec | None = None,
+    settings=None,
+    offline: bool = False,
+    seconds: float | None = None,
+) -> None:
+    """This model's example could not be made (committed by the caller). With `spec`, its prediction ended:
+    the ledger gets its cost (0 for an official model's failure, predict_time x rate for a time-billed one)."""
+    if spec is not None:
+        _charge(spec, charge_for(settings, spec.provider, False, offline, seconds))
     db.session.execute(
         update(JobItem).where(JobItem.id == item_id).values(state=ItemState.FAILED, error=reason, updated_at=utcnow())
     )

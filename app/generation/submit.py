@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from .. import spend
 from ..database import db
 from ..errors import GenerationError
 from ..models import ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
@@ -179,6 +180,7 @@ def create_job(services, preset_id, examples_per_model, pick, retry_of, created_
         for m, i in pairs
     )
     job.total = len(pairs)
+    spend.reserve(services.settings, job, len(pairs))
     return job, selection
 
 

@@ -15,7 +15,12 @@ from typing import Protocol
 
 
 class ItemFailed(Exception):
-    """This model's example could not be made; the job goes on with the others."""
+    """This model's example could not be made; the job goes on with the others. `predict_time`: the
+    seconds Replicate billed the prediction for (time-billed models cost them even when they fail)."""
+
+    def __init__(self, reason: str | None, predict_time: float | None = None):
+        super().__init__(reason)
+        self.predict_time = predict_time
 
 
 class Stopped(Exception):
@@ -46,6 +51,7 @@ class ItemResult:
     prediction_id: str | None
     offline: bool = False
     prediction_seconds: float | None = None  # create to completion, as the provider timed it
+    predict_time: float | None = None  # metrics.predict_time: what a time-billed model is charged for
 
 
 class Generator(Protocol):

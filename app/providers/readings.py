@@ -38,6 +38,15 @@ class Reading:
     error: str | None = None
     seconds: float | None = None  # created to completed, by Replicate's clock
     age: float | None = None  # seconds since it was created, by Replicate's clock and ours
+    predict_time: float | None = None  # metrics.predict_time, set on completion: what time-billed models cost
+
+
+def predict_time_of(metrics) -> float | None:
+    """`metrics.predict_time` of a prediction, when it is a finite number of seconds."""
+    value = metrics.get("predict_time") if isinstance(metrics, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return float(value)
+    return None
 
 
 def _timestamp(value) -> datetime | None:
@@ -69,13 +78,15 @@ def reading_of(prediction: dict) -> Reading:
     """A prediction's JSON as a webhook delivers it, read like a GET of it."""
     status = str(prediction.get("status") or "")
     seconds, age = _timing_of(prediction.get("created_at"), prediction.get("completed_at"))
+    spent = predict_time_of(prediction.get("metrics"))
     if status == "failed":
-        return Reading("failed", error=f"prediction failed: {prediction.get('error') or 'no reason given'}")
+        reason = f"prediction failed: {prediction.get('error') or 'no reason given'}"
+        return Reading("failed", error=reason, predict_time=spent)
     if status == "canceled":
-        return Reading("canceled", error="prediction was canceled")
+        return Reading("canceled", error="prediction was canceled", predict_time=spent)
     if status == "aborted":
         return Reading("aborted", error=f"prediction {prediction.get('id')} was aborted by Replicate (Cancel-After)")
-    return Reading(status, prediction.get("output"), None, seconds, age)
+    return Reading(status, prediction.get("output"), None, seconds, age, spent)
 
 
 class Schedule(Protocol):
@@ -120,11 +131,13 @@ def read_prediction(client: replicate.Client, usage, prediction_id: str) -> Read
     except httpx.TransportError as exc:
         raise TransientReadError(f"could not reach Replicate to read prediction {prediction_id}: {exc}") from None
     seconds, age = _timing(prediction)
+    spent = predict_time_of(getattr(prediction, "metrics", None))
     if prediction.status == "failed":
-        return Reading("failed", error=f"prediction failed: {prediction.error or 'no reason given'}")
+        reason = f"prediction failed: {prediction.error or 'no reason given'}"
+        return Reading("failed", error=reason, predict_time=spent)
     if prediction.status == "canceled":
-        return Reading("canceled", error="prediction was canceled")
-    return Reading(prediction.status, prediction.output, None, seconds, age)
+        return Reading("canceled", error="prediction was canceled", predict_time=spent)
+    return Reading(prediction.status, prediction.output, None, seconds, age, spent)
 
 
 def cancel_prediction(client: replicate.Client, usage, read_limiter, prediction_id: str) -> None:

@@ -128,14 +128,14 @@ class ReplicateGenerator:
         finally:
             plan.done()
         if reading.status != "succeeded":
-            raise ItemFailed(reading.error)
+            raise ItemFailed(reading.error, reading.predict_time)
         if reading.seconds is not None:
             self.planner.learn(spec.provider, reading.seconds)
         urls = provider.output_urls(reading.output)
         if not urls:
-            raise ItemFailed(f"prediction {prediction_id} succeeded without an output")
+            raise ItemFailed(f"prediction {prediction_id} succeeded without an output", reading.predict_time)
         key = store_output(self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop))
-        return ItemResult(image_key=key, prediction_id=prediction_id, prediction_seconds=reading.seconds)
+        return ItemResult(key, prediction_id, prediction_seconds=reading.seconds, predict_time=reading.predict_time)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
         transient = 0

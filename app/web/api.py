@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, redirect, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import spend
 from ..audit import record
 from ..database import db
 from ..errors import GenerationError, PresetError
@@ -20,7 +21,7 @@ from ..generation.submit import (
     request_retry_of_failed,
 )
 from ..generation.usage import release_one_model
-from ..models import GalleryExample, JobStatus, Preset, iso
+from ..models import JOB_FINAL, GalleryExample, JobStatus, Preset, iso
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
 from ..selection import usage_counts
@@ -74,6 +75,7 @@ def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
         "createdBy": preset.created_by,
         "updatedBy": preset.updated_by,
         "usage": {**usage_counts(preset.id), "total": len(registry)},
+        "spendUsd": spend.as_text(spend.preset_spend(preset.id)),
     }
     if with_gallery:
         data["gallery"] = gallery_json(preset.id)
@@ -133,7 +135,16 @@ def get_job(job_id: str):
     data = job_json(services(), job_id)
     if data is None:
         return error_response(404, f"No job with id {job_id!r}.")
+    if data.get("status") in JOB_FINAL:  # a running job's poll reads only the progress store
+        data = {**data, "spendUsd": spend.as_text(spend.job_spend(job_id))}
     return jsonify(data)
+
+
+@bp.get("/spend")
+@admin_required
+def month_spend():
+    """This UTC month's spend and reservations against SPEND_LIMIT_PER_MONTH_USD."""
+    return jsonify(success=True, **spend.month_json(services().settings))
 
 
 @bp.get("/presets")

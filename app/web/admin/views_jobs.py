@@ -15,6 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from ... import spend
 from ...audit import record
 from ...database import db
 from ...errors import CancelError, GenerationError
@@ -229,6 +230,7 @@ def jobs():
         worker_missing=waiting,
         worker_command=WORKER_COMMAND,
         account=account_usage(),
+        spend=spend.month_json(services().settings),
     )
 
 
