@@ -40,13 +40,20 @@ class Charge:
     predict_time: float | None = None
 
 
+def per_second(settings, provider: str, seconds: float | None) -> Decimal | None:
+    """`seconds x rate` for a model billed by time, None for one billed per image."""
+    rate = settings.prices_per_second.get(provider)
+    if rate is None:
+        return None
+    return (usd(seconds or 0) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
+
+
 def charge_for(settings, provider: str, succeeded: bool, offline: bool, predict_time: float | None) -> Charge:
     """What one ended prediction costs."""
     if offline:
         return Charge(ZERO, SpendBasis.OFFLINE, predict_time)
-    rate = settings.prices_per_second.get(provider)
-    if rate is not None:
-        amount = (usd(predict_time or 0) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
+    amount = per_second(settings, provider, predict_time)
+    if amount is not None:
         return Charge(amount, SpendBasis.PER_SECOND, predict_time)
     price = usd(settings.prices.get(provider, 0))
     return Charge(price if succeeded else ZERO, SpendBasis.PER_IMAGE, predict_time)
@@ -117,10 +124,8 @@ def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
     """What one item may cost at most: an official model's price, or PREDICTION_TIMEOUT x rate."""
     if offline:
         return ZERO
-    rate = settings.prices_per_second.get(provider)
-    if rate is not None:
-        return (usd(settings.prediction_timeout) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
-    return usd(settings.prices.get(provider, 0))
+    amount = per_second(settings, provider, settings.prediction_timeout)
+    return amount if amount is not None else usd(settings.prices.get(provider, 0))
 
 
 def month_reserved(month: str) -> Decimal:

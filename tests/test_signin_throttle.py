@@ -76,32 +76,30 @@ def test_the_per_address_limit_spans_accounts(make_app):
     assert statuses == [401] * 4 + [429]
 
 
+def three_forwarded_clients(client, token: str) -> list[int]:
+    """Three wrong sign-ins, each claiming another client address in X-Forwarded-For."""
+    return [
+        client.post(
+            "/admin/login",
+            data={"email": f"u{i}@example.com", "password": "x", "csrf_token": token},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        ).status_code
+        for i in range(3)
+    ]
+
+
 def test_forwarded_addresses_count_only_from_trusted_proxies(make_app):
     direct = make_app(LOGIN_LIMITS_ADDRESS="2 per minute")
     client = direct.test_client()
     token = login_form(client)
-    spoofed = [
-        client.post(
-            "/admin/login",
-            data={"email": f"u{i}@example.com", "password": "x", "csrf_token": token},
-            headers={"X-Forwarded-For": f"203.0.113.{i}"},
-        ).status_code
-        for i in range(3)
-    ]
-    assert spoofed == [401, 401, 429]  # X-Forwarded-For from an untrusted peer is ignored
+    # X-Forwarded-For from an untrusted peer is ignored: the three count as one address
+    assert three_forwarded_clients(client, token) == [401, 401, 429]
 
     proxied = make_app(LOGIN_LIMITS_ADDRESS="2 per minute", TRUSTED_PROXIES="127.0.0.1")
     client = proxied.test_client()
     token = login_form(client)
-    forwarded = [
-        client.post(
-            "/admin/login",
-            data={"email": f"u{i}@example.com", "password": "x", "csrf_token": token},
-            headers={"X-Forwarded-For": f"203.0.113.{i}"},
-        ).status_code
-        for i in range(3)
-    ]
-    assert forwarded == [401, 401, 401]  # three clients behind the trusted proxy
+    # three clients behind the trusted proxy
+    assert three_forwarded_clients(client, token) == [401, 401, 401]
 
 
 def test_existing_and_unknown_accounts_answer_in_the_same_time(admin_app):
