@@ -44,6 +44,15 @@ class SpendBasis(StrEnum):
     OFFLINE = "offline"  # placeholders: never billed
 
 
+class CurationState(StrEnum):
+    """A curator's verdict on an example; the gallery shows featured, then approved, then unreviewed."""
+
+    UNREVIEWED = "unreviewed"
+    APPROVED = "approved"
+    FEATURED = "featured"
+    REJECTED = "rejected"  # hidden unless asked for
+
+
 class UsageState(StrEnum):
     RESERVED = "reserved"  # held by a job that has not ended
     USED = "used"  # the model got at least one example for this preset
@@ -142,6 +151,7 @@ class Job(Model):
     # the estimate reserved per item against the monthly budget (USD); released as each item ends
     reserved_per_item: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))
     retry_of: Mapped[str | None] = mapped_column(String(32))
+    regenerate_of: Mapped[str | None] = mapped_column(String(32))  # the example a one-item redo replaces
     created_by: Mapped[str | None] = mapped_column(String(200))  # who started it: an admin's email or "token NAME"
 
     preset: Mapped[Preset] = relationship(back_populates="jobs")
@@ -195,6 +205,7 @@ class GalleryExample(Model):
     __table_args__ = (
         UniqueConstraint("job_id", "model_id", "example_index", name="uq_gallery_examples_job_model_index"),
         Index("ix_gallery_examples_preset_created", "preset_id", "created_at"),
+        Index("ix_gallery_examples_preset_state", "preset_id", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -209,6 +220,12 @@ class GalleryExample(Model):
     prediction_id: Mapped[str | None] = mapped_column(String(64))
     offline: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What made it, kept so a later change to the preset does not rewrite history.
+    model_version: Mapped[str | None] = mapped_column(String(200))  # "owner/name" or "owner/name:version"
+    settings: Mapped[dict | None] = mapped_column(JsonType)
+    # Curation: the verdict and the admin's manual order within it (None: after the placed ones, newest first).
+    state: Mapped[str] = mapped_column(String(16), default=CurationState.UNREVIEWED, server_default="unreviewed")
+    position: Mapped[int | None] = mapped_column()
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
 
