@@ -49,6 +49,7 @@ class Settings:
     poll_interval: float = 0.2
     create_rate_per_minute: int = 600
     reads_per_minute: int = 1500
+    read_by_list: bool = True  # without webhooks, one list of the account's predictions reads them all
     secure_cookies: bool = False
     offline_delay: float = 0.0
     replicate_base_url: str | None = None
@@ -230,6 +231,7 @@ def _tuning(environ) -> dict:
         poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
         create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
         reads_per_minute=_int(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
+        read_by_list=_int(environ, "REPLICATE_READ_BY_LIST", 1, 0, 1) == 1,
         offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
         replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
         job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),

@@ -91,6 +91,7 @@ class Services:
             webhook_url=settings.webhook_url,
             completions=self.completions() if settings.webhook_url else None,
             fallback_poll=settings.webhook_fallback_poll,
+            read_by_list=settings.read_by_list,
         )
 
     def replicate_client(self) -> replicate.Client:

@@ -113,7 +113,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 from PIL import Image, ImageDraw
@@ -1693,12 +1693,33 @@ class ReplicateServer:
             self.read_throttled += 1
         raise _throttled(wait)
 
+    LIST_PAGE = 100
+
     def _list(self, h: _Handler) -> None:
+        """The account's predictions, newest first, 100 a page, as GET shows each one. Like Replicate's,
+        the cursor is opaque and keyed on the last prediction shown, so new predictions do not shift pages."""
+        cursor = parse_qs(urlsplit(h.path).query).get("cursor", [None])[0]
         now = time.monotonic()
         with self._lock:
-            recs = [self._preds[i] for i in reversed(self._order[-100:])]
+            end = len(self._order) if cursor is None else self._cursor_position(cursor)
+            start = max(0, end - self.LIST_PAGE)
+            recs = [self._preds[i] for i in reversed(self._order[start:end])]
             results = [self._to_json(r, now) for r in recs]
-        h.reply(200, {"previous": None, "next": None, "results": results}, "application/json")
+        nxt = None
+        if start > 0:
+            token = base64.urlsafe_b64encode(f"p={start}".encode()).decode()
+            nxt = f"{self.url}/v1/predictions?cursor={token}"
+        h.reply(200, {"previous": None, "next": nxt, "results": results}, "application/json")
+
+    def _cursor_position(self, cursor: str) -> int:
+        try:
+            text = base64.urlsafe_b64decode(cursor.encode()).decode()
+            position = int(text.removeprefix("p="))
+        except (ValueError, UnicodeError):
+            raise _problem(400, "Bad request", "Invalid cursor.") from None
+        if not text.startswith("p=") or not 0 <= position <= len(self._order):
+            raise _problem(400, "Bad request", "Invalid cursor.")
+        return position
 
     def _cancel(self, h: _Handler, pid: str) -> None:
         rec = self._lookup(pid)

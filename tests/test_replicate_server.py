@@ -329,6 +329,23 @@ def test_list_predictions(server, client):
     assert [p.id for p in page.results] == ids[::-1]
 
 
+def test_list_predictions_pages_by_cursor_newest_first_and_stable_under_new_creates(server, client):
+    ids = [client.predictions.create(model=NANO, input={"prompt": str(i)}).id for i in range(230)]
+    first = client.predictions.list()
+    assert [p.id for p in first.results] == ids[::-1][:100]
+    late = client.predictions.create(model=NANO, input={"prompt": "late"}).id  # must not shift the pages
+    second = client.predictions.list(first.next)
+    third = client.predictions.list(second.next)
+    assert [p.id for p in second.results] == ids[::-1][100:200]
+    assert [p.id for p in third.results] == ids[::-1][200:]
+    assert third.next is None
+    assert client.predictions.list().results[0].id == late
+    assert first.results[0].output is None or first.results[0].status == "succeeded"  # full prediction objects
+    with pytest.raises(ReplicateError) as err:
+        client.predictions.list(f"{server.url}/v1/predictions?cursor=bm9wZQ")
+    assert err.value.status == 400
+
+
 # ----------------------------------------------------------------------------- errors
 
 

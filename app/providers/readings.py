@@ -49,7 +49,7 @@ def predict_time_of(metrics) -> float | None:
     return None
 
 
-def _timestamp(value) -> datetime | None:
+def timestamp(value) -> datetime | None:
     if not value:
         return None
     try:
@@ -65,10 +65,10 @@ def _timing(prediction) -> tuple[float | None, float | None]:
 
 
 def _timing_of(created_at, completed_at) -> tuple[float | None, float | None]:
-    created = _timestamp(created_at)
+    created = timestamp(created_at)
     if created is None:
         return None, None
-    completed = _timestamp(completed_at)
+    completed = timestamp(completed_at)
     seconds = (completed - created).total_seconds() if completed else None
     age = (datetime.now(UTC) - created).total_seconds()
     return (max(0.0, seconds) if seconds is not None else None), max(0.0, age)

@@ -1,18 +1,16 @@
 """Running one prediction on Replicate and copying its output into our storage.
 
-Uses `predictions.create` and our own wait loop with a deadline (`run()` can return
-None and `wait()` has no timeout). Each fault is handled on its own terms: a 429 on
-create waits for Retry-After and does not count as a failure (the client does not
-retry POSTs); 5xx and connection errors back off with jitter, a bounded number of
-times; a prediction that fails, is canceled or aborted fails that model only; one
-that passes its deadline is canceled at Replicate; a failed download is retried
-without creating a new prediction.
+Uses `predictions.create` and our own wait loop with a deadline. A 429 on create waits for its reset
+hint and is not a failure (the client does not retry POSTs); 5xx and connection errors back off with
+jitter, a bounded number of times; a prediction that fails, is canceled or aborted fails that model
+only; one past its deadline is canceled at Replicate; a failed download is retried without creating
+a new prediction.
 
-Reads (polls, cancels) spend the account's read budget, shared by every consumer: each
-read takes a token from it first, and is planned for when the prediction is likely done
-(`read_plan`). A read that fails (429, 5xx, network) is tried again until the item's
-deadline: a read never fails an already-billed prediction. The client's own retries of
-GETs are turned off, so that every call to Replicate goes through the budget.
+Reads (polls, lists, cancels) spend the account's read budget, shared by every consumer, and are
+planned for when a prediction is likely done (`read_plan`). Without webhooks, one list of the
+account's predictions reads all that this process waits on (`account_watch`). A failed read (429,
+5xx, network) is tried again until the item's deadline: a read never fails an already-billed
+prediction. The client's own retries are off, so every call goes through the budget.
 
 With a webhook URL (PUBLIC_BASE_URL), each create asks Replicate to POST the finished prediction
 to us; the web process records it and wakes the item (`completions`), which then downloads
@@ -36,11 +34,12 @@ from replicate.exceptions import ReplicateError
 from replicate.prediction import Predictions
 
 from ..storage.base import Storage
+from .account_watch import AccountWatcher
 from .base import ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
 from .downloads import SafeDownloader
 from .outputs import store_output
-from .read_plan import Planner
+from .read_plan import Plan, Planner
 from .readings import (
     FINISHED,
     FallbackPlan,
@@ -89,6 +88,7 @@ class ReplicateGenerator:
         webhook_url: str | None = None,
         completions=None,
         fallback_poll: float = 30.0,
+        read_by_list: bool = True,
     ):
         self.client = client
         self.storage = storage
@@ -103,6 +103,12 @@ class ReplicateGenerator:
         self.webhook_url = webhook_url
         self.completions = completions  # where the web process records what webhooks told (None: off)
         self.fallback_poll = fallback_poll
+        # Without webhooks, one list of the account's predictions reads all that this process waits on.
+        self.watcher = (
+            AccountWatcher(client, self.usage, self.read_limiter, poll_interval)
+            if read_by_list and completions is None
+            else None
+        )
         # The client builds its HTTP connection pool on first use, without a lock: build it here,
         # once, rather than in twenty item threads at the same moment.
         without_client_retries(client)
@@ -127,6 +133,8 @@ class ReplicateGenerator:
             reading = self._wait(prediction_id, stop, plan, created)
         finally:
             plan.done()
+            if self.watcher is not None:
+                self.watcher.forget(prediction_id)
         if reading.status != "succeeded":
             raise ItemFailed(reading.error, reading.predict_time)
         if reading.seconds is not None:
@@ -229,6 +237,8 @@ class ReplicateGenerator:
         A resumed prediction (`created` None) is read at once, unless its webhook came meanwhile."""
         if created is None:
             return self._told(prediction_id) if self.completions is not None else None
+        if self.watcher is not None:
+            return self._until_listed(prediction_id, plan, created, deadline, stop)
         if self.completions is None:
             self._sleep_until_read(plan, created, last, stop)
             return None
@@ -240,6 +250,22 @@ class ReplicateGenerator:
             if prediction is not None and str(prediction.get("status")) in FINISHED:
                 return reading_of(prediction)
             if time.monotonic() >= read_at:
+                return None
+
+    def _until_listed(self, prediction_id: str, plan, created: float, deadline: float, stop) -> Reading | None:
+        """Wait for a list of the account to show the prediction ended; None when the item should read
+        it itself (no list has shown it lately, it passed its deadline, or the list gave no output)."""
+        watcher = self.watcher
+        assert watcher is not None and isinstance(plan, Plan)
+        watcher.watch(prediction_id, created, plan)
+        while True:
+            told = watcher.wait(prediction_id, REPLAN_SECONDS, stop)
+            if stop.is_set():
+                raise Stopped()
+            if told is not None:
+                reading = reading_of(told)
+                return None if reading.status == "succeeded" and reading.output is None else reading
+            if time.monotonic() > deadline or watcher.overdue(prediction_id):
                 return None
 
     def _told(self, prediction_id: str) -> Reading | None:
