@@ -36,7 +36,7 @@ from replicate.exceptions import ReplicateError
 from replicate.prediction import Predictions
 
 from ..storage.base import Storage
-from .base import ItemFailed, ItemResult, ItemSpec, Stopped
+from .base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
 from .downloads import SafeDownloader
 from .outputs import store_output
@@ -48,8 +48,11 @@ from .readings import (
     Schedule,
     TransientReadError,
     cancel_prediction,
+    ending_of,
+    past_deadline,
     read_prediction,
     reading_of,
+    told_by_webhook,
 )
 from .replicate_http import backoff, retry_after, without_client_retries
 
@@ -134,7 +137,9 @@ class ReplicateGenerator:
         urls = provider.output_urls(reading.output)
         if not urls:
             raise ItemFailed(f"prediction {prediction_id} succeeded without an output", reading.predict_time)
-        key = store_output(self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop))
+        key = store_output(
+            self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop), reading.predict_time
+        )
         return ItemResult(key, prediction_id, prediction_seconds=reading.seconds, predict_time=reading.predict_time)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
@@ -198,9 +203,8 @@ class ReplicateGenerator:
                 reading = self._read(prediction_id)
                 transient = 0
             except TransientReadError as exc:
-                if time.monotonic() > deadline:
-                    self.cancel(prediction_id)  # best effort: it may still be running (and billing)
-                    return Reading("failed", error=f"{exc}; gave up at the {self.deadline:.0f} s deadline")
+                if time.monotonic() > deadline:  # best effort: it may still be running (and billing)
+                    return self._stop(prediction_id, f"{exc}; gave up at the {self.deadline:.0f} s deadline")
                 transient += 1
                 wait = exc.retry_after if exc.retry_after is not None else backoff(min(transient, 6))
                 wait = min(wait, max(0.05, deadline - time.monotonic()))  # one last try at the deadline
@@ -213,9 +217,8 @@ class ReplicateGenerator:
                 created = time.monotonic() - reading.age
                 deadline = created + self.deadline
             if time.monotonic() > deadline:
-                self.cancel(prediction_id)
-                return Reading(
-                    "failed", error=f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
+                return self._stop(
+                    prediction_id, f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
                 )
             now = time.monotonic()
             if created is None:  # no age known: the old pace
@@ -228,7 +231,7 @@ class ReplicateGenerator:
         """Wait for the next read; with webhooks, return what a webhook told meanwhile instead.
         A resumed prediction (`created` None) is read at once, unless its webhook came meanwhile."""
         if created is None:
-            return self._told(prediction_id) if self.completions is not None else None
+            return told_by_webhook(self.completions, prediction_id) if self.completions is not None else None
         if self.completions is None:
             self._sleep_until_read(plan, created, last, stop)
             return None
@@ -242,12 +245,6 @@ class ReplicateGenerator:
             if time.monotonic() >= read_at:
                 return None
 
-    def _told(self, prediction_id: str) -> Reading | None:
-        prediction = self.completions.get(prediction_id)
-        if prediction is not None and str(prediction.get("status")) in FINISHED:
-            return reading_of(prediction)
-        return None
-
     def _sleep_until_read(self, plan: Schedule, created: float, last: float | None, stop: threading.Event) -> None:
         """Sleep until the plan's next read, looking at the plan again every REPLAN_SECONDS: a scout's
         finding (or taking over as the scout) moves the read time of predictions already waiting."""
@@ -260,8 +257,12 @@ class ReplicateGenerator:
     def _read(self, prediction_id: str) -> Reading:
         return read_prediction(self.client, self.usage, prediction_id)
 
-    def cancel(self, prediction_id: str) -> None:
-        cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id)
+    def _stop(self, prediction_id: str, error: str) -> Reading:
+        """Cancel a prediction past its deadline: see `readings.past_deadline`."""
+        return past_deadline(cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id), error)
+
+    def cancel(self, prediction_id: str) -> Ending | None:
+        return ending_of(cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id))
 
     @staticmethod
     def _sleep(seconds: float, stop: threading.Event) -> None:
