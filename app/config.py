@@ -1,9 +1,8 @@
 """Settings, read from the environment in one place.
 
-Development runs with no configuration at all: SQLite and an embedded queue under
-`instance/`, secrets generated once and kept there. Production refuses to start
-with a missing or invalid value and names the variable, so a typo never turns into
-a silently different deployment.
+Development runs with no configuration at all: SQLite and an embedded queue under `instance/`, secrets
+generated once and kept there. Production refuses to start with a missing or invalid value and names
+the variable, so a typo never turns into a silently different deployment.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ class SpendBasis(StrEnum):
     PER_IMAGE = "per_image"  # official models: the price of an output image, nothing when it failed
     PER_SECOND = "per_second"  # time-billed models: metrics.predict_time x rate, whatever the outcome
     OFFLINE = "offline"  # placeholders: never billed
+    ESTIMATE = "estimate"  # stopped while Replicate could not say how it ended: the most it can cost
 
 
 class CurationState(StrEnum):

@@ -1,15 +1,25 @@
 """Spend: what each ended prediction cost, in USD, kept in a ledger that pruning jobs never touches.
 
 Official models (per-image prices, `PRICE_<PROVIDER>`) cost their price when the prediction succeeded
-and nothing when it failed; time-billed models (`PRICE_<PROVIDER>_PER_SECOND`) cost
-`metrics.predict_time x rate` whatever the outcome; offline placeholders cost 0.
+(whether or not its output could be kept) and nothing when it failed; time-billed models
+(`PRICE_<PROVIDER>_PER_SECOND`) cost `metrics.predict_time x rate` whatever the outcome; offline
+placeholders cost 0. A prediction stopped by a cancel or given up by recovery costs what the cancel's
+answer says of it; when Replicate could not say, its estimate is recorded (basis `estimate`).
+
+The month rule: a job's spend counts in the UTC month the job was created in, which is the month its
+estimate was reserved in, even when its predictions end in the next month. So the check made in a month
+sees every reservation that can still turn into that month's spend, and a month's total never passes
+the limit it was checked against. (Replicate's invoice may put the last minutes of such a job in the next
+month.) Items that never got a prediction cost nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .database import db
 from .errors import GenerationError
 from .models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
+from .providers.base import Ending
 
 ZERO = Decimal("0")
 CENT_FRACTION = Decimal("0.000001")  # what the ledger keeps (Numeric(14, 6))
@@ -59,12 +70,14 @@ def charge_for(settings, provider: str, succeeded: bool, offline: bool, predict_
     return Charge(price if succeeded else ZERO, SpendBasis.PER_IMAGE, predict_time)
 
 
-def add_entry(charge: Charge, *, job_id: str, preset_id: str, item_id: int, model_id: str, provider: str) -> None:
-    """Add the ledger row (committed by the caller, with the item's own update)."""
+def add_entry(
+    charge: Charge, *, month: str, job_id: str, preset_id: str, item_id: int, model_id: str, provider: str
+) -> None:
+    """Add the ledger row (committed by the caller, with the item's own update). `month`: the job's."""
     now = utcnow()
     db.session.add(
         SpendEntry(
-            month=month_of(now),
+            month=month,
             job_id=job_id,
             preset_id=preset_id,
             item_id=item_id,
@@ -76,6 +89,47 @@ def add_entry(charge: Charge, *, job_id: str, preset_id: str, item_id: int, mode
             created_at=now,
         )
     )
+
+
+@dataclass(frozen=True)
+class JobLedger:
+    """Where one job's costs go: its prices, provider, offline or not, and the month it counts in."""
+
+    settings: Any
+    job_id: str
+    preset_id: str
+    provider: str
+    offline: bool
+    month: str
+
+    @classmethod
+    def of(cls, settings, job: Job) -> JobLedger:
+        return cls(settings, job.id, job.preset_id, job.provider, job.offline, month_of(job.created_at))
+
+    def ended(self, item_id: int, model_id: str, succeeded: bool, predict_time: float | None) -> None:
+        """A prediction ended with this outcome (`succeeded`: as Replicate billed it)."""
+        self.add(item_id, model_id, charge_for(self.settings, self.provider, succeeded, self.offline, predict_time))
+
+    def stopped(self, item_id: int, model_id: str, ending: Ending | None) -> None:
+        """A prediction stopped by a cancel or given up by recovery: what the cancel's answer says it
+        cost, or its estimate (the most it can cost) when Replicate could not say."""
+        if ending is None and not self.offline:
+            charge = Charge(estimate_per_item(self.settings, self.provider, False), SpendBasis.ESTIMATE)
+        else:
+            succeeded, seconds = (ending.succeeded, ending.predict_time) if ending else (False, None)
+            charge = charge_for(self.settings, self.provider, succeeded, self.offline, seconds)
+        self.add(item_id, model_id, charge)
+
+    def add(self, item_id: int, model_id: str, charge: Charge) -> None:
+        add_entry(
+            charge,
+            month=self.month,
+            job_id=self.job_id,
+            preset_id=self.preset_id,
+            item_id=item_id,
+            model_id=model_id,
+            provider=self.provider,
+        )
 
 
 def _total(*where) -> Decimal:
@@ -92,6 +146,26 @@ def preset_spend(preset_id: str) -> Decimal:
 
 def month_spend(month: str | None = None) -> Decimal:
     return _total(SpendEntry.month == (month or month_of()))
+
+
+def item_spend(job_id: str) -> dict[int, Decimal]:
+    """{item id: cost} of one job's ended predictions, in one query."""
+    query = (
+        select(SpendEntry.item_id, func.sum(SpendEntry.amount))
+        .where(SpendEntry.job_id == job_id)
+        .group_by(SpendEntry.item_id)
+    )
+    return {item_id: usd(total) for item_id, total in db.session.execute(query) if item_id is not None}
+
+
+def totals_by(column, ids: Iterable[str]) -> dict[str, Decimal]:
+    """{id: total} of the ledger grouped by `column` (SpendEntry.job_id or .preset_id), in one query;
+    ids without an entry are absent (nothing recorded yet)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    query = select(column, func.sum(SpendEntry.amount)).where(column.in_(ids)).group_by(column)
+    return {key: usd(total) for key, total in db.session.execute(query)}
 
 
 def as_text(amount: Decimal) -> str:
@@ -115,9 +189,21 @@ def month_json(settings, month: str | None = None) -> dict:
 
 
 # -- the monthly budget ------------------------------------------------------------------------------
-def money(value: Decimal) -> str:
-    """$0.22, $0.78, $0.0093: cents, or four decimals for amounts under a cent."""
-    return f"${value:.2f}" if value == value.quantize(Decimal("0.01")) or value >= 1 else f"${value:.4f}"
+def money(value) -> str:
+    """$0.22, $0.78, $1,234.50, $0.039, $0.0093: cents, or up to four decimals for amounts under a dollar
+    that cents would round. The one formatting of money on the pages (the `usd` filter) and in messages."""
+    value = usd(value)
+    if value >= 1 or value == value.quantize(Decimal("0.01")):
+        return f"${value:,.2f}"
+    whole, _, fraction = f"{value:.4f}".partition(".")
+    return f"${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def spend_text(amount: Decimal | None, offline: bool = False) -> str:
+    """A job's spend on a page: "$0.00 (offline)" for placeholders, "—" while nothing is recorded."""
+    if offline:
+        return f"{money(ZERO)} (offline)"
+    return "—" if amount is None else money(amount)
 
 
 def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
@@ -126,6 +212,19 @@ def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
         return ZERO
     amount = per_second(settings, provider, settings.prediction_timeout)
     return amount if amount is not None else usd(settings.prices.get(provider, 0))
+
+
+def estimate_note(settings, provider: str, offline: bool) -> str:
+    """How one image's estimate is made, for the generate form."""
+    if offline:
+        return "offline placeholders: nothing is billed"
+    rate = settings.prices_per_second.get(provider)
+    if rate is None:
+        return f"{money(estimate_per_item(settings, provider, offline))} per image"
+    return (
+        f"up to {money(estimate_per_item(settings, provider, offline))} per image: "
+        f"{settings.prediction_timeout:g} s at ${as_text(usd(rate))} a second, billed by the second it runs"
+    )
 
 
 def month_reserved(month: str) -> Decimal:

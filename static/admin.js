@@ -11,7 +11,21 @@
     }
   }, true);
 
-  // Generate form: number of images and estimated cost, before submitting.
+  // Money as the pages' `usd` filter writes it (app.spend.money): cents, or up to four decimals
+  // for amounts under a dollar that cents would round.
+  function money(value) {
+    var cents = Math.round(value * 100) / 100;
+    if (value >= 1 || Math.abs(value - cents) < 1e-9) {
+      return "$" + cents.toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    }
+    var parts = value.toFixed(4).split(".");
+    var fraction = parts[1].replace(/0+$/, "");
+    while (fraction.length < 2) fraction += "0";
+    return "$" + parts[0] + "." + fraction;
+  }
+
+  // Generate form: number of images and estimated cost (and whether it passes what is left of the
+  // month's limit), before submitting.
   function updateEstimate() {
     var form = document.querySelector("form[data-estimate]");
     if (!form) return;
@@ -26,7 +40,10 @@
     var images = models * perModel;
     var price = parseFloat(form.dataset.price) || 0;
     form.querySelector("[data-images]").textContent = String(images);
-    form.querySelector("[data-cost]").textContent = "$" + (images * price).toFixed(2);
+    var cost = images * price;
+    form.querySelector("[data-cost]").textContent = money(cost);
+    var over = document.querySelector("[data-over-budget]");
+    if (over && form.dataset.left !== undefined) over.hidden = cost <= parseFloat(form.dataset.left) + 1e-9;
     var button = form.querySelector("button[type=submit]");
     if (button && !form.classList.contains("htmx-request")) button.disabled = models === 0;
   }

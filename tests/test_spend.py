@@ -200,4 +200,4 @@ def test_the_jobs_page_shows_the_months_spend_against_the_limit(make_app, immedi
     preset = create_preset(client)
     post_generate(client, preset["id"])
     page = client.get("/admin/jobs").get_data(as_text=True)
-    assert "$0.78 spent, $0 reserved by running jobs of a $2 monthly limit: $1.22 left." in page
+    assert "$0.78 spent, $0.00 reserved by running jobs of a $2.00 monthly limit: $1.22 left." in page

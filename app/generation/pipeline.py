@@ -26,13 +26,15 @@ from ..models import (
     GalleryExample,
     ItemState,
     Job,
+    JobItem,
     JobStatus,
     Preset,
     iso,
     utcnow,
 )
-from ..providers.base import Generator, ItemResult, ItemSpec
+from ..providers.base import Generator, ItemFailed, ItemResult, ItemSpec
 from ..selection import settle_usage
+from ..spend import JobLedger
 from . import outcome, rows
 from .items import Event, ItemPool
 from .lease import Lease, LeaseLost
@@ -61,6 +63,10 @@ class ItemCopy:
     state: str
     prediction_id: str | None
     error: str | None
+
+    @classmethod
+    def of(cls, i: JobItem) -> ItemCopy:
+        return cls(i.id, i.model_id, i.gender, i.reference_url, i.example_index, i.state, i.prediction_id, i.error)
 
 
 class JobRunner:
@@ -93,12 +99,7 @@ class JobRunner:
         preset = db.session.get(Preset, job.preset_id)
         assert preset is not None  # a preset's jobs go with it (ON DELETE CASCADE)
         self.preset_id, self.preset_name = preset.id, preset.name
-        self.items = {
-            i.id: ItemCopy(
-                i.id, i.model_id, i.gender, i.reference_url, i.example_index, i.state, i.prediction_id, i.error
-            )
-            for i in job.items
-        }
+        self.items = {i.id: ItemCopy.of(i) for i in job.items}
         self.prompt, self.provider, self.settings = job.prompt, job.provider, dict(job.settings or {})
         stored = db.session.scalars(select(GalleryExample).where(GalleryExample.job_id == job.id))
         self.examples: list[dict] = [example_json(e, self.services.storage) for e in stored]
@@ -106,6 +107,7 @@ class JobRunner:
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
         self.created_by = job.created_by
         self.cancel_requested = job.cancel_requested
+        self.ledger = JobLedger.of(self.services.settings, job)  # the month of its creation (see app.spend)
 
     def run_leased(self) -> dict:
         self.status = JobStatus.RUNNING
@@ -157,7 +159,8 @@ class JobRunner:
             assert isinstance(event.value, ItemResult)
             self._item_stored(spec, event.value)
         elif event.kind == "failed":
-            self._item_failed(spec.item_id, str(event.value), spec, getattr(event.value, "predict_time", None))
+            failure = event.value if isinstance(event.value, ItemFailed) else ItemFailed(str(event.value))
+            self._item_failed(spec.item_id, str(failure), failure)
             db.session.commit()
             self.publish_items()
 
@@ -183,7 +186,7 @@ class JobRunner:
         self.publish_items()
 
     def _item_stored(self, spec: ItemSpec, result: ItemResult) -> None:
-        shown = rows.record_stored(spec, result, self.services.storage, self.services.settings)
+        shown = rows.record_stored(spec, result, self.services.storage, self.ledger)
         if shown is not None:
             self.examples.append(shown)
         self.items[spec.item_id].state = ItemState.SUCCEEDED
@@ -191,19 +194,21 @@ class JobRunner:
         self._log("stored", model=spec.model_id, prediction=result.prediction_id)
         self.publish_items()
 
-    def _item_failed(self, item_id: int, reason: str, spec: ItemSpec | None = None, seconds: float | None = None):
-        rows.record_failed(self.job_id, item_id, reason, spec, self.services.settings, self.offline, seconds)
+    def _item_failed(self, item_id: int, reason: str, failure: ItemFailed | None = None) -> None:
         item = self.items[item_id]
+        if failure is not None:  # it ended at the generator: the ledger gets what it cost (0 if never created)
+            self.ledger.ended(item_id, item.model_id, failure.succeeded, failure.predict_time)
+        rows.record_failed(self.job_id, item_id, reason)
         item.state, item.error = ItemState.FAILED, reason
         self._log("failed", model=item.model_id, prediction=item.prediction_id, error=reason)
 
     def cancel_open_items(self) -> None:
-        """Cancel the job's in-flight predictions at Replicate and close every open item as canceled."""
+        """Cancel in-flight predictions (their cost, as the cancel's answer tells, to the ledger), close open items."""
         for item in self.items.values():
             if item.state not in ITEM_OPEN:
                 continue
             if item.prediction_id:
-                self.generator.cancel(item.prediction_id)
+                self.ledger.stopped(item.id, item.model_id, self.generator.cancel(item.prediction_id))
             item.state, item.error = ItemState.CANCELED, "canceled by an admin"
             rows.record_canceled(item.id, item.error)
             self._log("canceled", model=item.model_id, prediction=item.prediction_id)

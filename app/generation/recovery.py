@@ -18,7 +18,9 @@ from sqlalchemy import func, select, update
 from ..database import db, rowcount
 from ..errors import CancelError
 from ..models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
+from ..providers.base import Ending
 from ..selection import settle_usage
+from ..spend import JobLedger
 from .progress import ProgressRecord, read_record
 
 log = logging.getLogger("app.recovery")
@@ -98,16 +100,19 @@ def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
 
 
 def finalize_without_worker(services, job_id: str, status: str, reason: str) -> None:
-    """End a job no worker is running: close open items, settle usage, write the final record."""
+    """End a job no worker is running: cancel its predictions at Replicate and record what each cost
+    (canceled or failed alike: no worker will wait for them), close open items (which releases the job's
+    reservation), settle usage, write the final record. Items without a prediction cost nothing."""
     job = db.session.get(Job, job_id)
     if job is None:  # deleted with its preset meanwhile: nothing left to end
         return
     items = list(job.items)
     item_state = ItemState.CANCELED if status == JobStatus.CANCELED else ItemState.FAILED
+    ledger = JobLedger.of(services.settings, job)
     for item in items:
         if item.state in ITEM_OPEN:
-            if item.prediction_id and status == JobStatus.CANCELED:
-                cancel_prediction(services, item.prediction_id, job.offline)
+            if item.prediction_id:  # stop what no worker will wait for, and record what it cost
+                ledger.stopped(item.id, item.model_id, cancel_prediction(services, item.prediction_id, job.offline))
             item.state, item.error = item_state, reason if status == JobStatus.FAILED else "canceled by an admin"
     any_example = settle_usage(job.preset_id, job.id, items)
     job.status, job.error, job.finished_at, job.lease_owner = status, reason, utcnow(), None
@@ -131,9 +136,9 @@ def write_final_record(services, job: Job) -> None:
         log.warning("job=%s final progress not written: %s", job.id, exc)
 
 
-def cancel_prediction(services, prediction_id: str, offline: bool) -> None:
-    if not offline:
-        services.generator(offline=False).cancel(prediction_id)
+def cancel_prediction(services, prediction_id: str, offline: bool) -> Ending | None:
+    """Stop a prediction at Replicate; how it ended, when Replicate said (None offline: nothing billed)."""
+    return None if offline else services.generator(offline=False).cancel(prediction_id)
 
 
 def request_cancel(services, job_id: str) -> str:

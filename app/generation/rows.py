@@ -11,7 +11,7 @@ from ..database import db
 from ..gallery import example_json
 from ..models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
 from ..providers.base import ItemResult, ItemSpec
-from ..spend import Charge, add_entry, charge_for
+from ..spend import JobLedger
 from ..storage.base import Storage
 
 log = logging.getLogger("app.pipeline")
@@ -27,7 +27,7 @@ def record_created(item_id: int, prediction_id: str) -> None:
     db.session.commit()
 
 
-def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, settings) -> dict | None:
+def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, ledger: JobLedger) -> dict | None:
     """The example is in our storage: add it to the gallery and its cost to the spend ledger. Returns its
     JSON, or None when an earlier attempt had stored it (and counted its cost) already."""
     example = GalleryExample(
@@ -45,7 +45,7 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, settings
         created_at=utcnow(),
     )
     db.session.add(example)
-    _charge(spec, charge_for(settings, spec.provider, True, result.offline, result.predict_time))
+    ledger.ended(spec.item_id, spec.model_id, True, result.predict_time)
     db.session.execute(
         update(JobItem)
         .where(JobItem.id == spec.item_id)
@@ -68,30 +68,8 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, settings
     return shown
 
 
-def _charge(spec: ItemSpec, charge: Charge) -> None:
-    add_entry(
-        charge,
-        job_id=spec.job_id,
-        preset_id=spec.preset_id,
-        item_id=spec.item_id,
-        model_id=spec.model_id,
-        provider=spec.provider,
-    )
-
-
-def record_failed(
-    job_id: str,
-    item_id: int,
-    reason: str,
-    spec: ItemSpec | None = None,
-    settings=None,
-    offline: bool = False,
-    seconds: float | None = None,
-) -> None:
-    """This model's example could not be made (committed by the caller). With `spec`, its prediction ended:
-    the ledger gets its cost (0 for an official model's failure, predict_time x rate for a time-billed one)."""
-    if spec is not None:
-        _charge(spec, charge_for(settings, spec.provider, False, offline, seconds))
+def record_failed(job_id: str, item_id: int, reason: str) -> None:
+    """This model's example could not be made (committed by the caller, with its ledger entry if any)."""
     db.session.execute(
         update(JobItem).where(JobItem.id == item_id).values(state=ItemState.FAILED, error=reason, updated_at=utcnow())
     )

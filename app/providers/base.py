@@ -16,11 +16,14 @@ from typing import Protocol
 
 class ItemFailed(Exception):
     """This model's example could not be made; the job goes on with the others. `predict_time`: the
-    seconds Replicate billed the prediction for (time-billed models cost them even when they fail)."""
+    seconds Replicate billed the prediction for (time-billed models cost them even when they fail).
+    `succeeded`: the prediction itself succeeded at Replicate, which bills it as such, but its output
+    could not be kept (a refused or undownloadable image)."""
 
-    def __init__(self, reason: str | None, predict_time: float | None = None):
+    def __init__(self, reason: str | None, predict_time: float | None = None, succeeded: bool = False):
         super().__init__(reason)
         self.predict_time = predict_time
+        self.succeeded = succeeded
 
 
 class Stopped(Exception):
@@ -54,6 +57,14 @@ class ItemResult:
     predict_time: float | None = None  # metrics.predict_time: what a time-billed model is charged for
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a prediction ended at the provider, as far as its bill goes: what a cancel learns of it."""
+
+    succeeded: bool
+    predict_time: float | None = None
+
+
 class Generator(Protocol):
     offline: bool
 
@@ -62,6 +73,7 @@ class Generator(Protocol):
         so a crash after that point resumes the prediction instead of paying for a new one."""
         ...
 
-    def cancel(self, prediction_id: str) -> None:
-        """Ask the provider to stop a prediction; never raises."""
+    def cancel(self, prediction_id: str) -> Ending | None:
+        """Ask the provider to stop a prediction; never raises. Returns how it ended (it may have
+        finished before the cancel), or None when the provider could not say (unreachable, still stopping)."""
         ...

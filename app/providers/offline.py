@@ -14,7 +14,7 @@ from collections.abc import Callable
 from PIL import Image, ImageDraw, ImageFont
 
 from ..storage.base import Storage, example_key
-from .base import ItemResult, ItemSpec, Stopped
+from .base import Ending, ItemResult, ItemSpec, Stopped
 
 SIZE = (512, 640)
 
@@ -62,5 +62,5 @@ class OfflineGenerator:
         self.storage.save_bytes(key, render_placeholder(spec))
         return ItemResult(image_key=key, prediction_id=None, offline=True)
 
-    def cancel(self, prediction_id: str) -> None:
-        return None
+    def cancel(self, prediction_id: str) -> Ending | None:
+        return None  # placeholders have no prediction to stop

@@ -13,10 +13,16 @@ DOWNLOAD_RETRIES = 5
 
 
 def store_output(
-    downloader: SafeDownloader, storage: Storage, url: str, spec: ItemSpec, sleep: Callable[[float], None]
+    downloader: SafeDownloader,
+    storage: Storage,
+    url: str,
+    spec: ItemSpec,
+    sleep: Callable[[float], None],
+    predict_time: float | None = None,
 ) -> str:
     """Copy the output into storage through the safe downloader: a refused output (not https, a private
-    address, too large, not an image) fails this model at once; a transient failure is retried."""
+    address, too large, not an image) fails this model at once; a transient failure is retried. The
+    prediction succeeded (and was billed) whatever happens here: a failure says so, with `predict_time`."""
     last_error = None
     for attempt in range(DOWNLOAD_RETRIES):
         try:
@@ -25,8 +31,9 @@ def store_output(
                 storage.save_stream(key, image.chunks())
                 return key
         except DownloadRefused as exc:
-            raise ItemFailed(f"the output was refused: {exc}") from None
+            raise ItemFailed(f"the output was refused: {exc}", predict_time, succeeded=True) from None
         except DownloadFailed as exc:
             last_error = str(exc)
         sleep(backoff(attempt, base=0.25, cap=5.0))
-    raise ItemFailed(f"could not download the output after {DOWNLOAD_RETRIES} tries ({last_error})")
+    reason = f"could not download the output after {DOWNLOAD_RETRIES} tries ({last_error})"
+    raise ItemFailed(reason, predict_time, succeeded=True)

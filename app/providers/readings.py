@@ -14,6 +14,7 @@ import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 
+from .base import Ending
 from .replicate_http import retry_after
 
 log = logging.getLogger("app.providers.replicate")
@@ -83,10 +84,19 @@ def reading_of(prediction: dict) -> Reading:
         reason = f"prediction failed: {prediction.get('error') or 'no reason given'}"
         return Reading("failed", error=reason, predict_time=spent)
     if status == "canceled":
+        spent = spent if spent is not None else ran_for(prediction.get("started_at"), prediction.get("completed_at"))
         return Reading("canceled", error="prediction was canceled", predict_time=spent)
     if status == "aborted":
         return Reading("aborted", error=f"prediction {prediction.get('id')} was aborted by Replicate (Cancel-After)")
     return Reading(status, prediction.get("output"), None, seconds, age, spent)
+
+
+def told_by_webhook(completions, prediction_id: str) -> Reading | None:
+    """What a webhook told of a prediction, once it has finished (None: nothing final yet)."""
+    prediction = completions.get(prediction_id)
+    if prediction is not None and str(prediction.get("status")) in FINISHED:
+        return reading_of(prediction)
+    return None
 
 
 class Schedule(Protocol):
@@ -130,8 +140,15 @@ def read_prediction(client: replicate.Client, usage, prediction_id: str) -> Read
         return Reading("failed", error=reason)
     except httpx.TransportError as exc:
         raise TransientReadError(f"could not reach Replicate to read prediction {prediction_id}: {exc}") from None
+    return reading_of_object(prediction)
+
+
+def reading_of_object(prediction) -> Reading:
+    """What the client's `Prediction` (a GET's or a cancel's answer) tells."""
     seconds, age = _timing(prediction)
     spent = predict_time_of(getattr(prediction, "metrics", None))
+    if spent is None and prediction.status == "canceled":
+        spent = ran_for(getattr(prediction, "started_at", None), getattr(prediction, "completed_at", None))
     if prediction.status == "failed":
         reason = f"prediction failed: {prediction.error or 'no reason given'}"
         return Reading("failed", error=reason, predict_time=spent)
@@ -140,15 +157,44 @@ def read_prediction(client: replicate.Client, usage, prediction_id: str) -> Read
     return Reading(prediction.status, prediction.output, None, seconds, age, spent)
 
 
-def cancel_prediction(client: replicate.Client, usage, read_limiter, prediction_id: str) -> None:
-    """A cancel is a read as far as the account's limits go: it takes a token from the budget."""
+def ran_for(started_at, completed_at) -> float | None:
+    """Seconds from start to end: what a canceled prediction ran (and a time-billed model billed) when
+    its answer carries no `metrics.predict_time`; None when it never started."""
+    started, completed = timestamp(started_at), timestamp(completed_at)
+    if started is None or completed is None:
+        return None
+    return max(0.0, (completed - started).total_seconds())
+
+
+def cancel_prediction(client: replicate.Client, usage, read_limiter, prediction_id: str) -> Reading | None:
+    """Cancel, and return what the answer tells of the prediction (it may have ended before the cancel);
+    None when Replicate could not be asked. A cancel is a read as far as the account's limits go: it
+    takes a token from the budget."""
     read_limiter.acquire(NEVER)
     try:
         usage.record("read")
-        client.predictions.cancel(prediction_id)
+        return reading_of_object(client.predictions.cancel(prediction_id))
+    except PydanticV1ValidationError:  # client 1.0.7 cannot parse the documented "aborted" status
+        return Reading("aborted", error=f"prediction {prediction_id} was aborted by Replicate")
     except ReplicateError as exc:
         if exc.status == 429:
             usage.record("read_429")
         log.warning("could not cancel prediction %s: %s", prediction_id, exc)
-    except (httpx.HTTPError, PydanticV1ValidationError) as exc:
+    except httpx.HTTPError as exc:
         log.warning("could not cancel prediction %s: %s", prediction_id, exc)
+    return None
+
+
+def past_deadline(told: Reading | None, error: str) -> Reading:
+    """What a prediction canceled past its deadline comes to, by the cancel's answer `told`: one that
+    succeeded meanwhile is kept (and billed); otherwise it failed, with the seconds it ran."""
+    if told is not None and told.status == "succeeded":
+        return told
+    return Reading("failed", error=error, predict_time=told.predict_time if told else None)
+
+
+def ending_of(told: Reading | None) -> Ending | None:
+    """How a canceled prediction ended as far as its bill goes; None when the answer did not say."""
+    if told is None or told.status not in FINISHED:
+        return None
+    return Ending(told.status == "succeeded", told.predict_time)

@@ -35,11 +35,12 @@ from replicate.prediction import Predictions
 
 from ..storage.base import Storage
 from .account_watch import AccountWatcher
-from .base import ItemFailed, ItemResult, ItemSpec, Stopped
+from .base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
 from .downloads import SafeDownloader
 from .outputs import store_output
-from .read_plan import Plan, Planner
+from .read_plan import Planner
+from .read_wait import ReadWait, sleep_or_stop
 from .readings import (
     FINISHED,
     FallbackPlan,
@@ -47,8 +48,9 @@ from .readings import (
     Schedule,
     TransientReadError,
     cancel_prediction,
+    ending_of,
+    past_deadline,
     read_prediction,
-    reading_of,
 )
 from .replicate_http import backoff, retry_after, without_client_retries
 
@@ -56,8 +58,6 @@ log = logging.getLogger(__name__)
 
 TRANSIENT_RETRIES = 5
 MAX_THROTTLE_WAIT = 120.0
-REPLAN_SECONDS = 0.25
-DEADLINE_GRACE = 2.0  # with Cancel-After, Replicate ends a late prediction first; we look this much later
 
 
 class NoLimit:
@@ -104,11 +104,9 @@ class ReplicateGenerator:
         self.completions = completions  # where the web process records what webhooks told (None: off)
         self.fallback_poll = fallback_poll
         # Without webhooks, one list of the account's predictions reads all that this process waits on.
-        self.watcher = (
-            AccountWatcher(client, self.usage, self.read_limiter, poll_interval)
-            if read_by_list and completions is None
-            else None
-        )
+        listing = read_by_list and completions is None
+        watcher = AccountWatcher(client, self.usage, self.read_limiter, poll_interval) if listing else None
+        self.waiting = ReadWait(completions, watcher)
         # The client builds its HTTP connection pool on first use, without a lock: build it here,
         # once, rather than in twenty item threads at the same moment.
         without_client_retries(client)
@@ -133,8 +131,7 @@ class ReplicateGenerator:
             reading = self._wait(prediction_id, stop, plan, created)
         finally:
             plan.done()
-            if self.watcher is not None:
-                self.watcher.forget(prediction_id)
+            self.waiting.forget(prediction_id)
         if reading.status != "succeeded":
             raise ItemFailed(reading.error, reading.predict_time)
         if reading.seconds is not None:
@@ -142,7 +139,9 @@ class ReplicateGenerator:
         urls = provider.output_urls(reading.output)
         if not urls:
             raise ItemFailed(f"prediction {prediction_id} succeeded without an output", reading.predict_time)
-        key = store_output(self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop))
+        key = store_output(
+            self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop), reading.predict_time
+        )
         return ItemResult(key, prediction_id, prediction_seconds=reading.seconds, predict_time=reading.predict_time)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
@@ -197,7 +196,7 @@ class ReplicateGenerator:
         last = None  # seconds after creation of the last read
         transient = 0
         while True:
-            told = self._until_read(prediction_id, plan, created, last, deadline, stop)
+            told = self.waiting.until_read(prediction_id, plan, created, last, deadline, stop)
             if told is not None:
                 return told
             if not self.read_limiter.acquire(stop):
@@ -206,9 +205,8 @@ class ReplicateGenerator:
                 reading = self._read(prediction_id)
                 transient = 0
             except TransientReadError as exc:
-                if time.monotonic() > deadline:
-                    self.cancel(prediction_id)  # best effort: it may still be running (and billing)
-                    return Reading("failed", error=f"{exc}; gave up at the {self.deadline:.0f} s deadline")
+                if time.monotonic() > deadline:  # best effort: it may still be running (and billing)
+                    return self._stop(prediction_id, f"{exc}; gave up at the {self.deadline:.0f} s deadline")
                 transient += 1
                 wait = exc.retry_after if exc.retry_after is not None else backoff(min(transient, 6))
                 wait = min(wait, max(0.05, deadline - time.monotonic()))  # one last try at the deadline
@@ -221,79 +219,24 @@ class ReplicateGenerator:
                 created = time.monotonic() - reading.age
                 deadline = created + self.deadline
             if time.monotonic() > deadline:
-                self.cancel(prediction_id)
-                return Reading(
-                    "failed", error=f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
+                return self._stop(
+                    prediction_id, f"prediction {prediction_id} did not finish within {self.deadline:.0f} s; canceled"
                 )
             now = time.monotonic()
             if created is None:  # no age known: the old pace
                 created = now
             last = now - created
 
-    def _until_read(
-        self, prediction_id: str, plan: Schedule, created: float | None, last: float | None, deadline: float, stop
-    ) -> Reading | None:
-        """Wait for the next read; with webhooks, return what a webhook told meanwhile instead.
-        A resumed prediction (`created` None) is read at once, unless its webhook came meanwhile."""
-        if created is None:
-            return self._told(prediction_id) if self.completions is not None else None
-        if self.watcher is not None:
-            return self._until_listed(prediction_id, plan, created, deadline, stop)
-        if self.completions is None:
-            self._sleep_until_read(plan, created, last, stop)
-            return None
-        read_at = min(created + plan.next_read(last), deadline + DEADLINE_GRACE)
-        while True:
-            prediction = self.completions.wait(prediction_id, max(0.0, read_at - time.monotonic()), stop)
-            if stop.is_set():
-                raise Stopped()
-            if prediction is not None and str(prediction.get("status")) in FINISHED:
-                return reading_of(prediction)
-            if time.monotonic() >= read_at:
-                return None
-
-    def _until_listed(self, prediction_id: str, plan, created: float, deadline: float, stop) -> Reading | None:
-        """Wait for a list of the account to show the prediction ended; None when the item should read
-        it itself (no list has shown it lately, it passed its deadline, or the list gave no output)."""
-        watcher = self.watcher
-        assert watcher is not None and isinstance(plan, Plan)
-        watcher.watch(prediction_id, created, plan)
-        while True:
-            told = watcher.wait(prediction_id, REPLAN_SECONDS, stop)
-            if stop.is_set():
-                raise Stopped()
-            if told is not None:
-                reading = reading_of(told)
-                return None if reading.status == "succeeded" and reading.output is None else reading
-            if time.monotonic() > deadline or watcher.overdue(prediction_id):
-                return None
-
-    def _told(self, prediction_id: str) -> Reading | None:
-        prediction = self.completions.get(prediction_id)
-        if prediction is not None and str(prediction.get("status")) in FINISHED:
-            return reading_of(prediction)
-        return None
-
-    def _sleep_until_read(self, plan: Schedule, created: float, last: float | None, stop: threading.Event) -> None:
-        """Sleep until the plan's next read, looking at the plan again every REPLAN_SECONDS: a scout's
-        finding (or taking over as the scout) moves the read time of predictions already waiting."""
-        while True:
-            wait = created + plan.next_read(last) - time.monotonic()
-            if wait <= 0:
-                return
-            self._sleep(min(wait, REPLAN_SECONDS), stop)
-
     def _read(self, prediction_id: str) -> Reading:
         return read_prediction(self.client, self.usage, prediction_id)
 
-    def cancel(self, prediction_id: str) -> None:
-        cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id)
+    def _stop(self, prediction_id: str, error: str) -> Reading:
+        """Cancel a prediction past its deadline: see `readings.past_deadline`."""
+        return past_deadline(cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id), error)
+
+    def cancel(self, prediction_id: str) -> Ending | None:
+        return ending_of(cancel_prediction(self.client, self.usage, self.read_limiter, prediction_id))
 
     @staticmethod
     def _sleep(seconds: float, stop: threading.Event) -> None:
-        if seconds <= 0:
-            if stop.is_set():
-                raise Stopped()
-            return
-        if stop.wait(seconds):
-            raise Stopped()
+        sleep_or_stop(seconds, stop)

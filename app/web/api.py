@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, g, jsonify, redirect, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import spend
 from ..audit import record
 from ..database import db
 from ..errors import GenerationError, PresetError
-from ..gallery import example_json
 from ..generation.jobs import job_json, live_job_for_preset
 from ..generation.recovery import request_cancel
 from ..generation.submit import (
@@ -21,7 +18,7 @@ from ..generation.submit import (
     request_retry_of_failed,
 )
 from ..generation.usage import release_one_model
-from ..models import JOB_FINAL, GalleryExample, JobStatus, Preset, iso
+from ..models import JOB_FINAL, JobStatus, Preset
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
 from ..selection import usage_counts
@@ -29,6 +26,7 @@ from ..storage.base import preset_prefix
 from .auth import admin_required
 from .context import services
 from .errors import error_response
+from .preset_json import preset_json, presets_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
@@ -51,39 +49,6 @@ def read_json_body(required: bool):
     if body is None:
         raise GenerationError("The request body must be a JSON object, not null.")
     return body
-
-
-def gallery_json(preset_id: str) -> list[dict]:
-    examples = db.session.scalars(
-        select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
-    )
-    storage = services().storage
-    return [example_json(e, storage) for e in examples]
-
-
-def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
-    registry = services().registry()
-    data: dict[str, Any] = {
-        "id": preset.id,
-        "name": preset.name,
-        "prompt": preset.prompt,
-        "provider": preset.provider,
-        "settings": preset.settings or {},
-        "lastGenerated": iso(preset.last_generated),
-        "createdAt": iso(preset.created_at),
-        "updatedAt": iso(preset.updated_at),
-        "createdBy": preset.created_by,
-        "updatedBy": preset.updated_by,
-        "usage": {**usage_counts(preset.id), "total": len(registry)},
-        "spendUsd": spend.as_text(spend.preset_spend(preset.id)),
-    }
-    if with_gallery:
-        data["gallery"] = gallery_json(preset.id)
-    else:
-        data["examplesCount"] = db.session.scalar(
-            select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset.id)
-        )
-    return data
 
 
 def get_preset_or_404(preset_id: str) -> Preset:
@@ -150,8 +115,8 @@ def month_spend():
 @bp.get("/presets")
 @admin_required
 def list_presets():
-    presets = db.session.scalars(select(Preset).order_by(Preset.name))
-    return jsonify(presets=[preset_json(p, with_gallery=False) for p in presets])
+    presets = db.session.scalars(select(Preset).order_by(Preset.name)).all()
+    return jsonify(presets=presets_json(presets))
 
 
 @bp.post("/presets")

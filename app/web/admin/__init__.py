@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 
+from ... import spend
 from . import auth_views, views_gallery, views_jobs, views_presets  # noqa: F401 (views_gallery: routes on admin_presets)
 
 SESSION_LIFETIME = timedelta(hours=12)
@@ -42,7 +43,8 @@ def init_app(app: Flask) -> None:
     app.context_processor(layout_context)
     app.jinja_env.filters["dt"] = format_datetime
     app.jinja_env.filters["duration"] = format_duration
-    app.jinja_env.filters["usd"] = format_usd
+    app.jinja_env.filters["usd"] = spend.money  # every amount of money on the pages
+    app.jinja_env.filters["spend"] = spend.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
 
 
 def security_headers(response):
@@ -87,7 +89,3 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes} min {seconds:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
-
-
-def format_usd(value: float) -> str:
-    return f"${value:,.2f}"

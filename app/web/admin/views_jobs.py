@@ -23,7 +23,7 @@ from ...generation.progress import ProgressRecord
 from ...generation.progress import read_record as progress_record
 from ...generation.recovery import request_cancel
 from ...generation.submit import request_retry_of_failed
-from ...models import JOB_FINAL, ItemState, Job, JobStatus, Preset, iso, utcnow
+from ...models import JOB_FINAL, ItemState, Job, JobStatus, Preset, SpendEntry, iso, utcnow
 from ...providers.catalog import PROVIDERS
 from ..auth import local_admin_path
 from .common import (
@@ -226,6 +226,7 @@ def jobs():
     return render_template(
         "admin/jobs.html",
         jobs=rows,
+        spends=spend.totals_by(SpendEntry.job_id, [j.id for j in rows]),  # one query for the whole list
         now=utcnow(),
         worker_missing=waiting,
         worker_command=WORKER_COMMAND,
@@ -245,9 +246,12 @@ def job(job_id: str):
         record, _ = read_record(job.id)
         state = progress_from_record(record) if record else progress_from_job(job)
         progress_html = render_progress(state, shown=0, provider=job.provider, view="job")
+    costs = spend.item_spend(job.id)
     return render_template(
         "admin/job.html",
         job=job,
+        costs=costs,
+        spent=sum(costs.values(), spend.ZERO) if costs else None,
         preset=preset,
         progress_html=progress_html,
         provider=PROVIDERS.get(job.provider),

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from ... import spend
 from ...audit import record
 from ...database import db
 from ...errors import PresetError
@@ -219,6 +220,7 @@ def preset(preset_id: str):
     cards, next_cursor = gallery_page(preset.id, exclude_job=exclude)
     pool = model_pool(preset.id)
     provider = PROVIDERS.get(preset.provider)
+    settings = services().settings
     return render_template(
         "admin/preset.html",
         preset=preset,
@@ -229,7 +231,10 @@ def preset(preset_id: str):
         next_cursor=next_cursor,
         example_count=gallery_count(preset.id),
         pool=pool,
-        price=services().settings.prices.get(preset.provider, 0.0),
+        spent=spend.preset_spend(preset.id),
+        per_item=spend.estimate_per_item(settings, preset.provider, settings.offline),
+        estimate_note=spend.estimate_note(settings, preset.provider, settings.offline),
+        budget=spend.month_json(settings) if settings.spend_limit_per_month is not None else None,
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
         settings_problem=settings_problem(preset),
