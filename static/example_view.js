@@ -7,7 +7,9 @@
 
   var dialog = null;
   var opener = null;
-  var loading = 0;  // the latest load wins when keys are pressed faster than the server answers
+  var busy = false;  // a view is on its way: steps pressed meanwhile wait in `queued`, then run in turn
+  var queued = [];
+  var latest = 0;  // each load's number: a newer load, or closing the overlay, makes older answers stale
 
   function viewIn(root) {
     return root ? root.querySelector("[data-example-view]") : null;
@@ -40,6 +42,9 @@
   }
 
   function returnFocus() {
+    queued = [];
+    busy = false;
+    latest += 1;
     var view = viewIn(dialog);
     var card = view && document.querySelector("#example-" + view.dataset.exampleId + " a[data-example-open]");
     var target = card || opener;
@@ -48,14 +53,15 @@
   }
 
   function show(url) {
-    var ticket = ++loading;
+    var mine = ++latest;
+    busy = true;
     fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.text();
       })
       .then(function (html) {
-        if (ticket !== loading) return;
+        if (mine !== latest) return;
         var view = viewIn(new DOMParser().parseFromString(html, "text/html"));
         if (!view) throw new Error("no example in the answer");
         var box = buildDialog();
@@ -63,15 +69,24 @@
         box.querySelector("[data-keys-hint]").hidden = false;
         if (!box.open) box.showModal();
         box.querySelector("#example-view-title").focus();
+        busy = false;
+        if (queued.length) step(viewIn(box), queued.shift());
       })
       .catch(function () {
-        if (ticket === loading) window.location.assign(url);  // the plain page says what went wrong
+        if (mine === latest) window.location.assign(url);  // the plain page says what went wrong
       });
   }
 
   function step(view, direction) {
+    if (busy) {
+      if (queued.length < 20) queued.push(direction);
+      return;
+    }
     var url = direction === "previous" ? view.dataset.previousUrl : view.dataset.nextUrl;
-    if (!url) return;
+    if (!url) {
+      queued = [];
+      return;
+    }
     if (dialog && dialog.open) show(url);
     else window.location.assign(url);
   }
