@@ -87,7 +87,7 @@ def cache_references(
     yield each model's result as it is known, the skipped ones first."""
     todo = []
     for model in models:
-        if not force and SAFE_MODEL_ID.match(model.id) and is_cached(storage, model.id):
+        if not force and is_cached(storage, model.id):
             yield CacheResult(model.id, SKIPPED, "already cached")
         else:
             todo.append(model)
