@@ -94,6 +94,13 @@ class Services:
             read_by_list=settings.read_by_list,
         )
 
+    def reference_downloader(self) -> SafeDownloader:
+        """The safe downloader for the registry's photos (`models cache`): public https addresses only, the
+        same size cap and image checks as outputs; no test origin is trusted."""
+        downloads = self.settings.instance_path / "downloads"
+        downloads.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return SafeDownloader(max_bytes=self.settings.max_output_bytes, temp_dir=downloads)
+
     def replicate_client(self) -> replicate.Client:
         """A client whose creates carry Cancel-After (the prediction timeout), added by its transport."""
         settings = self.settings

@@ -10,6 +10,7 @@ from .generate import generate
 from .jobs import jobs_cli
 from .presets import presets_cli
 from .providers import providers_cli
+from .references import models_cache
 from .registry import models_cli
 from .tokens import tokens_cli
 from .usage import usage_cli
@@ -30,5 +31,6 @@ __all__ = [
 
 
 def init_app(app) -> None:
+    models_cli.add_command(models_cache)  # `models cache`: its own module, the group stays in `registry`
     for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, providers_cli, jobs_cli, generate, demo):
         app.cli.add_command(command)

@@ -34,3 +34,13 @@ def example_key(preset_id: str, job_id: str, model_id: str, index: int, extensio
 
 def preset_prefix(preset_id: str) -> str:
     return f"examples/{preset_id}"
+
+
+def reference_key(model_id: str, extension: str) -> str:
+    """Our copy of a registry model's photo, in the format it came in."""
+    return f"references/{model_id}.{extension}"
+
+
+def reference_thumb_key(model_id: str) -> str:
+    """The small WebP the gallery cards show beside each example."""
+    return f"references/{model_id}-thumb.webp"

@@ -3,6 +3,7 @@
 - `auth_views`: sign in / sign out
 - `views_presets`: presets list, create / edit / delete, the preset page
 - `views_gallery`: the preset page's live parts (gallery pages, example delete, clear usage, generate form)
+- `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_jobs`: jobs list, job page, the live progress fragment
 """
 
@@ -13,7 +14,13 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g
 
 from ... import spend
-from . import auth_views, views_gallery, views_jobs, views_presets  # noqa: F401 (views_gallery: routes on admin_presets)
+from . import (  # noqa: F401 (views_gallery, views_example: routes on admin_presets)
+    auth_views,
+    views_example,
+    views_gallery,
+    views_jobs,
+    views_presets,
+)
 
 SESSION_LIFETIME = timedelta(hours=12)
 

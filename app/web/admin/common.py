@@ -13,7 +13,8 @@ from sqlalchemy import and_, func, or_, select
 from ...database import db
 from ...gallery import example_json
 from ...generation.submit import MODELS_PER_JOB
-from ...models import GalleryExample, JobStatus, utcnow
+from ...models import GalleryExample, Job, JobStatus, utcnow
+from ...references import thumbnail_url
 from ...selection import Holders, holders_of
 from ..context import services
 
@@ -75,14 +76,23 @@ def model_pool(preset_id: str) -> Pool:
 
 
 # -- gallery -------------------------------------------------------------------
-def example_card(example: GalleryExample) -> dict:
-    return example_json(example, services().storage) | {"presetId": example.preset_id}
+def example_card(example: GalleryExample, created_by: str | None = None) -> dict:
+    """A gallery card: the example's JSON, who started its job and the reference photo's thumbnail
+    (None while `models cache` has not copied it: the card shows a labelled placeholder)."""
+    storage = services().storage
+    return example_json(example, storage) | {
+        "presetId": example.preset_id,
+        "createdBy": created_by,
+        "referenceUrl": thumbnail_url(storage, example.model_id),
+    }
 
 
-def record_card(example: dict, preset_id: str, provider: str) -> dict:
+def record_card(example: dict, preset_id: str, provider: str, created_by: str | None = None) -> dict:
     """A gallery card from a progress record's example (no database row needed); records written before
     examples carried their provider and index fall back to the job's provider and the first index."""
-    return {"index": 0, "provider": provider, **example, "presetId": preset_id}
+    reference = thumbnail_url(services().storage, str(example.get("modelId", "")))
+    card = {"index": 0, "provider": provider, **example, "presetId": preset_id}
+    return card | {"createdBy": created_by, "referenceUrl": reference}
 
 
 def encode_cursor(example: GalleryExample) -> str:
@@ -102,9 +112,14 @@ def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
 def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | None = None):
     """One page of the gallery, newest first, and the cursor of the next page (None at the end).
 
+    Who started each example's job comes with it (a join), so a card costs no query of its own.
     Keyset paging: the same single query whether the preset has 20 examples or 20,000.
     """
-    query = select(GalleryExample).where(GalleryExample.preset_id == preset_id)
+    query = (
+        select(GalleryExample, Job.created_by)
+        .outerjoin(Job, Job.id == GalleryExample.job_id)
+        .where(GalleryExample.preset_id == preset_id)
+    )
     if exclude_job:
         query = query.where(or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != exclude_job))
     position = decode_cursor(cursor)
@@ -116,11 +131,11 @@ def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | N
                 and_(GalleryExample.created_at == created, GalleryExample.id < example_id),
             )
         )
-    rows = db.session.scalars(
+    rows = db.session.execute(
         query.order_by(GalleryExample.created_at.desc(), GalleryExample.id.desc()).limit(GALLERY_PAGE + 1)
     ).all()
-    next_cursor = encode_cursor(rows[GALLERY_PAGE - 1]) if len(rows) > GALLERY_PAGE else None
-    return [example_card(e) for e in rows[:GALLERY_PAGE]], next_cursor
+    next_cursor = encode_cursor(rows[GALLERY_PAGE - 1][0]) if len(rows) > GALLERY_PAGE else None
+    return [example_card(e, created_by) for e, created_by in rows[:GALLERY_PAGE]], next_cursor
 
 
 def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:

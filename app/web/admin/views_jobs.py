@@ -69,6 +69,7 @@ def progress_from_record(record: ProgressRecord) -> dict:
         "items": record.items,
         "failures": [i for i in record.items if i.get("state") == ItemState.FAILED],
         "examples": record.examples,
+        "created_by": record.created_by,
         "worker_missing": worker_missing(record.status, parse_iso(record.created_at), parse_iso(record.updated_at)),
     }
 
@@ -103,7 +104,9 @@ def render_progress(
         ended=ended,
         view=view,
         poll_url=poll_url(progress["job_id"], shown, provider, view, base),
-        new_examples=[record_card(e, progress["preset_id"], provider or "") for e in new_examples],
+        new_examples=[
+            record_card(e, progress["preset_id"], provider or "", progress.get("created_by")) for e in new_examples
+        ],
         worker_command=WORKER_COMMAND,
         oob_pool=oob_pool,
         oob_count=oob_count,

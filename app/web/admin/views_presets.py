@@ -209,7 +209,9 @@ def preset(preset_id: str):
         state = progress_from_record(record) if record else progress_from_job(live)
         if store_ok:
             exclude = live.id
-            live_cards = [record_card(e, preset.id, live.provider) for e in reversed(state["examples"])]
+            live_cards = [
+                record_card(e, preset.id, live.provider, live.created_by) for e in reversed(state["examples"])
+            ]
         progress_html = render_progress(
             state,
             shown=len(state["examples"]) if store_ok else 0,

@@ -1,0 +1,51 @@
+"""One example beside its reference photo, large: a plain page per example with previous / next / back links
+(works without JavaScript), or the same view as a fragment for the gallery's overlay (`HX-Request`).
+
+Routes of the `admin_presets` blueprint; previous / next follow the gallery's order (`gallery_order`).
+"""
+
+from __future__ import annotations
+
+from flask import abort, render_template, url_for
+from sqlalchemy import select
+
+from ...database import db
+from ...models import GalleryExample, Job
+from ...references import photo_url
+from .common import is_htmx, services
+from .gallery_order import place_in_gallery
+from .views_presets import bp, get_preset
+
+
+@bp.get("/presets/<id:preset_id>/examples/<id:example_id>")
+def example_view(preset_id: str, example_id: str):
+    """The side-by-side view; 404 for an example that is not (or no longer) in this preset's gallery."""
+    preset = get_preset(preset_id)
+    row = db.session.execute(
+        select(GalleryExample, Job.created_by)
+        .outerjoin(Job, Job.id == GalleryExample.job_id)
+        .where(GalleryExample.id == example_id, GalleryExample.preset_id == preset_id)
+    ).first()
+    place = place_in_gallery(preset_id, example_id) if row is not None else None
+    if row is None or place is None:
+        abort(404, "This preset's gallery has no such example: it may have been deleted.")
+    example, created_by = row
+    storage = services().storage
+
+    def link(other_id: str | None) -> str | None:
+        return url_for("admin_presets.example_view", preset_id=preset_id, example_id=other_id) if other_id else None
+
+    context = dict(
+        preset=preset,
+        example=example,
+        created_by=created_by,
+        place=place,
+        output_url=storage.url(example.image_path),
+        reference_url=photo_url(storage, example.model_id),
+        previous_url=link(place.previous_id),
+        next_url=link(place.next_id),
+        back_url=url_for("admin_presets.preset", preset_id=preset_id) + f"#example-{example.id}",
+    )
+    if is_htmx():
+        return render_template("admin/_example_view.html", **context)
+    return render_template("admin/example.html", **context)
