@@ -108,8 +108,7 @@ class Registry:
 def parse_registry(data, source: str = "models.json") -> Registry:
     """The registry in `data` (models.json's parsed JSON), or a RegistryError naming every problem."""
     problems = list(dict.fromkeys(describe(error, data) for error in VALIDATOR.iter_errors(data)))
-    if not problems:
-        problems = duplicate_ids(data)
+    problems += duplicate_ids(data)
     if problems:
         raise RegistryError(source, problems)
     lists = {g: tuple(ReferenceModel(e["id"], g, e["s3Url"]) for e in data[g]) for g in GENDERS}
@@ -141,15 +140,19 @@ def describe(error: ValidationError, data) -> str:
     return f"{where} has {name} {value!r}; {FIELD_RULES.get(name, error.message)}"
 
 
-def duplicate_ids(data: dict) -> list[str]:
-    """Every entry whose id an earlier entry already has (a schema cannot say this)."""
+def duplicate_ids(data) -> list[str]:
+    """Every entry whose id an earlier entry already has (a schema cannot say this); entries without a
+    usable id are the schema's to report."""
     seen: set[str] = set()
     problems = []
     for gender in GENDERS:
-        for position, entry in enumerate(data[gender]):
-            if entry["id"] in seen:
-                problems.append(f"{gender}[{position}] (id {entry['id']!r}) is a duplicate id")
-            seen.add(entry["id"])
+        entries = data.get(gender) if isinstance(data, dict) else None
+        for position, entry in enumerate(entries if isinstance(entries, list) else []):
+            model_id = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(model_id, str) and model_id in seen:
+                problems.append(f"{gender}[{position}] (id {model_id!r}) is a duplicate id")
+            if isinstance(model_id, str):
+                seen.add(model_id)
     return problems
 
 

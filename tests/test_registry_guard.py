@@ -116,6 +116,7 @@ def test_a_schema_check_names_every_problem_at_once(tmp_path, models_file):
     data["male"][3]["s3Url"] = "http://insecure.example/x.png"
     data["female"][5]["gender"] = "male"
     del data["female"][9]["s3Url"]
+    data["male"][8]["id"] = "male_01"
     data["extra"] = []
     models_file.write_text(json.dumps(data))
     settings = load_settings(base_env(tmp_path / "instance", MODELS_FILE=str(models_file), REDIS_URL=REDIS_TEST_URL))
@@ -127,8 +128,9 @@ def test_a_schema_check_names_every_problem_at_once(tmp_path, models_file):
         "it must be an https:// URL with a host and a path",
         "female[5] (id 'female_06') has gender 'male' but is listed under 'female'",
         "female[9] (id 'female_10') has no s3Url",
+        "male[8] (id 'male_01') is a duplicate id",
     ]
-    assert "(and 3 more: `flask --app wsgi models check` lists them)" in str(refused.value)
+    assert "(and 4 more: `flask --app wsgi models check` lists them)" in str(refused.value)
 
 
 def run(args: list[str], env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
