@@ -1,13 +1,19 @@
-"""gunicorn's settings file, read from the working directory: it checks the configuration once, before
-gunicorn forks any worker, so a missing or invalid variable stops gunicorn itself (exit code 4) with the
-variable named once, instead of workers that fail and are booted again forever."""
+"""gunicorn's settings file, read from the working directory: it checks the configuration and models.json
+once, before gunicorn forks any worker, so a missing or invalid variable or a broken registry stops gunicorn
+itself (exit code 4) with the problem named once, instead of workers that fail and are booted again forever."""
 
 import sys
 
 from app.config import ConfigError, load_settings
+from app.registry import RegistryError, load_registry_file
 
 try:
-    load_settings()
+    settings = load_settings()
 except ConfigError as exc:
     print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(4)
+try:
+    load_registry_file(settings.models_file)
+except RegistryError as exc:
+    print(exc.refusal(settings.models_file, "the web app"), file=sys.stderr, flush=True)
     sys.exit(4)

@@ -1,19 +1,38 @@
 """Entry point: `flask --app wsgi run`, `gunicorn wsgi:app`.
 
-A configuration error exits with code 4, which gunicorn reads as "App failed to load" and halts on;
-any other exit code would make it boot new workers forever. (`gunicorn.conf.py` checks the settings
-once, before forking, so the message is printed once.)
+A configuration error or a broken models.json exits with code 4, which gunicorn reads as "App failed to
+load" and halts on; any other exit code would make it boot new workers forever. (`gunicorn.conf.py` checks
+both once, before forking, so the message is printed once.) Every `flask` command refuses to start on a
+broken models.json too, but for `models` and `doctor`, which are there to say what is wrong with it.
 """
 
+import os
 import sys
 
 from app import configure_logging, create_app
 from app.config import ConfigError, load_settings
+from app.registry import RegistryError
 
 APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR
+DIAGNOSING_COMMANDS = {"models", "doctor"}  # `flask --app wsgi …` commands that report a broken models.json
+FLASK_OPTIONS_WITH_VALUE = {"--app", "-A", "--env-file", "-e"}
+
+
+def flask_command(argv: list[str]) -> str | None:
+    """The command `flask --app wsgi COMMAND …` runs, or None when this is not the flask CLI (gunicorn)."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":  # set by the flask CLI before it loads the app
+        return None
+    words = iter(argv[1:])
+    for word in words:
+        if word in FLASK_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
 
 try:
-    load_settings()  # before importing the queue, which would exit with another code
+    settings = load_settings()  # before importing the queue, which would exit with another code
 except ConfigError as exc:  # name the variable and stop, instead of a traceback
     print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)
@@ -21,4 +40,8 @@ except ConfigError as exc:  # name the variable and stop, instead of a traceback
 from app.tasks import enqueue_job  # noqa: E402 — the queue, built from the (now valid) environment
 
 configure_logging()
-app = create_app(enqueue=enqueue_job)
+try:
+    app = create_app(settings, enqueue=enqueue_job, check_registry=flask_command(sys.argv) not in DIAGNOSING_COMMANDS)
+except RegistryError as exc:
+    print(exc.refusal(settings.models_file, "the web app"), file=sys.stderr, flush=True)
+    sys.exit(APP_LOAD_ERROR)

@@ -25,10 +25,21 @@ migrate = Migrate()
 
 
 def create_app(
-    settings: Settings | None = None, overrides: dict | None = None, enqueue: Callable[[str], None] | None = None
+    settings: Settings | None = None,
+    overrides: dict | None = None,
+    enqueue: Callable[[str], None] | None = None,
+    *,
+    check_registry: bool = True,
 ) -> Flask:
-    """`enqueue(job_id)` puts a job on the queue (`app.tasks.enqueue_job` in the web process and the worker)."""
+    """`enqueue(job_id)` puts a job on the queue (`app.tasks.enqueue_job` in the web process and the worker).
+
+    A broken models.json raises `RegistryError` (naming the file and every problem) unless `check_registry`
+    is off: the commands that diagnose it (`models check`, `doctor`) and a consumer, which checked at its start.
+    """
     settings = settings or load_settings()
+    services = Services(settings, enqueue)
+    if check_registry:
+        services.registry_file.load()
     app = Flask(
         __name__,
         instance_path=str(settings.instance_path),
@@ -39,7 +50,7 @@ def create_app(
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     Htmx(app)
-    app.extensions["pixelglow"] = Services(settings, enqueue)
+    app.extensions["pixelglow"] = services
     web.init_app(app)
     cli.init_app(app)
     return app

@@ -26,7 +26,7 @@ from .providers.readings import NEVER
 from .providers.replicate import ReplicateGenerator
 from .providers.replicate_http import CancelAfterTransport
 from .providers.webhooks import fetch_webhook_secret
-from .registry import Registry, get_registry
+from .registry import Registry, RegistryError, registry_file
 from .storage.base import Storage
 from .storage.local import MediaStorage
 
@@ -34,6 +34,9 @@ from .storage.local import MediaStorage
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+CONSUMER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"  # how to start a consumer, as messages say it
 
 
 def no_queue(job_id: str) -> None:
@@ -44,6 +47,7 @@ class Services:
     def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None):
         self.settings = settings
         self.storage: Storage = MediaStorage(settings.media_dir)
+        self.registry_file = registry_file(settings.models_file)
         self.progress: ProgressStore = make_progress_store(settings.redis_url, settings.instance_path)
         self._enqueue = enqueue or no_queue
         self._limiter: CreateLimiter | None = None
@@ -55,7 +59,12 @@ class Services:
         self._lock = threading.Lock()
 
     def registry(self) -> Registry:
-        return get_registry(self.settings.models_file)
+        """The registry in use: models.json's, or the last good one while the file is broken."""
+        return self.registry_file.registry()
+
+    def registry_problem(self) -> RegistryError | None:
+        """What is wrong with models.json now (None when it is fine), for the pages' warning and /readyz."""
+        return self.registry_file.problem()
 
     def generator(self, offline: bool) -> Generator:
         """The item runner, one per process and shared by every job: building HTTP clients (CA bundle,

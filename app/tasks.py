@@ -25,6 +25,7 @@ from .generation.pipeline import JobNotFound, LeaseLost, run_job
 from .generation.recovery import finalize_without_worker, sweep_stale_jobs
 from .models import JobStatus
 from .private_files import private_file
+from .registry import RegistryError, registry_file
 from .services import services_of
 
 QUEUE_NAME = "example-generation"
@@ -32,13 +33,35 @@ CONSUMER_HEARTBEAT_SECONDS = 5
 log = logging.getLogger("app.tasks")
 
 
+class ChecksBeforeConsuming:
+    """`huey_consumer` calls `create_consumer` once, before any worker starts: a broken models.json stops it
+    there, naming the file and every problem, instead of failing jobs later. The workers then share the
+    registry loaded here, and keep the last good one if the file breaks while they run."""
+
+    def create_consumer(self, **options):
+        settings = load_settings()
+        try:
+            registry_file(settings.models_file).load()
+        except RegistryError as exc:
+            sys.exit(exc.refusal(settings.models_file, "the consumer"))
+        return super().create_consumer(**options)  # the Huey class it is mixed into
+
+
+class CheckedRedisHuey(ChecksBeforeConsuming, RedisHuey):
+    pass
+
+
+class CheckedSqliteHuey(ChecksBeforeConsuming, SqliteHuey):
+    pass
+
+
 def make_huey(settings):
     # results=False: a job's outcome lives in its rows and progress record; Huey's result hash
     # has no expiry and nobody would read it.
     if settings.redis_url:
-        return RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
+        return CheckedRedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
     queue_file = private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
-    return SqliteHuey(QUEUE_NAME, filename=str(queue_file), results=False)
+    return CheckedSqliteHuey(QUEUE_NAME, filename=str(queue_file), results=False)
 
 
 try:
@@ -55,7 +78,9 @@ def _app():
         return current_app._get_current_object()
     if _worker_app is None:
         configure_logging()
-        _worker_app = create_app(enqueue=enqueue_job)
+        # models.json was checked when the consumer started (ChecksBeforeConsuming): broken since, the last
+        # good registry is used rather than failing the job
+        _worker_app = create_app(enqueue=enqueue_job, check_registry=False)
     return _worker_app
 
 

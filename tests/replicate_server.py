@@ -40,8 +40,8 @@ with ``Retry-After: N``)
   token buckets of ``burst`` tokens (default 20) refilled at ``limit / 60`` a second, starting
   full; None (the default) turns a limit off. N is the time to the next token, rounded up,
   at least 1. A "read" is every API call but create: GET/list/cancel predictions, model and
-  version reads, the webhook secret. File downloads (``/files/...``, replicate.delivery in
-  reality) and ``/stream/`` are not API calls.
+  version reads, the webhook secret, the account (GET /v1/account, ``account``). File
+  downloads (``/files/...``, replicate.delivery in reality) and ``/stream/`` are not API calls.
 * ``rate_limit_per_minute`` / ``rate_window``: the older strict sliding window on accepted
   creates (no burst); ``throttle_rate`` / ``retry_after``: random create 429s. All apply.
 * ``throttle_reads_for(s)`` / ``throttle_creates_for(s)`` (or ``read_throttle_until`` /
@@ -702,6 +702,8 @@ class ReplicateServer:
         self.webhook_secret = (
             "whsec_" + base64.b64encode(hashlib.sha256(f"whsec:{self._seed_key}".encode()).digest()).decode()
         )
+        # GET /v1/account (a read): the token's account, as Replicate shows it
+        self.account = {"type": "user", "username": "pixelglow-tests", "name": "PixelGlow tests", "github_url": None}
         self._sched_cv = threading.Condition(threading.Lock())
         self._heap: list[tuple[float, int, Callable, tuple]] = []
         self._seq = itertools.count()
@@ -1182,6 +1184,9 @@ class ReplicateServer:
         if method == "POST" and len(parts) == 3 and parts[0] == "predictions" and parts[2] == "cancel":
             self._admit_read("predictions.cancel")
             return self._cancel(h, parts[1])
+        if method == "GET" and parts == ["account"]:
+            self._admit_read("account.get")
+            return h.reply(200, self.account, "application/json")
         if method == "GET" and parts == ["webhooks", "default", "secret"]:
             self._admit_read("webhooks.default.secret")
             return h.reply(200, {"key": self.webhook_secret}, "application/json")

@@ -24,7 +24,7 @@ from tests.conftest import (
     sign_in,
 )
 
-OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root"}
+OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz"}  # + probes
 SIGNED_ENDPOINTS = {"hooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 SAMPLE_VALUES = {"filename": "admin.css", "key": "examples/p/j/m-0.png"}

@@ -25,10 +25,11 @@ def test_models_check_reports_the_seed_registry(make_app):
 )
 def test_a_corrupted_models_file_names_the_bad_entry(make_app, tmp_path, mutate, message):
     data = json.loads(open("models.json").read())
-    mutate(data)
     path = tmp_path / "models.json"
     path.write_text(json.dumps(data))
-    app = make_app(MODELS_FILE=str(path))
+    app = make_app(MODELS_FILE=str(path))  # a broken file refuses the start (tests/test_registry_guard.py)
+    mutate(data)
+    path.write_text(json.dumps(data))
     result = app.test_cli_runner().invoke(args=["models", "check"])
     assert result.exit_code != 0
     assert message in result.output

@@ -10,6 +10,7 @@ import ssl
 import pytest
 from PIL import Image
 
+from app.config import PROJECT_ROOT
 from app.references import THUMB_BOX, photo_key, thumbnail_bytes
 from app.services import Services, services_of
 from app.storage.local import MediaStorage
@@ -156,9 +157,11 @@ def test_a_transient_failure_is_tried_again_then_reported(cache_app, cdn, monkey
 
 
 def test_an_invalid_registry_is_a_clear_error(make_app, tmp_path):
-    bad = tmp_path / "models.json"
+    bad = tmp_path / "models.json"  # a broken file refuses the start: this one breaks while the app runs
+    bad.write_text((PROJECT_ROOT / "models.json").read_text())
+    app = make_app(MODELS_FILE=str(bad))
     bad.write_text('{"male": [{"id": "m1", "gender": "male", "s3Url": "http://plain.test/x.jpg"}], "female": []}')
-    result = run_cache(make_app(MODELS_FILE=str(bad)))
+    result = run_cache(app)
     assert result.exit_code == 1 and "it must be an https:// URL" in result.output
 
 

@@ -1,4 +1,4 @@
-"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, generate, demo.
+"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, generate, demo, doctor.
 
 One module per command group; `common` holds what they share. `init_app` registers them all.
 """
@@ -6,6 +6,7 @@ One module per command group; `common` holds what they share. `init_app` registe
 from __future__ import annotations
 
 from .demo import demo
+from .doctor import doctor
 from .generate import generate
 from .jobs import jobs_cli
 from .presets import presets_cli
@@ -18,6 +19,7 @@ from .users import users_cli
 
 __all__ = [
     "demo",
+    "doctor",
     "generate",
     "init_app",
     "jobs_cli",
@@ -32,5 +34,16 @@ __all__ = [
 
 def init_app(app) -> None:
     models_cli.add_command(models_cache)  # `models cache`: its own module, the group stays in `registry`
-    for command in (usage_cli, models_cli, presets_cli, users_cli, tokens_cli, providers_cli, jobs_cli, generate, demo):
+    for command in (
+        usage_cli,
+        models_cli,
+        presets_cli,
+        users_cli,
+        tokens_cli,
+        providers_cli,
+        jobs_cli,
+        generate,
+        demo,
+        doctor,
+    ):
         app.cli.add_command(command)

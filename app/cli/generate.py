@@ -11,7 +11,10 @@ from flask.cli import with_appcontext
 from ..database import db
 from ..generation.jobs import job_json
 from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
+from ..services import CONSUMER_COMMAND
 from .common import cli_actor, find_preset, services
+
+PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why it waits, and how to start one
 
 
 @click.command("generate")
@@ -28,7 +31,16 @@ from .common import cli_actor, find_preset, services
 )
 @click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
 @click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
-def generate(preset_ref: str, examples_per_model: int, model_list: str | None, wait: bool, timeout: int):
+@click.option(
+    "--notice-after",
+    default=PICKUP_NOTICE_SECONDS,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="With --wait: seconds before saying that no consumer has picked the job up (it keeps waiting).",
+)
+def generate(
+    preset_ref: str, examples_per_model: int, model_list: str | None, wait: bool, timeout: int, notice_after: float
+):
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
     try:
@@ -43,15 +55,19 @@ def generate(preset_ref: str, examples_per_model: int, model_list: str | None, w
         click.echo(f"Warning: {queued.selection.warning}")
     if not wait:
         return
-    status = wait_for_job(queued.job.id, queued.job.total, timeout)
+    status = wait_for_job(queued.job.id, queued.job.total, timeout, notice_after)
     if status not in ("succeeded",):
         sys.exit(1)
 
 
-def wait_for_job(job_id: str, total: int, timeout: int) -> str:
-    deadline = time.monotonic() + timeout
+def wait_for_job(job_id: str, total: int, timeout: int, notice_after: float = PICKUP_NOTICE_SECONDS) -> str:
+    """Show the job's progress until it ends; exit 1 after `timeout` (the job goes on). A job still queued
+    after `notice_after` seconds gets one notice saying so, and how to start a consumer; the wait goes on."""
+    started = time.monotonic()
+    deadline = started + timeout
     shown = 0
     data = None
+    noticed = False
     with click.progressbar(length=100, label="Generating", show_percent=True) as bar:
         while time.monotonic() < deadline:
             data = job_json(services(), job_id)
@@ -63,7 +79,11 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
             shown = percent
             if data["status"] not in ("queued", "running"):
                 break
-            time.sleep(0.5)
+            if data["status"] == "queued" and not noticed and time.monotonic() - started >= notice_after:
+                click.echo("\n" + not_picked_up(job_id, time.monotonic() - started), err=True)
+                noticed = True
+            until_notice = started + notice_after - time.monotonic()
+            time.sleep(0.5 if noticed or until_notice <= 0 else min(0.5, until_notice))
         else:
             raise click.ClickException(f"Job {job_id} did not finish within {timeout} s; it goes on in the background.")
     click.echo(
@@ -74,3 +94,20 @@ def wait_for_job(job_id: str, total: int, timeout: int) -> str:
         if item.get("state") == "failed":
             click.echo(f"  {item['modelId']} #{item['index']}: {item['error']}")
     return data["status"]
+
+
+def not_picked_up(job_id: str, waited: float) -> str:
+    """Why the job still waits: no consumer at all (and how to start one), or all of them busy."""
+    try:
+        alive = services().progress.alive()
+    except Exception:  # the notice must not end the wait: say what is known
+        alive = None
+    if alive:
+        why = f"{len(alive)} consumer(s) alive, busy with jobs queued before it"
+    else:
+        why = "no consumer is running" if alive is not None else "the consumers' heartbeats cannot be read"
+    return (
+        f"No consumer has picked up job {job_id} after {waited:.0f} s: {why}. Start one from the project folder, "
+        f"with the same environment: {CONSUMER_COMMAND}\n"
+        "Still waiting (Ctrl-C stops waiting; the job stays queued and runs when a consumer starts)."
+    )

@@ -26,6 +26,9 @@ def models_cache(force: bool, workers: int):
         registry = app_services.registry()
     except RegistryError as exc:
         raise click.ClickException(str(exc)) from None
+    problem = app_services.registry_problem()  # broken since the start: cache what the file says, once fixed
+    if problem is not None:
+        raise click.ClickException(f"{problem} (fix models.json, then run `models cache` again)")
     counts = {CACHED: 0, SKIPPED: 0, FAILED: 0}
     failures: list[str] = []
     total = len(registry)

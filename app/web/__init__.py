@@ -1,12 +1,12 @@
 """Everything that answers HTTP: the JSON API (`api`), the admin pages (`admin`), who may call them
-(`auth`), stored images (`media`) and error pages (`errors`)."""
+(`auth`), stored images (`media`), error pages (`errors`) and the probes (`health`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, hooks, inputs, media, throttle
+from . import admin, api, auth, errors, health, hooks, inputs, media, throttle
 
 
 class IdConverter(BaseConverter):
@@ -21,7 +21,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(media.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(health.bp)
     admin.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)
     throttle.init_app(app)
+    app.extensions[throttle.EXTENSION].exempt(health.bp)  # a probe is never rate limited

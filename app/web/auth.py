@@ -28,6 +28,7 @@ from ..models import utcnow
 from ..users import user_for_session
 from .context import services
 from .errors import error_response
+from .health import PROBE_PATHS
 from .sessions import ServerSession, ServerSessionInterface
 
 csrf = CSRFProtect()
@@ -166,7 +167,7 @@ def init_app(app) -> None:
 
     @app.before_request
     def _authenticate_and_check_csrf():
-        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES):
+        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES) or request.path in PROBE_PATHS:
             return None
         authenticate()
         if g.auth is None and requires_admin():

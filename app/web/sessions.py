@@ -32,6 +32,7 @@ from ..sessions import (
 )
 from ..users import User
 from .context import services
+from .health import PROBE_PATHS
 from .throttle import client_address
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class ServerSession(CallbackDict, SessionMixin):
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path in PROBE_PATHS:  # probes touch no database, whatever cookie they send
+            return ServerSession(None)
         session = ServerSession(request.cookies.get(self.get_cookie_name(app)))
         try:
             session.load()

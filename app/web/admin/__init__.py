@@ -71,6 +71,9 @@ def layout_context() -> dict:
     return {
         "offline_mode": bool(services and services.settings.offline),
         "current_user": g.get("user"),
+        # models.json broken since it loaded: every page says so, and what generation uses meanwhile
+        "registry_problem": services.registry_problem() if services else None,
+        "registry_in_use": services.registry_file.last_good if services else None,
     }
 
 
