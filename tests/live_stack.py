@@ -1,8 +1,8 @@
 """Real `huey_consumer` processes for tests that need a worker outside the test process.
 
-Each test session gets a Redis database of its own for the queue (10-15, by process), so a
-consumer never takes tasks of another session running at the same time, and this process's
-Huey instance is pointed at it for the duration of a test.
+Each test session gets a Redis database of its own for the queue (one of 10-15 that no other live
+session has claimed), so a consumer never takes tasks of another session running at the same time, and
+this process's Huey instance is pointed at it for the duration of a test.
 """
 
 from __future__ import annotations
@@ -24,9 +24,40 @@ from tests.conftest import REDIS_TEST_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 HUEY_CONSUMER = Path(sys.executable).parent / "huey_consumer"
-ISOLATED_REDIS_URL = os.environ.get(
-    "TEST_ISOLATED_REDIS_URL", REDIS_TEST_URL.rsplit("/", 1)[0] + f"/{10 + os.getpid() % 6}"
-)
+CLAIM_KEY = "pixelglow:test-session"  # which session uses this database (expires if the session dies)
+CLAIM_SECONDS = 6 * 3600
+
+
+def claim_database(base: str, databases=range(10, 16)) -> str:
+    """A Redis database no other running test session holds: claimed with SET NX, or the pid's share."""
+    for number in databases:
+        client = redis_lib.Redis.from_url(f"{base}/{number}")
+        try:
+            owner = client.get(CLAIM_KEY)
+            if owner is None or owner.decode() == str(os.getpid()):
+                if client.set(CLAIM_KEY, os.getpid(), nx=owner is None, ex=CLAIM_SECONDS) or owner is not None:
+                    return f"{base}/{number}"
+            elif not _alive(int(owner)):
+                client.set(CLAIM_KEY, os.getpid(), ex=CLAIM_SECONDS)
+                return f"{base}/{number}"
+        except redis_lib.RedisError:
+            break
+        finally:
+            client.close()
+    return f"{base}/{10 + os.getpid() % 6}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+ISOLATED_REDIS_URL = os.environ.get("TEST_ISOLATED_REDIS_URL") or claim_database(REDIS_TEST_URL.rsplit("/", 1)[0])
 
 
 @contextlib.contextmanager
@@ -34,6 +65,7 @@ def isolated_queue(url: str = ISOLATED_REDIS_URL):
     """Point this process's Huey queue at `url` (flushed before and after)."""
     client = redis_lib.Redis.from_url(url)
     client.flushdb()
+    client.set(CLAIM_KEY, os.getpid(), ex=CLAIM_SECONDS)  # the flush took this session's claim with it
     original = huey.storage
     huey.storage = RedisStorage(huey.name, url=url)
     try:
