@@ -174,9 +174,10 @@ def test_regenerate_makes_exactly_one_prediction_and_one_example_with_the_curren
     assert usage_of(app, preset["id"]) == dict.fromkeys(chosen, "used")  # the used model stays used
 
 
-def test_regenerate_is_not_stopped_by_the_usage_rule_and_settles_like_a_retry(make_app, immediate_huey):
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+def test_regenerate_is_not_stopped_by_the_usage_rule_and_settles_like_a_retry(make_app, immediate_huey, database):
     """A used model passes to the one-item job and stays used; a released one is used again."""
-    app = make_app()
+    app = make_app(database=database)
     client = app.test_client()
     preset = create_preset(client)
     assert post_generate(client, preset["id"], {"modelIds": ["male_04", "female_04"]}).status_code == 202
