@@ -18,4 +18,8 @@ def example_json(example: GalleryExample, storage: Storage) -> dict:
         "jobId": example.job_id,
         "createdAt": iso(example.created_at),
         "offline": example.offline,
+        # what made it (modelVersion and settings are null for examples stored before they were recorded)
+        "prompt": example.prompt,
+        "modelVersion": example.model_version,
+        "settings": example.settings,
     }

@@ -1,4 +1,5 @@
-"""`flask --app wsgi generate PRESET`: queue an example generation, optionally waiting for it."""
+"""`flask --app wsgi generate PRESET`: queue an example generation (or `--regenerate` one example), optionally
+waiting for it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask.cli import with_appcontext
 
 from ..database import db
 from ..generation.jobs import job_json
+from ..generation.regenerate import regeneration_message, request_regeneration
 from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
 from ..services import CONSUMER_COMMAND
 from .common import cli_actor, find_preset, services
@@ -29,6 +31,13 @@ PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why i
     metavar="IDS",
     help="Comma-separated model ids to use instead of 10 + 10 at random (each must be free).",
 )
+@click.option(
+    "--regenerate",
+    "example_id",
+    metavar="EXAMPLE",
+    help="Make one new example for this example's model and index with the preset's current prompt and settings "
+    "(the old one stays).",
+)
 @click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
 @click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
 @click.option(
@@ -39,18 +48,32 @@ PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why i
     help="With --wait: seconds before saying that no consumer has picked the job up (it keeps waiting).",
 )
 def generate(
-    preset_ref: str, examples_per_model: int, model_list: str | None, wait: bool, timeout: int, notice_after: float
+    preset_ref: str,
+    examples_per_model: int,
+    model_list: str | None,
+    example_id: str | None,
+    wait: bool,
+    timeout: int,
+    notice_after: float,
 ):
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
+    if example_id is not None and (model_list is not None or examples_per_model != 1):
+        raise click.UsageError("--regenerate makes one example: leave out --models and --examples-per-model.")
     try:
-        model_ids = parse_model_ids([m.strip() for m in model_list.split(",")]) if model_list is not None else None
-        queued = request_generation(
-            services(), preset.id, examples_per_model, model_ids=model_ids, created_by=cli_actor()
-        )
+        if example_id is not None:
+            queued = request_regeneration(services(), preset.id, example_id, created_by=cli_actor())
+        else:
+            model_ids = parse_model_ids([m.strip() for m in model_list.split(",")]) if model_list is not None else None
+            queued = request_generation(
+                services(), preset.id, examples_per_model, model_ids=model_ids, created_by=cli_actor()
+            )
     except GenerationError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
+    if example_id is not None:
+        click.echo(regeneration_message(queued))
+    else:
+        click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
     if queued.selection.warning:
         click.echo(f"Warning: {queued.selection.warning}")
     if not wait:

@@ -105,7 +105,7 @@ class JobRunner:
         self.examples: list[dict] = [example_json(e, self.services.storage) for e in stored]
         self.status, self.finished_at = job.status, job.finished_at
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
-        self.created_by = job.created_by
+        self.created_by, self.regenerate_of = job.created_by, job.regenerate_of
         self.cancel_requested = job.cancel_requested
         self.ledger = JobLedger.of(self.services.settings, job)  # the month of its creation (see app.spend)
 
@@ -189,8 +189,7 @@ class JobRunner:
         shown = rows.record_stored(spec, result, self.services.storage, self.ledger)
         if shown is not None:
             self.examples.append(shown)
-        self.items[spec.item_id].state = ItemState.SUCCEEDED
-        self.items[spec.item_id].error = None
+        self.items[spec.item_id].state, self.items[spec.item_id].error = ItemState.SUCCEEDED, None
         self._log("stored", model=spec.model_id, prediction=result.prediction_id)
         self.publish_items()
 
@@ -244,6 +243,7 @@ class JobRunner:
             created_by=self.created_by,
             finished_at=iso(self.finished_at) if self.status in JOB_FINAL else None,
             updated_at=iso(utcnow()),
+            regenerate_of=self.regenerate_of,
         )
         publish(self.services.progress, record)
 

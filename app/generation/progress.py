@@ -51,6 +51,7 @@ _JSON_NAMES = {
     "created_by": "createdBy",
     "finished_at": "finishedAt",
     "updated_at": "updatedAt",
+    "regenerate_of": "regenerateOf",
 }
 
 
@@ -78,6 +79,7 @@ class ProgressRecord:
     created_by: str | None = None
     finished_at: str | None = None
     updated_at: str | None = None
+    regenerate_of: str | None = None  # the example a one-item regenerate job redoes
 
     def as_json(self) -> dict[str, Any]:
         return {_JSON_NAMES.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
@@ -119,6 +121,7 @@ class ProgressRecord:
             created_by=job.created_by,
             finished_at=iso(job.finished_at),
             updated_at=iso(updated_at or job.heartbeat_at or job.created_at),
+            regenerate_of=job.regenerate_of,
         )
 
     def api_json(self) -> dict[str, Any]:
@@ -130,6 +133,7 @@ class ProgressRecord:
             "createdBy": self.created_by,
             "finishedAt": self.finished_at,
             "offline": self.offline,
+            "regenerateOf": self.regenerate_of,
         }
 
     def is_stale(self, stale_seconds: float) -> bool:

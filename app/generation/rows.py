@@ -39,6 +39,8 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, ledger: 
         example_index=spec.index,
         provider=spec.provider,
         prompt=spec.prompt,
+        model_version=result.model_version,
+        settings=result.settings,
         image_path=result.image_key,
         prediction_id=result.prediction_id,
         offline=result.offline,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from .. import spend
 from ..database import db
 from ..errors import GenerationError
-from ..models import ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
+from ..models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
 from ..presets import settings_problem
 from ..registry import ReferenceModel
 from ..selection import (
@@ -28,6 +28,7 @@ from ..selection import (
     reserve_for_retry,
     select_models_for_preset,
 )
+from .usage import holding_job
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,11 @@ def request_generation(
     model_ids: list[str] | None = None,
     items: list[Pair] | None = None,
     retry_of: str | None = None,
+    regenerate_of: str | None = None,
     created_by: str | None = None,
 ) -> QueuedJob:
-    """Reserve models (10 + 10 at random, exactly `model_ids` / `models`, or a retry's `items`), create the
-    job and its items, commit, queue it.
-    `created_by`: who asked (an admin's email, "token NAME", "cli USER"), shown with the job."""
+    """Reserve models (10 + 10 at random, exactly `model_ids` / `models`, or the `items` of a retry or a
+    regenerate), create the job and its items, commit, queue it. `created_by`: see `Origin`."""
     if models is not None:
         model_ids = [m.id for m in models]
 
@@ -125,7 +126,8 @@ def request_generation(
         return selection, [(m, i) for m in selection.models for i in range(examples_per_model)]
 
     try:
-        job, selection = create_job(services, preset_id, examples_per_model, pick, retry_of, created_by)
+        origin = Origin(retry_of, regenerate_of, created_by)
+        job, selection = create_job(services, preset_id, examples_per_model, pick, origin)
         job_id = job.id
         db.session.commit()
     except GenerationError:
@@ -147,7 +149,17 @@ def request_generation(
     return QueuedJob(job, selection)
 
 
-def create_job(services, preset_id, examples_per_model, pick, retry_of, created_by) -> tuple[Job, Selection]:
+@dataclass(frozen=True)
+class Origin:
+    """Why a job exists besides a plain generate: the job it retries or the example it regenerates, and
+    who asked (an admin's email, "token NAME", "cli USER")."""
+
+    retry_of: str | None = None
+    regenerate_of: str | None = None
+    created_by: str | None = None
+
+
+def create_job(services, preset_id, examples_per_model, pick, origin: Origin) -> tuple[Job, Selection]:
     """The job, its items and its models' reservations, flushed under the preset's lock (not committed)."""
     preset = lock_preset(preset_id)
     if preset is None:
@@ -159,8 +171,10 @@ def create_job(services, preset_id, examples_per_model, pick, retry_of, created_
             "Edit the preset's settings; nothing was queued.",
             409,
         )
-    if retry_of:
-        refuse_second_retry(retry_of)
+    if origin.retry_of:
+        refuse_second_retry(origin.retry_of)
+    if origin.regenerate_of:
+        refuse_busy_example(preset.id, origin.regenerate_of)
     job = Job(
         preset_id=preset.id,
         examples_per_model=examples_per_model,
@@ -169,8 +183,9 @@ def create_job(services, preset_id, examples_per_model, pick, retry_of, created_
         settings=dict(preset.settings or {}),
         offline=services.settings.offline,
         status=JobStatus.QUEUED,
-        retry_of=retry_of,
-        created_by=(created_by or "")[:200] or None,
+        retry_of=origin.retry_of,
+        regenerate_of=origin.regenerate_of,
+        created_by=(origin.created_by or "")[:200] or None,
     )
     db.session.add(job)
     db.session.flush()
@@ -190,6 +205,21 @@ def refuse_second_retry(job_id: str) -> None:
     if earlier:
         raise GenerationError(
             f"Job {job_id} has already been retried by job {earlier}; retry that job if it has failed items.", 409
+        )
+
+
+def refuse_busy_example(preset_id: str, example_id: str) -> None:
+    """A regenerate waits until no other job of the preset works on the example's model (under the preset's
+    lock, so two clicks cannot make it twice); an example gone meanwhile is a 404."""
+    example = db.session.get(GalleryExample, example_id)
+    if example is None or example.preset_id != preset_id:
+        raise GenerationError(f"No example {example_id!r} in this preset's gallery.", 404)
+    holding = holding_job(preset_id, example.model_id)
+    if holding:
+        raise GenerationError(
+            f"Job {holding} of this preset is still working on model {example.model_id}; "
+            "regenerate this example once that job has ended. Nothing was queued.",
+            409,
         )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..audit import record
 from ..database import db
 from ..errors import GenerationError
-from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset
+from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem
 from ..selection import holders_of, lock_preset, release_model
 
 
@@ -23,7 +23,7 @@ def release_one_model(services, preset_id: str, model_id: str, actor: str | None
         raise GenerationError(f"No preset with id {preset_id!r}.", 404)
     if services.registry().get(model_id) is None:
         raise GenerationError(f"No reference model {model_id!r} in models.json.", 404)
-    holding = holding_job(preset, model_id)
+    holding = holding_job(preset.id, model_id)
     if holding:
         raise GenerationError(
             f"Model {model_id} is held by running job {holding}; release it once that job has ended.", 409
@@ -35,15 +35,16 @@ def release_one_model(services, preset_id: str, model_id: str, actor: str | None
     return f"Model {model_id} released: the next job can select it again. Its examples stay in the gallery."
 
 
-def holding_job(preset: Preset, model_id: str) -> str | None:
-    reserved_by = holders_of(preset.id).reserved
+def holding_job(preset_id: str, model_id: str) -> str | None:
+    """The job that has not ended and holds the model: reserved by it, or among its open items."""
+    reserved_by = holders_of(preset_id).reserved
     if model_id in reserved_by:
         return reserved_by[model_id] or "?"
     return db.session.scalar(
         select(Job.id)
         .join(JobItem, JobItem.job_id == Job.id)
         .where(
-            Job.preset_id == preset.id,
+            Job.preset_id == preset_id,
             Job.status.in_(JOB_LIVE),
             JobItem.model_id == model_id,
             JobItem.state.in_(ITEM_OPEN),

@@ -55,6 +55,10 @@ class ItemResult:
     offline: bool = False
     prediction_seconds: float | None = None  # create to completion, as the provider timed it
     predict_time: float | None = None  # metrics.predict_time: what a time-billed model is charged for
+    # what made it, kept with the example: "owner/name" or "owner/name:version" (offline: says so), and
+    # the settings sent after the provider's defaults and schema (never the prompt or the photo's URL)
+    model_version: str | None = None
+    settings: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,20 @@ class Provider:
     def settings_problems(self, settings) -> list[str]:
         return schemas.problems(self.settings_schema, settings or {}, self.model)
 
+    def sent_settings(self, settings: dict | None) -> dict:
+        """The settings a prediction is sent: the app's defaults, then the preset's (only those the schema
+        knows). Never the prompt or the reference photo (its URL may be signed): they are added apart."""
+        sent = dict(self.defaults)
+        sent.update({k: v for k, v in (settings or {}).items() if k in self.settings_schema["properties"]})
+        return sent
+
+    def version_label(self, version: str | None) -> str:
+        """What a prediction runs: "owner/name" for an official model, "owner/name:version" for one
+        created by version (`version`: the hash the generator sends)."""
+        return f"{self.model}:{version}" if self.by_version and version else self.model
+
     def build_input(self, prompt: str, reference_url: str, settings: dict) -> dict:
-        payload = dict(self.defaults)
-        payload.update({k: v for k, v in (settings or {}).items() if k in self.settings_schema["properties"]})
+        payload = self.sent_settings(settings)
         payload["prompt"] = prompt
         payload[self.image_field] = [reference_url] if self.image_as_list else reference_url
         return payload

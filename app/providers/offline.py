@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..storage.base import Storage, example_key
 from .base import Ending, ItemResult, ItemSpec, Stopped
+from .catalog import get_provider
 
 SIZE = (512, 640)
 
@@ -60,7 +61,14 @@ class OfflineGenerator:
             raise Stopped()
         key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, "png")
         self.storage.save_bytes(key, render_placeholder(spec))
-        return ItemResult(image_key=key, prediction_id=None, offline=True)
+        provider = get_provider(spec.provider)
+        return ItemResult(
+            image_key=key,
+            prediction_id=None,
+            offline=True,
+            model_version=f"offline placeholder ({provider.model} was not called)",
+            settings=provider.sent_settings(spec.settings),  # what a real run would send
+        )
 
     def cancel(self, prediction_id: str) -> Ending | None:
         return None  # placeholders have no prediction to stop

@@ -70,6 +70,20 @@ class NoCount:
         pass
 
 
+def stored_result(
+    key: str, prediction_id: str, reading: Reading, provider: Provider, version: str, settings: dict
+) -> ItemResult:
+    """A stored output with what made it: the model (and version) the prediction ran, the settings it was sent."""
+    return ItemResult(
+        key,
+        prediction_id,
+        prediction_seconds=reading.seconds,
+        predict_time=reading.predict_time,
+        model_version=provider.version_label(version),
+        settings=provider.sent_settings(settings),
+    )
+
+
 class ReplicateGenerator:
     offline = False
 
@@ -142,7 +156,7 @@ class ReplicateGenerator:
         key = store_output(
             self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop), reading.predict_time
         )
-        return ItemResult(key, prediction_id, prediction_seconds=reading.seconds, predict_time=reading.predict_time)
+        return stored_result(key, prediction_id, reading, provider, self.sd_version, spec.settings)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
         transient = 0

@@ -1,12 +1,23 @@
-"""Everything that answers HTTP: the JSON API (`api`), the admin pages (`admin`), who may call them
-(`auth`), stored images (`media`), error pages (`errors`) and the probes (`health`)."""
+"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate`), the admin pages (`admin`),
+who may call them (`auth`), stored images (`media`), error pages (`errors`) and the probes (`health`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, health, hooks, inputs, media, throttle
+from . import (
+    admin,
+    api,
+    api_regenerate,  # noqa: F401 (routes on api.bp)
+    auth,
+    errors,
+    health,
+    hooks,
+    inputs,
+    media,
+    throttle,
+)
 
 
 class IdConverter(BaseConverter):

@@ -4,6 +4,7 @@
 - `views_presets`: presets list, create / edit / delete, the preset page
 - `views_gallery`: the preset page's live parts (gallery pages, example delete, clear usage, generate form)
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
+- `views_regenerate`: regenerate one example from its card
 - `views_jobs`: jobs list, job page, the live progress fragment
 """
 
@@ -14,12 +15,13 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g
 
 from ... import spend
-from . import (  # noqa: F401 (views_gallery, views_example: routes on admin_presets)
+from . import (  # noqa: F401 (views_gallery, views_example, views_regenerate: routes on admin_presets)
     auth_views,
     views_example,
     views_gallery,
     views_jobs,
     views_presets,
+    views_regenerate,
 )
 
 SESSION_LIFETIME = timedelta(hours=12)

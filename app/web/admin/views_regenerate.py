@@ -1,0 +1,46 @@
+"""Regenerate one example from its card: a one-item job with the preset's current prompt and settings.
+
+htmx gets the new job's progress fragment in the generate panel (its example joins the gallery as the
+poll finds it; an error goes to the panel's feedback); a plain form post a 303 to the job page, or back
+to the card with the reason. Routes on the `admin_presets` blueprint.
+"""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, url_for
+
+from ...database import db
+from ...errors import GenerationError
+from ...generation.regenerate import regeneration_message, request_regeneration
+from .common import fragment, gallery_count, is_htmx, model_pool, services
+from .views_jobs import progress_response
+from .views_presets import bp
+
+
+@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/regenerate")
+def regenerate_example(preset_id: str, example_id: str):
+    try:
+        queued = request_regeneration(services(), preset_id, example_id, created_by=g.actor)
+    except GenerationError as exc:
+        db.session.rollback()
+        if is_htmx():
+            return fragment(
+                "admin/_generate_error.html",
+                message=exc.message,
+                headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML show:top"},
+            )
+        flash(exc.message, "error")
+        return redirect(url_for("admin_presets.preset", preset_id=preset_id) + f"#example-{example_id}", 303)
+    job, message = queued.job, regeneration_message(queued)
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
+    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
+    extra = render_template(
+        "admin/_generate_queued.html",
+        pool=None if ended else model_pool(preset_id),
+        preset_id=preset_id,
+        message=message,
+        warning=None,
+    )
+    return body + extra, 200
