@@ -17,6 +17,8 @@ LAYERS = [
     ("app.web", "app.cli"),
     ("app.services",),
     ("app.generation",),
+    ("app.curation",),  # the domain, in three rows: curation uses the two below, they use the rest
+    ("app.gallery_query", "app.model_release"),
     ("app.presets", "app.users", "app.gallery", "app.sessions", "app.api_tokens", "app.audit", "app.spend"),
     ("app.selection",),
     ("app.models", "app.registry"),

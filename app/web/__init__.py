@@ -1,12 +1,12 @@
-"""Everything that answers HTTP: the JSON API (`api`), the admin pages (`admin`), who may call them
-(`auth`), stored images (`media`) and error pages (`errors`)."""
+"""Everything that answers HTTP: the JSON API (`api`, with the gallery's routes in `api_gallery`), the admin
+pages (`admin`), who may call them (`auth`), stored images (`media`) and error pages (`errors`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import admin, api, auth, errors, hooks, inputs, media, throttle
+from . import admin, api, api_gallery, auth, errors, hooks, inputs, media, throttle  # noqa: F401 (api_gallery: routes on api)
 
 
 class IdConverter(BaseConverter):

@@ -12,7 +12,7 @@ from .. import spend
 from ..audit import record
 from ..database import db
 from ..errors import GenerationError, PresetError
-from ..gallery import example_json
+from ..gallery_query import GalleryQuery
 from ..generation.jobs import job_json, live_job_for_preset
 from ..generation.recovery import request_cancel
 from ..generation.submit import (
@@ -20,7 +20,7 @@ from ..generation.submit import (
     request_generation,
     request_retry_of_failed,
 )
-from ..generation.usage import release_one_model
+from ..model_release import release_one_model
 from ..models import JOB_FINAL, GalleryExample, JobStatus, Preset, iso
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked
@@ -29,6 +29,7 @@ from ..storage.base import preset_prefix
 from .auth import admin_required
 from .context import services
 from .errors import error_response
+from .gallery_json import gallery_page_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
@@ -53,14 +54,6 @@ def read_json_body(required: bool):
     return body
 
 
-def gallery_json(preset_id: str) -> list[dict]:
-    examples = db.session.scalars(
-        select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
-    )
-    storage = services().storage
-    return [example_json(e, storage) for e in examples]
-
-
 def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
     registry = services().registry()
     data: dict[str, Any] = {
@@ -78,7 +71,7 @@ def preset_json(preset: Preset, with_gallery: bool = True) -> dict:
         "spendUsd": spend.as_text(spend.preset_spend(preset.id)),
     }
     if with_gallery:
-        data["gallery"] = gallery_json(preset.id)
+        data["gallery"] = gallery_page_json(preset.id, GalleryQuery())  # the first page, with the next's address
     else:
         data["examplesCount"] = db.session.scalar(
             select(func.count()).select_from(GalleryExample).where(GalleryExample.preset_id == preset.id)

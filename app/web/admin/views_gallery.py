@@ -14,7 +14,7 @@ from ...database import db
 from ...errors import GenerationError
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from ...generation.usage import release_one_model
+from ...model_release import release_one_model
 from ...models import GalleryExample, PresetModelUsage, UsageState
 from ...selection import clear_usage
 from .common import (
