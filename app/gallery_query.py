@@ -8,10 +8,11 @@ ties, so the order is total and every example is on exactly one page.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, or_, select
 
 from .database import db
 from .errors import CurationError
@@ -57,9 +58,9 @@ class GalleryQuery:
     def at_page(self, page: int) -> GalleryQuery:
         return replace(self, page=page)
 
-    def args(self, short: bool = False) -> dict[str, str | int]:
+    def args(self, short: bool = False) -> dict[str, Any]:
         """The query string that asks for this page again (`short`: without the default page and perPage)."""
-        found: dict[str, str | int] = {}
+        found: dict[str, Any] = {}
         if self.page != 1 or not short:
             found["page"] = self.page
         if self.per_page != PER_PAGE_DEFAULT or not short:
@@ -113,19 +114,10 @@ def job_id(args: Mapping[str, str]) -> str | None:
     return raw or None
 
 
-def curated_order(descending: bool = False) -> list:
-    """ORDER BY for the curated order (or exactly its reverse): group, placed before unplaced, position,
-    newest first, id."""
+def curated_order() -> list:
+    """ORDER BY for the curated order: group, placed before unplaced, position, newest first, id."""
     rank = case(GROUP_RANK, value=GalleryExample.state, else_=len(GROUP_RANK))
     unplaced = case((GalleryExample.position.is_(None), 1), else_=0)
-    if descending:
-        return [
-            rank.desc(),
-            unplaced.desc(),
-            GalleryExample.position.desc(),
-            GalleryExample.created_at,
-            GalleryExample.id,
-        ]
     return [rank, unplaced, GalleryExample.position, GalleryExample.created_at.desc(), GalleryExample.id.desc()]
 
 
@@ -147,6 +139,8 @@ class GalleryPage:
     query: GalleryQuery
     examples: list[GalleryExample]
     total: int
+    before: GalleryExample | None = None  # the example just before this page (on the previous one), if any
+    after: GalleryExample | None = None  # the one just after it
 
     @property
     def has_next(self) -> bool:
@@ -158,28 +152,34 @@ class GalleryPage:
 
     @property
     def first_number(self) -> int:
-        """The place of this page's first example in the whole list (1-based), for "41–50 of 152"."""
+        """The place of this page's first example in the whole list (1-based), for "51–100 of 152"."""
         return self.query.offset + 1
 
+    @property
+    def last_number(self) -> int:
+        return self.query.offset + len(self.examples)
 
-def gallery_page(preset_id: str, query: GalleryQuery) -> GalleryPage:
-    """One page in the curated order, and how many examples match in all."""
+
+def gallery_page(
+    preset_id: str, query: GalleryQuery, *, hide_job: str | None = None, shown: Collection[str] = ()
+) -> GalleryPage:
+    """One page in the curated order, its neighbours, and how many examples match in all. `hide_job`:
+    a running job whose examples are shown only when in `shown` (the rest come with its live progress)."""
     statement = matching(preset_id, query)
+    if hide_job:
+        statement = statement.where(
+            or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != hide_job, GalleryExample.id.in_(shown))
+        )
     total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    rows = db.session.scalars(statement.order_by(*curated_order()).offset(query.offset).limit(query.per_page))
-    return GalleryPage(query, list(rows), total)
-
-
-def group_edges(preset_id: str, states) -> dict[str, tuple[str | None, str | None]]:
-    """{state: (id of its first example, id of its last)} in the curated order: where "move earlier / later"
-    cannot go."""
-    edges = {}
-    for state in states:
-        group = select(GalleryExample.id).where(GalleryExample.preset_id == preset_id, GalleryExample.state == state)
-        first = db.session.scalar(group.order_by(*curated_order()).limit(1))
-        last = db.session.scalar(group.order_by(*curated_order(descending=True)).limit(1))
-        edges[str(state)] = (first, last)
-    return edges
+    start = max(0, query.offset - 1)
+    rows = list(
+        db.session.scalars(
+            statement.order_by(*curated_order()).offset(start).limit(query.per_page + 1 + query.offset - start)
+        )
+    )
+    before = rows.pop(0) if start < query.offset and rows else None
+    after = rows[query.per_page] if len(rows) > query.per_page else None
+    return GalleryPage(query, rows[: query.per_page], total, before, after)
 
 
 def curated_json(example: GalleryExample, storage: Storage) -> dict:
@@ -187,12 +187,37 @@ def curated_json(example: GalleryExample, storage: Storage) -> dict:
     return example_json(example, storage) | {"state": example.state, "position": example.position}
 
 
-def count_by_state(preset_id: str) -> dict[str, int]:
+@dataclass
+class GalleryCounts:
+    """How many examples a preset has in each state, and how many unreviewed ones the admin has placed."""
+
+    by_state: dict[str, int]
+    placed_unreviewed: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_state.values())
+
+    def new_examples_place(self, query: GalleryQuery) -> int | None:
+        """Where a new (unreviewed, unplaced) example lands in this view's list, or None when the view does
+        not show it (another state, or filtered by gender, provider or job)."""
+        if query.filtered or CurationState.UNREVIEWED not in query.states:
+            return None
+        earlier = sum(self.by_state[s] for s in query.states if s != CurationState.UNREVIEWED)
+        return earlier + self.placed_unreviewed
+
+
+def gallery_counts(preset_id: str) -> GalleryCounts:
+    placed = GalleryExample.position.is_not(None)
     rows = db.session.execute(
-        select(GalleryExample.state, func.count())
+        select(GalleryExample.state, placed, func.count())
         .where(GalleryExample.preset_id == preset_id)
-        .group_by(GalleryExample.state)
+        .group_by(GalleryExample.state, placed)
     )
-    found = {str(state): 0 for state in CurationState}
-    found.update({state: count for state, count in rows})
-    return found
+    by_state = {str(state): 0 for state in CurationState}
+    placed_unreviewed = 0
+    for state, is_placed, count in rows:
+        by_state[state] = by_state.get(state, 0) + count
+        if state == CurationState.UNREVIEWED and is_placed:
+            placed_unreviewed += count
+    return GalleryCounts(by_state, placed_unreviewed)

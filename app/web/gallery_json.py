@@ -6,8 +6,6 @@ Used by the gallery endpoint and by the preset JSON, which carries the first pag
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import url_for
 
 from ..gallery_query import GalleryQuery, curated_json, gallery_page
@@ -17,7 +15,7 @@ from .context import services
 def gallery_page_json(preset_id: str, query: GalleryQuery) -> dict:
     page = gallery_page(preset_id, query)
     storage = services().storage
-    following: dict[str, Any] = query.at_page(query.page + 1).args()
+    following = query.at_page(query.page + 1).args()
     return {
         "items": [curated_json(e, storage) for e in page.examples],
         "page": query.page,

@@ -2,7 +2,9 @@
 
 - `auth_views`: sign in / sign out
 - `views_presets`: presets list, create / edit / delete, the preset page
-- `views_gallery`: the preset page's live parts (gallery pages, example delete, clear usage, generate form)
+- `views_gallery`: the preset page's live parts (example delete, releases, clear usage, generate form)
+- `views_curation`: the gallery's curation forms (verdicts, one or ticked, and moves); `gallery_section`
+  the gallery part of the preset page (curated order, filters, pages)
 - `views_jobs`: jobs list, job page, the live progress fragment
 """
 
@@ -12,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 
-from . import auth_views, views_gallery, views_jobs, views_presets  # noqa: F401 (views_gallery: routes on admin_presets)
+from . import auth_views, views_curation, views_gallery, views_jobs, views_presets  # noqa: F401 (routes on admin_presets)
 
 SESSION_LIFETIME = timedelta(hours=12)
 

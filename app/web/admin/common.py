@@ -1,4 +1,4 @@
-"""Helpers shared by the admin blueprints: model pool, gallery pages, worker liveness, htmx answers."""
+"""Helpers shared by the admin blueprints: model pool, gallery cards and count, worker liveness, htmx answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from flask import render_template, request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ...database import db
 from ...gallery import example_json
@@ -19,7 +19,6 @@ from ..context import services
 
 log = logging.getLogger(__name__)
 
-GALLERY_PAGE = 40
 QUEUED_GRACE_SECONDS = 5  # a queued job older than this with no consumer alive: say so
 RUNNING_STALE_SECONDS = 30  # a running job whose progress stopped moving this long
 WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
@@ -83,44 +82,6 @@ def record_card(example: dict, preset_id: str, provider: str) -> dict:
     """A gallery card from a progress record's example (no database row needed); records written before
     examples carried their provider and index fall back to the job's provider and the first index."""
     return {"index": 0, "provider": provider, **example, "presetId": preset_id}
-
-
-def encode_cursor(example: GalleryExample) -> str:
-    return f"{example.created_at.isoformat()}~{example.id}"
-
-
-def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
-    if not raw or "~" not in raw:
-        return None
-    stamp, _, example_id = raw.partition("~")
-    try:
-        return datetime.fromisoformat(stamp), example_id
-    except ValueError:
-        return None
-
-
-def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | None = None):
-    """One page of the gallery, newest first, and the cursor of the next page (None at the end).
-
-    Keyset paging: the same single query whether the preset has 20 examples or 20,000.
-    """
-    query = select(GalleryExample).where(GalleryExample.preset_id == preset_id)
-    if exclude_job:
-        query = query.where(or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != exclude_job))
-    position = decode_cursor(cursor)
-    if position:
-        created, example_id = position
-        query = query.where(
-            or_(
-                GalleryExample.created_at < created,
-                and_(GalleryExample.created_at == created, GalleryExample.id < example_id),
-            )
-        )
-    rows = db.session.scalars(
-        query.order_by(GalleryExample.created_at.desc(), GalleryExample.id.desc()).limit(GALLERY_PAGE + 1)
-    ).all()
-    next_cursor = encode_cursor(rows[GALLERY_PAGE - 1]) if len(rows) > GALLERY_PAGE else None
-    return [example_card(e) for e in rows[:GALLERY_PAGE]], next_cursor
 
 
 def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:
