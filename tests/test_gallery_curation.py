@@ -510,3 +510,25 @@ def test_bad_filters_on_the_page_say_what_is_wrong(admin_app, admin_client):
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "page must be a whole number" in html and len(card_ids(html)) == 3
+
+
+def test_a_running_jobs_new_cards_land_where_unplaced_unreviewed_ones_begin(admin_app, admin_client):
+    preset_id = create_preset(admin_client)["id"]
+    states = ["featured", "featured", "approved", "unreviewed", "unreviewed", "unreviewed", "rejected"]
+    ids = seed(admin_app, preset_id, states, positions=[None, None, None, 0, None, None, None])
+    html = admin_client.get(f"/admin/presets/{preset_id}").get_data(as_text=True)
+    gallery = html.split('<ul id="gallery"')[1].split("</ul>")[0]
+    shown = re.findall(r'id="(example-[0-9a-f]+|gallery-new)"', gallery)
+    # featured (newest first), approved, the placed unreviewed one, then the marker, then the other unreviewed
+    assert shown == [f"example-{i}" for i in (ids[1], ids[0], ids[2], ids[3])] + ["gallery-new"] + [
+        f"example-{i}" for i in (ids[5], ids[4])
+    ]
+    for elsewhere in ("state=approved", "gender=male", "perPage=2", "page=3&perPage=1"):
+        html = admin_client.get(f"/admin/presets/{preset_id}?{elsewhere}").get_data(as_text=True)
+        assert 'id="gallery-new"' not in html.split('<ul id="gallery"')[1].split("</ul>")[0], elsewhere
+        assert '<ul class="gallery-elsewhere" hidden><li id="gallery-new"></li></ul>' in html, elsewhere
+    on_its_page = admin_client.get(f"/admin/presets/{preset_id}?page=2&perPage=3").get_data(as_text=True)
+    assert re.findall(r'id="(example-[0-9a-f]+|gallery-new)"', on_its_page.split('<ul id="gallery"')[1])[:2] == [
+        f"example-{ids[3]}",
+        "gallery-new",
+    ]
