@@ -63,7 +63,7 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
     card = page.locator("#gallery li.example[data-model-id=male_12]")
     card.locator("summary").click()
     screenshot(page, "curation-card-release")
-    card.locator("form").first.locator("button").click()
+    card.locator("details form").first.locator("button").click()
     page.wait_for_url(f"**/admin/presets/{preset_id}*")
     assert page.locator("#pool li.pool-model[data-pool-model=male_12]").get_attribute("data-pool-state") == "free"
     assert page.locator("#gallery li.example").count() == 3
