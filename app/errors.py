@@ -30,3 +30,7 @@ class CancelError(AppError):
     """A job that cannot be canceled (it has ended, or does not exist)."""
 
     status = 409
+
+
+class CurationError(AppError):
+    """A curation request (state, order, gallery page) that cannot be done as asked."""

@@ -116,6 +116,7 @@
     } catch (e) { /* fall through */ }
     return "The server answered " + xhr.status + " " + (xhr.statusText || "") + ".";
   }
+  window.PixelGlow = { toast: toast };  // for the page scripts beside this one (curation.js)
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     if (xhr.getResponseHeader("HX-Redirect")) return;

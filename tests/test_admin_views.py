@@ -176,12 +176,12 @@ def test_the_fragment_reads_only_the_progress_store_while_the_job_runs(admin_cli
     assert response.status_code == 200
     assert statements == [], statements
     html = response.get_data(as_text=True)
-    assert html.count('hx-swap-oob="afterbegin:#gallery"') == 3  # examples 3, 4 and 5: the first two were shown
+    assert html.count('hx-swap-oob="afterend:#gallery-new"') == 3  # examples 3, 4 and 5: the first two were shown
     assert 'id="example-ex0"' not in html and 'id="example-ex4"' in html
     assert "shown=5" in html and 'hx-trigger="every 1s"' in html
     with count_queries(app) as statements:
         response = admin_client.get("/admin/jobs/job1/progress?shown=5", headers=htmx(admin_client))
-    assert response.status_code == 200 and "afterbegin" not in response.get_data(as_text=True)
+    assert response.status_code == 200 and "#gallery-new" not in response.get_data(as_text=True)
     assert len(statements) == 1 and "users" in statements[0]  # who is signed in; nothing about jobs or the gallery
 
 
@@ -261,7 +261,7 @@ def test_reloading_the_preset_page_mid_job_shows_the_live_fragment_without_dupli
     assert 'hx-trigger="every 1s"' in html and "shown=2" in html
     assert html.count('class="example"') == 2  # the third comes with the next poll, once
     poll = admin_client.get(f"/admin/jobs/{job_id}/progress?shown=2", headers=htmx(admin_client))
-    assert "afterbegin" not in poll.get_data(as_text=True)  # the record has not caught up yet: nothing twice
+    assert "#gallery-new" not in poll.get_data(as_text=True)  # the record has not caught up yet: nothing twice
 
 
 # -- gallery paging ---------------------------------------------------------------------------------------
@@ -294,20 +294,24 @@ def test_a_preset_with_1000_examples_renders_with_as_many_queries_as_one_with_20
     with count_queries(app) as q_large:
         page_large = admin_client.get(f"/admin/presets/{large['id']}").get_data(as_text=True)
     assert len(q_small) == len(q_large) <= 8
-    assert page_small.count('class="example"') == 20 and 'id="gallery-more"' not in page_small
-    assert page_large.count('class="example"') == 40 and 'id="gallery-more"' in page_large
+    assert page_small.count('class="example"') == 20 and 'rel="next"' not in page_small
+    assert page_large.count('class="example"') == 50 and 'rel="next"' in page_large
     assert 'loading="lazy"' in page_large
-    # walk the pages with "load more": every example exactly once, newest first
+    # walk the pages as htmx does (the gallery section alone): every example exactly once, newest first
     seen = re.findall(r'id="example-([0-9a-f]{32})"', page_large)
-    url = re.search(r'hx-get="([^"]+/gallery[^"]*)"', page_large).group(1).replace("&amp;", "&")
+    section = htmx(admin_client, **{"HX-Target": "gallery-section"})
+    url = re.search(r'rel="next" href="([^"#]+)', page_large).group(1).replace("&amp;", "&")
     while url:
         with count_queries(app) as q_page:
-            html = admin_client.get(url, headers=htmx(admin_client)).get_data(as_text=True)
-        assert len(q_page) <= 2
+            html = admin_client.get(url, headers=section).get_data(as_text=True)
+        assert len(q_page) <= 8 and "<html" not in html
         seen += re.findall(r'id="example-([0-9a-f]{32})"', html)
-        more = re.search(r'hx-get="([^"]+/gallery[^"]*)"', html)
+        more = re.search(r'rel="next" href="([^"#]+)', html)
         url = more.group(1).replace("&amp;", "&") if more else None
     assert len(seen) == len(set(seen)) == 1000
+    with app.app_context():
+        newest_first = select(GalleryExample.id).where(GalleryExample.preset_id == large["id"])
+        assert seen == list(db.session.scalars(newest_first.order_by(GalleryExample.created_at.desc())))
 
 
 # -- worker liveness ----------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_preset_crud_and_validation(make_app):
     )
     assert bad_setting.status_code == 400 and "output_format" in bad_setting.get_json()["error"]
     preset = create_preset(client, name="Film Noir")
-    assert preset["usage"] == {"used": 0, "reserved": 0, "total": 72} and preset["gallery"] == []
+    assert preset["usage"] == {"used": 0, "reserved": 0, "total": 72} and preset["gallery"]["items"] == []
     duplicate = client.post("/api/admin/presets", json={"name": "Film Noir", "prompt": "x"}, headers=auth_headers())
     assert duplicate.status_code == 409
     patched = client.patch(

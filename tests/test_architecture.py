@@ -18,6 +18,8 @@ LAYERS = [
     ("app.health",),
     ("app.services",),
     ("app.generation",),
+    ("app.curation",),  # the domain, in three rows: curation uses the two below, they use the rest
+    ("app.gallery_query", "app.model_release"),
     (
         "app.presets",
         "app.users",

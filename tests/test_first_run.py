@@ -97,7 +97,7 @@ def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):
             f"http://127.0.0.1:{port}/api/admin/presets/{presets[0]['id']}",
             headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"},
         )
-        gallery = json.loads(urllib.request.urlopen(request, timeout=5).read())["gallery"]
+        gallery = json.loads(urllib.request.urlopen(request, timeout=5).read())["gallery"]["items"]
         assert len(gallery) == 20 and all(example["offline"] for example in gallery)
     finally:
         os.killpg(run.pid, signal.SIGINT)

@@ -25,8 +25,8 @@ def test_offline_job_stores_twenty_labelled_examples(make_app, immediate_huey, d
     assert job["offline"] is True
 
     detail = client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()
-    assert len(detail["gallery"]) == 20
-    assert all(example["offline"] for example in detail["gallery"])
+    assert len(detail["gallery"]["items"]) == detail["gallery"]["total"] == 20 and detail["gallery"]["next"] is None
+    assert all(example["offline"] for example in detail["gallery"]["items"])
     assert detail["usage"] == {"used": 20, "reserved": 0, "total": 72}
     assert detail["lastGenerated"] is not None
     with app.app_context():
@@ -35,5 +35,5 @@ def test_offline_job_stores_twenty_labelled_examples(make_app, immediate_huey, d
         assert Image.open(path).size == (512, 640)
         assert db.session.query(PresetModelUsage).filter_by(state="used").count() == 20
         assert db.session.get(Job, body["jobId"]).attempts == 1
-    image = client.get(detail["gallery"][0]["imageUrl"], headers=auth_headers())
+    image = client.get(detail["gallery"]["items"][0]["imageUrl"], headers=auth_headers())
     assert image.status_code == 200 and image.mimetype == "image/png"

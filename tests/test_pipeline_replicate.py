@@ -58,17 +58,17 @@ def test_each_provider_gets_its_model_input_and_our_storage_keeps_the_output(
             assert sent[key] == value
 
     detail = client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()
-    assert len(detail["gallery"]) == 20
+    assert len(detail["gallery"]["items"]) == 20
     storage = app.extensions["pixelglow"].storage
     with app.app_context():
         for example in db.session.query(GalleryExample):
             assert replicate_server.url not in example.image_path and not example.offline
             assert example.prediction_id
             Image.open(storage.path_for(example.image_path)).verify()
-    for item in detail["gallery"]:
+    for item in detail["gallery"]["items"]:
         assert item["imageUrl"].startswith("/media/examples/")
     replicate_server.expire_outputs()  # Replicate deletes outputs after an hour; our copies stay
-    assert client.get(detail["gallery"][0]["imageUrl"], headers=auth_headers()).status_code == 200
+    assert client.get(detail["gallery"]["items"][0]["imageUrl"], headers=auth_headers()).status_code == 200
 
 
 @pytest.mark.parametrize("queue", ["redis", "embedded"])
@@ -185,4 +185,4 @@ def test_examples_per_model_makes_one_prediction_each(make_app, immediate_huey, 
     assert response.status_code == 202
     assert len(replicate_server.creates) == 40
     detail = client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()
-    assert len(detail["gallery"]) == 40 and detail["usage"]["used"] == 20
+    assert detail["gallery"]["total"] == 40 and detail["usage"]["used"] == 20

@@ -17,7 +17,7 @@ SD_VERSION = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
 
 
 def gallery(client, preset_id) -> list[dict]:
-    return client.get(f"/api/admin/presets/{preset_id}", headers=auth_headers()).get_json()["gallery"]
+    return client.get(f"/api/admin/presets/{preset_id}", headers=auth_headers()).get_json()["gallery"]["items"]
 
 
 def regenerate(client, preset_id, example_id):

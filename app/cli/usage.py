@@ -10,7 +10,7 @@ from ..audit import record
 from ..database import db
 from ..errors import GenerationError
 from ..generation.jobs import live_job_for_preset
-from ..generation.usage import release_one_model
+from ..model_release import release_one_model
 from ..models import PresetModelUsage
 from ..selection import clear_usage, usage_counts
 from .common import cli_actor, find_preset, services

@@ -1,6 +1,6 @@
 """From a request to a finished job.
 
-- `submit`: request → reserved models → queued job; `usage`: releasing one model
+- `submit`: request → reserved models → queued job (releasing one model is the domain's `model_release`)
 - `pipeline`: a job's stages, with `lease` (one worker per job), `items` (the thread pool and its events),
   `rows` (what each event writes), `outcome` (how the job ended)
 - `jobs`: reading a job; `progress`: the live record (`ProgressRecord`) and its stores

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from .. import spend
 from ..database import db
 from ..errors import GenerationError
+from ..model_release import holding_job
 from ..models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
 from ..presets import settings_problem
 from ..registry import ReferenceModel
@@ -28,7 +29,6 @@ from ..selection import (
     reserve_for_retry,
     select_models_for_preset,
 )
-from .usage import holding_job
 
 log = logging.getLogger(__name__)
 

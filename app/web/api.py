@@ -17,7 +17,7 @@ from ..generation.submit import (
     request_generation,
     request_retry_of_failed,
 )
-from ..generation.usage import release_one_model
+from ..model_release import release_one_model
 from ..models import JOB_FINAL, JobStatus, Preset
 from ..presets import apply_preset_fields
 from ..safe_json import JSONInputError, loads_checked

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from .. import spend
 from ..database import db
-from ..gallery import example_json
+from ..gallery_query import GalleryQuery
 from ..models import GalleryExample, Preset, PresetModelUsage, SpendEntry, UsageState, iso
 from .context import services
+from .gallery_json import gallery_page_json
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,6 @@ class PresetFigures:
         return {"used": counts.get(UsageState.USED, 0), "reserved": counts.get(UsageState.RESERVED, 0)}
 
 
-def gallery_json(preset_id: str) -> list[dict]:
-    examples = db.session.scalars(
-        select(GalleryExample).where(GalleryExample.preset_id == preset_id).order_by(GalleryExample.created_at.desc())
-    )
-    storage = services().storage
-    return [example_json(e, storage) for e in examples]
-
-
 def preset_json(preset: Preset, with_gallery: bool = True, figures: PresetFigures | None = None) -> dict:
     """The preset with its gallery, or (in a list) its example count. `figures`: the list's, read once."""
     figures = figures or PresetFigures.of([preset.id])
@@ -81,7 +74,7 @@ def preset_json(preset: Preset, with_gallery: bool = True, figures: PresetFigure
         "spendUsd": spend.as_text(figures.spent.get(preset.id, spend.ZERO)),
     }
     if with_gallery:
-        data["gallery"] = gallery_json(preset.id)
+        data["gallery"] = gallery_page_json(preset.id, GalleryQuery())  # the first page, with the next's address
     else:
         data["examplesCount"] = figures.examples.get(preset.id, 0)
     return data

@@ -151,7 +151,7 @@ def test_deleting_an_example_can_release_its_model(page, live):
     card = page.locator("#gallery li.example").first
     model_id = card.get_attribute("data-model-id")
     card.locator("summary").click()
-    card.locator("input[name=release]").check()
+    card.locator("details input[name=release]").check()
     card.locator("button.danger[type=submit]").click()
     page.wait_for_function("() => document.querySelectorAll('#gallery li.example').length === 19")
     assert page.locator(f"#pool .cell[data-model-id='{model_id}']").get_attribute("data-state") == "free"

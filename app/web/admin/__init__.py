@@ -2,7 +2,9 @@
 
 - `auth_views`: sign in / sign out
 - `views_presets`: presets list, create / edit / delete, the preset page
-- `views_gallery`: the preset page's live parts (gallery pages, example delete, clear usage, generate form)
+- `views_gallery`: the preset page's live parts (example delete, releases, clear usage, generate form)
+- `views_curation`: the gallery's curation forms (verdicts, one or ticked, and moves); `gallery_section`
+  the gallery part of the preset page (curated order, filters, pages)
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_regenerate`: regenerate one example from its card
 - `views_jobs`: jobs list, job page, the live progress fragment
@@ -15,8 +17,9 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g
 
 from ... import spend
-from . import (  # noqa: F401 (views_gallery, views_example, views_regenerate: routes on admin_presets)
+from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     auth_views,
+    views_curation,
     views_example,
     views_gallery,
     views_jobs,

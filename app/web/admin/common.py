@@ -1,4 +1,4 @@
-"""Helpers shared by the admin blueprints: model pool, gallery pages, worker liveness, htmx answers."""
+"""Helpers shared by the admin blueprints: model pool, gallery cards and count, worker liveness, htmx answers."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ from datetime import datetime
 from typing import Any, cast
 
 from flask import render_template, request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 
 from ...database import db
 from ...gallery import example_json
 from ...generation.submit import MODELS_PER_JOB
-from ...models import GalleryExample, Job, JobStatus, utcnow
+from ...models import GalleryExample, JobStatus, utcnow
 from ...references import thumbnail_url
 from ...selection import Holders, holders_of
 from ..context import services
 
 log = logging.getLogger(__name__)
 
-GALLERY_PAGE = 40
 QUEUED_GRACE_SECONDS = 5  # a queued job older than this with no consumer alive: say so
 RUNNING_STALE_SECONDS = 30  # a running job whose progress stopped moving this long
 WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
@@ -93,49 +92,6 @@ def record_card(example: dict, preset_id: str, provider: str, created_by: str | 
     reference = thumbnail_url(services().storage, str(example.get("modelId", "")))
     card = {"index": 0, "provider": provider, **example, "presetId": preset_id}
     return card | {"createdBy": created_by, "referenceUrl": reference}
-
-
-def encode_cursor(example: GalleryExample) -> str:
-    return f"{example.created_at.isoformat()}~{example.id}"
-
-
-def decode_cursor(raw: str | None) -> tuple[datetime, str] | None:
-    if not raw or "~" not in raw:
-        return None
-    stamp, _, example_id = raw.partition("~")
-    try:
-        return datetime.fromisoformat(stamp), example_id
-    except ValueError:
-        return None
-
-
-def gallery_page(preset_id: str, cursor: str | None = None, exclude_job: str | None = None):
-    """One page of the gallery, newest first, and the cursor of the next page (None at the end).
-
-    Who started each example's job comes with it (a join), so a card costs no query of its own.
-    Keyset paging: the same single query whether the preset has 20 examples or 20,000.
-    """
-    query = (
-        select(GalleryExample, Job.created_by)
-        .outerjoin(Job, Job.id == GalleryExample.job_id)
-        .where(GalleryExample.preset_id == preset_id)
-    )
-    if exclude_job:
-        query = query.where(or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != exclude_job))
-    position = decode_cursor(cursor)
-    if position:
-        created, example_id = position
-        query = query.where(
-            or_(
-                GalleryExample.created_at < created,
-                and_(GalleryExample.created_at == created, GalleryExample.id < example_id),
-            )
-        )
-    rows = db.session.execute(
-        query.order_by(GalleryExample.created_at.desc(), GalleryExample.id.desc()).limit(GALLERY_PAGE + 1)
-    ).all()
-    next_cursor = encode_cursor(rows[GALLERY_PAGE - 1][0]) if len(rows) > GALLERY_PAGE else None
-    return [example_card(e, created_by) for e, created_by in rows[:GALLERY_PAGE]], next_cursor
 
 
 def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:

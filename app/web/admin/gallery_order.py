@@ -1,8 +1,8 @@
-"""The gallery's order, defined once, and where one example stands in it (previous / next for the large view).
+"""Where one example stands in its gallery (previous / next for the large view), in the curated order.
 
-`gallery_order` is the order the preset page shows (newest first, as `common.gallery_page` pages it) and
-`in_gallery` which examples it shows; the side-by-side view's ← / → follow them, so changing the gallery's
-order (curation: featured, approved, unreviewed, then the manual position) means changing these two.
+The side-by-side view's ← / → follow the order the preset page shows (`gallery_query.curated_order`:
+featured, approved, unreviewed, each by manual position, then newest first). A rejected example, shown
+only when asked for, moves among the rejected ones.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 
 from ...database import db
-from ...models import GalleryExample
+from ...gallery_query import curated_order
+from ...models import CurationState, GalleryExample
 
 
-def gallery_order() -> tuple[ColumnElement, ...]:
-    """ORDER BY of the gallery as the page shows it; the id breaks ties so the order is total."""
-    return (GalleryExample.created_at.desc(), GalleryExample.id.desc())
-
-
-def in_gallery(preset_id: str) -> tuple[ColumnElement[bool], ...]:
-    """WHERE of the examples the preset's gallery shows."""
-    return (GalleryExample.preset_id == preset_id,)
+def in_gallery(preset_id: str, rejected: bool) -> tuple[ColumnElement[bool], ...]:
+    """WHERE of the examples shown with this one: the gallery, or (for a rejected one) the rejected."""
+    state = GalleryExample.state
+    return (
+        GalleryExample.preset_id == preset_id,
+        state == CurationState.REJECTED if rejected else state != CurationState.REJECTED,
+    )
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ class Place:
     next_id: str | None
 
 
-def place_in_gallery(preset_id: str, example_id: str) -> Place | None:
+def place_in_gallery(preset_id: str, example_id: str, rejected: bool = False) -> Place | None:
     """Where `example_id` stands in the preset's gallery, in one query (window functions over the gallery's
     order, whatever it is); None when the gallery does not show it."""
-    order = gallery_order()
+    order = curated_order()
     ranked = (
         select(
             GalleryExample.id.label("id"),
@@ -47,7 +47,7 @@ def place_in_gallery(preset_id: str, example_id: str) -> Place | None:
             func.row_number().over(order_by=order).label("position"),
             func.count().over().label("total"),
         )
-        .where(*in_gallery(preset_id))
+        .where(*in_gallery(preset_id, rejected))
         .subquery()
     )
     row = db.session.execute(select(ranked).where(ranked.c.id == example_id)).first()

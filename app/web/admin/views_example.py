@@ -1,7 +1,7 @@
 """One example beside its reference photo, large: a plain page per example with previous / next / back links
 (works without JavaScript), or the same view as a fragment for the gallery's overlay (`HX-Request`).
 
-Routes of the `admin_presets` blueprint; previous / next follow the gallery's order (`gallery_order`).
+Routes of the `admin_presets` blueprint; previous / next follow the gallery's order (`gallery_order`: curated).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from flask import abort, render_template, url_for
 from sqlalchemy import select
 
 from ...database import db
-from ...models import GalleryExample, Job
+from ...models import CurationState, GalleryExample, Job
 from ...references import photo_url
 from .common import is_htmx, services
 from .gallery_order import place_in_gallery
@@ -26,7 +26,8 @@ def example_view(preset_id: str, example_id: str):
         .outerjoin(Job, Job.id == GalleryExample.job_id)
         .where(GalleryExample.id == example_id, GalleryExample.preset_id == preset_id)
     ).first()
-    place = place_in_gallery(preset_id, example_id) if row is not None else None
+    rejected = row is not None and row[0].state == CurationState.REJECTED
+    place = place_in_gallery(preset_id, example_id, rejected) if row is not None else None
     if row is None or place is None:
         abort(404, "This preset's gallery has no such example: it may have been deleted.")
     example, created_by = row

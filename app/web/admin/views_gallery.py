@@ -1,4 +1,4 @@
-"""The preset page's live parts: the gallery's next pages, deleting an example, clearing usage and the
+"""The preset page's live parts: deleting an example, releasing a model, clearing usage and the
 generate form (htmx gets the progress fragment, a plain form post a 303 to the job page).
 
 Routes of the `admin_presets` blueprint, kept apart from the preset list and forms.
@@ -14,29 +14,18 @@ from ...database import db
 from ...errors import GenerationError
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from ...generation.usage import release_one_model
+from ...model_release import release_one_model
 from ...models import GalleryExample, PresetModelUsage, UsageState
 from ...selection import clear_usage
 from .common import (
     fragment,
     gallery_count,
-    gallery_page,
     is_htmx,
     model_pool,
     services,
 )
 from .views_jobs import progress_response
 from .views_presets import bp, get_preset
-
-
-@bp.get("/presets/<id:preset_id>/gallery")
-def gallery(preset_id: str):
-    """The next page of the gallery (htmx "load more"); the cursor is the last card shown."""
-    exclude = request.args.get("exclude") or None
-    cards, next_cursor = gallery_page(preset_id, request.args.get("after"), exclude_job=exclude)
-    return render_template(
-        "admin/_gallery_page.html", cards=cards, next_cursor=next_cursor, preset_id=preset_id, exclude=exclude
-    )
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from ... import spend
 from ...audit import record
 from ...database import db
-from ...errors import PresetError
+from ...errors import CurationError, PresetError
+from ...gallery_query import GalleryQuery, parse_gallery_query
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
@@ -23,13 +24,13 @@ from ...providers.catalog import DEFAULT_PROVIDER, PROVIDERS
 from ...storage.base import preset_prefix
 from .common import (
     WORKER_COMMAND,
+    fragment,
     gallery_count,
-    gallery_page,
     is_htmx,
     model_pool,
-    record_card,
     services,
 )
+from .gallery_section import gallery_section, wants_section
 from .views_jobs import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
@@ -199,19 +200,22 @@ def delete_preset(preset_id: str):
 # -- the preset page ---------------------------------------------------------------
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str):
+    """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
     preset = get_preset(preset_id)
+    query, error = GalleryQuery(), None
+    try:
+        query = parse_gallery_query(request.args)
+    except CurationError as exc:
+        error = exc.message  # shown above the gallery, which shows its first page
     live = live_job_for_preset(preset.id)
-    progress_html, live_cards, exclude = None, [], None
+    progress_html, hidden_job, shown = None, None, frozenset[str]()
     if live is not None:
-        # Read the record before the gallery: every example in it is already committed, and the
-        # live job's examples are shown from the record so no poll can add one a second time.
+        # Read the record before the gallery: every example in it is already committed, and the live
+        # job's other examples come with the next polls, so none is shown twice.
         record, store_ok = read_record(live.id)
         state = progress_from_record(record) if record else progress_from_job(live)
         if store_ok:
-            exclude = live.id
-            live_cards = [
-                record_card(e, preset.id, live.provider, live.created_by) for e in reversed(state["examples"])
-            ]
+            hidden_job, shown = live.id, frozenset(e["id"] for e in state["examples"])
         progress_html = render_progress(
             state,
             shown=len(state["examples"]) if store_ok else 0,
@@ -219,8 +223,11 @@ def preset(preset_id: str):
             view="preset",
             base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None,
         )
-    cards, next_cursor = gallery_page(preset.id, exclude_job=exclude)
+    section = gallery_section(preset.id, query, live_job=hidden_job, shown=shown, error=error)
+    status = 400 if error else 200
     pool = model_pool(preset.id)
+    if wants_section():
+        return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, **section)
     provider = PROVIDERS.get(preset.provider)
     settings = services().settings
     return render_template(
@@ -229,9 +236,7 @@ def preset(preset_id: str):
         provider=provider,
         live=live,
         progress_html=progress_html,
-        cards=live_cards + cards,
-        next_cursor=next_cursor,
-        example_count=gallery_count(preset.id),
+        example_count=section["counts"].total,
         pool=pool,
         spent=spend.preset_spend(preset.id),
         per_item=spend.estimate_per_item(settings, preset.provider, settings.offline),
@@ -240,4 +245,5 @@ def preset(preset_id: str):
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
         settings_problem=settings_problem(preset),
-    )
+        **section,
+    ), status

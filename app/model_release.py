@@ -1,18 +1,19 @@
 """Releasing one model of a preset: it becomes free for the next job, its examples stay.
 
 Refused while a job that has not ended holds the model (reserved by it, or among its open items, as a
-retry reuses models already used), so a model is never offered to two jobs at once.
+retry reuses models already used), so a model is never offered to two jobs at once. Curation rejects
+an example and releases its model in one transaction with `refuse_if_held` + `release_model`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..audit import record
-from ..database import db
-from ..errors import GenerationError
-from ..models import ITEM_OPEN, JOB_LIVE, Job, JobItem
-from ..selection import holders_of, lock_preset, release_model
+from .audit import record
+from .database import db
+from .errors import GenerationError
+from .models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset
+from .selection import holders_of, lock_preset, release_model
 
 
 def release_one_model(services, preset_id: str, model_id: str, actor: str | None) -> str:
@@ -23,16 +24,21 @@ def release_one_model(services, preset_id: str, model_id: str, actor: str | None
         raise GenerationError(f"No preset with id {preset_id!r}.", 404)
     if services.registry().get(model_id) is None:
         raise GenerationError(f"No reference model {model_id!r} in models.json.", 404)
-    holding = holding_job(preset.id, model_id)
-    if holding:
-        raise GenerationError(
-            f"Model {model_id} is held by running job {holding}; release it once that job has ended.", 409
-        )
+    refuse_if_held(preset, model_id)
     if not release_model(preset.id, model_id):
         raise GenerationError(f'Model {model_id} is not used by preset "{preset.name}"; it is already free.', 409)
     record(actor, "usage.release", f"preset {preset.name}", f"model {model_id}")
     db.session.commit()
     return f"Model {model_id} released: the next job can select it again. Its examples stay in the gallery."
+
+
+def refuse_if_held(preset: Preset, model_id: str) -> None:
+    """A 409 GenerationError while a job that has not ended holds the model; call it under `lock_preset`."""
+    holding = holding_job(preset.id, model_id)
+    if holding:
+        raise GenerationError(
+            f"Model {model_id} is held by running job {holding}; release it once that job has ended.", 409
+        )
 
 
 def holding_job(preset_id: str, model_id: str) -> str | None:

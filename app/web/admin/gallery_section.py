@@ -1,0 +1,106 @@
+"""The preset page's gallery section: one page of examples in the curated order with the page's filters,
+each card with its verdict and whether it can move earlier or later, and where the examples of a running
+job appear while it runs. Rendered inside the page, and alone for htmx (filters, pages, curation forms).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import request, url_for
+from sqlalchemy import select
+
+from ...database import db
+from ...gallery_query import (
+    GalleryCounts,
+    GalleryPage,
+    GalleryQuery,
+    gallery_counts,
+    gallery_page,
+)
+from ...models import CurationState, GalleryExample, Job
+from ...providers.catalog import PROVIDERS
+from ...registry import GENDERS
+from .common import example_card, is_htmx
+
+TARGET = "gallery-section"  # the section's id: htmx requests aimed at it get the section alone
+
+
+def gallery_section(
+    preset_id: str,
+    query: GalleryQuery,
+    *,
+    live_job: str | None = None,
+    shown: frozenset[str] = frozenset(),
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The template context of `admin/_gallery_page.html`. `live_job` / `shown`: a running job's examples
+    are shown only when its progress record already listed them; the others come with the live progress."""
+    page = gallery_page(preset_id, query, hide_job=live_job, shown=shown)
+    counts = gallery_counts(preset_id)
+    back = page_url(preset_id, query)
+    return {
+        "preset_id": preset_id,
+        "query": query,
+        "page": page,
+        "counts": counts,
+        "cards": cards_of(page, back),
+        "new_at": new_examples_index(page, counts),
+        "back": back,
+        "previous_url": page_url(preset_id, query.at_page(query.page - 1)) if query.page > 1 else None,
+        "next_url": page_url(preset_id, query.at_page(query.page + 1)) if page.has_next else None,
+        "all_url": url_for("admin_presets.preset", preset_id=preset_id),
+        "gallery_error": error,
+        "curation_states": tuple(CurationState),
+        "genders": GENDERS,
+        "providers": PROVIDERS,
+    }
+
+
+def wants_section() -> bool:
+    """An htmx request aimed at the gallery section (htmx-flask's `request.htmx` has no types)."""
+    return is_htmx() and cast(Any, request).htmx.target == TARGET
+
+
+def page_url(preset_id: str, query: GalleryQuery) -> str:
+    return url_for("admin_presets.preset", preset_id=preset_id, **query.args(short=True))
+
+
+def cards_of(page: GalleryPage, back: str) -> list[dict]:
+    """Each example's card, with its verdict, where its forms come back to, and whether it is the first or
+    last of its group (known from the page and its neighbours unless filters hide some of the group)."""
+    row: list[GalleryExample | None] = [page.before, *page.examples, page.after]
+    creators = job_creators({e.job_id for e in page.examples if e.job_id})
+    cards = []
+    for n, example in enumerate(page.examples, start=1):
+        edges = {"first": at_edge(example, row[n - 1]), "last": at_edge(example, row[n + 1])}
+        if page.query.filtered:
+            edges = {}  # its neighbours here need not be its neighbours in the group
+        cards.append(
+            example_card(example, creators.get(example.job_id or ""))
+            | {"state": example.state, "position": example.position, "back": back}
+            | edges
+        )
+    return cards
+
+
+def job_creators(job_ids: set[str]) -> dict[str, str | None]:
+    """Who started each job: one query for the page's cards, not one per card."""
+    if not job_ids:
+        return {}
+    return {
+        job_id: who for job_id, who in db.session.execute(select(Job.id, Job.created_by).where(Job.id.in_(job_ids)))
+    }
+
+
+def at_edge(example: GalleryExample, neighbour: GalleryExample | None) -> bool:
+    return neighbour is None or neighbour.state != example.state
+
+
+def new_examples_index(page: GalleryPage, counts: GalleryCounts) -> int | None:
+    """Where on this page a running job's new examples appear (before the first unplaced unreviewed one),
+    or None when they belong on another page or outside these filters."""
+    place = counts.new_examples_place(page.query)
+    if place is None or not page.query.offset <= place <= page.query.offset + len(page.examples):
+        return None
+    return place - page.query.offset

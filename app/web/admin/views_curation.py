@@ -1,0 +1,71 @@
+"""The preset page's curation forms: a verdict on one example or on the ticked ones, and moving one
+earlier or later within its group (the keyboard's way; drag and drop uses the JSON API).
+
+Plain POST forms with the CSRF token, answered with a 303 back to the page they came from (`next`), the
+message flashed. htmx posts the same forms aimed at the gallery section and, following the redirect, gets
+that section alone (see `views_presets.preset`). Routes of the `admin_presets` blueprint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import flash, g, redirect, request, url_for
+
+from ...curation import move_example, parse_move, parse_state_change, set_state
+from ...database import db
+from ...errors import AppError, CurationError
+from ...models import CurationState
+from ..auth import local_admin_path
+from .views_presets import bp, get_preset
+
+
+@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/state")
+def set_example_state(preset_id: str, example_id: str):
+    """Approve / feature / reject / reset one example (rejecting may release its model, when ticked)."""
+
+    def act() -> str:
+        return set_state(preset_id, parse_state_change(verdict_form(), example_id), g.actor, one=True).message
+
+    return curate(preset_id, act, f"example-{example_id}")
+
+
+@bp.post("/presets/<id:preset_id>/examples/state")
+def set_selection_state(preset_id: str):
+    """The bulk bar: the verdict for exactly the ticked examples (`ids`), or none of them."""
+
+    def act() -> str:
+        ids = request.form.getlist("ids")
+        if not ids:
+            raise CurationError("Tick at least one example (the box on its card), then choose what to do with them.")
+        return set_state(preset_id, parse_state_change(verdict_form() | {"ids": ids}), g.actor).message
+
+    return curate(preset_id, act, "gallery-section")
+
+
+@bp.post("/presets/<id:preset_id>/examples/<id:example_id>/move")
+def move_example_in_group(preset_id: str, example_id: str):
+    """direction=earlier|later, or before=/after= another example of the same group."""
+
+    def act() -> str:
+        asked = {key: value for key in ("direction", "before", "after") if (value := request.form.get(key))}
+        return move_example(preset_id, example_id, parse_move(asked), g.actor).message
+
+    return curate(preset_id, act, f"example-{example_id}")
+
+
+def verdict_form() -> dict:
+    """The form's state and its "release the model" box, which only a rejection reads."""
+    state = request.form.get("state")
+    return {"state": state, "releaseModel": state == CurationState.REJECTED and request.form.get("release") == "1"}
+
+
+def curate(preset_id: str, act: Callable[[], str], anchor: str):
+    get_preset(preset_id)
+    try:
+        flash(act(), "success")
+    except AppError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    target = local_admin_path(request.form.get("next")) or url_for("admin_presets.preset", preset_id=preset_id)
+    return redirect(f"{target.split('#')[0]}#{anchor}", 303)

@@ -1,0 +1,149 @@
+/* PixelGlow admin: curating the preset page's gallery (no inline scripts: the CSP forbids them).
+ * - drag a card onto another card of the same state to place it before or after it (the card's
+ *   "move earlier / later" buttons do the same without JavaScript, or from the keyboard);
+ * - the bulk bar counts the ticked examples and can tick every card of the page;
+ * - a live job's new card is never added twice (the page may already show it). */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRFToken"]; } catch (e) { return ""; }
+  }
+  function say(message, kind) {
+    if (kind === "error") {  // admin.js's toast: shown and scrolled to
+      if (window.PixelGlow && window.PixelGlow.toast) window.PixelGlow.toast(message, kind);
+      return;
+    }
+    var box = document.getElementById("toasts");  // a success is written down without moving the page
+    if (!box) return;
+    var note = document.createElement("div");
+    note.className = "alert success";
+    note.setAttribute("role", "status");
+    note.textContent = message;
+    box.appendChild(note);
+  }
+  function curationOf(card) { return card ? card.querySelector("[data-curation]") : null; }
+  function stateOf(card) { var block = curationOf(card); return block ? block.dataset.state : null; }
+
+  // -- drag and drop ---------------------------------------------------------------------------------
+  var dragged = null;
+
+  function enableDragging() {
+    document.querySelectorAll("[data-drag-hint]").forEach(function (hint) { hint.hidden = false; });
+    document.querySelectorAll("#gallery li.example").forEach(function (card) {
+      if (!curationOf(card)) return;
+      card.draggable = true;
+      card.querySelectorAll("img").forEach(function (img) { img.draggable = false; });
+    });
+  }
+  function dropTarget(event) {
+    if (!dragged || !event.target.closest) return null;
+    var card = event.target.closest("#gallery li.example");
+    if (!card || card === dragged || stateOf(card) !== stateOf(dragged)) return null;
+    return card;
+  }
+  function sideOf(event, card) {
+    var box = card.getBoundingClientRect();
+    return event.clientX > box.left + box.width / 2 ? "after" : "before";
+  }
+  function clearMarks() {
+    document.querySelectorAll("#gallery .drop-before, #gallery .drop-after").forEach(function (card) {
+      card.classList.remove("drop-before", "drop-after");
+    });
+  }
+  function refreshGallery() {
+    if (!window.htmx || !document.getElementById("gallery-section")) return Promise.resolve();
+    return window.htmx.ajax("GET", window.location.pathname + window.location.search,
+                            { target: "#gallery-section", swap: "outerHTML" });
+  }
+  function saveMove(card, target, side) {
+    var body = {};
+    body[side] = curationOf(target).dataset.exampleId;
+    fetch(curationOf(card).dataset.moveUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (answer) {
+      return refreshGallery().then(function () {
+        say(answer.ok ? answer.data.message : (answer.data.error || "The move was refused."),
+            answer.ok ? "success" : "error");
+      });
+    }).catch(function () {
+      say("The new order could not be saved: check your connection and try again.", "error");
+      refreshGallery();
+    });
+  }
+
+  document.addEventListener("dragstart", function (event) {
+    var card = event.target.closest ? event.target.closest("#gallery li.example[draggable=true]") : null;
+    if (!card) return;
+    dragged = card;
+    card.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.id);
+  });
+  document.addEventListener("dragover", function (event) {
+    var target = dropTarget(event);
+    if (!target) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "move";
+    var side = sideOf(event, target);
+    if (!target.classList.contains("drop-" + side)) {
+      clearMarks();
+      target.classList.add("drop-" + side);
+    }
+  });
+  document.addEventListener("drop", function (event) {
+    var target = dropTarget(event);
+    if (!target) return;
+    event.preventDefault();
+    var card = dragged, side = sideOf(event, target);
+    clearMarks();
+    target.parentNode.insertBefore(card, side === "after" ? target.nextSibling : target);
+    saveMove(card, target, side);
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("dragging");
+    dragged = null;
+    clearMarks();
+  });
+
+  // -- the bulk bar ------------------------------------------------------------------------------------
+  function updateSelection() {
+    var form = document.getElementById("bulk-form");
+    if (!form) return;
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("#gallery input[data-select-example]"));
+    var ticked = boxes.filter(function (box) { return box.checked; }).length;
+    form.querySelector("[data-selected-count]").textContent =
+      ticked ? ticked + (ticked === 1 ? " example selected:" : " examples selected:") : "Tick examples, then:";
+    var label = form.querySelector("[data-select-all-label]"), all = form.querySelector("[data-select-all]");
+    label.hidden = boxes.length === 0;
+    all.checked = ticked > 0 && ticked === boxes.length;
+    all.indeterminate = ticked > 0 && ticked < boxes.length;
+    form.querySelectorAll(".bulk-actions button").forEach(function (button) { button.disabled = ticked === 0; });
+  }
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches) return;
+    if (event.target.matches("input[data-select-all]")) {
+      document.querySelectorAll("#gallery input[data-select-example]").forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
+    if (event.target.matches("input[data-select-all], input[data-select-example]")) updateSelection();
+  });
+
+  // -- live progress: a card the page already shows is not added again ------------------------------------
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var fragment = event.detail.fragment;
+    var card = fragment && fragment.querySelector ? fragment.querySelector("li.example[id]") : null;
+    if (card && document.getElementById(card.id)) event.detail.shouldSwap = false;
+  });
+
+  function ready() { enableDragging(); updateSelection(); }
+  document.addEventListener("htmx:afterSettle", ready);
+  document.addEventListener("htmx:oobAfterSwap", ready);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready); else ready();
+})();
