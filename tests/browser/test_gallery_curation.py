@@ -15,6 +15,8 @@ from tests.browser.conftest import (
 )
 from tests.conftest import auth_headers
 
+BY_THE_PICTURE = {"x": 60, "y": 60}  # a card is dragged by its images (a drag cannot start on its buttons)
+
 
 def order(page) -> list[str]:
     return page.locator("#gallery li.example").evaluate_all("els => els.map(e => e.id.slice('example-'.length))")
@@ -84,12 +86,14 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
 
     # drag the last approved onto the left half of the first: it goes before it
     source, target = page.locator(f"#example-{ids[5]}"), page.locator(f"#example-{ids[2]}")
-    source.drag_to(target, target_position={"x": 12, "y": 60})
+    page.set_viewport_size({"width": 1280, "height": 1600})  # both cards in view: no scrolling mid-drag
+    target.scroll_into_view_if_needed()
+    source.drag_to(target, source_position=BY_THE_PICTURE, target_position={"x": 12, "y": 60})
     page.wait_for_function("() => document.querySelector('#toasts').innerText.includes('moved to place 1 of 4')")
     wait_for_order(page, [ids[9], ids[5], ids[2], ids[3], ids[4]])
     assert api_order(live, preset_id)[:6] == [ids[9], ids[5], ids[2], ids[3], ids[4], ids[1]]
     # a card does not go into another group
-    page.locator(f"#example-{ids[1]}").drag_to(page.locator(f"#example-{ids[9]}"))
+    page.locator(f"#example-{ids[1]}").drag_to(page.locator(f"#example-{ids[9]}"), source_position=BY_THE_PICTURE)
     assert api_order(live, preset_id)[:6] == [ids[9], ids[5], ids[2], ids[3], ids[4], ids[1]]
 
     # the keyboard's way: the card's "move later" button
