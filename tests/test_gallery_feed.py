@@ -80,6 +80,8 @@ def test_the_feed_needs_its_token_and_no_other(feed_app):
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert feed(client, preset_id).get_json()["presetId"] == preset_id
     assert feed(client, preset_id, headers={"Authorization": f"bearer {FEED_TOKEN}"}).status_code == 200
+    head = client.head(feed_url(preset_id), headers=FEED)
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"]
 
 
 def test_an_admin_session_is_no_credential_and_the_feed_sets_no_cookie(feed_app):
