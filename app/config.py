@@ -68,6 +68,9 @@ class Settings:
     public_base_url: str | None = None
     webhook_secret: str | None = None
     webhook_fallback_poll: float = 30.0
+    gallery_feed_token: str | None = None  # the consumer app's Bearer token for GET /api/presets/<id>/gallery
+    gallery_feed_public: bool = False  # GALLERY_FEED_PUBLIC=1: the feed and its images need no token
+    gallery_feed_limits: str = "600 per minute"  # per client address, on the feed and on its images each
 
     @property
     def webhook_url(self) -> str | None:
@@ -164,10 +167,7 @@ def _development_secrets(instance_path: Path) -> dict:
         tmp.unlink()
         return json.loads(path.read_text())
     tmp.unlink()
-    print(
-        f"Development secrets generated in {path}\n  ADMIN_API_TOKEN={values['ADMIN_API_TOKEN']}",
-        file=sys.stderr,
-    )
+    print(f"Development secrets generated in {path}\n  ADMIN_API_TOKEN={values['ADMIN_API_TOKEN']}", file=sys.stderr)
     return values
 
 
@@ -175,10 +175,9 @@ def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str]:
     secret_key = environ.get("SECRET_KEY")
     admin_token = environ.get("ADMIN_API_TOKEN")
     if production:
-        if not secret_key or len(secret_key) < 16:
-            raise ConfigError("SECRET_KEY must be set to a random string of at least 16 characters in production")
-        if not admin_token or len(admin_token) < 16:
-            raise ConfigError("ADMIN_API_TOKEN must be set to a random string of at least 16 characters in production")
+        for name, value in (("SECRET_KEY", secret_key), ("ADMIN_API_TOKEN", admin_token)):
+            if not value or len(value) < 16:
+                raise ConfigError(f"{name} must be set to a random string of at least 16 characters in production")
     elif not secret_key or not admin_token:
         generated = _development_secrets(instance_path)
         secret_key = secret_key or generated["SECRET_KEY"]
@@ -249,11 +248,19 @@ def _webhooks(environ) -> dict:
     secret = environ.get("REPLICATE_WEBHOOK_SECRET") or None
     if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret):
         raise ConfigError("REPLICATE_WEBHOOK_SECRET must look like whsec_<base64>, as Replicate shows it")
-    return {
-        "public_base_url": base,
-        "webhook_secret": secret,
-        "webhook_fallback_poll": _float(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05),
-    }
+    poll = _float(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05)
+    return {"public_base_url": base, "webhook_secret": secret, "webhook_fallback_poll": poll}
+
+
+def _gallery_feed(environ, production: bool, admin_token: str) -> dict:
+    """GALLERY_FEED_TOKEN (the consumer app's Bearer token) or GALLERY_FEED_PUBLIC=1: production needs one."""
+    token, public = environ.get("GALLERY_FEED_TOKEN") or None, _int(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1
+    if token is not None and (len(token) < 16 or token == admin_token):
+        raise ConfigError("GALLERY_FEED_TOKEN must be a random string of at least 16 characters, not ADMIN_API_TOKEN")
+    if production and not token and not public:
+        raise ConfigError("GALLERY_FEED_TOKEN must be set in production, or GALLERY_FEED_PUBLIC=1 for a public feed")
+    limits = _rate_limits(environ, "GALLERY_FEED_LIMITS", Settings.gallery_feed_limits)
+    return {"gallery_feed_token": token, "gallery_feed_public": public, "gallery_feed_limits": limits}
 
 
 def load_settings(environ=None) -> Settings:
@@ -267,13 +274,6 @@ def load_settings(environ=None) -> Settings:
     database_url = _database_url(environ, production, instance_path)
     redis_url = _redis_url(environ, production)
     token, mode = _generation_mode(environ, production)
-    models_file = Path(environ.get("MODELS_FILE") or PROJECT_ROOT / "models.json")
-    if not models_file.is_absolute():
-        models_file = PROJECT_ROOT / models_file
-    media_dir = Path(environ.get("MEDIA_DIR") or instance_path / "media")
-    if not media_dir.is_absolute():
-        media_dir = PROJECT_ROOT / media_dir
-
     return Settings(
         env=env,
         secret_key=secret_key,
@@ -282,14 +282,13 @@ def load_settings(environ=None) -> Settings:
         replicate_api_token=token,
         admin_api_token=admin_token,
         generation_mode=mode,
-        models_file=models_file,
-        media_dir=media_dir,
+        # relative paths are the project's (an absolute one replaces PROJECT_ROOT)
+        models_file=PROJECT_ROOT / (environ.get("MODELS_FILE") or "models.json"),
+        media_dir=PROJECT_ROOT / (environ.get("MEDIA_DIR") or instance_path / "media"),
         instance_path=instance_path,
         **_tuning(environ),
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
-        sd_img2img_version=environ.get(
-            "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
-        ),
+        sd_img2img_version=environ.get("SD_IMG2IMG_VERSION") or Settings.sd_img2img_version,
         prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
         session_idle_seconds=_float(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
         session_lifetime_seconds=_float(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
@@ -297,4 +296,5 @@ def load_settings(environ=None) -> Settings:
         login_limits_account=_rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
         login_limits_address=_rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
         **_webhooks(environ),
+        **_gallery_feed(environ, production, admin_token),
     )

@@ -26,6 +26,7 @@ PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
 PAGE_MAX = 1_000_000
 SHOWN_STATES = (CurationState.FEATURED, CurationState.APPROVED, CurationState.UNREVIEWED)
+PUBLISHED_STATES = (CurationState.FEATURED, CurationState.APPROVED)  # what end users see (the gallery feed)
 GROUP_RANK = {state: rank for rank, state in enumerate((*SHOWN_STATES, CurationState.REJECTED))}
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
@@ -69,6 +70,16 @@ class GalleryQuery:
             if getattr(self, name):
                 found[name] = str(getattr(self, name))
         return found
+
+
+@dataclass(frozen=True)
+class PublishedGalleryQuery(GalleryQuery):
+    """The gallery as end users see it (the consumer app's feed): featured and approved examples only, never
+    filtered, in the same curated order and pages."""
+
+    @property
+    def states(self) -> tuple[CurationState, ...]:
+        return PUBLISHED_STATES
 
 
 def parse_gallery_query(args: Mapping[str, str], per_page_default: int = PER_PAGE_DEFAULT) -> GalleryQuery:

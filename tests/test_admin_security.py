@@ -26,6 +26,8 @@ from tests.conftest import (
 
 OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz"}  # + probes
 SIGNED_ENDPOINTS = {"hooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
+# the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
+FEED_ENDPOINTS = {"api_feed.preset_gallery": 401, "feed_media.feed_media": 403}
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 SAMPLE_VALUES = {"filename": "admin.css", "key": "examples/p/j/m-0.png"}
 
@@ -60,6 +62,9 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
         expected = (200, 302) if method == "GET" else (400,)
         assert response.status_code in expected, (url, response.status_code)
         assert not response.headers.get("Location", "").startswith("/admin/login")
+        return
+    if endpoint in FEED_ENDPOINTS:  # no token or no signature: refused, no session, no sign-in page
+        assert response.status_code == FEED_ENDPOINTS[endpoint] and "Set-Cookie" not in response.headers
         return
     if endpoint in SIGNED_ENDPOINTS:  # unsigned: 401, no session, no sign-in page
         assert response.status_code == 401 and "Set-Cookie" not in response.headers, response.status_code

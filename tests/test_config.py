@@ -17,6 +17,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://app@db/pixelglow",
     "REDIS_URL": "redis://cache:6379/0",
     "REPLICATE_API_TOKEN": "r8_" + "x" * 10,
+    "GALLERY_FEED_TOKEN": "f" * 32,
 }
 
 

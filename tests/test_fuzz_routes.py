@@ -142,7 +142,8 @@ def body_arguments(body, content_type, headers: dict, csrf: str | None) -> dict:
 def fuzz_app(pg_database, tmp_path_factory):
     """One app, admin and signed-in browser for every route (building them per route cost 0.4 s each)."""
     instance = tmp_path_factory.mktemp("fuzz-instance")
-    env = base_env(instance, DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL)
+    # the gallery feed public, so its paging is fuzzed rather than refused for want of its token
+    env = base_env(instance, DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL, GALLERY_FEED_PUBLIC="1")
     app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job)
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     with app.app_context():

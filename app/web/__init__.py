@@ -1,19 +1,22 @@
 """Everything that answers HTTP: the JSON API (`api`, with `api_regenerate` and the gallery's routes in
 `api_gallery`), the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages
-(`errors`) and the probes (`health`)."""
+(`errors`), the probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `feed_media`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
+from ..services import services_of
 from . import (  # noqa: F401 (api_regenerate, api_gallery: routes on api.bp)
     admin,
     api,
+    api_feed,
     api_gallery,
     api_regenerate,
     auth,
     errors,
+    feed_media,
     health,
     hooks,
     inputs,
@@ -35,8 +38,19 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(media.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(api_feed.bp)
+    app.register_blueprint(feed_media.bp)
     admin.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)
     throttle.init_app(app)
     app.extensions[throttle.EXTENSION].exempt(health.bp)  # a probe is never rate limited
+    limit_the_feed(app)
+
+
+def limit_the_feed(app: Flask) -> None:
+    """The feed and its images are open to the consumer app (or anyone): each has its own limit per client
+    address (GALLERY_FEED_LIMITS), with a 429 that names the feed and when to come back."""
+    limiter, limits = app.extensions[throttle.EXTENSION], services_of(app).settings.gallery_feed_limits
+    for blueprint in (api_feed.bp, feed_media.bp):
+        limiter.limit(limits)(blueprint)

@@ -9,7 +9,8 @@ request that relies on the session cookie must carry one.
 
 Everything under /admin, /api/admin and /media needs one or the other; the login page
 and static assets stay open. Anonymous requests are refused before the CSRF check, so
-they are told to sign in rather than that their form expired.
+they are told to sign in rather than that their form expired. The consumer app's gallery feed
+(`api_feed`, `feed_media`) is none of this module's business: it has its own token and signed links.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..api_tokens import find_active_token
 from ..database import db
 from ..models import utcnow
 from ..users import user_for_session
+from .api_feed import FEED_PATH_PREFIXES
 from .context import services
 from .errors import error_response
 from .health import PROBE_PATHS
@@ -167,7 +169,7 @@ def init_app(app) -> None:
 
     @app.before_request
     def _authenticate_and_check_csrf():
-        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES) or request.path in PROBE_PATHS:
+        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES + FEED_PATH_PREFIXES) or request.path in PROBE_PATHS:
             return None
         authenticate()
         if g.auth is None and requires_admin():

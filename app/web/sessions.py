@@ -31,6 +31,7 @@ from ..sessions import (
     token_id,
 )
 from ..users import User
+from .api_feed import FEED_PATH_PREFIXES
 from .context import services
 from .health import PROBE_PATHS
 from .throttle import client_address
@@ -114,7 +115,8 @@ class ServerSession(CallbackDict, SessionMixin):
 
 class ServerSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        if request.path in PROBE_PATHS:  # probes touch no database, whatever cookie they send
+        # probes and the gallery feed touch no session (nor its database row), whatever cookie they send
+        if request.path in PROBE_PATHS or request.path.startswith(FEED_PATH_PREFIXES):
             return ServerSession(None)
         session = ServerSession(request.cookies.get(self.get_cookie_name(app)))
         try:
