@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .private_files import private_dir, private_file
+from .s3_settings import S3Settings, S3SettingsError, load_s3_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
@@ -68,6 +69,7 @@ class Settings:
     public_base_url: str | None = None
     webhook_secret: str | None = None
     webhook_fallback_poll: float = 30.0
+    s3: S3Settings = field(default_factory=S3Settings)  # S3_BUCKET set: media in the bucket (app/storage/s3.py)
 
     @property
     def webhook_url(self) -> str | None:
@@ -267,13 +269,12 @@ def load_settings(environ=None) -> Settings:
     database_url = _database_url(environ, production, instance_path)
     redis_url = _redis_url(environ, production)
     token, mode = _generation_mode(environ, production)
-    models_file = Path(environ.get("MODELS_FILE") or PROJECT_ROOT / "models.json")
-    if not models_file.is_absolute():
-        models_file = PROJECT_ROOT / models_file
-    media_dir = Path(environ.get("MEDIA_DIR") or instance_path / "media")
-    if not media_dir.is_absolute():
-        media_dir = PROJECT_ROOT / media_dir
-
+    models_file = PROJECT_ROOT / (environ.get("MODELS_FILE") or "models.json")
+    media_dir = PROJECT_ROOT / (environ.get("MEDIA_DIR") or instance_path / "media")
+    try:
+        s3 = load_s3_settings(environ)
+    except S3SettingsError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
         env=env,
         secret_key=secret_key,
@@ -287,9 +288,7 @@ def load_settings(environ=None) -> Settings:
         instance_path=instance_path,
         **_tuning(environ),
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
-        sd_img2img_version=environ.get(
-            "SD_IMG2IMG_VERSION", "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
-        ),
+        sd_img2img_version=environ.get("SD_IMG2IMG_VERSION", Settings.sd_img2img_version),
         prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
         session_idle_seconds=_float(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
         session_lifetime_seconds=_float(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
@@ -297,4 +296,5 @@ def load_settings(environ=None) -> Settings:
         login_limits_account=_rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
         login_limits_address=_rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
         **_webhooks(environ),
+        s3=s3,
     )
