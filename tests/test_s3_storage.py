@@ -242,3 +242,35 @@ def test_a_missing_bucket_is_a_storage_error_and_readyz_names_it(make_app, moto_
 def test_a_bad_s3_setting_refuses_the_start_naming_the_variable(tmp_path, env, named):
     with pytest.raises(ConfigError, match=named):
         load_settings(base_env(tmp_path, **env))
+
+
+def test_exists_answers_are_kept_a_minute_and_our_own_writes_update_them(moto_s3, monkeypatch):
+    bucket = moto_s3.new_bucket()
+    storage = storage_on(moto_s3, bucket)
+    key = "references/male_01-thumb.webp"
+    storage.save_bytes(key, b"RIFF")
+    assert moto_s3.client().head_object(Bucket=bucket, Key=key)["ContentType"] == "image/webp"
+    moto_s3.client().delete_object(Bucket=bucket, Key=key)  # another process deletes it
+    assert storage.exists(key) is True  # the page's question, answered from memory
+    monkeypatch.setattr("app.storage.s3.EXISTS_TTL", 0.0)
+    assert storage.exists(key) is False  # asked again once the answer is old
+    storage.save_bytes(key, b"RIFF")
+    monkeypatch.setattr("app.storage.s3.EXISTS_TTL", 60.0)
+    assert storage.exists(key) is True
+    storage.delete(key)
+    assert storage.exists(key) is False and moto_s3.keys(bucket) == {}
+
+
+def test_any_key_gets_its_content_type_sizes_included(moto_s3):
+    bucket = moto_s3.new_bucket()
+    storage = storage_on(moto_s3, bucket)
+    for key, expected in [
+        ("examples/p/j/male_01-0-thumb.webp", "image/webp"),
+        ("examples/p/j/male_01-0-medium.webp", "image/webp"),
+        ("examples/p/j/male_01-1.jpg", "image/jpeg"),
+        ("health/probe-1", "application/octet-stream"),
+    ]:
+        storage.save_bytes(key, b"x")
+        assert moto_s3.client().head_object(Bucket=bucket, Key=key)["ContentType"] == expected
+    with pytest.raises(ValueError, match="unsafe media key"):
+        storage.save_bytes("examples/../secrets.png", b"x")

@@ -33,6 +33,7 @@ from .presign import presign_get
 PART_SIZE = 8 * 1024 * 1024  # S3's parts are 5 MiB at least (but the last); 8 MiB is boto3's default
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXISTS_TTL = 60.0  # seconds an answer of `exists` is kept: the pages ask it for every card's reference photo
+EXISTS_KEPT = 20_000  # answers kept at most (then forgotten at once): a long-running process stays small
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 
 
@@ -139,6 +140,8 @@ class S3Storage:
         return self._client
 
     def _remember(self, key: str, exists: bool) -> None:
+        if len(self._known) >= EXISTS_KEPT:
+            self._known = {}
         self._known[key] = (exists, time.monotonic())
 
     # -- writing ---------------------------------------------------------------------------------------
