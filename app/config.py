@@ -16,17 +16,17 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .env_values import ConfigError, number, rate_limits, whole_number
 from .private_files import private_dir, private_file
+from .s3_settings import S3Settings, load_s3_settings
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
 ENVIRONMENTS = ("development", "production")
 GENERATION_MODES = ("replicate", "offline")
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or invalid; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class Settings:
     gallery_feed_token: str | None = None  # the consumer app's Bearer token for GET /api/presets/<id>/gallery
     gallery_feed_public: bool = False  # GALLERY_FEED_PUBLIC=1: the feed and its images need no token
     gallery_feed_limits: str = "600 per minute"  # per client address, on the feed and on its images each
+    s3: S3Settings = field(default_factory=S3Settings)  # S3_BUCKET set: media in the bucket (app/storage/s3.py)
 
     @property
     def webhook_url(self) -> str | None:
@@ -99,45 +100,6 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def _int(environ, name, default, minimum=None, maximum=None) -> int:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
-    return value
-
-
-def _float(environ, name, default, minimum=0.0) -> float:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-_ONE_LIMIT = r"\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*"
-RATE_LIMITS = re.compile(rf"^{_ONE_LIMIT}(;{_ONE_LIMIT})*;?\s*$")
-
-
-def _rate_limits(environ, name, default) -> str:
-    raw = environ.get(name)
-    if raw in (None, ""):
-        return default
-    if not RATE_LIMITS.match(raw):
-        raise ConfigError(f"{name} must be limits like '5 per minute; 20 per day', got {raw!r}")
-    return raw
 
 
 def _trusted_proxies(environ) -> tuple:
@@ -222,21 +184,21 @@ def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
 def _tuning(environ) -> dict:
     """The numbers that tune the worker and the limits, each with its default and its allowed range."""
     return dict(
-        port=_int(environ, "PORT", 5000, 1, 65535),
-        concurrency=_int(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
-        prediction_timeout=_float(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
-        max_output_bytes=_int(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
-        poll_interval=_float(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
-        create_rate_per_minute=_int(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
-        reads_per_minute=_int(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
-        read_by_list=_int(environ, "REPLICATE_READ_BY_LIST", 1, 0, 1) == 1,
-        offline_delay=_float(environ, "OFFLINE_DELAY", 0.0),
+        port=whole_number(environ, "PORT", 5000, 1, 65535),
+        concurrency=whole_number(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
+        prediction_timeout=number(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
+        max_output_bytes=whole_number(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
+        poll_interval=number(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
+        create_rate_per_minute=whole_number(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
+        reads_per_minute=whole_number(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),
+        read_by_list=whole_number(environ, "REPLICATE_READ_BY_LIST", 1, 0, 1) == 1,
+        offline_delay=number(environ, "OFFLINE_DELAY", 0.0),
         replicate_base_url=environ.get("REPLICATE_BASE_URL") or None,
-        job_stale_seconds=_float(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
-        sweep_interval=_float(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
-        max_stalled_requeues=_int(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
-        prices_per_second={"STABLE_DIFFUSION": _float(environ, "PRICE_STABLE_DIFFUSION_PER_SECOND", 0.000225)},
-        spend_limit_per_month=_float(environ, "SPEND_LIMIT_PER_MONTH_USD", None),
+        job_stale_seconds=number(environ, "JOB_STALE_SECONDS", 60.0, 0.5),
+        sweep_interval=number(environ, "SWEEP_INTERVAL_SECONDS", 5.0, 0.1),
+        max_stalled_requeues=whole_number(environ, "MAX_STALLED_REQUEUES", 5, 0, 1000),
+        prices_per_second={"STABLE_DIFFUSION": number(environ, "PRICE_STABLE_DIFFUSION_PER_SECOND", 0.000225)},
+        spend_limit_per_month=number(environ, "SPEND_LIMIT_PER_MONTH_USD", None),
     )
 
 
@@ -248,18 +210,19 @@ def _webhooks(environ) -> dict:
     secret = environ.get("REPLICATE_WEBHOOK_SECRET") or None
     if secret and not re.fullmatch(r"whsec_[A-Za-z0-9+/=]+", secret):
         raise ConfigError("REPLICATE_WEBHOOK_SECRET must look like whsec_<base64>, as Replicate shows it")
-    poll = _float(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05)
+    poll = number(environ, "WEBHOOK_FALLBACK_POLL_SECONDS", 30.0, 0.05)
     return {"public_base_url": base, "webhook_secret": secret, "webhook_fallback_poll": poll}
 
 
 def _gallery_feed(environ, production: bool, admin_token: str) -> dict:
     """GALLERY_FEED_TOKEN (the consumer app's Bearer token) or GALLERY_FEED_PUBLIC=1: production needs one."""
-    token, public = environ.get("GALLERY_FEED_TOKEN") or None, _int(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1
+    token = environ.get("GALLERY_FEED_TOKEN") or None
+    public = whole_number(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1
     if token is not None and (len(token) < 16 or token == admin_token):
         raise ConfigError("GALLERY_FEED_TOKEN must be a random string of at least 16 characters, not ADMIN_API_TOKEN")
     if production and not token and not public:
         raise ConfigError("GALLERY_FEED_TOKEN must be set in production, or GALLERY_FEED_PUBLIC=1 for a public feed")
-    limits = _rate_limits(environ, "GALLERY_FEED_LIMITS", Settings.gallery_feed_limits)
+    limits = rate_limits(environ, "GALLERY_FEED_LIMITS", Settings.gallery_feed_limits)
     return {"gallery_feed_token": token, "gallery_feed_public": public, "gallery_feed_limits": limits}
 
 
@@ -289,12 +252,13 @@ def load_settings(environ=None) -> Settings:
         **_tuning(environ),
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
         sd_img2img_version=environ.get("SD_IMG2IMG_VERSION") or Settings.sd_img2img_version,
-        prices={name: _float(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
-        session_idle_seconds=_float(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
-        session_lifetime_seconds=_float(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
+        prices={name: number(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
+        session_idle_seconds=number(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
+        session_lifetime_seconds=number(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
         trusted_proxies=_trusted_proxies(environ),
-        login_limits_account=_rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
-        login_limits_address=_rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
+        login_limits_account=rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
+        login_limits_address=rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),
         **_webhooks(environ),
         **_gallery_feed(environ, production, admin_token),
+        s3=load_s3_settings(environ),
     )

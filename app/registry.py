@@ -38,6 +38,7 @@ def _entry_schema(gender: str) -> dict:
             "id": {"type": "string", "pattern": MODEL_ID},
             "gender": {"const": gender},
             "s3Url": {"type": "string", "pattern": HTTPS_URL},
+            "retired": {"type": "boolean"},  # gone from the bucket but used by a preset (`models sync`)
         },
     }
 
@@ -52,6 +53,7 @@ VALIDATOR = Draft202012Validator(SCHEMA)
 FIELD_RULES = {
     "id": "ids are 1 to 64 letters, digits, '-' or '_'",
     "s3Url": "it must be an https:// URL with a host and a path",
+    "retired": "it must be true or false",
 }
 
 
@@ -60,6 +62,7 @@ class ReferenceModel:
     id: str
     gender: str
     s3_url: str
+    retired: bool = False  # kept for the presets that used it; never selected again
 
 
 class RegistryError(AppError, ValueError):
@@ -97,6 +100,10 @@ class Registry:
     def get(self, model_id: str) -> ReferenceModel | None:
         return self.by_id.get(model_id)
 
+    def selectable(self, gender: str) -> tuple[ReferenceModel, ...]:
+        """The models of `gender` a job may pick: all but the retired ones."""
+        return tuple(m for m in self.of_gender(gender) if not m.retired)
+
     @property
     def all(self) -> tuple[ReferenceModel, ...]:
         return self.male + self.female
@@ -111,7 +118,9 @@ def parse_registry(data, source: str = "models.json") -> Registry:
     problems += duplicate_ids(data)
     if problems:
         raise RegistryError(source, problems)
-    lists = {g: tuple(ReferenceModel(e["id"], g, e["s3Url"]) for e in data[g]) for g in GENDERS}
+    lists = {
+        g: tuple(ReferenceModel(e["id"], g, e["s3Url"], e.get("retired", False)) for e in data[g]) for g in GENDERS
+    }
     return Registry(male=lists["male"], female=lists["female"])
 
 

@@ -136,7 +136,7 @@ def choose_models(registry: Registry, taken: set[str], total: int, rng: random.R
     chosen: list[ReferenceModel] = []
     shortfall = {}
     for gender in GENDERS:
-        free = [m for m in registry.of_gender(gender) if m.id not in taken]
+        free = [m for m in registry.selectable(gender) if m.id not in taken]
         want = requested[gender]
         if len(free) < want:
             shortfall[gender] = want - len(free)
@@ -184,6 +184,8 @@ def reserve_chosen_models(preset_id: str, registry: Registry, model_ids: list[st
             reason: str | None = "named more than once"
         elif registry.get(model_id) is None:
             reason = "not a reference model of models.json"
+        elif registry.by_id[model_id].retired:
+            reason = "retired: its photo is gone from the bucket"
         else:
             reason = holders.problem(model_id)
         seen.add(model_id)

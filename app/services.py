@@ -1,4 +1,4 @@
-"""What the app and the worker share: settings, registry, media storage, progress store, limits, queue.
+"""What the app and the worker share: settings, registry, storage (folder or bucket), progress store, limits, queue.
 
 Built once per process by the app factory. The enqueue function is handed in by whoever builds
 the app (`wsgi.py`, the Huey worker, the tests), so nothing below the factory imports the queue.
@@ -29,6 +29,7 @@ from .providers.webhooks import fetch_webhook_secret
 from .registry import Registry, RegistryError, registry_file
 from .storage.base import Storage
 from .storage.local import MediaStorage
+from .storage.s3 import S3Storage
 
 
 def origin_of(url: str) -> str:
@@ -39,6 +40,13 @@ def origin_of(url: str) -> str:
 CONSUMER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"  # how to start a consumer, as messages say it
 
 
+def make_storage(settings: Settings) -> Storage:
+    """The bucket when S3_BUCKET is set (a connection for each of a consumer's item threads), else MEDIA_DIR."""
+    if settings.s3.enabled:
+        return S3Storage(settings.s3, pool_size=settings.concurrency + 8)
+    return MediaStorage(settings.media_dir)
+
+
 def no_queue(job_id: str) -> None:
     raise RuntimeError("This app was built without a job queue: pass create_app(enqueue=...).")
 
@@ -46,7 +54,7 @@ def no_queue(job_id: str) -> None:
 class Services:
     def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None):
         self.settings = settings
-        self.storage: Storage = MediaStorage(settings.media_dir)
+        self.storage: Storage = make_storage(settings)
         self.registry_file = registry_file(settings.models_file)
         self.progress: ProgressStore = make_progress_store(settings.redis_url, settings.instance_path)
         self._enqueue = enqueue or no_queue

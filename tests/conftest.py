@@ -249,3 +249,6 @@ def admin_client(admin_app):
     client = admin_app.test_client()
     client.csrf = sign_in(client)
     return client
+
+
+from tests.moto_s3 import moto_s3  # noqa: E402,F401 (the S3 tests' moto server, a session fixture)

@@ -29,13 +29,15 @@ LAYERS = [
         "app.audit",
         "app.spend",
         "app.references",
+        "app.registry_sync",
     ),
     ("app.selection",),
     ("app.models", "app.registry"),
     ("app.providers",),
     ("app.storage",),
     ("app.database", "app.config", "app.safe_json", "app.errors"),
-    ("app.private_files",),
+    ("app.private_files", "app.s3_settings"),
+    ("app.env_values",),
 ]
 
 

@@ -1,4 +1,4 @@
-"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, generate, demo, doctor.
+"""`flask --app wsgi …` commands: usage, models, media, presets, users, tokens, providers, jobs, generate, demo, doctor.
 
 One module per command group; `common` holds what they share. `init_app` registers them all.
 """
@@ -9,10 +9,12 @@ from .demo import demo
 from .doctor import doctor
 from .generate import generate
 from .jobs import jobs_cli
+from .media import media_cli
 from .presets import presets_cli
 from .providers import providers_cli
 from .references import models_cache
 from .registry import models_cli
+from .registry_sync import models_sync
 from .tokens import tokens_cli
 from .usage import usage_cli
 from .users import users_cli
@@ -23,6 +25,7 @@ __all__ = [
     "generate",
     "init_app",
     "jobs_cli",
+    "media_cli",
     "models_cli",
     "presets_cli",
     "providers_cli",
@@ -33,10 +36,12 @@ __all__ = [
 
 
 def init_app(app) -> None:
-    models_cli.add_command(models_cache)  # `models cache`: its own module, the group stays in `registry`
+    models_cli.add_command(models_cache)  # `models cache` and `models sync`: their own modules, the group stays
+    models_cli.add_command(models_sync)  # in `registry`
     for command in (
         usage_cli,
         models_cli,
+        media_cli,
         presets_cli,
         users_cli,
         tokens_cli,

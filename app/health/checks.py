@@ -49,6 +49,7 @@ def run_check(name: str, probe: Probe, services: Services, fix: str) -> Check:
 def secrets_of(settings: Settings) -> list[str]:
     """Every value that must never be printed: tokens, keys, and the passwords inside the service URLs."""
     values = [settings.secret_key, settings.admin_api_token, settings.replicate_api_token, settings.webhook_secret]
+    values += [settings.s3.secret_access_key, settings.s3.session_token]
     for url in (settings.database_url, settings.redis_url):
         match = CREDENTIALS_IN_URL.search(url or "")
         if match:

@@ -93,11 +93,15 @@ def storage(services: Services) -> str:
     try:
         services.storage.save_bytes(key, b"ok")
         services.storage.delete(key)
-    except OSError as exc:
-        raise Down(
-            "not writable", "make MEDIA_DIR a folder this process can write", f"{exc.__class__.__name__}: {exc}"
-        ) from None
-    return "writable"
+    except OSError as exc:  # a bucket's failures are StorageErrors, OSErrors too
+        raise Down("not writable", storage_fix(services), f"{exc.__class__.__name__}: {exc}") from None
+    return "writable (S3 bucket)" if services.settings.s3.enabled else "writable"
+
+
+def storage_fix(services: Services) -> str:
+    if services.settings.s3.enabled:
+        return "check S3_BUCKET, the AWS_* credentials (they must allow put and delete) and S3_ENDPOINT_URL"
+    return "make MEDIA_DIR a folder this process can write"
 
 
 READINESS = (

@@ -1,13 +1,27 @@
 """What every storage offers the pipeline and the web side, and how keys are named.
 
 Keys are relative paths such as ``examples/<preset>/<job>/<model>-<n>.png``; a storage
-maps them to bytes somewhere (a folder, later a bucket) and to a URL a page can load.
+maps them to bytes somewhere (the local folder, or an S3 bucket) and to a URL a page can load.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Protocol
+
+SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+
+
+class StorageError(OSError):
+    """The storage could not do it (a bucket unreachable, access denied): an OSError, like a full disk."""
+
+
+def checked_key(key: str) -> str:
+    """`key` if it is a safe relative path (no `..`, no leading `/`), else ValueError."""
+    if not SAFE_KEY.match(key) or ".." in key.split("/"):
+        raise ValueError(f"unsafe media key {key!r}")
+    return key
 
 
 class Storage(Protocol):
@@ -25,6 +39,11 @@ class Storage(Protocol):
 
     def url(self, key: str) -> str:
         """Where a page loads `key` from."""
+        ...
+
+    @property
+    def url_origin(self) -> str | None:
+        """The origin `url` points at when it is not our own (the CSP's `img-src` allows it), else None."""
         ...
 
 

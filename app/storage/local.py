@@ -8,25 +8,23 @@ into place, so a crash never leaves a half-written image under a real name.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..private_files import private_dir
-
-SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
+from .base import checked_key
 
 
 class MediaStorage:
     def __init__(self, root: Path):
         self.root = Path(root)
 
+    url_origin = None  # served from our own origin (`/media/...`)
+
     def path_for(self, key: str) -> Path:
-        if not SAFE_KEY.match(key) or ".." in key.split("/"):
-            raise ValueError(f"unsafe media key {key!r}")
-        return self.root / key
+        return self.root / checked_key(key)
 
     def save_stream(self, key: str, chunks: Iterable[bytes]) -> int:
         """Write chunks to `key` atomically; return the number of bytes written."""

@@ -1,9 +1,10 @@
 """Serving stored examples from our media folder (never the provider's expiring URLs).
 
 Private to the signed-in browser (`Cache-Control: private`: no shared cache keeps an admin's images), and
-never with a cookie (the session interface sets none under /media/)."""
+never with a cookie (the session interface sets none under /media/). With media in S3 the pages link to the
+bucket directly; a `/media/...` address (a link kept from before `media migrate`) redirects there."""
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, abort, redirect, send_from_directory
 
 from ..storage.local import MediaStorage
 from .auth import admin_required
@@ -16,9 +17,9 @@ bp = Blueprint("media", __name__)
 @admin_required
 def media(key: str):
     storage = services().storage
-    if not isinstance(storage, MediaStorage):  # only the local folder is served from here
-        abort(404)
     try:
+        if not isinstance(storage, MediaStorage):
+            return redirect(storage.url(key))
         storage.path_for(key)
     except ValueError:
         abort(404)

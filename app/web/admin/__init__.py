@@ -29,20 +29,26 @@ from . import (  # noqa: F401 (the views modules: routes on admin_presets)
 
 SESSION_LIFETIME = timedelta(hours=12)
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def content_security_policy(image_origin: str | None = None) -> str:
+    """The pages' CSP; `image_origin` is where stored images are loaded from when not from us (an S3 bucket)."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:" + (f" {image_origin}" if image_origin else ""),
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()  # with media in our own folder
 
 
 def init_app(app: Flask) -> None:
@@ -61,7 +67,8 @@ def init_app(app: Flask) -> None:
 
 def security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    services = current_app.extensions.get("pixelglow")  # absent only on error pages of a half-built app
+    headers.setdefault("Content-Security-Policy", content_security_policy(services and services.storage.url_origin))
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")

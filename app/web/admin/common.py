@@ -71,7 +71,8 @@ def model_pool(preset_id: str) -> Pool:
     holders = holders_of(preset_id)
     states = dict.fromkeys(holders.used, "used") | dict.fromkeys(holders.reserved, "reserved")
     registry = services().registry()
-    return Pool([(m.id, m.gender, states.get(m.id, "free")) for m in registry.all], preset_id, holders)
+    cells = [(m.id, m.gender, states.get(m.id, "free")) for m in registry.all if not m.retired or m.id in states]
+    return Pool(cells, preset_id, holders)  # a retired model shows only where it was used
 
 
 # -- gallery -------------------------------------------------------------------
