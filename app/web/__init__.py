@@ -1,15 +1,17 @@
-"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate` and the gallery's routes in
-`api_gallery`), the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages
-(`errors`) and the probes (`health`)."""
+"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate`, the gallery's routes in
+`api_gallery` and `api_analytics`; `analytics_data` the report a request asks for, shared with the page),
+the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages (`errors`) and
+the probes (`health`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import (  # noqa: F401 (api_regenerate, api_gallery: routes on api.bp)
+from . import (  # noqa: F401 (api_regenerate, api_gallery, api_analytics: routes on api.bp)
     admin,
     api,
+    api_analytics,
     api_gallery,
     api_regenerate,
     auth,
