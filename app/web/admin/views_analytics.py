@@ -7,7 +7,7 @@ number of grouped queries, fast enough to run on every request (benchmark 10).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from ...analytics import AnalyticsError, Period
 from ...spend import money
@@ -112,7 +112,7 @@ def table_csv(name: str):
     """One table as CSV (`?from=&to=` as the page's), the same numbers; 404 for a table that does not exist."""
     table = TABLES.get(name)
     if table is None:
-        abort(404, f"No analytics table {name!r}: choose one of {', '.join(TABLES)}.")
+        raise AnalyticsError(f"No analytics table {name!r}: choose one of {', '.join(TABLES)}.", 404)
     period: Period = period_of(request.args)
     report = report_for(period)
     filename = f"analytics-{name}-{report['from']}-to-{report['to']}.csv"
