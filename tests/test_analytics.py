@@ -92,7 +92,8 @@ def expected(raw) -> dict:
     models = {}
     for model_id, gender in [*raw["registry"], (RETIRED, None)]:
         mine = [e for e in examples if e.model_id == model_id]
-        models[model_id] = {"gender": gender, "presets": len({e.preset_id for e in mine})} | quality(
+        users = {pid for pid, m, state in raw["usage"] if m == model_id and state == "used"}
+        models[model_id] = {"gender": gender, "presets": len(users)} | quality(
             mine, [i for i in items if i.model_id == model_id]
         )
     providers = {}

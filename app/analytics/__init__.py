@@ -11,9 +11,10 @@ What each figure means (the page's "How these are counted" says the same):
 - **time to result**: `prediction_seconds` of the succeeded items (create → completion, by Replicate's clock);
   median and p95 interpolate linearly between ranks (PostgreSQL's `percentile_cont`).
 - **spend**: the ledger's entries recorded in the range (when each prediction ended), in USD.
-- **presets that used a model**: distinct presets with at least one example of the model in the range.
-- **pool coverage** = models the preset has used (usage rows in state `used`, now, whatever the range) /
-  the registry's size (72). Only models still in the registry count.
+- **presets that used a model** and **pool coverage** are the two margins of the usage table, now, whatever
+  the range (usage is a state: a model is `used` by a preset once it got an example there, until released or
+  cleared): the presets that have used the model; the models the preset has used / the registry's size (72),
+  counting only models still in the registry.
 - **weeks**: ISO weeks (Monday to Sunday, UTC); the first and last may hold only the range's days.
 
 A deleted preset's examples and items are gone with it (they cascade), but its spend stays in the ledger:

@@ -8,11 +8,13 @@ decimal text (USD); seconds are as computed (the page rounds them to a tenth, th
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ..models import CurationState, GalleryExample, Job, JobItem, SpendEntry
+from ..models import CurationState, ItemState
 from ..spend import ZERO, as_text
 from . import queries
 from .period import Period
@@ -49,60 +51,107 @@ def ordered(known: Iterable[str], *found: Iterable) -> list[str]:
     return keys + sorted(extra)
 
 
-def model_rows(period: Period, registry: Sequence[tuple[str, str]]) -> list[dict]:
-    examples = queries.examples_by(GalleryExample.model_id, period, distinct_presets=True)
-    items = queries.items_by(JobItem.model_id, period)
+class Tally:
+    """Counts by key and state (examples), and (ended, failed) by key (items)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.items: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+    def example(self, key: str, state: str, n: int) -> None:
+        self.states[key][state] += n
+
+    def item(self, key: str, state: str, n: int) -> None:
+        self.items[key][0] += n
+        self.items[key][1] += n if state == ItemState.FAILED else 0
+
+    def quality(self, key: str) -> dict:
+        ended, failed = self.items.get(key, (0, 0))
+        return quality(self.states.get(key, {}), (ended, failed))
+
+
+@dataclass
+class Rows:
+    """What the grouped queries answered, tallied by model, provider and preset."""
+
+    models: Tally = field(default_factory=Tally)
+    providers: Tally = field(default_factory=Tally)
+    presets: Tally = field(default_factory=Tally)
+    durations: dict = field(default_factory=dict)
+    spend_by_preset: dict = field(default_factory=lambda: defaultdict(Decimal))
+    spend_by_provider: dict = field(default_factory=lambda: defaultdict(Decimal))
+    examples_by_day: list = field(default_factory=list)
+    spend_by_day: list = field(default_factory=list)
+    presets_of_model: dict = field(default_factory=dict)
+    models_of_preset: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, period: Period, registry_ids: Sequence[str]) -> Rows:
+        rows = cls()
+        by_model, by_preset, rows.examples_by_day = queries.examples(period)
+        for model_id, state, n in by_model:
+            rows.models.example(model_id, state, n)
+        for preset_id, provider, state, n in by_preset:
+            rows.presets.example(preset_id, state, n)
+            rows.providers.example(provider, state, n)
+        for model_id, provider, state, n in queries.items(period):
+            rows.models.item(model_id, state, n)
+            rows.providers.item(provider, state, n)
+        rows.durations = queries.durations_by_provider(period)
+        spent, rows.spend_by_day = queries.spend(period)
+        for preset_id, provider, amount in spent:  # a deleted preset's entries count for their provider
+            rows.spend_by_preset[preset_id] += amount
+            rows.spend_by_provider[provider] += amount
+        rows.presets_of_model, rows.models_of_preset = queries.usage(registry_ids)
+        return rows
+
+
+def model_rows(rows: Rows, registry: Sequence[tuple[str, str]]) -> list[dict]:
     genders = dict(registry)
     return [
-        {"modelId": model_id, "gender": genders.get(model_id), "presets": examples.get(model_id, {}).get("presets", 0)}
-        | quality(examples.get(model_id, {}), items.get(model_id, (0, 0)))
-        for model_id in ordered(genders, examples, items)
+        {"modelId": model_id, "gender": genders.get(model_id), "presets": rows.presets_of_model.get(model_id, 0)}
+        | rows.models.quality(model_id)
+        for model_id in ordered(genders, rows.models.states, rows.models.items)
     ]
 
 
-def provider_rows(period: Period, providers: Sequence[str]) -> list[dict]:
-    examples = queries.examples_by(GalleryExample.provider, period)
-    items = queries.items_by(Job.provider, period)
-    durations = queries.durations_by_provider(period)
-    spend = queries.spend_by(SpendEntry.provider, period)
-    rows = []
-    for provider in ordered(providers, examples, items, durations, spend):
-        timed, median, p95 = durations.get(provider, (0, None, None))
-        rows.append(
+def provider_rows(rows: Rows, providers: Sequence[str]) -> list[dict]:
+    table = []
+    tally = rows.providers
+    for provider in ordered(providers, tally.states, tally.items, rows.durations, rows.spend_by_provider):
+        timed, median, p95 = rows.durations.get(provider, (0, None, None))
+        table.append(
             {"provider": provider}
-            | quality(examples.get(provider, {}), items.get(provider, (0, 0)))
+            | tally.quality(provider)
             | {
                 "timed": timed,
                 "medianSeconds": median,
                 "p95Seconds": p95,
-                "spendUsd": as_text(spend.get(provider, ZERO)),
+                "spendUsd": as_text(rows.spend_by_provider.get(provider, ZERO)),
             }
         )
-    return rows
+    return table
 
 
-def preset_rows(period: Period, registry: Sequence[tuple[str, str]]) -> list[dict]:
-    examples = queries.examples_by(GalleryExample.preset_id, period)
-    spend = queries.spend_by(SpendEntry.preset_id, period)
-    used = queries.models_used([model_id for model_id, _ in registry])
-    pool = len(registry)
-    rows = []
+def preset_rows(rows: Rows, pool: int) -> list[dict]:
+    table = []
     for preset_id, name, provider in queries.presets():
-        states = examples.get(preset_id, {})
-        rows.append(
+        states = rows.presets.states.get(preset_id, {})
+        used = rows.models_of_preset.get(preset_id, 0)
+        table.append(
             {
                 "presetId": preset_id,
                 "name": name,
                 "provider": provider,
-                "modelsUsed": used.get(preset_id, 0),
+                "modelsUsed": used,
                 "poolSize": pool,
-                "coverage": rate(used.get(preset_id, 0), pool),
+                "coverage": rate(used, pool),
                 "examples": sum(states.get(s, 0) for s in CurationState),
             }
             | {str(state): states.get(state, 0) for state in CurationState}
-            | {"spendUsd": as_text(spend.get(preset_id, ZERO))}
+            | {"spendUsd": as_text(rows.spend_by_preset.get(preset_id, ZERO))}
         )
-    return rows
+    return table
 
 
 def iso_weeks(period: Period) -> list[tuple[str, date, date]]:
@@ -116,14 +165,13 @@ def iso_weeks(period: Period) -> list[tuple[str, date, date]]:
     return weeks
 
 
-def week_rows(period: Period) -> list[dict]:
-    examples = queries.examples_by_day(period)
-    spend = queries.spend_by_day(period)
-    rows = []
+def week_rows(rows: Rows, period: Period) -> list[dict]:
+    examples, spend = dict(rows.examples_by_day), dict(rows.spend_by_day)
+    table = []
     for label, first, last in iso_weeks(period):
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         total: Decimal = sum((spend.get(d, ZERO) for d in days), ZERO)
-        rows.append(
+        table.append(
             {
                 "week": label,
                 "from": first.isoformat(),
@@ -133,15 +181,14 @@ def week_rows(period: Period) -> list[dict]:
                 "spendUsd": as_text(total),
             }
         )
-    return rows
+    return table
 
 
 def build_report(period: Period, registry: Sequence[tuple[str, str]], providers: Sequence[str]) -> dict:
     """The whole report for `period`; `registry`: the reference models as (id, gender), in their order;
     `providers`: the provider names offered, in their order."""
-    models = model_rows(period, registry)
-    provider_table = provider_rows(period, providers)
-    weeks = week_rows(period)
+    rows = Rows.read(period, [model_id for model_id, _ in registry])
+    weeks = week_rows(rows, period)
     return {
         "from": period.first.isoformat(),
         "to": period.last.isoformat(),
@@ -151,8 +198,8 @@ def build_report(period: Period, registry: Sequence[tuple[str, str]], providers:
             "examples": sum(w["examples"] for w in weeks),
             "spendUsd": as_text(sum((Decimal(w["spendUsd"]) for w in weeks), ZERO)),
         },
-        "providers": provider_table,
-        "models": models,
-        "presets": preset_rows(period, registry),
+        "providers": provider_rows(rows, providers),
+        "models": model_rows(rows, registry),
+        "presets": preset_rows(rows, len(registry)),
         "weeks": weeks,
     }
