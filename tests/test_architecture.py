@@ -19,7 +19,7 @@ LAYERS = [
     ("app.services",),
     ("app.generation",),
     ("app.curation",),  # the domain, in three rows: curation uses the two below, they use the rest
-    ("app.gallery_query", "app.model_release"),
+    ("app.gallery_query", "app.model_release", "app.analytics"),
     (
         "app.presets",
         "app.users",

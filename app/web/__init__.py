@@ -1,6 +1,7 @@
-"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate` and the gallery's routes in
-`api_gallery`), the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages
-(`errors`), the probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `feed_media`)."""
+"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate`, the gallery's routes in
+`api_gallery` and `api_analytics`; `analytics_data` the report a request asks for, shared with the page),
+the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages (`errors`), the
+probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `feed_media`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from ..services import services_of
-from . import (  # noqa: F401 (api_regenerate, api_gallery: routes on api.bp)
+from . import (  # noqa: F401 (api_regenerate, api_gallery, api_analytics: routes on api.bp)
     admin,
     api,
+    api_analytics,
     api_feed,
     api_gallery,
     api_regenerate,

@@ -8,6 +8,8 @@
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_regenerate`: regenerate one example from its card
 - `views_jobs`: jobs list, job page, the live progress fragment
+- `views_analytics`: which models, providers and presets give the best examples (charts from
+  `analytics_charts`, tables and CSV from `analytics_tables`)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flask import Flask, current_app, g
 from ... import spend
 from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     auth_views,
+    views_analytics,
     views_curation,
     views_example,
     views_gallery,
@@ -57,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(views_presets.bp)
     app.register_blueprint(views_jobs.bp)
+    app.register_blueprint(views_analytics.bp)
     app.after_request(security_headers)
     app.context_processor(layout_context)
     app.jinja_env.filters["dt"] = format_datetime

@@ -1,0 +1,117 @@
+"""Bar charts drawn on the server as SVG geometry: no chart library in the browser, nothing for the CSP
+to allow. This module only computes where things go (in a fixed viewBox); `_charts.html` writes the SVG,
+and the page puts each chart's data table right after it, so the numbers never depend on the picture."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+WIDTH, HEIGHT = 720, 300
+LEFT, RIGHT, TOP, BOTTOM = 64, 72, 20, 56  # room for the axes' ticks and labels
+MAX_X_LABELS = 16  # more bars than this: no label under each (each bar's tooltip and the table name it)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A y axis from 0 to `top`, with how its ticks read ("50 %", "$1.20", "1,000")."""
+
+    top: float
+    fmt: Callable[[float], str]
+    label: str
+
+    def y(self, value: float) -> float:
+        return TOP + (HEIGHT - TOP - BOTTOM) * (1 - min(value, self.top) / self.top)
+
+    def ticks(self) -> list[tuple[float, str]]:
+        return [(self.y(self.top * k / 4), self.fmt(self.top * k / 4)) for k in range(5)]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    css: str  # the class that colours it (admin.css)
+    values: Sequence[float | None]  # None: nothing to draw (e.g. a rate with nothing reviewed)
+    texts: Sequence[str]  # each value as the table writes it, for the tooltip
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str
+    tip: str
+
+
+@dataclass
+class Chart:
+    key: str
+    title: str
+    description: str
+    x_label: str
+    scale: Scale
+    marks: list[Mark] = field(default_factory=list)
+    x_labels: list[tuple[float, str]] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)  # (css, name)
+    line: str = ""  # the points of a line series ("x,y x,y …"), drawn over the bars
+    line_dots: list[Mark] = field(default_factory=list)
+    right: Scale | None = None  # the line's own axis, on the right
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_right: int = WIDTH - RIGHT
+    plot_bottom: int = HEIGHT - BOTTOM
+
+
+def nice_top(value: float) -> float:
+    """The smallest 1, 2, 2.5, 4 or 5 × 10^k at or above `value` (so the four tick steps read well)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 4, 5, 10) if step * power >= value - 1e-12)
+
+
+def percent_scale() -> Scale:
+    return Scale(1.0, lambda v: f"{v * 100:.0f} %", "percent")
+
+
+def count_scale(values: Sequence[float | None], label: str) -> Scale:
+    top = nice_top(max([v for v in values if v is not None] or [0]))
+    return Scale(top, lambda v: f"{v:,.0f}" if top >= 4 else f"{v:g}", label)
+
+
+def bar_chart(key: str, title: str, description: str, x_label: str, categories: Sequence[str], series, scale):
+    """Grouped vertical bars: one group per category, one bar per series in each group."""
+    chart = Chart(key, title, description, x_label, scale, legend=[(s.css, s.name) for s in series])
+    slot = (chart.plot_right - chart.left) / max(1, len(categories))
+    bar = slot * 0.8 / max(1, len(series))
+    for i, category in enumerate(categories):
+        for j, s in enumerate(series):
+            value = s.values[i]
+            if value is None:
+                continue
+            y = scale.y(value)
+            x = chart.left + slot * i + slot * 0.1 + bar * j
+            chart.marks.append(Mark(x, y, bar, chart.plot_bottom - y, s.css, f"{category}: {s.name} {s.texts[i]}"))
+    if len(categories) <= MAX_X_LABELS:
+        chart.x_labels = [(chart.left + slot * (i + 0.5), c) for i, c in enumerate(categories)]
+    return chart
+
+
+def add_line(chart: Chart, categories: Sequence[str], series: Series, scale: Scale) -> Chart:
+    """A line over the bars (e.g. spend over examples), on its own axis at the right."""
+    slot = (chart.plot_right - chart.left) / max(1, len(categories))
+    points = [
+        (chart.left + slot * (i + 0.5), scale.y(v), f"{c}: {series.name} {t}")
+        for i, (c, v, t) in enumerate(zip(categories, series.values, series.texts, strict=True))
+        if v is not None
+    ]
+    chart.line = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
+    chart.line_dots = [Mark(x, y, 0, 0, series.css, tip) for x, y, tip in points]
+    chart.right = scale
+    chart.legend.append((series.css, series.name))
+    return chart

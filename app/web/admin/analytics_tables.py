@@ -1,0 +1,167 @@
+"""The analytics report's four tables, one definition each, written three ways from the same rows: as page
+cells, as CSV cells and (by the API) as the JSON itself; so the page, the CSV files and the API agree.
+
+Page cells are for reading ("66.7 %", "12.3 s", "$0.78", "1,234", "—"); CSV cells are for spreadsheets:
+counts as whole numbers, rates as fractions with 4 decimals (as the API), seconds to the millisecond, USD
+exact, empty for none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ...spend import money
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
+
+
+def page_count(value) -> str:
+    return f"{value:,}"
+
+
+def page_rate(part: int, whole: int) -> str:
+    """From the counts, not the rounded fraction, so the percentage is rounded once."""
+    return "—" if not whole else f"{part * 100 / whole:.1f} %"
+
+
+def page_seconds(value) -> str:
+    return "—" if value is None else f"{value:.1f} s"
+
+
+def page_usd(value) -> str:
+    return money(Decimal(value))
+
+
+def page_text(value) -> str:
+    return "—" if value is None else str(value)
+
+
+PAGE_FORMAT: dict[str, Callable[[object], str]] = {
+    "count": page_count,
+    "seconds": page_seconds,
+    "usd": page_usd,
+    "text": page_text,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the JSON row's key
+    header: str
+    kind: str = "count"  # count | rate | seconds | usd | text
+    on_page: bool = True  # ids are in the CSV; the page links the name instead
+    parts: tuple[str, str] = ("", "")  # a rate's counts: (part, whole)
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != "text"
+
+
+@dataclass(frozen=True)
+class Table:
+    key: str  # the report's list and the CSV's name
+    title: str
+    columns: tuple[Column, ...]
+
+    @property
+    def page_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.on_page)
+
+
+def quality_columns() -> tuple[Column, ...]:
+    return (
+        Column("examples", "Examples"),
+        Column("reviewed", "Reviewed"),
+        Column("approved", "Approved + featured"),
+        Column("approvalRate", "Approval rate", "rate", parts=("approved", "reviewed")),
+        Column("ended", "Ended items"),
+        Column("failed", "Failed items"),
+        Column("failureRate", "Failure rate", "rate", parts=("failed", "ended")),
+    )
+
+
+TABLES = {
+    "providers": Table(
+        "providers",
+        "Providers",
+        (Column("provider", "Provider", "text"), *quality_columns())
+        + (
+            Column("timed", "Timed results"),
+            Column("medianSeconds", "Median time to result", "seconds"),
+            Column("p95Seconds", "p95 time to result", "seconds"),
+            Column("spendUsd", "Spend", "usd"),
+        ),
+    ),
+    "models": Table(
+        "models",
+        "Reference models",
+        (Column("modelId", "Model", "text"), Column("gender", "Gender", "text"), Column("presets", "Presets"))
+        + quality_columns(),
+    ),
+    "presets": Table(
+        "presets",
+        "Presets",
+        (
+            Column("presetId", "Preset id", "text", on_page=False),
+            Column("name", "Preset", "text"),
+            Column("provider", "Provider", "text"),
+            Column("modelsUsed", "Models used"),
+            Column("poolSize", "Pool"),
+            Column("coverage", "Pool coverage", "rate", parts=("modelsUsed", "poolSize")),
+            Column("examples", "Examples"),
+            Column("unreviewed", "Unreviewed"),
+            Column("approved", "Approved"),
+            Column("featured", "Featured"),
+            Column("rejected", "Rejected"),
+            Column("spendUsd", "Spend", "usd"),
+        ),
+    ),
+    "weeks": Table(
+        "weeks",
+        "Weeks",
+        (
+            Column("week", "ISO week", "text"),
+            Column("from", "From", "text"),
+            Column("to", "To", "text"),
+            Column("days", "Days in range"),
+            Column("examples", "Examples"),
+            Column("spendUsd", "Spend", "usd"),
+        ),
+    ),
+}
+
+
+def page_cell(column: Column, row: dict) -> str:
+    if column.kind == "rate":
+        part, whole = column.parts
+        return page_rate(row[part], row[whole])
+    return PAGE_FORMAT[column.kind](row[column.key])
+
+
+def page_cells(table: Table, row: dict) -> list[str]:
+    return [page_cell(c, row) for c in table.page_columns]
+
+
+def csv_cell(column: Column, value) -> str:
+    """A CSV cell: empty for none, rates as 4-decimal fractions, and any text a spreadsheet would run as a
+    formula (starting with = + - @, a tab or a carriage return) prefixed with an apostrophe."""
+    if value is None:
+        return ""
+    if column.kind == "rate":
+        return f"{value:.4f}"
+    if column.kind == "seconds":
+        return f"{value:.3f}"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def csv_text(table: Table, rows: Sequence[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.header for c in table.columns])
+    writer.writerows([csv_cell(c, row[c.key]) for c in table.columns] for row in rows)
+    return out.getvalue()
