@@ -14,6 +14,17 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 
+class QuietSetUp(logging.Filter):
+    """Alembic's set-up lines ("Context impl …", "Will assume …") on every command are noise; the
+    migrations it runs ("Running upgrade …") are worth reading."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(QuietSetUp())
+
+
 def get_engine():
     return current_app.extensions["migrate"].db.engine
 

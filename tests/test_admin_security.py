@@ -24,7 +24,7 @@ from tests.conftest import (
     sign_in,
 )
 
-OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz"}  # + probes
+OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz", "favicon"}
 SIGNED_ENDPOINTS = {"hooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 # the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
 FEED_ENDPOINTS = {"api_feed.preset_gallery": 401, "feed_media.feed_media": 403}

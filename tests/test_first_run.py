@@ -5,9 +5,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from app import create_app
+from app.config import load_settings
+from app.tasks import enqueue_job
+from tests.conftest import base_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,3 +112,36 @@ def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(run.pid, signal.SIGKILL)
         log.close()
+
+
+def test_the_browsers_own_favicon_request_finds_the_icon(tmp_path):
+    """Browsers ask /favicon.ico before any page tells them where the icon is: no 404 on a first visit."""
+    app = create_app(
+        load_settings(base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}")), enqueue=enqueue_job
+    )
+    client = app.test_client()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert 'rel="icon"' in client.get("/admin/login").get_data(as_text=True)
+
+
+def test_cli_commands_print_no_third_party_info_lines(tmp_path):
+    """Only what a command says itself: no alembic set-up lines, and `db upgrade` at head says nothing."""
+
+    def flask(*args: str) -> str:
+        env = clean_env(INSTANCE_PATH=str(tmp_path), PYTHONPATH=str(ROOT))
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout + done.stderr
+
+    assert "Running upgrade 0001" in flask("db", "upgrade")  # the migrations it runs are worth reading
+    assert flask("db", "upgrade").strip() == ""
+    for command in (["presets", "list"], ["users", "list"], ["models", "check"]):
+        assert "INFO" not in flask(*command), command

@@ -5,7 +5,7 @@ probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `f
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.routing import BaseConverter
 
 from ..services import services_of
@@ -48,6 +48,12 @@ def init_app(app: Flask) -> None:
     throttle.init_app(app)
     app.extensions[throttle.EXTENSION].exempt(health.bp)  # a probe is never rate limited
     limit_the_feed(app)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
+
+
+def favicon():
+    """Browsers ask for /favicon.ico on their own (JSON answers, images): the pages' icon."""
+    return current_app.send_static_file("favicon.svg")
 
 
 def limit_the_feed(app: Flask) -> None:
