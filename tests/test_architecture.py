@@ -29,6 +29,7 @@ LAYERS = [
         "app.audit",
         "app.spend",
         "app.references",
+        "app.example_sizes",
     ),
     ("app.selection",),
     ("app.models", "app.registry"),

@@ -1,4 +1,5 @@
-"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, generate, demo, doctor.
+"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, media, generate, demo,
+doctor.
 
 One module per command group; `common` holds what they share. `init_app` registers them all.
 """
@@ -9,6 +10,7 @@ from .demo import demo
 from .doctor import doctor
 from .generate import generate
 from .jobs import jobs_cli
+from .media import media_cli
 from .presets import presets_cli
 from .providers import providers_cli
 from .references import models_cache
@@ -23,6 +25,7 @@ __all__ = [
     "generate",
     "init_app",
     "jobs_cli",
+    "media_cli",
     "models_cli",
     "presets_cli",
     "providers_cli",
@@ -42,6 +45,7 @@ def init_app(app) -> None:
         tokens_cli,
         providers_cli,
         jobs_cli,
+        media_cli,
         generate,
         demo,
         doctor,
