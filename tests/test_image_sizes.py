@@ -178,7 +178,7 @@ def test_cards_load_thumbnails_with_srcset_and_fall_back_to_the_original(admin_a
     assert page.count("-medium.webp 512w") == 19
     view = admin_client.get(f"/admin/presets/{preset['id']}/examples/{sized_id}").get_data(as_text=True)
     assert f'<img class="output" src="/media/{medium}"' in view and 'width="512" height="640"' in view
-    assert f'href="/media/{sized_path}" download data-field="original">original</a>' in view
+    assert f'href="/media/{sized_path}" download data-field="original">download the original</a>' in view
     view = admin_client.get(f"/admin/presets/{preset['id']}/examples/{older_id}").get_data(as_text=True)
     assert f'<img class="output" src="/media/{older_path}"' in view
 
