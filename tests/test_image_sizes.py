@@ -81,14 +81,16 @@ def test_decompression_bombs_and_broken_or_foreign_files_are_refused():
         resized_webps(io.BytesIO(gif.getvalue()), (MEDIUM, THUMB))
 
 
-def test_at_most_two_resizes_run_at_once(monkeypatch):
-    running, most, lock = [0], [0], threading.Lock()
+def test_at_most_two_resizes_run_at_once_on_the_image_threads(monkeypatch):
+    """Whoever asks (here 8 threads at once), resizes run two at a time on the process's image threads."""
+    running, most, lock, threads_used = [0], [0], threading.Lock(), set()
     real = sizes._resize
 
     def counted(*args):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
+            threads_used.add(threading.current_thread().name)
         time.sleep(0.05)
         try:
             return real(*args)
@@ -104,6 +106,7 @@ def test_at_most_two_resizes_run_at_once(monkeypatch):
     for thread in threads:
         thread.join()
     assert most[0] == sizes.MAX_PARALLEL_RESIZES == 2
+    assert len(threads_used) <= 2 and all(name.startswith("image") for name in threads_used), threads_used
 
 
 # -- the pipeline, the API and the pages -------------------------------------------------------------------

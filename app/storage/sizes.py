@@ -4,15 +4,14 @@ Each example gets a ~320 px thumbnail (the grids) and a ~1024 px medium size (th
 next to its original, which stays downloadable; the reference photos get the thumbnail only. Every image is
 turned upright by its EXIF orientation, refused before decoding when it has more pixels than the limit
 (decompression bombs), decoded at a reduced scale when it is a JPEG (`draft`), and made smaller in steps
-(`thumbnail`'s `reducing_gap` uses `reduce()`): a few tens of milliseconds and a few MB each. At most
-MAX_PARALLEL_RESIZES run at once in a process, whatever calls them (consumer threads, the backfill, the
-reference cache): the memory of a resize is bounded by the pixel limit, the process's by this.
+(`thumbnail`'s `reducing_gap` uses `reduce()`): a few tens of milliseconds and a few MB each. They run on
+the process's two image threads (`image_threads`), whatever calls them (consumer item threads, the backfill,
+the reference cache): the memory of a resize is bounded by the pixel limit, the process's by these two.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,11 @@ from typing import BinaryIO
 from PIL import Image, ImageOps
 
 from .base import Storage, size_key
+from .image_threads import MAX_PARALLEL_DECODES, on_image_thread
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")  # what the downloader lets into storage
 DEFAULT_MAX_PIXELS = 32 * 1024 * 1024  # the downloader's default limit, for sources that did not pass it
-MAX_PARALLEL_RESIZES = 2
+MAX_PARALLEL_RESIZES = MAX_PARALLEL_DECODES  # the image threads: the downloader's checks take turns with them
 
 
 @dataclass(frozen=True)
@@ -67,23 +67,23 @@ class ImageSizes:
     medium_height: int
 
 
-_resize_slots = threading.BoundedSemaphore(MAX_PARALLEL_RESIZES)
-
-
 def resized_webps(
     source: Path | BinaryIO, specs: Sequence[SizeSpec], max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[Resized]:
-    """The image at `source` (a path or a binary file) as one WebP per spec, largest first; waits for one of
-    the process's resize slots. Raises SizingError, never a Pillow error."""
-    with _resize_slots:
-        try:
-            return _resize(source, sorted(specs, key=lambda s: -s.box), max_pixels)
-        except SizingError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise SizingError(f"decompression bomb: {exc}") from exc
-        except Exception as exc:  # Pillow raises many types for broken files
-            raise SizingError(f"{type(exc).__name__}: {exc}") from exc
+    """The image at `source` (a path or a binary file) as one WebP per spec, largest first, made on one of the
+    process's image threads (waiting for a free one). Raises SizingError, never a Pillow error."""
+    return on_image_thread(_resize_checked, source, sorted(specs, key=lambda s: -s.box), max_pixels)
+
+
+def _resize_checked(source: Path | BinaryIO, specs: Sequence[SizeSpec], max_pixels: int) -> list[Resized]:
+    try:
+        return _resize(source, specs, max_pixels)
+    except SizingError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise SizingError(f"decompression bomb: {exc}") from exc
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise SizingError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _resize(source: Path | BinaryIO, specs: Sequence[SizeSpec], max_pixels: int) -> list[Resized]:
