@@ -227,6 +227,14 @@ class GalleryExample(Model):
     # Curation: the verdict and the admin's manual order within it (None: after the placed ones, newest first).
     state: Mapped[str] = mapped_column(String(16), default=CurationState.UNREVIEWED, server_default="unreviewed")
     position: Mapped[int | None] = mapped_column()
+    # Smaller sizes next to the original (storage.sizes), with their pixel sizes so a grid sets width / height
+    # and srcset without asking storage; None until made (an older example, or a failed resize: the backfill).
+    thumb_path: Mapped[str | None] = mapped_column(String(500))
+    thumb_width: Mapped[int | None] = mapped_column()
+    thumb_height: Mapped[int | None] = mapped_column()
+    medium_path: Mapped[str | None] = mapped_column(String(500))
+    medium_width: Mapped[int | None] = mapped_column()
+    medium_height: Mapped[int | None] = mapped_column()
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
 

@@ -3,14 +3,13 @@
 The admin pages load images from our origin only (CSP `img-src 'self'`), so `flask models cache` copies each
 model's photo (models.json's s3Url) into storage through the safe downloader (https, public addresses, a
 size cap, a verified PNG/JPEG/WebP within a pixel limit) and makes a ~320 px WebP thumbnail with the EXIF
-orientation applied. A model counts as cached when both its photo and its thumbnail exist: a rerun skips
-what is done, and an interrupted one redoes only the models it had not finished (each file is written
-atomically, the thumbnail first).
+orientation applied (by `storage.sizes`, which makes the examples' sizes too). A model counts as cached when
+both its photo and its thumbnail exist: a rerun skips what is done, and an interrupted one redoes only the
+models it had not finished (each file is written atomically, the thumbnail first).
 """
 
 from __future__ import annotations
 
-import io
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,16 +17,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from .providers.downloads import DownloadFailed, DownloadRefused, SafeDownloader
 from .providers.images import FORMATS
 from .registry import ReferenceModel
 from .storage.base import Storage, reference_key, reference_thumb_key
+from .storage.sizes import THUMB, SizingError, resized_webps
 
 PHOTO_EXTENSIONS = tuple(extension for _name, extension, _mime in FORMATS.values())  # jpg, png, webp
-THUMB_BOX = (320, 320)  # the longest side; the photos are portraits, so about 256 x 320
-THUMB_QUALITY = 82
+THUMB_BOX = (THUMB.box, THUMB.box)  # the longest side; the photos are portraits, so about 256 x 320
 DOWNLOAD_TRIES = 3
 SAFE_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # usable in a storage key as it is
 
@@ -133,19 +130,7 @@ def thumbnail_bytes(path: Path, max_pixels: int) -> bytes:
     """A WebP of at most THUMB_BOX, turned upright by its EXIF orientation. The downloader has already
     verified the file; the pixel limit is checked again here before anything is decoded."""
     try:
-        with Image.open(path, formats=tuple(FORMATS)) as image:
-            if image.width * image.height > max_pixels:
-                raise ThumbnailError(f"{image.width}x{image.height} pixels is over the {max_pixels} pixel limit")
-            image.draft("RGB", (THUMB_BOX[0] * 2, THUMB_BOX[1] * 2))  # JPEG: decode at a reduced scale
-            upright = ImageOps.exif_transpose(image)
-            upright.thumbnail(THUMB_BOX, Image.Resampling.LANCZOS)
-            upright = upright.convert("RGBA" if upright.has_transparency_data else "RGB")
-            out = io.BytesIO()
-            upright.save(out, "WEBP", quality=THUMB_QUALITY, method=4)
-            return out.getvalue()
-    except ThumbnailError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ThumbnailError(f"decompression bomb: {exc}") from exc
-    except Exception as exc:  # Pillow raises many types for broken files
-        raise ThumbnailError(f"{type(exc).__name__}: {exc}") from exc
+        [thumbnail] = resized_webps(path, (THUMB,), max_pixels)
+    except SizingError as exc:
+        raise ThumbnailError(str(exc)) from exc
+    return thumbnail.data

@@ -30,6 +30,7 @@ LAYERS = [
         "app.spend",
         "app.references",
         "app.registry_sync",
+        "app.example_sizes",
     ),
     ("app.selection",),
     ("app.models", "app.registry"),

@@ -24,15 +24,15 @@ def test_migrate_copies_the_folder_skips_what_is_there_and_the_pages_show_the_bu
     (media / "references" / "male_01-thumb.webp").write_bytes(b"RIFF fake webp")
     (media / "examples" / ".part-unfinished").write_bytes(b"half a write")
     files = {p.relative_to(media).as_posix(): p.stat().st_size for p in media.rglob("*") if p.is_file()}
-    assert len(files) == 22
+    assert len(files) == 62  # 20 originals, their 40 sizes, a reference thumbnail, an unfinished write
 
     bucket = moto_s3.new_bucket()
     same_database = local.config["SQLALCHEMY_DATABASE_URI"]  # a URL: make_app keeps its rows
     app = make_app(database=same_database, MEDIA_DIR=str(media), **moto_s3.env(bucket))
     result = migrate(app)
     assert result.exit_code == 0, result.output
-    assert "21 files: 21 copied" in result.output and "0 already in the bucket, 0 failed" in result.output
-    assert "[21/21]" in result.output
+    assert "61 files: 61 copied" in result.output and "0 already in the bucket, 0 failed" in result.output
+    assert "[61/61]" in result.output
     del files["examples/.part-unfinished"]  # an unfinished write is not media
     assert moto_s3.keys(bucket) == files
     s3 = moto_s3.client()
@@ -44,7 +44,7 @@ def test_migrate_copies_the_folder_skips_what_is_there_and_the_pages_show_the_bu
     s3.put_object(Bucket=bucket, Key=changed, Body=b"truncated")
     again = migrate(app)
     assert again.exit_code == 0, again.output
-    assert "21 files: 2 copied" in again.output and "19 already in the bucket" in again.output
+    assert "61 files: 2 copied" in again.output and "59 already in the bucket" in again.output
     assert moto_s3.keys(bucket) == files
 
     # the same examples, now from the bucket
@@ -55,7 +55,9 @@ def test_migrate_copies_the_folder_skips_what_is_there_and_the_pages_show_the_bu
     create_admin(app)
     web = app.test_client()
     sign_in(web)
-    assert url.replace("&", "&amp;") in web.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
+    thumb = items["gallery"]["items"][0]["thumbUrl"]  # the grid shows the thumbnails, from the bucket too
+    assert thumb.startswith(f"{moto_s3.url}/{bucket}/examples/")
+    assert thumb.replace("&", "&amp;") in web.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
 
 
 def test_migrate_without_s3_configured_says_what_to_set(make_app, moto_s3, tmp_path):

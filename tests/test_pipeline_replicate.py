@@ -152,6 +152,8 @@ def test_a_crashed_attempt_resumes_from_its_items_without_new_creates(
     saves = []
 
     def disk_full_after_eight(key, chunks):
+        if key.endswith(("-thumb.webp", "-medium.webp")):  # an example's sizes: only its original counts here
+            return original_save(key, chunks)
         if len(saves) >= 8:
             raise OSError(28, "No space left on device")
         saves.append(key)

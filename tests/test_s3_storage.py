@@ -39,11 +39,14 @@ def test_an_offline_job_stores_its_examples_in_the_bucket_and_the_pages_link_to_
     preset = create_preset(client)
     job_id = post_generate(client, preset["id"]).get_json()["jobId"]
 
-    stored = moto_s3.keys(bucket)
-    assert len(stored) == 20 and all(key.startswith(f"examples/{preset['id']}/{job_id}/") for key in stored)
-    assert all(re.fullmatch(r"(male|female)_\d\d-0\.png", key.rsplit("/", 1)[1]) for key in stored)
+    stored = moto_s3.keys(bucket)  # each example's original and its two sizes
+    assert len(stored) == 60 and all(key.startswith(f"examples/{preset['id']}/{job_id}/") for key in stored)
+    names = [key.rsplit("/", 1)[1] for key in stored]
+    for pattern in (r"\.png", r"-thumb\.webp", r"-medium\.webp"):
+        assert sum(bool(re.fullmatch(rf"(male|female)_\d\d-0{pattern}", n)) for n in names) == 20, pattern
     s3 = moto_s3.client()
-    assert {s3.head_object(Bucket=bucket, Key=key)["ContentType"] for key in stored} == {"image/png"}
+    types = {key.rsplit("-", 1)[-1]: s3.head_object(Bucket=bucket, Key=key)["ContentType"] for key in stored}
+    assert types == {"0.png": "image/png", "thumb.webp": "image/webp", "medium.webp": "image/webp"}
     assert not (app.extensions["pixelglow"].settings.media_dir / "examples").exists()  # nothing in the folder
 
     items = client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).get_json()["gallery"]["items"]
@@ -56,7 +59,8 @@ def test_an_offline_job_stores_its_examples_in_the_bucket_and_the_pages_link_to_
     sign_in(client)
     page = client.get(f"/admin/presets/{preset['id']}")
     html = page.get_data(as_text=True)
-    assert url.replace("&", "&amp;") in html
+    assert items[0]["thumbUrl"].startswith(f"{moto_s3.url}/{bucket}/examples/")
+    assert items[0]["thumbUrl"].replace("&", "&amp;") in html  # the grid loads the thumbnails from the bucket
     assert f"img-src 'self' data: {moto_s3.url};" in page.headers["Content-Security-Policy"]
     media = client.get(f"/media/{stored.popitem()[0]}")  # an old /media/ link goes to the bucket
     assert media.status_code == 302 and media.headers["Location"].startswith(f"{moto_s3.url}/{bucket}/examples/")
@@ -91,8 +95,10 @@ def test_a_large_output_from_replicate_streams_into_the_bucket_in_parts(
     assert job["status"] == "succeeded", job
 
     s3 = moto_s3.client()
-    stored = moto_s3.keys(bucket)
-    assert len(stored) == 2 and all(size >= 12 * MiB for size in stored.values())
+    stored = {
+        key: size for key, size in moto_s3.keys(bucket).items() if not key.endswith(("-thumb.webp", "-medium.webp"))
+    }
+    assert len(stored) == 2 and all(size >= 12 * MiB for size in stored.values())  # the originals (sizes: small)
     for key in stored:
         head = s3.head_object(Bucket=bucket, Key=key)
         assert key.endswith(".jpg") and head["ContentType"] == "image/jpeg"
@@ -198,11 +204,11 @@ def test_deleting_a_preset_deletes_its_prefix_in_the_bucket_and_nothing_else(mak
     for preset in (doomed, kept):
         post_generate(client, preset["id"])
     moto_s3.client().put_object(Bucket=bucket, Key=f"examples/{doomed['id']}x/other.png", Body=b"not its prefix")
-    assert len(moto_s3.keys(bucket, f"examples/{doomed['id']}/")) == 20
+    assert len(moto_s3.keys(bucket, f"examples/{doomed['id']}/")) == 60  # 20 originals and their sizes
 
     assert client.delete(f"/api/admin/presets/{doomed['id']}", headers=auth_headers()).status_code == 200
     assert moto_s3.keys(bucket, f"examples/{doomed['id']}/") == {}
-    assert len(moto_s3.keys(bucket, f"examples/{kept['id']}/")) == 20
+    assert len(moto_s3.keys(bucket, f"examples/{kept['id']}/")) == 60
     assert f"examples/{doomed['id']}x/other.png" in moto_s3.keys(bucket)
 
 
@@ -274,3 +280,12 @@ def test_any_key_gets_its_content_type_sizes_included(moto_s3):
         assert moto_s3.client().head_object(Bucket=bucket, Key=key)["ContentType"] == expected
     with pytest.raises(ValueError, match="unsafe media key"):
         storage.save_bytes("examples/../secrets.png", b"x")
+
+
+def test_the_bucket_reads_back_what_it_stored_and_a_missing_key_is_not_found(moto_s3):
+    """What the sizes backfill reads (the originals), from the bucket as from the local folder."""
+    storage = storage_on(moto_s3, moto_s3.new_bucket())
+    storage.save_bytes("examples/p/j/m-0.png", b"\x89PNG original")
+    assert storage.read_bytes("examples/p/j/m-0.png") == b"\x89PNG original"
+    with pytest.raises(FileNotFoundError):
+        storage.read_bytes("examples/p/j/missing-0.png")

@@ -1,4 +1,5 @@
-"""`flask --app wsgi …` commands: usage, models, media, presets, users, tokens, providers, jobs, generate, demo, doctor.
+"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, media, generate, demo,
+doctor.
 
 One module per command group; `common` holds what they share. `init_app` registers them all.
 """
@@ -10,6 +11,7 @@ from .doctor import doctor
 from .generate import generate
 from .jobs import jobs_cli
 from .media import media_cli
+from .media_migrate import media_migrate
 from .presets import presets_cli
 from .providers import providers_cli
 from .references import models_cache
@@ -38,6 +40,7 @@ __all__ = [
 def init_app(app) -> None:
     models_cli.add_command(models_cache)  # `models cache` and `models sync`: their own modules, the group stays
     models_cli.add_command(models_sync)  # in `registry`
+    media_cli.add_command(media_migrate)  # `media migrate`: its own module, next to `media thumbnails`
     for command in (
         usage_cli,
         models_cli,

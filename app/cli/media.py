@@ -1,59 +1,42 @@
-"""`flask --app wsgi media migrate --to s3`: copy the local media folder into the S3 bucket, resumable."""
+"""`flask --app wsgi media …`: stored images. `media thumbnails` makes the sizes older examples lack."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import AppGroup
 
-from ..storage.base import StorageError
-from ..storage.migrate import COPIED, FAILED, SKIPPED, migrate
-from ..storage.s3 import S3Storage
+from ..example_sizes import FAILED, GONE, MADE, BackfillResult, backfill_sizes, count_without_sizes
 from .common import services
 
-media_cli = AppGroup("media", help="Stored images: the local folder (MEDIA_DIR) or the S3 bucket (S3_BUCKET).")
-NOT_CONFIGURED = (
-    "S3 is not configured: set S3_BUCKET (with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, and "
-    "S3_ENDPOINT_URL for an S3-compatible store), then run `flask --app wsgi media migrate --to s3` again."
-)
+media_cli = AppGroup("media", help="Stored images (MEDIA_DIR or the S3 bucket): the examples' sizes, the move to S3.")
+
+SHOWN_FAILURES = 20
 
 
-@media_cli.command("migrate")
-@click.option("--to", "target", type=click.Choice(["s3"]), required=True, help="Where to copy the media to.")
-@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Uploads at once.")
-def media_migrate(target: str, workers: int):
-    """Copy every file under MEDIA_DIR into the bucket under the same key.
-
-    Files the bucket already holds with the same size are skipped, so an interrupted run is simply started
-    again. The local files stay; pages link to the bucket as soon as the app runs with S3_BUCKET set."""
-    app_services = services()
-    storage, root = app_services.storage, app_services.settings.media_dir
-    if not isinstance(storage, S3Storage):
-        raise click.ClickException(NOT_CONFIGURED)
-    if not root.is_dir():
-        click.echo(f"Nothing to copy: {root} (MEDIA_DIR) does not exist.")
+@media_cli.command("thumbnails")
+def media_thumbnails() -> None:
+    """Make the thumbnail and medium size of every example stored without them (before sizes existed, or
+    whose resize failed). Resumable: only examples without sizes are done, so a second run does nothing."""
+    total = count_without_sizes()
+    if not total:
+        click.echo("Every example has its thumbnail and medium size: nothing to do.")
         return
-    try:
-        total, copies = migrate(root, storage, workers=workers)
-    except StorageError as exc:
-        raise click.ClickException(f"{exc} (nothing was copied)") from None
-    counts, sizes, failures = {COPIED: 0, SKIPPED: 0, FAILED: 0}, 0, []
-    click.echo(f"{total} files in {root} -> s3://{storage.bucket}/")
-    for done, copy in enumerate(copies, start=1):
-        counts[copy.outcome] += 1
-        if copy.outcome == COPIED:
-            sizes += copy.size
-        if copy.outcome != SKIPPED or done == total or done % 100 == 0:
-            line = f"[{done:>{len(str(total))}}/{total}] {copy.key}: {copy.outcome}"
-            click.echo(f"{line} ({copy.detail})" if copy.detail else line, err=copy.outcome == FAILED)
-        if copy.outcome == FAILED:
-            failures.append(copy.key)
-    click.echo(
-        f"{total} files: {counts[COPIED]} copied ({sizes / 1e6:.1f} MB), {counts[SKIPPED]} already in the bucket, "
-        f"{counts[FAILED]} failed."
-    )
+    counts = {MADE: 0, FAILED: 0, GONE: 0}
+    failures: list[BackfillResult] = []
+    results = backfill_sizes(services().storage)
+    with click.progressbar(results, length=total, label=f"Sizing {total:,} examples", show_pos=True) as bar:
+        for result in bar:
+            counts[result.outcome] += 1
+            if result.outcome == FAILED:
+                failures.append(result)
+    gone = f", {counts[GONE]} deleted meanwhile" if counts[GONE] else ""
+    click.echo(f"{total:,} examples without sizes: {counts[MADE]:,} made, {counts[FAILED]:,} failed{gone}.")
     if failures:
-        named = ", ".join(failures[:10]) + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
+        for failure in failures[:SHOWN_FAILURES]:
+            click.echo(f"  example {failure.example_id} ({failure.image_path}): {failure.detail}", err=True)
+        if len(failures) > SHOWN_FAILURES:
+            click.echo(f"  … and {len(failures) - SHOWN_FAILURES} more", err=True)
         raise click.ClickException(
-            f"{len(failures)} of {total} files could not be copied ({named}; the reasons are above). "
-            "Run the command again: what is already in the bucket is skipped."
+            f"{len(failures)} example(s) still have no sizes (listed above); their cards show the original. Fix "
+            "the cause and run `flask --app wsgi media thumbnails` again: it retries only those."
         )

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..database import db
+from ..example_sizes import size_columns
 from ..gallery import example_json
 from ..models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
 from ..providers.base import ItemResult, ItemSpec
@@ -30,6 +31,7 @@ def record_created(item_id: int, prediction_id: str) -> None:
 def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, ledger: JobLedger) -> dict | None:
     """The example is in our storage: add it to the gallery and its cost to the spend ledger. Returns its
     JSON, or None when an earlier attempt had stored it (and counted its cost) already."""
+    sizes = result.sizes
     example = GalleryExample(
         id=new_id(),
         preset_id=spec.preset_id,
@@ -45,6 +47,7 @@ def record_stored(spec: ItemSpec, result: ItemResult, storage: Storage, ledger: 
         prediction_id=result.prediction_id,
         offline=result.offline,
         created_at=utcnow(),
+        **(size_columns(sizes) if sizes else {}),
     )
     db.session.add(example)
     ledger.ended(spec.item_id, spec.model_id, True, result.predict_time)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..storage.sizes import ImageSizes
+
 
 class ItemFailed(Exception):
     """This model's example could not be made; the job goes on with the others. `predict_time`: the
@@ -59,6 +61,7 @@ class ItemResult:
     # the settings sent after the provider's defaults and schema (never the prompt or the photo's URL)
     model_version: str | None = None
     settings: dict | None = None
+    sizes: ImageSizes | None = None  # the thumbnail and medium size; None when they could not be made
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ The output URL of a prediction comes from a third party, so it is treated as hos
 Every failure is one of two exceptions, so one bad output fails one model only:
 ``DownloadRefused`` (permanent: do not retry) and ``DownloadFailed`` (transient: the
 caller may retry). This module and the checks it uses (``addresses``, ``urls``, ``images``,
-``download_errors``) import only the standard library, httpx and Pillow.
+``download_errors``) import only the standard library, httpx, Pillow and the process's image threads
+(``storage.image_threads``), on which every decode runs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 
+from ..storage.image_threads import on_image_thread
 from .addresses import IPAddress, Resolver, address_refusal, ip_literal, resolve
 from .bodies import check_response_headers, make_temp_file, remove_quietly, stream_body
 from .download_errors import DownloadError, DownloadFailed, DownloadRefused
@@ -104,8 +105,8 @@ class Downloaded:
 class SafeDownloader:
     """Downloads one output image per call, refusing anything unsafe (see module doc).
 
-    One instance can be shared by threads: it holds only settings, the TLS context and
-    a semaphore that bounds how many full decodes run at once (memory).
+    One instance can be shared by threads: it holds only settings and the TLS context. The
+    decode check runs on the process's image threads, which bound how many run at once (memory).
 
     `allowed_origin` ("http://127.0.0.1:8787") is the one origin (scheme, host, port,
     exact) fetched without the https and public-address rules — the test server. It
@@ -126,7 +127,6 @@ class SafeDownloader:
         resolver: Resolver = socket.getaddrinfo,
         temp_dir: str | os.PathLike | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        max_parallel_decodes: int = 2,
     ):
         self.allowed_origin = parse_allowed_origin(allowed_origin)
         self.max_bytes = int(max_bytes)
@@ -138,7 +138,6 @@ class SafeDownloader:
         self.temp_dir = None if temp_dir is None else Path(temp_dir)
         # Built once: loading the CA bundle per download would cost more than the check.
         self.ssl_context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
-        self._decode_slots = threading.BoundedSemaphore(max(1, max_parallel_decodes))
 
     # -- public -------------------------------------------------------------------
 
@@ -292,6 +291,5 @@ class SafeDownloader:
             raise
 
     def _inspect(self, path: Path, head: bytes, server_type: str | None) -> tuple[str, int, int]:
-        """Verify and decode the file (see images.inspect_image), a bounded number at once (memory)."""
-        with self._decode_slots:
-            return inspect_image(path, head, server_type, self.max_pixels)
+        """Verify and decode the file (see images.inspect_image) on an image thread (memory)."""
+        return on_image_thread(inspect_image, path, head, server_type, self.max_pixels)

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..storage.base import Storage, example_key
 from .base import Ending, ItemResult, ItemSpec, Stopped
 from .catalog import get_provider
+from .outputs import sizes_or_none
 
 SIZE = (512, 640)
 
@@ -60,10 +61,12 @@ class OfflineGenerator:
         if self.delay and stop.wait(self.delay):
             raise Stopped()
         key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, "png")
-        self.storage.save_bytes(key, render_placeholder(spec))
+        placeholder = render_placeholder(spec)
+        self.storage.save_bytes(key, placeholder)
         provider = get_provider(spec.provider)
         return ItemResult(
             image_key=key,
+            sizes=sizes_or_none(self.storage, key, io.BytesIO(placeholder), spec),
             prediction_id=None,
             offline=True,
             model_version=f"offline placeholder ({provider.model} was not called)",

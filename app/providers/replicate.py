@@ -38,7 +38,7 @@ from .account_watch import AccountWatcher
 from .base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
 from .catalog import Provider, get_provider
 from .downloads import SafeDownloader
-from .outputs import store_output
+from .outputs import StoredOutput, store_output
 from .read_plan import Planner
 from .read_wait import ReadWait, sleep_or_stop
 from .readings import (
@@ -71,12 +71,13 @@ class NoCount:
 
 
 def stored_result(
-    key: str, prediction_id: str, reading: Reading, provider: Provider, version: str, settings: dict
+    stored: StoredOutput, prediction_id: str, reading: Reading, provider: Provider, version: str, settings: dict
 ) -> ItemResult:
     """A stored output with what made it: the model (and version) the prediction ran, the settings it was sent."""
     return ItemResult(
-        key,
+        stored.key,
         prediction_id,
+        sizes=stored.sizes,
         prediction_seconds=reading.seconds,
         predict_time=reading.predict_time,
         model_version=provider.version_label(version),
@@ -153,10 +154,10 @@ class ReplicateGenerator:
         urls = provider.output_urls(reading.output)
         if not urls:
             raise ItemFailed(f"prediction {prediction_id} succeeded without an output", reading.predict_time)
-        key = store_output(
+        stored = store_output(
             self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop), reading.predict_time
         )
-        return stored_result(key, prediction_id, reading, provider, self.sd_version, spec.settings)
+        return stored_result(stored, prediction_id, reading, provider, self.sd_version, spec.settings)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
         transient = 0

@@ -1,7 +1,8 @@
 """What every storage offers the pipeline and the web side, and how keys are named.
 
-Keys are relative paths such as ``examples/<preset>/<job>/<model>-<n>.png``; a storage
-maps them to bytes somewhere (the local folder, or an S3 bucket) and to a URL a page can load.
+Keys are relative paths such as ``examples/<preset>/<job>/<model>-<n>.png``, with the example's smaller sizes
+next to it (``…/<model>-<n>-thumb.webp``, ``…/<model>-<n>-medium.webp``); a storage maps them to bytes somewhere
+(the local folder, or an S3 bucket) and to a URL a page can load.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class Storage(Protocol):
 
     def save_bytes(self, key: str, data: bytes) -> int: ...
 
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object (an original image, for the sizes backfill); FileNotFoundError when it is missing."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def delete(self, key: str) -> None: ...
@@ -49,6 +54,14 @@ class Storage(Protocol):
 
 def example_key(preset_id: str, job_id: str, model_id: str, index: int, extension: str) -> str:
     return f"examples/{preset_id}/{job_id}/{model_id}-{index}.{extension}"
+
+
+def size_key(image_key: str, size: str) -> str:
+    """One of an example's smaller sizes ("thumb", "medium"), a WebP next to its original:
+    ``examples/<preset>/<job>/<model>-<n>.png`` → ``examples/<preset>/<job>/<model>-<n>-thumb.webp``."""
+    folder, _, name = image_key.rpartition("/")
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{folder}/{stem}-{size}.webp" if folder else f"{stem}-{size}.webp"
 
 
 def preset_prefix(preset_id: str) -> str:

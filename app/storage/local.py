@@ -52,6 +52,9 @@ class MediaStorage:
     def delete_tree(self, prefix: str) -> None:
         shutil.rmtree(self.path_for(prefix), ignore_errors=True)
 
+    def read_bytes(self, key: str) -> bytes:
+        return self.path_for(key).read_bytes()
+
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
 

@@ -159,6 +159,17 @@ class S3Storage:
     def save_bytes(self, key: str, data: bytes) -> int:
         return self.save_stream(key, [data])
 
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object; FileNotFoundError when the bucket does not hold it (as the local folder says)."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=checked_key(key))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(key) from None
+            raise failure("read", key, exc) from None
+        except BotoCoreError as exc:
+            raise failure("read", key, exc) from None
+
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=checked_key(key))

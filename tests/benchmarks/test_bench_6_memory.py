@@ -17,7 +17,8 @@ def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     report = Report(
         "6",
         "Peak RSS of a consumer: one 20 × 4 job with 2 MB outputs",
-        f"L = {L} s, jitter ±{JITTER} s, outputs {OUTPUT_BYTES:,} bytes (padded JPEG); 1 consumer "
+        f"L = {L} s, jitter ±{JITTER} s, outputs {OUTPUT_BYTES:,} bytes (padded JPEG; a thumbnail and a medium "
+        "size made of each, from its 192 px picture: benchmark 9 measures sizing real photographs); 1 consumer "
         "(-w 4 -k thread), defaults; VmHWM / VmRSS from /proc/<pid>/status summed over the consumer's "
         "process group (one process with -k thread); RSS also sampled every 20 ms.",
     )
@@ -42,8 +43,11 @@ def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     hwm = group_kb(pgid, "VmHWM")
     assert run.status == "succeeded" and stack.examples_stored(app, [run]) == 80
     storage = app.extensions["pixelglow"].storage
-    sizes = [p.stat().st_size for p in storage.root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in storage.root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    resized = [p for p in files if p.name.endswith(("-thumb.webp", "-medium.webp"))]  # each output's two sizes
+    sizes = [p.stat().st_size for p in files if p not in resized]
     assert len(sizes) == 80 and min(sizes) >= OUTPUT_BYTES - 64, (len(sizes), min(sizes, default=0))
+    assert len(resized) == 160, len(resized)
 
     mb = 1024
     report.row("peak consumer RSS (VmHWM: start-up + job)", f"{hwm / mb:.1f} MB", "≤ 150 MB", hwm / mb <= 150)
@@ -60,6 +64,7 @@ def test_bench_6_consumer_peak_rss_with_2mb_outputs(stack):
     report.row(
         "  files stored / bytes each", f"{len(sizes)} / {min(sizes):,}–{max(sizes):,}", "80 / ≈ 2 MB", len(sizes) == 80
     )
+    report.row("  sizes stored (thumbnail + medium)", f"{len(resized)}", "160", len(resized) == 160)
 
     # Context, not the acceptance shape: the same consumer process with all 4 of its workers busy (4 jobs at once).
     stack.stop_consumers()

@@ -41,7 +41,8 @@ def example_view(preset_id: str, example_id: str):
         example=example,
         created_by=created_by,
         place=place,
-        output_url=storage.url(example.image_path),
+        output_url=storage.url(example.medium_path or example.image_path),  # the original until sizes are made
+        original_url=storage.url(example.image_path),
         reference_url=photo_url(storage, example.model_id),
         previous_url=link(place.previous_id),
         next_url=link(place.next_id),

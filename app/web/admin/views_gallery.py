@@ -17,6 +17,7 @@ from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_reques
 from ...model_release import release_one_model
 from ...models import GalleryExample, PresetModelUsage, UsageState
 from ...selection import clear_usage
+from ...storage.sizes import delete_sizes
 from .common import (
     fragment,
     gallery_count,
@@ -47,6 +48,7 @@ def delete_example(preset_id: str, example_id: str):
     record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
     db.session.commit()
     services().storage.delete(key)
+    delete_sizes(services().storage, key)
     message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
     if is_htmx():
         return fragment(

@@ -1,0 +1,395 @@
+"""Benchmark 9: a preset with 1,000 examples of 1024 x 1024 photographs: what its first gallery page transfers, how
+fast it renders, how many SQL queries it makes at 100 and at 1,000 examples, and what making the sizes costs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import event, insert
+
+from app.database import db
+from app.models import GalleryExample, Job, new_id, utcnow
+from app.storage.base import reference_thumb_key, size_key
+from app.storage.local import MediaStorage
+from app.storage.sizes import MEDIUM, THUMB, resized_webps, store_sizes
+from tests.benchmarks.helpers import Report, SystemCpu, median, percentile
+from tests.benchmarks.ping import add_ping
+from tests.benchmarks.test_bench_4_progress_fragment import GUNICORN, ROOT, WRK, free_port
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, create_preset, csrf_token_of, sign_in
+from tests.photos import photo_bytes
+
+EXAMPLES, FIRST = 1_000, 100
+SOURCES = 8  # distinct 1024 x 1024 photographs, each the output of 125 examples
+REFERENCE_SOURCES = 6  # distinct portrait photos behind the 72 reference thumbnails
+CPU_SAMPLES = 24
+DURATION, CONNECTIONS, THREADS, ROUNDS = 10, 16, 2, 3
+IN_PROCESS = 200
+IMG_SRC = re.compile(r'<img class="(?:output|reference)" src="(/media/[^"]+)"')
+
+
+def size_cpu_ms(storage: MediaStorage, source: bytes) -> float:
+    """CPU milliseconds to make and store both sizes of one image (decode, resize, encode). The work runs on an
+    image thread, so this is the whole process's CPU time; nothing else in it works meanwhile (no server yet)."""
+    start = time.process_time()
+    store_sizes(storage, "examples/p/j/m-0.png", io.BytesIO(source))
+    return (time.process_time() - start) * 1000
+
+
+def seed_references(app) -> int:
+    """What `models cache` leaves for the pages: a ~320 px WebP thumbnail per registry model."""
+    storage = app.extensions["pixelglow"].storage
+    thumbs = [
+        resized_webps(io.BytesIO(photo_bytes(500 + n, (800, 1000), "JPEG", quality=88)), (THUMB,))[0].data
+        for n in range(REFERENCE_SOURCES)
+    ]
+    with app.app_context():
+        models = app.extensions["pixelglow"].registry().all
+    for n, model in enumerate(models):
+        storage.save_bytes(reference_thumb_key(model.id), thumbs[n % len(thumbs)])
+    return len(models)
+
+
+def seed_examples(app, preset_id: str, sources: list[bytes], count: int, start: int) -> None:
+    """`count` examples (rows `start`…), each with its own thumbnail and medium files made from one of the sources;
+    the originals are shared (8 files of ~1.9 MB rather than 1,000: no page of this benchmark loads them)."""
+    storage = app.extensions["pixelglow"].storage
+    with app.app_context():
+        models = app.extensions["pixelglow"].registry().all
+        sized = []
+        for n, source in enumerate(sources):
+            original = f"examples/{preset_id}/sources/photo-{n}.png"
+            if not storage.exists(original):
+                storage.save_bytes(original, source)
+            medium, thumb = resized_webps(io.BytesIO(source), (MEDIUM, THUMB))
+            sized.append((original, medium, thumb))
+        rows, jobs = [], {}
+        now = utcnow()
+        for number in range(start, start + count):
+            job_number, model = divmod(number, len(models))
+            if job_number not in jobs:
+                job = Job(
+                    preset_id=preset_id, prompt="Golden-hour portrait", provider="NANO_BANANA", status="succeeded"
+                )
+                db.session.add(job)
+                db.session.flush()
+                jobs[job_number] = job.id
+            job_id, reference = jobs[job_number], models[model]
+            original, medium, thumb = sized[number % len(sized)]
+            key = f"examples/{preset_id}/{job_id}/{reference.id}-0.png"
+            storage.save_bytes(size_key(key, "thumb"), thumb.data)
+            storage.save_bytes(size_key(key, "medium"), medium.data)
+            rows.append(
+                dict(
+                    id=new_id(),
+                    preset_id=preset_id,
+                    job_id=job_id,
+                    model_id=reference.id,
+                    gender=reference.gender,
+                    example_index=0,
+                    provider="NANO_BANANA",
+                    prompt="Golden-hour portrait",
+                    image_path=original,
+                    offline=False,
+                    created_at=now,
+                    state="unreviewed",
+                    thumb_path=size_key(key, "thumb"),
+                    thumb_width=thumb.width,
+                    thumb_height=thumb.height,
+                    medium_path=size_key(key, "medium"),
+                    medium_width=medium.width,
+                    medium_height=medium.height,
+                )
+            )
+        db.session.execute(insert(GalleryExample), rows)
+        db.session.commit()
+        db.session.remove()
+
+
+def queries_of(app, client, path: str) -> int:
+    """SQL statements one GET of `path` runs (the session's lookups included)."""
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def page_images(client, html: str) -> list[tuple[str, int]]:
+    """Each image the page's cards load in a browser at 1 device pixel per CSS pixel (their `src`: thumbnails),
+    with its size in bytes as served."""
+    found = []
+    for url in IMG_SRC.findall(html):
+        answer = client.get(url)
+        assert answer.status_code == 200, url
+        found.append((url, len(answer.data)))
+    return found
+
+
+def in_process_ms(client, path: str) -> list[float]:
+    for _ in range(20):
+        client.get(path)
+    times = []
+    for _ in range(IN_PROCESS):
+        start = time.perf_counter()
+        client.get(path)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def wrk(url: str, cookie: str) -> dict:
+    out = subprocess.run(
+        [WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-H", f"Cookie: {cookie}", url],
+        capture_output=True,
+        text=True,
+        timeout=DURATION + 60,
+        check=True,
+    ).stdout
+    assert "Non-2xx" not in out, out
+
+    def latency(label):
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p99": latency("99%")}
+
+
+def under_wrk(stack, app, paths: dict[str, str]) -> tuple[dict[str, list[dict]], float]:
+    """gunicorn -w 2 -k gthread --threads 4, as benchmark 4; alternating wrk rounds of each path."""
+    port = free_port()
+    env = {**os.environ, **app.config["TEST_ENV"]}
+    log = open(stack.tmp_path / "gunicorn.log", "wb")
+    command = [str(GUNICORN), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [*command, "tests.benchmarks.bench_wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/admin/login", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=base) as browser:
+            token = csrf_token_of(browser.get("/admin/login").text)
+            answer = browser.post(
+                "/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
+            )
+            assert answer.status_code == 303, answer.text
+            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+            for path in paths.values():
+                assert browser.get(path).status_code == 200, path
+        results: dict[str, list[dict]] = {name: [] for name in paths}
+        machine = SystemCpu()
+        for _ in range(ROUNDS):
+            for name, path in paths.items():
+                results[name].append(wrk(base + path, cookie))
+        return results, machine.cores_busy()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+SIZING_RSS = """
+import io, sys, threading
+from pathlib import Path
+from app.storage.local import MediaStorage
+from app.storage.sizes import store_sizes
+def hwm():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+sources = [Path(p).read_bytes() for p in sys.argv[2:]]
+storage = MediaStorage(Path(sys.argv[1]))
+before = hwm()
+def work(n):
+    for k in range(20):
+        store_sizes(storage, f"examples/p/j/m{n}-{k}.png", io.BytesIO(sources[(n + k) % len(sources)]))
+threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(before, hwm())
+"""
+
+
+def sizing_rss(tmp_path: Path, sources: list[bytes]) -> tuple[int, int]:
+    """VmHWM (KB) of a fresh process before and after sizing 80 such photographs from 4 threads (as a consumer's
+    workers would), the resize slots bounding how many decode at once."""
+    paths = []
+    for n, source in enumerate(sources):
+        path = tmp_path / f"source-{n}.png"
+        path.write_bytes(source)
+        paths.append(str(path))
+    out = subprocess.run(
+        [sys.executable, "-c", SIZING_RSS, str(tmp_path / "rss-media"), *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=600,
+    ).stdout.split()
+    return int(out[0]), int(out[1])
+
+
+def test_bench_9_gallery_of_a_thousand_photographs(stack):
+    assert WRK, "wrk is not installed: apt-get install -y wrk (make bench installs it)"
+    report = Report(
+        "9",
+        "Gallery: a preset with 1,000 examples of 1024 × 1024 photographs",
+        f"{SOURCES} distinct 1024 × 1024 photograph-like PNGs (tests/photos.py: gradients, shapes, strokes, grain; "
+        "about 1.9 MB each) sized by app/storage/sizes.py, each the output of 125 examples with its own thumbnail and "
+        "medium files; 72 reference thumbnails from 6 portrait JPEGs; PostgreSQL; the preset page's first gallery "
+        f"page (50 cards). Render: gunicorn -w 2 -k gthread --threads 4, wrk -t{THREADS} -c{CONNECTIONS} "
+        f"-d{DURATION}s, {ROUNDS} alternating rounds (median round), against /admin/bench-ping (benchmark 4's "
+        "trivial signed-in page) and /admin/presets (the list: a trivial full page of the admin's layout).",
+    )
+    app = add_ping(stack.app())
+    create_admin(app)
+    client = app.test_client()
+    preset_id = create_preset(client, name="Golden Hour")["id"]
+    sign_in(client)
+    sources = [photo_bytes(seed, (1024, 1024)) for seed in range(SOURCES)]
+
+    # -- making the sizes: CPU per image -------------------------------------------------------------------
+    scratch = MediaStorage(stack.tmp_path / "sizing")
+    png_cpu = [size_cpu_ms(scratch, sources[n % SOURCES]) for n in range(CPU_SAMPLES)]
+    jpeg_1024 = photo_bytes(90, (1024, 1024), "JPEG", quality=92)
+    jpeg_2048 = photo_bytes(91, (2048, 2048), "JPEG", quality=92)
+    jpeg_cpu = [size_cpu_ms(scratch, jpeg_1024) for _ in range(8)]
+    big_cpu = [size_cpu_ms(scratch, jpeg_2048) for _ in range(8)]
+    mean_cpu = sum(png_cpu) / len(png_cpu)
+    report.row(
+        "making both sizes of a 1024 × 1024 PNG photograph: CPU per image (mean)",
+        f"{mean_cpu:.0f} ms",
+        "≤ 150 ms",
+        mean_cpu <= 150,
+    )
+    report.row(
+        "  median / p90 / max",
+        f"{median(png_cpu):.0f} / {percentile(png_cpu, 90):.0f} / {max(png_cpu):.0f} ms",
+        "context",
+    )
+    report.row(
+        "  the same from a 1024 × 1024 JPEG / a 2048 × 2048 JPEG (draft: decoded at half scale), median",
+        f"{median(jpeg_cpu):.0f} ms / {median(big_cpu):.0f} ms",
+        "context",
+    )
+    before, after = sizing_rss(stack.tmp_path, sources)
+    report.row(
+        "  memory: a fresh process sizing 80 such PNGs asked by 4 threads (2 image threads): VmHWM before → after",
+        f"{before / 1024:.1f} → {after / 1024:.1f} MB (+{(after - before) / 1024:.1f} MB)",
+        "context for the consumer's peak",
+    )
+
+    # -- the first gallery page, at 100 and at 1,000 examples ---------------------------------------------------
+    references = seed_references(app)
+    page, gallery_api = f"/admin/presets/{preset_id}", f"/api/admin/presets/{preset_id}/gallery"
+    seed_examples(app, preset_id, sources, FIRST, 0)
+    api_headers = {"Authorization": f"Bearer {app.config['TEST_ENV']['ADMIN_API_TOKEN']}"}
+    queries_100 = queries_of(app, client, page)
+    api_100 = len(client.get(gallery_api, headers=api_headers).get_json()["items"])
+    seed_examples(app, preset_id, sources, EXAMPLES - FIRST, FIRST)
+    queries_1000 = queries_of(app, client, page)
+    report.row(
+        "SQL queries of the preset page at 100 / 1,000 examples",
+        f"{queries_100} / {queries_1000}",
+        "the same",
+        queries_100 == queries_1000,
+    )
+    html = client.get(page).get_data(as_text=True)
+    images = page_images(client, html)
+    outputs = [size for url, size in images if url.startswith("/media/examples/")]
+    refs = [size for url, size in images if url.startswith("/media/references/")]
+    total = sum(size for _url, size in images)
+    assert len(outputs) == 50 and len(refs) == 50, (len(outputs), len(refs))
+    assert all(url.endswith("-thumb.webp") for url, _size in images)
+    report.row(
+        "images the first page loads (50 cards: output + reference thumbnails)",
+        f"{total / 1e6:.2f} MB in {len(images)} images",
+        "≤ 2.5 MB",
+        total <= 2.5e6,
+    )
+    report.row(
+        "  per card: output thumbnail / reference thumbnail (mean)",
+        f"{sum(outputs) / len(outputs) / 1e3:.1f} KB / {sum(refs) / len(refs) / 1e3:.1f} KB",
+        "context",
+    )
+    mediums = [len(client.get(u).data) for u in re.findall(r'(/media/[^" ]+-medium\.webp) \d+w', html)]
+    report.row(
+        "  the same page where srcset picks the medium size (≥ 2 device pixels per CSS pixel)",
+        f"{(sum(mediums) + sum(refs)) / 1e6:.2f} MB",
+        "context",
+    )
+    report.row(
+        "  the same page with the originals (before this change)",
+        f"{(sum(len(s) for s in sources) / SOURCES * 50 + sum(refs)) / 1e6:.1f} MB",
+        "context",
+    )
+    report.row("  HTML of the page", f"{len(html.encode()) / 1e3:.0f} KB", "context")
+    report.row(
+        "  API first page (perPage 50) / the page at 100 examples",
+        f"{len(client.get(gallery_api, headers=api_headers).get_json()['items'])} / {api_100} items",
+        "context",
+    )
+
+    # -- server-side render -----------------------------------------------------------------------------------
+    local = {name: in_process_ms(client, path) for name, path in (("ping", "/admin/bench-ping"), ("page", page))}
+    paths = {"ping": "/admin/bench-ping", "list": "/admin/presets", "page": page}
+    results, busy = under_wrk(stack, app, paths)
+
+    def round_median(name, key):
+        return median([r[key] for r in results[name]])
+
+    ping_p99, list_p99, page_p99 = (round_median(n, "p99") for n in ("ping", "list", "page"))
+    for name, label in (("ping", "trivial signed-in page"), ("list", "presets list (trivial full page)")):
+        report.row(
+            f"{label}: requests/s, p99",
+            f"{round_median(name, 'rps'):,.0f} /s, {round_median(name, 'p99'):.1f} ms",
+            "reference",
+        )
+    report.row(
+        "preset page, 1,000 examples, first gallery page: requests/s, p99",
+        f"{round_median('page', 'rps'):,.0f} /s, {page_p99:.1f} ms",
+        "context",
+    )
+    report.row("  p99 vs the trivial signed-in page", f"{page_p99 / ping_p99:.1f} ×", "≤ 3 ×", page_p99 <= 3 * ping_p99)
+    report.row("  p99 vs the presets list", f"{page_p99 / list_p99:.1f} ×", "context (≤ 3 ×)")
+    report.row(
+        "in-process (test client, 1 thread): ping / preset page, p50 and p99",
+        f"{median(local['ping']):.1f}, {percentile(local['ping'], 99):.1f} ms / "
+        f"{median(local['page']):.1f}, {percentile(local['page'], 99):.1f} ms",
+        "context",
+    )
+    report.row("machine busy during wrk", f"{busy:.2f} of {os.cpu_count()} cores", "context")
+    report.note(
+        f"{references} reference thumbnails; per round (p99 ms): "
+        + "; ".join(f"{n} " + ", ".join(f"{r['p99']:.1f}" for r in rs) for n, rs in results.items())
+    )
+    report.note("sizing CPU samples (ms): " + json.dumps([round(v) for v in png_cpu]))
+    report.publish()
