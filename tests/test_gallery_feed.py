@@ -9,6 +9,7 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -17,9 +18,9 @@ from app.models import GalleryExample
 from app.storage.local import MediaStorage
 from app.web import feed_media
 from app.web.api_feed import row_values
-from tests.conftest import API_TOKEN, auth_headers, create_admin, create_preset, sign_in
+from tests.conftest import API_TOKEN, auth_headers, create_admin, create_preset, post_generate, sign_in
 from tests.test_config import PRODUCTION
-from tests.test_gallery_curation import curated, seed
+from tests.test_gallery_curation import curated, gallery, seed
 
 FEED_TOKEN = "feed-token-0123456789abcdef"
 FEED = {"Authorization": f"Bearer {FEED_TOKEN}"}
@@ -317,6 +318,71 @@ def test_a_signed_link_serves_gallery_images_only(feed_app):
     ):
         url = f"/feed-media/{key}?expires={expires}&signature={feed_media.signature(secret, key, expires)}"
         assert client.get(url).status_code == status, key
+
+
+# --- media in S3 (moto's server on 127.0.0.1) ---------------------------------------------------------------
+
+
+def s3_feed(make_app, moto_s3, public: bool = False):
+    """A feed app whose media go to a fresh bucket (`public`: the bucket's own address as S3_PUBLIC_BASE_URL);
+    an offline job stores 20 examples there, then verdicts and a manual place make a curated gallery (4
+    featured, 6 approved, 2 rejected, the rest unreviewed)."""
+    bucket = moto_s3.new_bucket()
+    public_base = {"S3_PUBLIC_BASE_URL": f"{moto_s3.url}/{bucket}"} if public else {}
+    app = make_app(GALLERY_FEED_TOKEN=FEED_TOKEN, **moto_s3.env(bucket, **public_base))
+    client = app.test_client()
+    preset_id = create_preset(client)["id"]
+    assert post_generate(client, preset_id).status_code == 202
+    ids = [item["id"] for item in gallery(client, preset_id, perPage=100)["items"]]
+    assert len(ids) == 20
+    verdicts = ["featured", "approved", "featured", "approved", "rejected", "approved"] * 2
+    for example_id, state in zip(ids[: len(verdicts)], verdicts, strict=True):
+        set_state(client, preset_id, example_id, state)
+    path = f"/api/admin/presets/{preset_id}/gallery/{ids[3]}/move"
+    assert client.post(path, json={"direction": "earlier"}, headers=auth_headers()).status_code == 200
+    return app, bucket, preset_id
+
+
+def bucket_images(moto_s3, bucket: str, preset_id: str, items: list[dict]) -> dict[str, str]:
+    """Every image link of the feed's items (the image and any size stored next to it) → its key in the bucket."""
+    urls = [url for item in items for name, url in item.items() if name.endswith("Url") and url is not None]
+    prefix = f"{moto_s3.url}/{bucket}/"
+    assert urls and all(url.startswith(f"{prefix}examples/{preset_id}/") for url in urls), urls
+    assert not any("/feed-media/" in url for url in urls)
+    keys = {url: urlsplit(url).path.removeprefix(f"/{bucket}/") for url in urls}
+    assert set(keys.values()) <= set(moto_s3.keys(bucket))
+    return keys
+
+
+def test_with_s3_the_feed_links_to_the_bucket_and_the_links_load_without_any_session(make_app, moto_s3, immediate_huey):
+    app, bucket, preset_id = s3_feed(make_app, moto_s3)
+    items = feed(app.test_client(), preset_id).get_json()["items"]
+    assert [item["id"] for item in items] == curated(app, preset_id, states=("featured", "approved"))
+    assert len(items) == 10
+    s3 = moto_s3.client()
+    with httpx.Client() as stranger:  # no cookie, no token: the presigned URL is the only credential
+        for url, key in bucket_images(moto_s3, bucket, preset_id, items).items():
+            assert "X-Amz-Signature=" in url
+            image = stranger.get(url)
+            assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
+            assert image.content == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            assert Image.open(io.BytesIO(image.content)).size == (512, 640)
+            assert stranger.get(url.split("?", 1)[0]).status_code == 403  # the bucket itself is private
+        assert not stranger.cookies
+
+
+def test_with_s3_and_a_public_base_url_the_feed_hands_out_the_public_addresses(make_app, moto_s3, immediate_huey):
+    app, bucket, preset_id = s3_feed(make_app, moto_s3, public=True)
+    items = feed(app.test_client(), preset_id).get_json()["items"]
+    assert len(items) == 10
+    s3 = moto_s3.client()
+    with httpx.Client() as stranger:
+        for url, key in bucket_images(moto_s3, bucket, preset_id, items).items():
+            assert url == f"{moto_s3.url}/{bucket}/{key}"  # no signature: the bucket (or its CDN) is public
+            assert stranger.get(url).status_code == 403  # not yet: moto's bucket is private until told
+            s3.put_object_acl(Bucket=bucket, Key=key, ACL="public-read")
+            image = stranger.get(url)
+            assert image.status_code == 200 and image.content == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
 # --- its own rate limit ------------------------------------------------------------------------------------
