@@ -21,7 +21,13 @@ NOT_CONFIGURED = (
 @click.command("migrate")
 @with_appcontext  # AppGroup.command adds it; add_command does not
 @click.option("--to", "target", type=click.Choice(["s3"]), required=True, help="Where to copy the media to.")
-@click.option("--workers", type=click.IntRange(1, 32), default=8, show_default=True, help="Uploads at once.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=8,
+    show_default=True,
+    help="Files read and checked at once (uploads: 4 at once, the storage's own bound).",
+)
 def media_migrate(target: str, workers: int):
     """Copy every file under MEDIA_DIR into the bucket under the same key.
 
