@@ -5,18 +5,22 @@ job items (by model, provider and state), the durations (by provider), the ledge
 day) and the usage rows (by model, by preset). Several groupings of one table come from one statement:
 `GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain `GROUP BY`s on SQLite, which has none.
 Days, not ISO weeks, are grouped in SQL because SQLite (3.40) has no ISO week; weeks are summed in Python.
+
+Each function returns a `Query`, the statement and how its rows become figures, so `runner` can run the
+independent statements at once (see there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, literal, null, select, tuple_, union_all
+from sqlalchemy import Select, case, func, literal, null, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.sql import Executable
 
-from ..database import db
 from ..models import GalleryExample, ItemState, Job, JobItem, Preset, PresetModelUsage, SpendEntry, UsageState
 from ..spend import usd
 from .period import Period
@@ -24,18 +28,31 @@ from .period import Period
 ENDED = (ItemState.SUCCEEDED, ItemState.FAILED)  # canceled items are the admin's choice, not the model's outcome
 
 
-def grouped(keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence, where: Sequence) -> list[list[tuple]]:
+@dataclass(frozen=True)
+class Query:
+    """A statement and what turns its rows into figures."""
+
+    statement: Executable
+    read: Callable[[Sequence[Any]], Any]
+
+    def then(self, more: Callable[[Any], Any]) -> Query:
+        """The same statement, its figures passed on through `more`."""
+        return Query(self.statement, lambda rows: more(self.read(rows)))
+
+
+def grouped(
+    dialect: str, keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence, where: Sequence
+) -> Query:
     """For each grouping set (indexes into `keys`), the rows (its keys' values..., aggregates...), in one
     statement. `where` filters the one table the keys and aggregates read."""
-    if db.engine.dialect.name == "postgresql":
-        query = (
+    if dialect == "postgresql":
+        statement: Executable = (
             select(func.grouping(*keys), *keys, *aggregates)
             .where(*where)
             .group_by(func.grouping_sets(*[tuple_(*(keys[k] for k in s)) for s in sets]))
         )
         # GROUPING() sets a bit, first key highest, for each key a row is not grouped by
         masks = {sum(1 << (len(keys) - 1 - k) for k in range(len(keys)) if k not in s): n for n, s in enumerate(sets)}
-        rows = [(masks[mask], *rest) for mask, *rest in db.session.execute(query)]
     else:
         branches = [
             select(literal(n), *(key if k in s else null() for k, key in enumerate(keys)), *aggregates)
@@ -43,36 +60,41 @@ def grouped(keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence,
             .group_by(*(keys[k] for k in s))
             for n, s in enumerate(sets)
         ]
-        rows = [tuple(row) for row in db.session.execute(union_all(*branches))]
-    found: list[list[tuple]] = [[] for _ in sets]
-    for n, *values in rows:
-        found[n].append(tuple(values[k] for k in sets[n]) + tuple(values[len(keys) :]))  # the set's key order
-    return found
+        statement, masks = union_all(*branches), {n: n for n in range(len(sets))}
+
+    def split(rows: Sequence[Any]) -> list[list[tuple]]:
+        found: list[list[tuple]] = [[] for _ in sets]
+        for mark, *values in rows:
+            n = masks[mark]
+            found[n].append(tuple(values[k] for k in sets[n]) + tuple(values[len(keys) :]))  # the set's key order
+        return found
+
+    return Query(statement, split)
 
 
-def examples(period: Period) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def examples(dialect: str, period: Period) -> Query:
     """Examples stored in the range: (model, state, n), (preset, provider, state, n), (day, n)."""
     e = GalleryExample
     keys = (e.model_id, e.state, e.preset_id, e.provider, func.date(e.created_at))
-    by_model, by_preset, by_day = grouped(
-        keys, ((0, 1), (2, 3, 1), (4,)), [func.count()], [period.covers(e.created_at)]
+    sets = ((0, 1), (2, 3, 1), (4,))
+    return grouped(dialect, keys, sets, [func.count()], [period.covers(e.created_at)]).then(
+        lambda found: (found[0], found[1], [(as_date(day), n) for day, n in found[2]])
     )
-    return by_model, by_preset, [(as_date(day), n) for day, n in by_day]
 
 
-def items(period: Period) -> list[tuple[str, str, str, int]]:
+def items(period: Period) -> Query:
     """(model, provider, state, n) of the ended items of the jobs created in the range."""
-    query = (
+    statement = (
         select(JobItem.model_id, Job.provider, JobItem.state, func.count())
         .select_from(JobItem)
         .join(Job, Job.id == JobItem.job_id)
         .where(period.covers(Job.created_at), JobItem.state.in_(ENDED))
         .group_by(JobItem.model_id, Job.provider, JobItem.state)
     )
-    return [tuple(row) for row in db.session.execute(query)]  # type: ignore[misc]
+    return Query(statement, lambda rows: [tuple(row) for row in rows])
 
 
-def _timed_items(period: Period):
+def _timed_items(period: Period) -> Select:
     return (
         select(Job.provider)
         .select_from(JobItem)
@@ -82,21 +104,36 @@ def _timed_items(period: Period):
     )
 
 
-def durations_by_provider(period: Period) -> dict[str, tuple[int, float, float]]:
+def durations_by_provider(dialect: str, period: Period) -> Query:
     """{provider: (count, median, p95)} of the time to result of succeeded items, in seconds.
 
     Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's `percentile_cont`,
-    position p × (n − 1) in the sorted values). PostgreSQL computes them in one grouped query; SQLite has
-    no percentile, so it fetches the durations (one query) and the same formula runs here."""
+    position p × (n − 1) in the sorted values). PostgreSQL hashes each provider's durations into an array
+    and sorts each array once for both percentiles (a `GROUP BY` of `percentile_cont` itself would first
+    sort every row by provider, on disk past work_mem). SQLite has no percentile, so it fetches the
+    durations and the same formula runs here."""
     seconds = JobItem.prediction_seconds
-    if db.engine.dialect.name == "postgresql":
-        both = func.percentile_cont(array([0.5, 0.95])).within_group(seconds)  # one sort for both
-        query = _timed_items(period).add_columns(func.count(), both).group_by(Job.provider)
-        return {provider: (int(n), float(p[0]), float(p[1])) for provider, n, p in db.session.execute(query)}
-    values: dict[str, list[float]] = {}
-    for provider, value in db.session.execute(_timed_items(period).add_columns(seconds)):
-        values.setdefault(provider, []).append(float(value))
-    return {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
+    if dialect == "postgresql":
+        timed = (
+            _timed_items(period)
+            .add_columns(func.count().label("n"), func.array_agg(seconds).label("seconds"))
+            .group_by(Job.provider)
+            .subquery()
+        )
+        value = func.unnest(timed.c.seconds).column_valued("value")
+        both = select(func.percentile_cont(array([0.5, 0.95])).within_group(value)).scalar_subquery()
+        return Query(
+            select(timed.c.provider, timed.c.n, both),
+            lambda rows: {provider: (int(n), float(p[0]), float(p[1])) for provider, n, p in rows},
+        )
+
+    def compute(rows: Sequence[Any]) -> dict[str, tuple[int, float, float]]:
+        values: dict[str, list[float]] = {}
+        for provider, value in rows:
+            values.setdefault(provider, []).append(float(value))
+        return {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
+
+    return Query(_timed_items(period).add_columns(seconds), compute)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -108,12 +145,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def spend(period: Period) -> tuple[list[tuple], list[tuple[date, Decimal]]]:
+def spend(dialect: str, period: Period) -> Query:
     """Ledger entries recorded in the range: (preset, provider, USD), (day, USD)."""
     s = SpendEntry
     keys = (s.preset_id, s.provider, func.date(s.created_at))
-    by_preset, by_day = grouped(keys, ((0, 1), (2,)), [func.sum(s.amount)], [period.covers(s.created_at)])
-    return [(p, v, usd(t)) for p, v, t in by_preset], [(as_date(day), usd(t)) for day, t in by_day]
+    return grouped(dialect, keys, ((0, 1), (2,)), [func.sum(s.amount)], [period.covers(s.created_at)]).then(
+        lambda found: ([(p, v, usd(t)) for p, v, t in found[0]], [(as_date(day), usd(t)) for day, t in found[1]])
+    )
 
 
 def as_date(value) -> date:
@@ -121,18 +159,17 @@ def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def usage(registry_ids: Collection[str]) -> tuple[dict[str, int], dict[str, int]]:
+def usage(dialect: str, registry_ids: Collection[str]) -> Query:
     """Now, whatever the range (usage is a state, not a history): ({model: presets that have used it},
     {preset: models of the registry it has used})."""
     u = PresetModelUsage
     in_registry = func.sum(case((u.model_id.in_(list(registry_ids)), 1), else_=0))
-    by_model, by_preset = grouped(
-        (u.model_id, u.preset_id), ((0,), (1,)), [func.count(), in_registry], [u.state == UsageState.USED]
-    )
-    return {m: int(n) for m, n, _ in by_model}, {p: int(n or 0) for p, _, n in by_preset}
+    return grouped(
+        dialect, (u.model_id, u.preset_id), ((0,), (1,)), [func.count(), in_registry], [u.state == UsageState.USED]
+    ).then(lambda found: ({m: int(n) for m, n, _ in found[0]}, {p: int(n or 0) for p, _, n in found[1]}))
 
 
-def presets() -> list[tuple[str, str, str]]:
+def presets() -> Query:
     """(id, name, provider) of every preset, by name."""
-    query = select(Preset.id, Preset.name, Preset.provider).order_by(Preset.name)
-    return [(pid, name, provider) for pid, name, provider in db.session.execute(query)]
+    statement = select(Preset.id, Preset.name, Preset.provider).order_by(Preset.name)
+    return Query(statement, lambda rows: [(pid, name, provider) for pid, name, provider in rows])
