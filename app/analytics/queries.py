@@ -1,9 +1,10 @@
-"""The grouped queries behind a report: six, whatever the number of presets, models or rows.
+"""The grouped queries behind a report: five, whatever the number of presets, models or rows.
 
 Each big table is read once: the examples (by model and state, by preset, provider and state, by day), the
-job items (by model, provider and state), the durations (by provider), the ledger (by preset and provider, by
-day) and the usage rows (by model, by preset). Several groupings of one table come from one statement:
-`GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain `GROUP BY`s on SQLite, which has none.
+job items with their jobs (by model, provider and state; the durations by provider), the ledger (by preset
+and provider, by day) and the usage rows (by model, by preset); then the presets' names. Several groupings
+of one table come from one statement: `GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain
+`GROUP BY`s on SQLite, which has none.
 Days, not ISO weeks, are grouped in SQL because SQLite (3.40) has no ISO week; weeks are summed in Python.
 
 Each function returns a `Query`, the statement and how its rows become figures, so `runner` can run the
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal, null, select, tuple_, union_all
+from sqlalchemy import case, func, literal, null, select, true, tuple_, union_all
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql import Executable
 
@@ -82,58 +83,52 @@ def examples(dialect: str, period: Period) -> Query:
     )
 
 
-def items(period: Period) -> Query:
-    """(model, provider, state, n) of the ended items of the jobs created in the range."""
-    statement = (
-        select(JobItem.model_id, Job.provider, JobItem.state, func.count())
-        .select_from(JobItem)
-        .join(Job, Job.id == JobItem.job_id)
-        .where(period.covers(Job.created_at), JobItem.state.in_(ENDED))
-        .group_by(JobItem.model_id, Job.provider, JobItem.state)
-    )
-    return Query(statement, lambda rows: [tuple(row) for row in rows])
-
-
-def _timed_items(period: Period) -> Select:
-    return (
-        select(Job.provider)
-        .select_from(JobItem)
-        .join(Job, Job.id == JobItem.job_id)
-        .where(period.covers(Job.created_at), JobItem.state == ItemState.SUCCEEDED)
-        .where(JobItem.prediction_seconds.is_not(None))
-    )
-
-
-def durations_by_provider(dialect: str, period: Period) -> Query:
-    """{provider: (count, median, p95)} of the time to result of succeeded items, in seconds.
+def outcomes(dialect: str, period: Period) -> Query:
+    """What became of the items of the jobs created in the range, from one join of items and jobs:
+    ([(model, provider, state, n) of the ended items], {provider: (count, median, p95)} of the time to
+    result of the succeeded items, in seconds).
 
     Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's `percentile_cont`,
-    position p × (n − 1) in the sorted values). PostgreSQL hashes each provider's durations into an array
-    and sorts each array once for both percentiles (a `GROUP BY` of `percentile_cont` itself would first
-    sort every row by provider, on disk past work_mem). SQLite has no percentile, so it fetches the
-    durations and the same formula runs here."""
-    seconds = JobItem.prediction_seconds
+    position p × (n − 1) in the sorted values). PostgreSQL gathers each group's durations into an array
+    while it counts (hashing, no sort of every row), then sorts each provider's once for both percentiles.
+    SQLite has no percentile (nor arrays): it returns the durations after the counts, and the same formula
+    runs here."""
+    ended = [period.covers(Job.created_at), JobItem.state.in_(ENDED)]
+    timed = (JobItem.state == ItemState.SUCCEEDED) & JobItem.prediction_seconds.is_not(None)
+    keys = (JobItem.model_id, Job.provider, JobItem.state)
+    joined = select().select_from(JobItem).join(Job, Job.id == JobItem.job_id)
     if dialect == "postgresql":
-        timed = (
-            _timed_items(period)
-            .add_columns(func.count().label("n"), func.array_agg(seconds).label("seconds"))
-            .group_by(Job.provider)
-            .subquery()
+        seconds = func.array_agg(JobItem.prediction_seconds).filter(timed)
+        groups = joined.add_columns(*keys, func.count().label("n"), seconds.label("seconds")).where(*ended)
+        fine = groups.group_by(*keys).cte("fine")
+        timed_count = func.sum(func.cardinality(fine.c.seconds))
+        by_provider = select(fine.c.provider, timed_count.label("timed")).group_by(fine.c.provider)
+        providers = by_provider.having(timed_count > 0).subquery("providers")
+        one = fine.alias("one")
+        spread = func.unnest(one.c.seconds).table_valued("value").render_derived("spread")
+        both = select(func.percentile_cont(array([0.5, 0.95])).within_group(spread.c.value))
+        both = both.select_from(one.join(spread, true())).where(one.c.provider == providers.c.provider)
+        statement: Executable = union_all(
+            select(literal(0), fine.c.model_id, fine.c.provider, fine.c.state, fine.c.n, null()),
+            select(literal(1), null(), providers.c.provider, null(), providers.c.timed, both.scalar_subquery()),
         )
-        value = func.unnest(timed.c.seconds).column_valued("value")
-        both = select(func.percentile_cont(array([0.5, 0.95])).within_group(value)).scalar_subquery()
-        return Query(
-            select(timed.c.provider, timed.c.n, both),
-            lambda rows: {provider: (int(n), float(p[0]), float(p[1])) for provider, n, p in rows},
-        )
+    else:
+        counts = joined.add_columns(literal(0), *keys, func.count(), null()).where(*ended).group_by(*keys)
+        values = joined.add_columns(literal(1), null(), Job.provider, null(), null(), JobItem.prediction_seconds)
+        statement = union_all(counts, values.where(period.covers(Job.created_at), timed))
+    return Query(statement, lambda rows: _outcomes(dialect, rows))
 
-    def compute(rows: Sequence[Any]) -> dict[str, tuple[int, float, float]]:
-        values: dict[str, list[float]] = {}
-        for provider, value in rows:
+
+def _outcomes(dialect: str, rows: Sequence[Any]) -> tuple[list[tuple], dict[str, tuple[int, float, float]]]:
+    counts = [(model_id, provider, state, n) for mark, model_id, provider, state, n, _ in rows if mark == 0]
+    if dialect == "postgresql":
+        durations = {provider: (int(n), float(p[0]), float(p[1])) for mark, _, provider, _, n, p in rows if mark == 1}
+        return counts, durations
+    values: dict[str, list[float]] = {}
+    for mark, _, provider, _, _, value in rows:
+        if mark == 1:
             values.setdefault(provider, []).append(float(value))
-        return {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
-
-    return Query(_timed_items(period).add_columns(seconds), compute)
+    return counts, {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
 
 
 def percentile(values: list[float], fraction: float) -> float:

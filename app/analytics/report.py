@@ -92,8 +92,7 @@ class Rows:
         found = runner.run(
             {
                 "examples": queries.examples(dialect, period),
-                "items": queries.items(period),
-                "durations": queries.durations_by_provider(dialect, period),
+                "outcomes": queries.outcomes(dialect, period),
                 "spend": queries.spend(dialect, period),
                 "usage": queries.usage(dialect, registry_ids),
                 "presets": queries.presets(),
@@ -106,10 +105,10 @@ class Rows:
         for preset_id, provider, state, n in by_preset:
             rows.presets.example(preset_id, state, n)
             rows.providers.example(provider, state, n)
-        for model_id, provider, state, n in found["items"]:
+        items, rows.durations = found["outcomes"]
+        for model_id, provider, state, n in items:
             rows.models.item(model_id, state, n)
             rows.providers.item(provider, state, n)
-        rows.durations = found["durations"]
         spent, rows.spend_by_day = found["spend"]
         for preset_id, provider, amount in spent:  # a deleted preset's entries count for their provider
             rows.spend_by_preset[preset_id] += amount
