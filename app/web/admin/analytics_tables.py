@@ -153,13 +153,17 @@ def page_rows(table: Table, rows: Sequence[dict], link: Callable[[dict], str] | 
     openers = [
         Markup('<td data-key="{}"{}>').format(c.key, Markup(' class="num"') if c.numeric else "") for c in columns
     ]
+    # a number's cell is written by the formats above (digits, ",", ".", "%", "$", "s", "—"): nothing to escape
+    cells = [(opener, c, c.numeric) for opener, c in zip(openers, columns, strict=True)][1:]
     written = []
     for row in rows:
         first = escape(page_cell(columns[0], row))
         if link is not None:
             first = Markup('<a href="{}">{}</a>').format(link(row), first)
-        cells = "".join(f"{openers[n]}{escape(page_cell(c, row))}</td>" for n, c in enumerate(columns) if n)
-        written.append(Markup(f"<tr>{head}{first}</th>{cells}</tr>"))
+        tds = "".join(
+            f"{opener}{page_cell(c, row) if number else escape(page_cell(c, row))}</td>" for opener, c, number in cells
+        )
+        written.append(Markup(f"<tr>{head}{first}</th>{tds}</tr>"))
     return written
 
 
