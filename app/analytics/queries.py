@@ -1,22 +1,27 @@
-"""The grouped queries behind a report: six, whatever the number of presets, models or rows.
+"""The grouped queries behind a report: five, whatever the number of presets, models or rows.
 
 Each big table is read once: the examples (by model and state, by preset, provider and state, by day), the
-job items (by model, provider and state), the durations (by provider), the ledger (by preset and provider, by
-day) and the usage rows (by model, by preset). Several groupings of one table come from one statement:
-`GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain `GROUP BY`s on SQLite, which has none.
+job items with their jobs (by model, provider and state; the durations by provider), the ledger (by preset
+and provider, by day) and the usage rows (by model, by preset); then the presets' names. Several groupings
+of one table come from one statement: `GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain
+`GROUP BY`s on SQLite, which has none.
 Days, not ISO weeks, are grouped in SQL because SQLite (3.40) has no ISO week; weeks are summed in Python.
+
+Each function returns a `Query`, the statement and how its rows become figures, so `runner` can run the
+independent statements at once (see there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import case, func, literal, null, select, tuple_, union_all
+from sqlalchemy import case, func, literal, null, select, true, tuple_, union_all
 from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.sql import Executable
 
-from ..database import db
 from ..models import GalleryExample, ItemState, Job, JobItem, Preset, PresetModelUsage, SpendEntry, UsageState
 from ..spend import usd
 from .period import Period
@@ -24,18 +29,31 @@ from .period import Period
 ENDED = (ItemState.SUCCEEDED, ItemState.FAILED)  # canceled items are the admin's choice, not the model's outcome
 
 
-def grouped(keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence, where: Sequence) -> list[list[tuple]]:
+@dataclass(frozen=True)
+class Query:
+    """A statement and what turns its rows into figures."""
+
+    statement: Executable
+    read: Callable[[Sequence[Any]], Any]
+
+    def then(self, more: Callable[[Any], Any]) -> Query:
+        """The same statement, its figures passed on through `more`."""
+        return Query(self.statement, lambda rows: more(self.read(rows)))
+
+
+def grouped(
+    dialect: str, keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence, where: Sequence
+) -> Query:
     """For each grouping set (indexes into `keys`), the rows (its keys' values..., aggregates...), in one
     statement. `where` filters the one table the keys and aggregates read."""
-    if db.engine.dialect.name == "postgresql":
-        query = (
+    if dialect == "postgresql":
+        statement: Executable = (
             select(func.grouping(*keys), *keys, *aggregates)
             .where(*where)
             .group_by(func.grouping_sets(*[tuple_(*(keys[k] for k in s)) for s in sets]))
         )
         # GROUPING() sets a bit, first key highest, for each key a row is not grouped by
         masks = {sum(1 << (len(keys) - 1 - k) for k in range(len(keys)) if k not in s): n for n, s in enumerate(sets)}
-        rows = [(masks[mask], *rest) for mask, *rest in db.session.execute(query)]
     else:
         branches = [
             select(literal(n), *(key if k in s else null() for k, key in enumerate(keys)), *aggregates)
@@ -43,60 +61,74 @@ def grouped(keys: Sequence, sets: Sequence[Sequence[int]], aggregates: Sequence,
             .group_by(*(keys[k] for k in s))
             for n, s in enumerate(sets)
         ]
-        rows = [tuple(row) for row in db.session.execute(union_all(*branches))]
-    found: list[list[tuple]] = [[] for _ in sets]
-    for n, *values in rows:
-        found[n].append(tuple(values[k] for k in sets[n]) + tuple(values[len(keys) :]))  # the set's key order
-    return found
+        statement, masks = union_all(*branches), {n: n for n in range(len(sets))}
+
+    def split(rows: Sequence[Any]) -> list[list[tuple]]:
+        found: list[list[tuple]] = [[] for _ in sets]
+        for mark, *values in rows:
+            n = masks[mark]
+            found[n].append(tuple(values[k] for k in sets[n]) + tuple(values[len(keys) :]))  # the set's key order
+        return found
+
+    return Query(statement, split)
 
 
-def examples(period: Period) -> tuple[list[tuple], list[tuple], list[tuple]]:
+def examples(dialect: str, period: Period) -> Query:
     """Examples stored in the range: (model, state, n), (preset, provider, state, n), (day, n)."""
     e = GalleryExample
     keys = (e.model_id, e.state, e.preset_id, e.provider, func.date(e.created_at))
-    by_model, by_preset, by_day = grouped(
-        keys, ((0, 1), (2, 3, 1), (4,)), [func.count()], [period.covers(e.created_at)]
-    )
-    return by_model, by_preset, [(as_date(day), n) for day, n in by_day]
-
-
-def items(period: Period) -> list[tuple[str, str, str, int]]:
-    """(model, provider, state, n) of the ended items of the jobs created in the range."""
-    query = (
-        select(JobItem.model_id, Job.provider, JobItem.state, func.count())
-        .select_from(JobItem)
-        .join(Job, Job.id == JobItem.job_id)
-        .where(period.covers(Job.created_at), JobItem.state.in_(ENDED))
-        .group_by(JobItem.model_id, Job.provider, JobItem.state)
-    )
-    return [tuple(row) for row in db.session.execute(query)]  # type: ignore[misc]
-
-
-def _timed_items(period: Period):
-    return (
-        select(Job.provider)
-        .select_from(JobItem)
-        .join(Job, Job.id == JobItem.job_id)
-        .where(period.covers(Job.created_at), JobItem.state == ItemState.SUCCEEDED)
-        .where(JobItem.prediction_seconds.is_not(None))
+    sets = ((0, 1), (2, 3, 1), (4,))
+    return grouped(dialect, keys, sets, [func.count()], [period.covers(e.created_at)]).then(
+        lambda found: (found[0], found[1], [(as_date(day), n) for day, n in found[2]])
     )
 
 
-def durations_by_provider(period: Period) -> dict[str, tuple[int, float, float]]:
-    """{provider: (count, median, p95)} of the time to result of succeeded items, in seconds.
+def outcomes(dialect: str, period: Period) -> Query:
+    """What became of the items of the jobs created in the range, from one join of items and jobs:
+    ([(model, provider, state, n) of the ended items], {provider: (count, median, p95)} of the time to
+    result of the succeeded items, in seconds).
 
     Percentiles interpolate linearly between the two nearest ranks (PostgreSQL's `percentile_cont`,
-    position p × (n − 1) in the sorted values). PostgreSQL computes them in one grouped query; SQLite has
-    no percentile, so it fetches the durations (one query) and the same formula runs here."""
-    seconds = JobItem.prediction_seconds
-    if db.engine.dialect.name == "postgresql":
-        both = func.percentile_cont(array([0.5, 0.95])).within_group(seconds)  # one sort for both
-        query = _timed_items(period).add_columns(func.count(), both).group_by(Job.provider)
-        return {provider: (int(n), float(p[0]), float(p[1])) for provider, n, p in db.session.execute(query)}
+    position p × (n − 1) in the sorted values). PostgreSQL gathers each group's durations into an array
+    while it counts (hashing, no sort of every row), then sorts each provider's once for both percentiles.
+    SQLite has no percentile (nor arrays): it returns the durations after the counts, and the same formula
+    runs here."""
+    ended = [period.covers(Job.created_at), JobItem.state.in_(ENDED)]
+    timed = (JobItem.state == ItemState.SUCCEEDED) & JobItem.prediction_seconds.is_not(None)
+    keys = (JobItem.model_id, Job.provider, JobItem.state)
+    joined = select().select_from(JobItem).join(Job, Job.id == JobItem.job_id)
+    if dialect == "postgresql":
+        seconds = func.array_agg(JobItem.prediction_seconds).filter(timed)
+        groups = joined.add_columns(*keys, func.count().label("n"), seconds.label("seconds")).where(*ended)
+        fine = groups.group_by(*keys).cte("fine")
+        timed_count = func.sum(func.cardinality(fine.c.seconds))
+        by_provider = select(fine.c.provider, timed_count.label("timed")).group_by(fine.c.provider)
+        providers = by_provider.having(timed_count > 0).subquery("providers")
+        one = fine.alias("one")
+        spread = func.unnest(one.c.seconds).table_valued("value").render_derived("spread")
+        both = select(func.percentile_cont(array([0.5, 0.95])).within_group(spread.c.value))
+        both = both.select_from(one.join(spread, true())).where(one.c.provider == providers.c.provider)
+        statement: Executable = union_all(
+            select(literal(0), fine.c.model_id, fine.c.provider, fine.c.state, fine.c.n, null()),
+            select(literal(1), null(), providers.c.provider, null(), providers.c.timed, both.scalar_subquery()),
+        )
+    else:
+        counts = joined.add_columns(literal(0), *keys, func.count(), null()).where(*ended).group_by(*keys)
+        values = joined.add_columns(literal(1), null(), Job.provider, null(), null(), JobItem.prediction_seconds)
+        statement = union_all(counts, values.where(period.covers(Job.created_at), timed))
+    return Query(statement, lambda rows: _outcomes(dialect, rows))
+
+
+def _outcomes(dialect: str, rows: Sequence[Any]) -> tuple[list[tuple], dict[str, tuple[int, float, float]]]:
+    counts = [(model_id, provider, state, n) for mark, model_id, provider, state, n, _ in rows if mark == 0]
+    if dialect == "postgresql":
+        durations = {provider: (int(n), float(p[0]), float(p[1])) for mark, _, provider, _, n, p in rows if mark == 1}
+        return counts, durations
     values: dict[str, list[float]] = {}
-    for provider, value in db.session.execute(_timed_items(period).add_columns(seconds)):
-        values.setdefault(provider, []).append(float(value))
-    return {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
+    for mark, _, provider, _, _, value in rows:
+        if mark == 1:
+            values.setdefault(provider, []).append(float(value))
+    return counts, {provider: (len(v), percentile(v, 0.5), percentile(v, 0.95)) for provider, v in values.items()}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -108,12 +140,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def spend(period: Period) -> tuple[list[tuple], list[tuple[date, Decimal]]]:
+def spend(dialect: str, period: Period) -> Query:
     """Ledger entries recorded in the range: (preset, provider, USD), (day, USD)."""
     s = SpendEntry
     keys = (s.preset_id, s.provider, func.date(s.created_at))
-    by_preset, by_day = grouped(keys, ((0, 1), (2,)), [func.sum(s.amount)], [period.covers(s.created_at)])
-    return [(p, v, usd(t)) for p, v, t in by_preset], [(as_date(day), usd(t)) for day, t in by_day]
+    return grouped(dialect, keys, ((0, 1), (2,)), [func.sum(s.amount)], [period.covers(s.created_at)]).then(
+        lambda found: ([(p, v, usd(t)) for p, v, t in found[0]], [(as_date(day), usd(t)) for day, t in found[1]])
+    )
 
 
 def as_date(value) -> date:
@@ -121,18 +154,17 @@ def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def usage(registry_ids: Collection[str]) -> tuple[dict[str, int], dict[str, int]]:
+def usage(dialect: str, registry_ids: Collection[str]) -> Query:
     """Now, whatever the range (usage is a state, not a history): ({model: presets that have used it},
     {preset: models of the registry it has used})."""
     u = PresetModelUsage
     in_registry = func.sum(case((u.model_id.in_(list(registry_ids)), 1), else_=0))
-    by_model, by_preset = grouped(
-        (u.model_id, u.preset_id), ((0,), (1,)), [func.count(), in_registry], [u.state == UsageState.USED]
-    )
-    return {m: int(n) for m, n, _ in by_model}, {p: int(n or 0) for p, _, n in by_preset}
+    return grouped(
+        dialect, (u.model_id, u.preset_id), ((0,), (1,)), [func.count(), in_registry], [u.state == UsageState.USED]
+    ).then(lambda found: ({m: int(n) for m, n, _ in found[0]}, {p: int(n or 0) for p, _, n in found[1]}))
 
 
-def presets() -> list[tuple[str, str, str]]:
+def presets() -> Query:
     """(id, name, provider) of every preset, by name."""
-    query = select(Preset.id, Preset.name, Preset.provider).order_by(Preset.name)
-    return [(pid, name, provider) for pid, name, provider in db.session.execute(query)]
+    statement = select(Preset.id, Preset.name, Preset.provider).order_by(Preset.name)
+    return Query(statement, lambda rows: [(pid, name, provider) for pid, name, provider in rows])

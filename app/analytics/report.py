@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from ..models import CurationState, ItemState
 from ..spend import ZERO, as_text
-from . import queries
+from . import queries, runner
 from .period import Period
 
 APPROVED = (CurationState.APPROVED, CurationState.FEATURED)
@@ -84,25 +84,37 @@ class Rows:
     spend_by_day: list = field(default_factory=list)
     presets_of_model: dict = field(default_factory=dict)
     models_of_preset: dict = field(default_factory=dict)
+    preset_list: list = field(default_factory=list)  # (id, name, provider) of every preset, by name
 
     @classmethod
     def read(cls, period: Period, registry_ids: Sequence[str]) -> Rows:
+        dialect = runner.dialect()
+        found = runner.run(
+            {
+                "examples": queries.examples(dialect, period),
+                "outcomes": queries.outcomes(dialect, period),
+                "spend": queries.spend(dialect, period),
+                "usage": queries.usage(dialect, registry_ids),
+                "presets": queries.presets(),
+            }
+        )
         rows = cls()
-        by_model, by_preset, rows.examples_by_day = queries.examples(period)
+        by_model, by_preset, rows.examples_by_day = found["examples"]
         for model_id, state, n in by_model:
             rows.models.example(model_id, state, n)
         for preset_id, provider, state, n in by_preset:
             rows.presets.example(preset_id, state, n)
             rows.providers.example(provider, state, n)
-        for model_id, provider, state, n in queries.items(period):
+        items, rows.durations = found["outcomes"]
+        for model_id, provider, state, n in items:
             rows.models.item(model_id, state, n)
             rows.providers.item(provider, state, n)
-        rows.durations = queries.durations_by_provider(period)
-        spent, rows.spend_by_day = queries.spend(period)
+        spent, rows.spend_by_day = found["spend"]
         for preset_id, provider, amount in spent:  # a deleted preset's entries count for their provider
             rows.spend_by_preset[preset_id] += amount
             rows.spend_by_provider[provider] += amount
-        rows.presets_of_model, rows.models_of_preset = queries.usage(registry_ids)
+        rows.presets_of_model, rows.models_of_preset = found["usage"]
+        rows.preset_list = found["presets"]
         return rows
 
 
@@ -135,7 +147,7 @@ def provider_rows(rows: Rows, providers: Sequence[str]) -> list[dict]:
 
 def preset_rows(rows: Rows, pool: int) -> list[dict]:
     table = []
-    for preset_id, name, provider in queries.presets():
+    for preset_id, name, provider in rows.preset_list:
         states = rows.presets.states.get(preset_id, {})
         used = rows.models_of_preset.get(preset_id, 0)
         table.append(

@@ -1,12 +1,15 @@
 """Bar charts drawn on the server as SVG geometry: no chart library in the browser, nothing for the CSP
-to allow. This module only computes where things go (in a fixed viewBox); `_charts.html` writes the SVG,
-and the page puts each chart's data table right after it, so the numbers never depend on the picture."""
+to allow. This module computes where things go (in a fixed viewBox) and writes the bars and dots, the only
+elements there are many of (200 on the presets chart); `_charts.html` writes the rest of the SVG, and the
+page puts each chart's data table right after it, so the numbers never depend on the picture."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 72, 20, 56  # room for the axes' ticks and labels
@@ -65,6 +68,26 @@ class Chart:
     top: int = TOP
     plot_right: int = WIDTH - RIGHT
     plot_bottom: int = HEIGHT - BOTTOM
+
+    def bars_svg(self) -> Markup:
+        """One `<rect>` a bar, its value in its `<title>` (the tooltip)."""
+        return Markup(
+            "".join(
+                f'<rect class="{m.css}" x="{m.x:.1f}" y="{m.y:.1f}" width="{m.width:.2f}" height="{m.height:.1f}">'
+                f"<title>{escape(m.tip)}</title></rect>"
+                for m in self.marks
+            )
+        )
+
+    def dots_svg(self) -> Markup:
+        """One `<circle>` a point of the line, its value in its `<title>`."""
+        return Markup(
+            "".join(
+                f'<circle class="dot {d.css}" cx="{d.x:.1f}" cy="{d.y:.1f}" r="3.5">'
+                f"<title>{escape(d.tip)}</title></circle>"
+                for d in self.line_dots
+            )
+        )
 
 
 def nice_top(value: float) -> float:

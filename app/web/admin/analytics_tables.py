@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from markupsafe import Markup, escape
+
 from ...spend import money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
@@ -142,8 +144,27 @@ def page_cell(column: Column, row: dict) -> str:
     return PAGE_FORMAT[column.kind](row[column.key])
 
 
-def page_cells(table: Table, row: dict) -> list[str]:
-    return [page_cell(c, row) for c in table.page_columns]
+def page_rows(table: Table, rows: Sequence[dict], link: Callable[[dict], str] | None = None) -> list[Markup]:
+    """Each row as the table's `<tr>`: the first cell a row header (a link when `link` gives one), each cell
+    tagged with its column's key, numbers right-aligned. Written here rather than by a loop in the template:
+    a 200-row table is 2,400 cells, each a few template expressions."""
+    columns = table.page_columns
+    head = Markup('<th scope="row" data-key="{}">').format(columns[0].key)
+    openers = [
+        Markup('<td data-key="{}"{}>').format(c.key, Markup(' class="num"') if c.numeric else "") for c in columns
+    ]
+    # a number's cell is written by the formats above (digits, ",", ".", "%", "$", "s", "—"): nothing to escape
+    cells = [(opener, c, c.numeric) for opener, c in zip(openers, columns, strict=True)][1:]
+    written = []
+    for row in rows:
+        first = escape(page_cell(columns[0], row))
+        if link is not None:
+            first = Markup('<a href="{}">{}</a>').format(link(row), first)
+        tds = "".join(
+            f"{opener}{page_cell(c, row) if number else escape(page_cell(c, row))}</td>" for opener, c, number in cells
+        )
+        written.append(Markup(f"<tr>{head}{first}</th>{tds}</tr>"))
+    return written
 
 
 def csv_cell(column: Column, value) -> str:

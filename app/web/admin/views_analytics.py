@@ -13,7 +13,7 @@ from ...analytics import AnalyticsError, Period
 from ...spend import money
 from ..analytics_data import period_of, report_for
 from .analytics_charts import Scale, Series, add_line, bar_chart, count_scale, nice_top, percent_scale
-from .analytics_tables import TABLES, Column, csv_text, page_cell, page_cells
+from .analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
 
 bp = Blueprint("admin_analytics", __name__, url_prefix="/admin/analytics")
 
@@ -82,6 +82,10 @@ def charts(report: dict) -> dict:
     }
 
 
+def preset_link(row: dict) -> str:
+    return url_for("admin_presets.preset", preset_id=row["presetId"])
+
+
 def period_form() -> dict:
     """What the range form shows back: the values as typed (escaped by the template)."""
     return {"from": request.args.get("from", "")[:40], "to": request.args.get("to", "")[:40]}
@@ -93,7 +97,11 @@ def analytics():
         period = period_of(request.args)
     except AnalyticsError as exc:
         return render_template("admin/analytics.html", error=exc.message, form=period_form(), report=None), 400
-    report = report_for(period)
+    return page(report_for(period))
+
+
+def page(report: dict) -> str:
+    """The page of a report: each table's chart, its rows and its CSV link."""
     bounds = {"from": report["from"], "to": report["to"]}
     return render_template(
         "admin/analytics.html",
@@ -101,7 +109,10 @@ def analytics():
         form=bounds,
         tables=TABLES,
         charts=charts(report),
-        rows={key: [(row, page_cells(table, row)) for row in report[key]] for key, table in TABLES.items()},
+        rows={
+            key: page_rows(table, report[key], preset_link if key == "presets" else None)
+            for key, table in TABLES.items()
+        },
         csv_urls={key: url_for(".table_csv", name=key, **bounds) for key in TABLES},
         error=None,
     )
