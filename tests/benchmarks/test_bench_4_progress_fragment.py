@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -40,6 +41,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def signed_in_gunicorn(app, tmp_path: Path):
+    """gunicorn (-w 2 -k gthread, 4 threads) serving the benchmark app on a free port, with an admin signed in:
+    yields (base URL, that admin's httpx client, their cookie for wrk); stops the server afterwards."""
+    port = free_port()
+    log = open(tmp_path / "gunicorn.log", "wb")
+    command = [str(GUNICORN), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [*command, "tests.benchmarks.bench_wsgi:app"],
+        cwd=ROOT,
+        env={**os.environ, **app.config["TEST_ENV"]},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(base + "/admin/login", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=base) as browser:
+            token = csrf_token_of(browser.get("/admin/login").text)
+            answer = browser.post(
+                "/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
+            )
+            assert answer.status_code == 303, answer.text
+            yield base, browser, "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
 
 
 def wrk(url: str, cookie: str) -> dict:
@@ -170,45 +209,8 @@ def test_bench_4_progress_fragment_against_a_trivial_signed_in_page(stack):
     refresher = threading.Thread(target=keep_fresh, daemon=True)
     refresher.start()
 
-    port = free_port()
-    env = {**os.environ, **app.config["TEST_ENV"]}
-    log = open(stack.tmp_path / "gunicorn.log", "wb")
-    server = subprocess.Popen(
-        [
-            str(GUNICORN),
-            "-w",
-            "2",
-            "-k",
-            "gthread",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "tests.benchmarks.bench_wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/admin/login", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as browser:
-            token = csrf_token_of(browser.get("/admin/login").text)
-            answer = browser.post(
-                "/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
-            )
-            assert answer.status_code == 303, answer.text
-            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+        with signed_in_gunicorn(app, stack.tmp_path) as (base, browser, cookie):
             fragment_path = f"/admin/jobs/{job_id}/progress?shown={EXAMPLES_SO_FAR}&view=preset&base=0"
             job_view_path = f"/admin/jobs/{job_id}/progress?view=job"
             ping = browser.get("/admin/bench-ping", headers={"HX-Request": "true"})
@@ -221,20 +223,17 @@ def test_bench_4_progress_fragment_against_a_trivial_signed_in_page(stack):
             assert job_page.status_code == 200 and "items-table" in job_page.text
             sizes = {"ping": len(ping.content), "fragment": len(page.content), "job": len(job_page.content)}
 
-        in_process = time_in_process(
-            app, paths={"ping": "/admin/bench-ping", "fragment": fragment_path, "job": job_view_path}
-        )
-        results = {"ping": [], "fragment": [], "job": []}
-        machine = SystemCpu()
-        for _ in range(ROUNDS):
-            for name, path in (("ping", "/admin/bench-ping"), ("fragment", fragment_path), ("job", job_view_path)):
-                results[name].append(wrk(base + path, cookie))
-        busy = machine.cores_busy()
+            in_process = time_in_process(
+                app, paths={"ping": "/admin/bench-ping", "fragment": fragment_path, "job": job_view_path}
+            )
+            results = {"ping": [], "fragment": [], "job": []}
+            machine = SystemCpu()
+            for _ in range(ROUNDS):
+                for name, path in (("ping", "/admin/bench-ping"), ("fragment", fragment_path), ("job", job_view_path)):
+                    results[name].append(wrk(base + path, cookie))
+            busy = machine.cores_busy()
     finally:
         stop.set()
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
     def mean(name, key):  # the median round: one round disturbed by the shared machine does not decide
         return median([r[key] for r in results[name]])

@@ -7,13 +7,11 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import event, insert
 
 from app.database import db
@@ -23,8 +21,8 @@ from app.storage.local import MediaStorage
 from app.storage.sizes import MEDIUM, THUMB, resized_webps, store_sizes
 from tests.benchmarks.helpers import Report, SystemCpu, median, percentile
 from tests.benchmarks.ping import add_ping
-from tests.benchmarks.test_bench_4_progress_fragment import GUNICORN, ROOT, WRK, free_port
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, create_admin, create_preset, csrf_token_of, sign_in
+from tests.benchmarks.test_bench_4_progress_fragment import ROOT, WRK, signed_in_gunicorn
+from tests.conftest import create_admin, create_preset, sign_in
 from tests.photos import photo_bytes
 
 EXAMPLES, FIRST = 1_000, 100
@@ -172,47 +170,15 @@ def wrk(url: str, cookie: str) -> dict:
 
 def under_wrk(stack, app, paths: dict[str, str]) -> tuple[dict[str, list[dict]], float]:
     """gunicorn -w 2 -k gthread --threads 4, as benchmark 4; alternating wrk rounds of each path."""
-    port = free_port()
-    env = {**os.environ, **app.config["TEST_ENV"]}
-    log = open(stack.tmp_path / "gunicorn.log", "wb")
-    command = [str(GUNICORN), "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(
-        [*command, "tests.benchmarks.bench_wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(base + "/admin/login", timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as browser:
-            token = csrf_token_of(browser.get("/admin/login").text)
-            answer = browser.post(
-                "/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token}
-            )
-            assert answer.status_code == 303, answer.text
-            cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
-            for path in paths.values():
-                assert browser.get(path).status_code == 200, path
+    with signed_in_gunicorn(app, stack.tmp_path) as (base, browser, cookie):
+        for path in paths.values():
+            assert browser.get(path).status_code == 200, path
         results: dict[str, list[dict]] = {name: [] for name in paths}
         machine = SystemCpu()
         for _ in range(ROUNDS):
             for name, path in paths.items():
                 results[name].append(wrk(base + path, cookie))
         return results, machine.cores_busy()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 SIZING_RSS = """
