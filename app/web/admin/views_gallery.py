@@ -137,12 +137,18 @@ def generate(preset_id: str):
     if not htmx:
         flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
+    return queued_fragment(preset_id, job, queued.message, queued.selection.warning)
+
+
+def queued_fragment(preset_id: str, job, message: str, warning: str | None):
+    """What the generate panel shows for a job just queued (generate, regenerate): its live progress, the
+    message, and the pool with the models it now holds (none left to show once the job has ended)."""
     body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
     extra = render_template(
         "admin/_generate_queued.html",
         pool=None if ended else model_pool(preset_id),
         preset_id=preset_id,
-        message=queued.message,
-        warning=queued.selection.warning,
+        message=message,
+        warning=warning,
     )
     return body + extra, 200

@@ -7,13 +7,13 @@ to the card with the reason. Routes on the `admin_presets` blueprint.
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import flash, g, redirect, url_for
 
 from ...database import db
 from ...errors import GenerationError
 from ...generation.regenerate import regeneration_message, request_regeneration
-from .common import fragment, gallery_count, is_htmx, model_pool, services
-from .views_jobs import progress_response
+from .common import fragment, is_htmx, services
+from .views_gallery import queued_fragment
 from .views_presets import bp
 
 
@@ -35,12 +35,4 @@ def regenerate_example(preset_id: str, example_id: str):
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
-    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
-    extra = render_template(
-        "admin/_generate_queued.html",
-        pool=None if ended else model_pool(preset_id),
-        preset_id=preset_id,
-        message=message,
-        warning=None,
-    )
-    return body + extra, 200
+    return queued_fragment(preset_id, job, message, None)
