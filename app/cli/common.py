@@ -30,3 +30,14 @@ def find_preset(ref: str) -> Preset:
     if preset is None:
         raise click.ClickException(f"No preset with id or name {ref!r}. See `flask --app wsgi presets list`.")
     return preset
+
+
+def echo_step(done: int, total: int, name: str, outcome: str, detail: str = "", failed: bool = False) -> None:
+    """One line of a long command's progress: `[ 12/72] male_12: cached (detail)`, on stderr when it failed."""
+    line = f"[{done:>{len(str(total))}}/{total}] {name}: {outcome}"
+    click.echo(f"{line} ({detail})" if detail else line, err=failed)
+
+
+def named_some(names: list[str], shown: int = 10) -> str:
+    """The first `shown` names and how many more: what a failure message can list."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from ..storage.base import StorageError
 from ..storage.migrate import COPIED, FAILED, SKIPPED, migrate
 from ..storage.s3 import S3Storage
-from .common import services
+from .common import echo_step, named_some, services
 
 NOT_CONFIGURED = (
     "S3 is not configured: set S3_BUCKET (with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, and "
@@ -51,8 +51,7 @@ def media_migrate(target: str, workers: int):
         if copy.outcome == COPIED:
             sizes += copy.size
         if copy.outcome != SKIPPED or done == total or done % 100 == 0:
-            line = f"[{done:>{len(str(total))}}/{total}] {copy.key}: {copy.outcome}"
-            click.echo(f"{line} ({copy.detail})" if copy.detail else line, err=copy.outcome == FAILED)
+            echo_step(done, total, copy.key, copy.outcome, copy.detail, failed=copy.outcome == FAILED)
         if copy.outcome == FAILED:
             failures.append(copy.key)
     click.echo(
@@ -60,8 +59,7 @@ def media_migrate(target: str, workers: int):
         f"{counts[FAILED]} failed."
     )
     if failures:
-        named = ", ".join(failures[:10]) + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
         raise click.ClickException(
-            f"{len(failures)} of {total} files could not be copied ({named}; the reasons are above). "
+            f"{len(failures)} of {total} files could not be copied ({named_some(failures)}; the reasons are above). "
             "Run the command again: what is already in the bucket is skipped."
         )

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from ..references import CACHED, FAILED, SKIPPED, cache_references
 from ..registry import RegistryError
-from .common import services
+from .common import echo_step, named_some, services
 
 
 @click.command("cache")
@@ -37,16 +37,14 @@ def models_cache(force: bool, workers: int):
     )
     for done, result in enumerate(results, start=1):
         counts[result.outcome] += 1
-        line = f"[{done:>{len(str(total))}}/{total}] {result.model_id}: {result.outcome}"
-        click.echo(f"{line} ({result.detail})" if result.detail else line, err=result.outcome == FAILED)
+        echo_step(done, total, result.model_id, result.outcome, result.detail, failed=result.outcome == FAILED)
         if result.outcome == FAILED:
             failures.append(result.model_id)
     click.echo(
         f"{total} models: {counts[CACHED]} cached now, {counts[SKIPPED]} already cached, {counts[FAILED]} failed."
     )
     if failures:
-        named = ", ".join(failures[:10]) + (f" and {len(failures) - 10} more" if len(failures) > 10 else "")
         raise click.ClickException(
-            f"{len(failures)} of {total} photos could not be cached ({named}; the reasons are above). Their cards "
-            "show a placeholder until then; run `flask --app wsgi models cache` again to retry them."
+            f"{len(failures)} of {total} photos could not be cached ({named_some(failures)}; the reasons are above). "
+            "Their cards show a placeholder until then; run `flask --app wsgi models cache` again to retry them."
         )

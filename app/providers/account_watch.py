@@ -143,8 +143,8 @@ class AccountWatcher:
         while True:
             with self._lock:
                 wait = self._next_round()
-                if wait is None:
-                    self._lock.wait(REPLAN_SECONDS)
+                if wait is None:  # nothing waits: sleep until `watch` brings a prediction
+                    self._lock.wait()
                     continue
             if wait > 0:
                 time.sleep(min(wait, REPLAN_SECONDS))

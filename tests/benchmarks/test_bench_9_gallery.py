@@ -21,7 +21,15 @@ from app.storage.local import MediaStorage
 from app.storage.sizes import MEDIUM, THUMB, resized_webps, store_sizes
 from tests.benchmarks.helpers import Report, SystemCpu, median, percentile
 from tests.benchmarks.ping import add_ping
-from tests.benchmarks.test_bench_4_progress_fragment import ROOT, WRK, signed_in_gunicorn
+from tests.benchmarks.test_bench_4_progress_fragment import (
+    CONNECTIONS,
+    DURATION,
+    ROOT,
+    THREADS,
+    WRK,
+    signed_in_gunicorn,
+    wrk,
+)
 from tests.conftest import create_admin, create_preset, sign_in
 from tests.photos import photo_bytes
 
@@ -29,7 +37,7 @@ EXAMPLES, FIRST = 1_000, 100
 SOURCES = 8  # distinct 1024 x 1024 photographs, each the output of 125 examples
 REFERENCE_SOURCES = 6  # distinct portrait photos behind the 72 reference thumbnails
 CPU_SAMPLES = 24
-DURATION, CONNECTIONS, THREADS, ROUNDS = 10, 16, 2, 3
+ROUNDS = 3  # wrk rounds of each page, alternating (wrk's threads, connections and duration: benchmark 4's)
 IN_PROCESS = 200
 IMG_SRC = re.compile(r'<img class="(?:output|reference)" src="(/media/[^"]+)"')
 
@@ -151,23 +159,6 @@ def in_process_ms(client, path: str) -> list[float]:
     return times
 
 
-def wrk(url: str, cookie: str) -> dict:
-    out = subprocess.run(
-        [WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-H", f"Cookie: {cookie}", url],
-        capture_output=True,
-        text=True,
-        timeout=DURATION + 60,
-        check=True,
-    ).stdout
-    assert "Non-2xx" not in out, out
-
-    def latency(label):
-        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p99": latency("99%")}
-
-
 def under_wrk(stack, app, paths: dict[str, str]) -> tuple[dict[str, list[dict]], float]:
     """gunicorn -w 2 -k gthread --threads 4, as benchmark 4; alternating wrk rounds of each path."""
     with signed_in_gunicorn(app, stack.tmp_path) as (base, browser, cookie):
@@ -177,7 +168,7 @@ def under_wrk(stack, app, paths: dict[str, str]) -> tuple[dict[str, list[dict]],
         machine = SystemCpu()
         for _ in range(ROUNDS):
             for name, path in paths.items():
-                results[name].append(wrk(base + path, cookie))
+                results[name].append(wrk(base + path, cookie, htmx=False))
         return results, machine.cores_busy()
 
 
