@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g
 
 from ... import spend
+from .card_html import card_html
 from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     auth_views,
     views_analytics,
@@ -67,6 +68,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["usd"] = spend.money  # every amount of money on the pages
     app.jinja_env.filters["spend"] = spend.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
+    app.jinja_env.globals["card_html"] = card_html  # a gallery card, rendered once per distinct card
 
 
 def security_headers(response):
