@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g
 
 from ... import spend
-from .card_html import card_html
 from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     auth_views,
     views_analytics,
@@ -30,6 +29,7 @@ from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     views_presets,
     views_regenerate,
 )
+from .card_html import card_html
 
 SESSION_LIFETIME = timedelta(hours=12)
 

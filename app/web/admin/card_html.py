@@ -11,8 +11,9 @@ Templates that reload while the app runs (debug) are rendered every time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, request
 from flask_wtf.csrf import generate_csrf
