@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select
@@ -17,7 +17,7 @@ from sqlalchemy import Select, case, func, or_, select
 from .database import db
 from .errors import CurationError
 from .gallery import example_json
-from .models import CurationState, GalleryExample
+from .models import CurationState, GalleryExample, Job
 from .providers.catalog import PROVIDERS
 from .registry import GENDERS
 from .storage.base import Storage
@@ -132,6 +132,9 @@ def curated_order() -> list:
     return [rank, unplaced, GalleryExample.position, GalleryExample.created_at.desc(), GalleryExample.id.desc()]
 
 
+CURATED_ORDER = curated_order()  # built once: the expressions are the same for every query
+
+
 def matching(preset_id: str, query: GalleryQuery) -> Select:
     statement = select(GalleryExample).where(
         GalleryExample.preset_id == preset_id, GalleryExample.state.in_(query.states)
@@ -152,6 +155,7 @@ class GalleryPage:
     total: int
     before: GalleryExample | None = None  # the example just before this page (on the previous one), if any
     after: GalleryExample | None = None  # the one just after it
+    creators: dict[str, str | None] = field(default_factory=dict)  # job id -> who started it
 
     @property
     def has_next(self) -> bool:
@@ -174,23 +178,31 @@ class GalleryPage:
 def gallery_page(
     preset_id: str, query: GalleryQuery, *, hide_job: str | None = None, shown: Collection[str] = ()
 ) -> GalleryPage:
-    """One page in the curated order, its neighbours, and how many examples match in all. `hide_job`:
-    a running job whose examples are shown only when in `shown` (the rest come with its live progress)."""
+    """One page in the curated order, its neighbours, how many examples match in all and who started each
+    example's job, in one query (a window counts the matches). `hide_job`: a running job whose examples are
+    shown only when in `shown` (the rest come with its live progress)."""
     statement = matching(preset_id, query)
     if hide_job:
         statement = statement.where(
             or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != hide_job, GalleryExample.id.in_(shown))
         )
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     start = max(0, query.offset - 1)
-    rows = list(
-        db.session.scalars(
-            statement.order_by(*curated_order()).offset(start).limit(query.per_page + 1 + query.offset - start)
-        )
-    )
-    before = rows.pop(0) if start < query.offset and rows else None
-    after = rows[query.per_page] if len(rows) > query.per_page else None
-    return GalleryPage(query, rows[: query.per_page], total, before, after)
+    rows = db.session.execute(
+        statement.add_columns(Job.created_by, func.count().over())
+        .outerjoin(Job, Job.id == GalleryExample.job_id)
+        .order_by(*CURATED_ORDER)
+        .offset(start)
+        .limit(query.per_page + 1 + query.offset - start)
+    ).all()
+    if rows:
+        total = rows[0][2]
+    else:  # past the end: the window had no row to count on
+        total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    examples = [row[0] for row in rows]
+    creators = {row[0].job_id: row[1] for row in rows if row[0].job_id}
+    before = examples.pop(0) if start < query.offset and examples else None
+    after = examples[query.per_page] if len(examples) > query.per_page else None
+    return GalleryPage(query, examples[: query.per_page], total, before, after, creators)
 
 
 def curated_json(example: GalleryExample, storage: Storage) -> dict:

@@ -56,7 +56,8 @@ class MediaStorage:
         return self.path_for(key).read_bytes()
 
     def exists(self, key: str) -> bool:
-        return self.path_for(key).is_file()
+        """Asked for each card's reference thumbnail on every page: a string join and one stat, no Path."""
+        return os.path.isfile(os.path.join(self.root, checked_key(key)))
 
     def delete(self, key: str) -> None:
         try:

@@ -29,7 +29,7 @@ from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     views_presets,
     views_regenerate,
 )
-from .card_html import card_html
+from .kept_html import card_html, pool_html
 
 SESSION_LIFETIME = timedelta(hours=12)
 
@@ -68,7 +68,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["usd"] = spend.money  # every amount of money on the pages
     app.jinja_env.filters["spend"] = spend.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
-    app.jinja_env.globals["card_html"] = card_html  # a gallery card, rendered once per distinct card
+    app.jinja_env.globals["card_html"] = card_html  # a gallery card, rendered once per distinct card (kept_html)
+    app.jinja_env.globals["pool_html"] = pool_html  # the model pool, the same
 
 
 def security_headers(response):

@@ -8,9 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flask import request, url_for
-from sqlalchemy import select
 
-from ...database import db
 from ...gallery_query import (
     GalleryCounts,
     GalleryPage,
@@ -18,7 +16,7 @@ from ...gallery_query import (
     gallery_counts,
     gallery_page,
 )
-from ...models import CurationState, GalleryExample, Job
+from ...models import CurationState, GalleryExample
 from ...providers.catalog import PROVIDERS
 from ...registry import GENDERS
 from .common import example_card, is_htmx
@@ -70,27 +68,17 @@ def cards_of(page: GalleryPage, back: str) -> list[dict]:
     """Each example's card, with its verdict, where its forms come back to, and whether it is the first or
     last of its group (known from the page and its neighbours unless filters hide some of the group)."""
     row: list[GalleryExample | None] = [page.before, *page.examples, page.after]
-    creators = job_creators({e.job_id for e in page.examples if e.job_id})
     cards = []
     for n, example in enumerate(page.examples, start=1):
         edges = {"first": at_edge(example, row[n - 1]), "last": at_edge(example, row[n + 1])}
         if page.query.filtered:
             edges = {}  # its neighbours here need not be its neighbours in the group
         cards.append(
-            example_card(example, creators.get(example.job_id or ""))
+            example_card(example, page.creators.get(example.job_id or ""))
             | {"state": example.state, "position": example.position, "back": back}
             | edges
         )
     return cards
-
-
-def job_creators(job_ids: set[str]) -> dict[str, str | None]:
-    """Who started each job: one query for the page's cards, not one per card."""
-    if not job_ids:
-        return {}
-    return {
-        job_id: who for job_id, who in db.session.execute(select(Job.id, Job.created_by).where(Job.id.in_(job_ids)))
-    }
 
 
 def at_edge(example: GalleryExample, neighbour: GalleryExample | None) -> bool:

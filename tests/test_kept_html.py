@@ -1,11 +1,14 @@
-"""Gallery cards rendered once and kept (app/web/admin/card_html.py): each request's forms carry its own
-session's CSRF token, a changed card is rendered anew, and the kept markup is what rendering gives."""
+"""Page parts rendered once and kept (app/web/admin/kept_html.py: gallery cards, the model pool): each request's
+forms carry its own session's CSRF token, a changed part is rendered anew, and the kept markup is what rendering
+gives."""
 
 from __future__ import annotations
 
 import re
 
-from app.web.admin.card_html import EXTENSION, TOKEN_PLACEHOLDER
+from app.database import db
+from app.models import PresetModelUsage
+from app.web.admin.kept_html import EXTENSION, TOKEN_PLACEHOLDER
 from tests.conftest import create_preset, sign_in
 from tests.test_gallery_curation import seed
 
@@ -46,7 +49,8 @@ def test_a_changed_card_is_rendered_anew_and_an_unchanged_one_is_kept(admin_app,
     first, _middle, newest = seed(admin_app, preset_id, ["unreviewed"] * 3)  # shown newest first
     page = f"/admin/presets/{preset_id}"
     before = admin_client.get(page).get_data(as_text=True)
-    kept = admin_app.extensions[EXTENSION].cache_info()
+    store = admin_app.extensions[EXTENSION]
+    hits, misses = store.hits, store.misses
     assert f'data-state="unreviewed" data-example-id="{first}"' in card_of(before, first)
 
     token = admin_client.csrf
@@ -54,9 +58,8 @@ def test_a_changed_card_is_rendered_anew_and_an_unchanged_one_is_kept(admin_app,
     after = admin_client.get(page).get_data(as_text=True)
     assert f'data-state="featured" data-example-id="{first}"' in card_of(after, first)
     assert ">Feature</button>" not in card_of(after, first)  # its buttons follow its new verdict
-    info = admin_app.extensions[EXTENSION].cache_info()
-    assert info.hits > kept.hits  # the newest card (unchanged, still first of its group) came from the cache
-    assert info.misses > kept.misses  # the featured card, and the one now last of the unreviewed, rendered anew
+    assert store.hits > hits  # the newest card (unchanged, still first of its group) came from the cache
+    assert store.misses > misses  # the featured card, and the one now last of the unreviewed, rendered anew
     assert newest in after
 
 
@@ -73,3 +76,24 @@ def test_the_kept_markup_is_what_rendering_the_card_gives(admin_app, admin_clien
         admin_app.jinja_env.auto_reload = False
     (token_a,), (token_b,) = tokens_in(cached), tokens_in(fresh)
     assert cached.replace(token_a, "T") == fresh.replace(token_b, "T")
+
+
+def test_the_pool_is_kept_until_a_model_changes_state_and_its_release_forms_work(admin_app, admin_client):
+    preset_id = create_preset(admin_client)["id"]
+    page = f"/admin/presets/{preset_id}"
+    with admin_app.app_context():
+        db.session.add(PresetModelUsage(preset_id=preset_id, model_id="male_01", state="used"))
+        db.session.commit()
+    pool = pool_of(admin_client.get(page).get_data(as_text=True))
+    assert 'data-pool-model="male_01"' in pool and "/models/male_01/release" in pool
+    assert 'data-model-id="male_02" data-state="free"' in pool
+    (token,) = tokens_in(pool)
+    released = admin_client.post(f"{page}/models/male_01/release", data={"csrf_token": token})
+    assert released.status_code in (200, 303)
+    again = pool_of(admin_client.get(page).get_data(as_text=True))
+    assert "/models/male_01/release" not in again and 'data-model-id="male_01" data-state="free"' in again
+
+
+def pool_of(html: str) -> str:
+    start = html.index('<section id="pool"')
+    return html[start : html.index("</section>", start)]
