@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from .common import Pool
 
-KEPT_PARTS = 700  # about 8 KB each (markup and key): a dozen pages of 50 cards and their pools
+KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): about 1,300 cards, fewer with pools (36 KB each)
 TOKEN_PLACEHOLDER = "csrf-token-placeholder-3f9d2c"  # never in a part's own values: ids are hex, URLs ours
 EXTENSION = "kept_html"
 MACROS = "admin/_macros.html"
@@ -34,7 +34,7 @@ class KeptParts:
     """One app's kept markup, shared by its request threads."""
 
     def __init__(self) -> None:
-        self.parts: LRUCache[str, str] = LRUCache(maxsize=KEPT_PARTS)
+        self.parts: LRUCache[str, str] = LRUCache(maxsize=KEPT_CHARACTERS, getsizeof=len)
         self.lock = Lock()
         self.hits = self.misses = 0
 
