@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, literal_column, or_, select
 
 from .database import db
 from .errors import CurationError
@@ -126,9 +126,19 @@ def job_id(args: Mapping[str, str]) -> str | None:
 
 
 def curated_order() -> list:
-    """ORDER BY for the curated order: group, placed before unplaced, position, newest first, id."""
-    rank = case(GROUP_RANK, value=GalleryExample.state, else_=len(GROUP_RANK))
-    unplaced = case((GalleryExample.position.is_(None), 1), else_=0)
+    """ORDER BY for the curated order: group, placed before unplaced, position, newest first, id.
+
+    The group's and placement's values are written into the SQL, not bound, so the expressions are those of the
+    index `ix_gallery_examples_curated_order` (migration 0010; the same text as `CURATED_RANK_SQL` and
+    `UNPLACED_SQL` in models.py): PostgreSQL reads a page off that index instead of sorting the whole gallery."""
+    rank = case(
+        *(
+            (GalleryExample.state == literal_column(f"'{state}'"), literal_column(str(n)))
+            for state, n in GROUP_RANK.items()
+        ),
+        else_=literal_column(str(len(GROUP_RANK))),
+    )
+    unplaced = case((GalleryExample.position.is_(None), literal_column("1")), else_=literal_column("0"))
     return [rank, unplaced, GalleryExample.position, GalleryExample.created_at.desc(), GalleryExample.id.desc()]
 
 
@@ -176,38 +186,36 @@ class GalleryPage:
 
 
 def gallery_page(
-    preset_id: str, query: GalleryQuery, *, hide_job: str | None = None, shown: Collection[str] = ()
+    preset_id: str,
+    query: GalleryQuery,
+    *,
+    hide_job: str | None = None,
+    shown: Collection[str] = (),
+    counts: GalleryCounts | None = None,
 ) -> GalleryPage:
     """One page in the curated order, its neighbours, how many examples match in all and who started each
-    example's job, in one query (a window counts the matches). `hide_job`: a running job whose examples are
-    shown only when in `shown` (the rest come with its live progress)."""
+    example's job. `hide_job`: a running job whose examples are shown only when in `shown` (the rest come with
+    its live progress). `counts`: the preset's counts when the caller has them; an unfiltered page's total is
+    their sum, with no count of its own."""
     statement = matching(preset_id, query)
     if hide_job:
         statement = statement.where(
             or_(GalleryExample.job_id.is_(None), GalleryExample.job_id != hide_job, GalleryExample.id.in_(shown))
         )
+    if counts is not None and not query.filtered and not hide_job:
+        total = sum(counts.by_state.get(state, 0) for state in query.states)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     start = max(0, query.offset - 1)
-    # The page's ids are found sorting only ids (with the window's count), then joined to their rows: sorting
-    # every matching row whole would move all their columns (20 times the page at 1,000 examples).
-    page_ids = (
-        statement.with_only_columns(GalleryExample.id, func.count().over().label("total"))
+    rows = db.session.execute(
+        statement.add_columns(Job.created_by)
+        .outerjoin(Job, Job.id == GalleryExample.job_id)
         .order_by(*CURATED_ORDER)
         .offset(start)
         .limit(query.per_page + 1 + query.offset - start)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(GalleryExample, Job.created_by, page_ids.c.total)
-        .join(page_ids, page_ids.c.id == GalleryExample.id)
-        .outerjoin(Job, Job.id == GalleryExample.job_id)
-        .order_by(*CURATED_ORDER)
     ).all()
-    if rows:
-        total = rows[0][2]
-    else:  # past the end: the window had no row to count on
-        total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    examples = [row[0] for row in rows]
-    creators = {row[0].job_id: row[1] for row in rows if row[0].job_id}
+    examples = [example for example, _creator in rows]
+    creators = {example.job_id: creator for example, creator in rows if example.job_id}
     before = examples.pop(0) if start < query.offset and examples else None
     after = examples[query.per_page] if len(examples) > query.per_page else None
     return GalleryPage(query, examples[: query.per_page], total, before, after, creators)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -199,6 +199,14 @@ class JobItem(Model):
         return f"{self.model_id}#{self.example_index}"
 
 
+# The curated order's first two keys as SQL, as migration 0010 indexes them and gallery_query orders by them
+CURATED_RANK_SQL = (
+    "CASE WHEN (state = 'featured') THEN 0 WHEN (state = 'approved') THEN 1 "
+    "WHEN (state = 'unreviewed') THEN 2 WHEN (state = 'rejected') THEN 3 ELSE 4 END"
+)
+UNPLACED_SQL = "CASE WHEN (position IS NULL) THEN 1 ELSE 0 END"
+
+
 class GalleryExample(Model):
     """One generated image, stored in our media storage (never the provider's expiring URL)."""
 
@@ -207,6 +215,16 @@ class GalleryExample(Model):
         UniqueConstraint("job_id", "model_id", "example_index", name="uq_gallery_examples_job_model_index"),
         Index("ix_gallery_examples_preset_created", "preset_id", "created_at"),
         Index("ix_gallery_examples_preset_state", "preset_id", "state"),
+        # The curated order (gallery_query.curated_order), so a page is read off the index, not sorted
+        Index(
+            "ix_gallery_examples_curated_order",
+            "preset_id",
+            text(f"({CURATED_RANK_SQL})"),
+            text(f"({UNPLACED_SQL})"),
+            "position",
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -34,8 +34,8 @@ def gallery_section(
 ) -> dict[str, Any]:
     """The template context of `admin/_gallery_page.html`. `live_job` / `shown`: a running job's examples
     are shown only when its progress record already listed them; the others come with the live progress."""
-    page = gallery_page(preset_id, query, hide_job=live_job, shown=shown)
     counts = gallery_counts(preset_id)
+    page = gallery_page(preset_id, query, hide_job=live_job, shown=shown, counts=counts)
     back = page_url(preset_id, query)
     return {
         "preset_id": preset_id,
