@@ -7,7 +7,9 @@ as done.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import ScalarSelect, select
 
 from ..database import db
 from ..models import JOB_LIVE, Job
@@ -29,3 +31,9 @@ def live_job_for_preset(preset_id: str) -> Job | None:
     return db.session.scalars(
         select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc()).limit(1)
     ).first()
+
+
+def live_job_id_column(preset_id: Any) -> ScalarSelect:
+    """The id `live_job_for_preset` finds, as a scalar subquery on `preset_id` (a column)."""
+    live = select(Job.id).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc())
+    return live.limit(1).scalar_subquery()

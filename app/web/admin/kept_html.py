@@ -13,7 +13,6 @@ app runs (debug), every part is rendered every time.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from threading import Lock
 from typing import Any
 
@@ -46,13 +45,14 @@ def card_html(card: dict[str, Any]) -> Markup:
 
 def pool_html(pool: Pool, oob: bool = False) -> Markup:
     """The model pool's section (the `pool_block` macro); `oob`: sent out of band with a gallery section."""
-    return kept("pool_block", pool, asdict(pool), oob=oob)
+    content = [pool.preset_id, pool.cells, sorted(pool.holders.used.items()), sorted(pool.holders.reserved.items())]
+    return kept("pool_block", pool, content, oob=oob)
 
 
 def kept(macro_name: str, value: Any, content: Any, **options: Any) -> Markup:
     """`macro_name(value, token=…, **options)`, kept under the JSON of `content` (all `value` holds) and
     `options`, with this request's CSRF token filled in."""
-    key = json.dumps([macro_name, content, options, request.script_root], sort_keys=True, default=str)
+    key = json.dumps([macro_name, content, options, request.script_root], default=str)  # dicts in a fixed order
     store = kept_parts()
     with store.lock:
         html = None if current_app.jinja_env.auto_reload else store.parts.get(key)

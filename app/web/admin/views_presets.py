@@ -6,6 +6,7 @@ The page's live parts (gallery pages, the generate form's route) are in `views_g
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -16,7 +17,7 @@ from ...audit import record
 from ...database import db
 from ...errors import CurationError, PresetError
 from ...gallery_query import GalleryQuery, parse_gallery_query
-from ...generation.jobs import live_job_for_preset
+from ...generation.jobs import live_job_for_preset, live_job_id_column
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
 from ...presets import apply_preset_fields, settings_problem
@@ -34,6 +35,19 @@ from .gallery_section import gallery_section, wants_section
 from .views_jobs import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
+
+
+def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
+    """The preset, its total spend and its running job (if any), as the page's head shows them: one query."""
+    row = db.session.execute(
+        select(Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id)).where(
+            Preset.id == preset_id
+        )
+    ).first()
+    if row is None:
+        abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
+    preset, total, live_id = row
+    return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None
 
 
 def get_preset(preset_id: str) -> Preset:
@@ -201,13 +215,12 @@ def delete_preset(preset_id: str):
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str):
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
-    preset = get_preset(preset_id)
+    preset, spent, live = preset_with_head(preset_id)
     query, error = GalleryQuery(), None
     try:
         query = parse_gallery_query(request.args)
     except CurationError as exc:
         error = exc.message  # shown above the gallery, which shows its first page
-    live = live_job_for_preset(preset.id)
     progress_html, hidden_job, shown = None, None, frozenset[str]()
     if live is not None:
         # Read the record before the gallery: every example in it is already committed, and the live
@@ -238,7 +251,7 @@ def preset(preset_id: str):
         progress_html=progress_html,
         example_count=section["counts"].total,
         pool=pool,
-        spent=spend.preset_spend(preset.id),
+        spent=spent,
         per_item=spend.estimate_per_item(settings, preset.provider, settings.offline),
         estimate_note=spend.estimate_note(settings, preset.provider, settings.offline),
         budget=spend.month_json(settings) if settings.spend_limit_per_month is not None else None,
