@@ -24,7 +24,9 @@ from markupsafe import Markup
 from .common import Pool
 
 KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): about 1,300 cards, fewer with pools (36 KB each)
-TOKEN_PLACEHOLDER = "csrf-token-placeholder-3f9d2c"  # never in a part's own values: ids are hex, URLs ours
+# Filled with the token wherever it appears: in a prompt that quoted it, a viewer would see their own token,
+# which their page carries anyway
+TOKEN_PLACEHOLDER = "csrf-token-placeholder-3f9d2c"
 EXTENSION = "kept_html"
 MACROS = "admin/_macros.html"
 
