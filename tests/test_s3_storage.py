@@ -13,11 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import botocore.auth
 import httpx
 import pytest
+from botocore.credentials import Credentials
 from PIL import Image
 
 from app.config import ConfigError, load_settings
 from app.health.readiness import readiness_checks
 from app.s3_settings import load_s3_settings
+from app.storage import s3 as s3_module
 from app.storage.base import StorageError
 from app.storage.local import MediaStorage
 from app.storage.s3 import S3Storage
@@ -170,6 +172,26 @@ def test_presigned_urls_are_the_same_all_day_and_match_botocores_own_signature(m
         "get_object", Params={"Bucket": bucket, "Key": "examples/p/j/m-0.png"}, ExpiresIn=2 * 24 * 3600
     )
     assert parse_qs(urlsplit(theirs).query) == query and urlsplit(theirs).path == urlsplit(morning).path
+
+
+def test_a_url_is_signed_once_a_day_and_anew_when_the_credentials_change(moto_s3, monkeypatch):
+    bucket = moto_s3.new_bucket()
+    now = {"at": datetime(2026, 11, 24, 8, 0, tzinfo=UTC)}
+    storage = storage_on(moto_s3, bucket, clock=lambda: now["at"])
+    signed = []
+    real = s3_module.presign_get
+    monkeypatch.setattr(s3_module, "presign_get", lambda *args: signed.append(args[0]) or real(*args))
+
+    first = [storage.url(f"examples/p/j/m-{n}.png") for n in range(3)]
+    now["at"] += timedelta(hours=12)
+    assert [storage.url(f"examples/p/j/m-{n}.png") for n in range(3)] == first
+    assert len(signed) == 3  # once each, however many pages show them that day
+
+    now["at"] += timedelta(hours=6)  # the next day
+    assert storage.url("examples/p/j/m-0.png") != first[0] and len(signed) == 4
+    rotated = Credentials("rotated-key", "rotated-secret", "a-session-token")  # a role's, refreshed
+    monkeypatch.setattr(storage._session, "get_credentials", lambda: rotated)
+    assert "rotated-key" in storage.url("examples/p/j/m-0.png") and len(signed) == 5
 
 
 def test_a_public_base_url_is_used_as_it_is_and_allowed_by_the_csp(make_app, moto_s3, immediate_huey):
