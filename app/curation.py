@@ -4,7 +4,7 @@ A verdict (`CurationState`) is set on one example or on a selection: exactly the
 this preset's, or nothing changes. Rejecting can release the examples' models in the same transaction,
 refused like any release while a running job holds one. Moving places an example within its group; the
 group's first examples are numbered 0, 1, 2… as the admin arranged them, the rest follow newest first
-(`gallery_query.curated_order`). A new verdict puts an example after the placed ones of its new group.
+(`models.CURATED_ORDER`). A new verdict puts an example after the placed ones of its new group.
 Every change is written to the audit trail with who made it, under the preset's lock.
 """
 
@@ -18,9 +18,8 @@ from sqlalchemy import select, update
 from .audit import record
 from .database import db
 from .errors import CurationError
-from .gallery_query import curated_order
 from .model_release import refuse_if_held
-from .models import CurationState, GalleryExample, Preset
+from .models import CURATED_ORDER, CurationState, GalleryExample, Preset
 from .selection import lock_preset, release_model
 
 MAX_SELECTION = 500
@@ -196,7 +195,7 @@ def move_example(preset_id: str, example_id: str, move: Move, actor: str | None)
     group = db.session.execute(
         select(GalleryExample.id, GalleryExample.position)
         .where(GalleryExample.preset_id == preset.id, GalleryExample.state == example.state)
-        .order_by(*curated_order())
+        .order_by(*CURATED_ORDER)
     ).all()
     order = [row.id for row in group]
     old = order.index(example.id)

@@ -12,12 +12,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, case, func, literal_column, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from .database import db
 from .errors import CurationError
 from .gallery import example_json
-from .models import CurationState, GalleryExample, Job
+from .models import CURATED_ORDER, GROUP_ORDER, CurationState, GalleryExample, Job
 from .providers.catalog import PROVIDERS
 from .registry import GENDERS
 from .storage.base import Storage
@@ -25,9 +25,8 @@ from .storage.base import Storage
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100
 PAGE_MAX = 1_000_000
-SHOWN_STATES = (CurationState.FEATURED, CurationState.APPROVED, CurationState.UNREVIEWED)
+SHOWN_STATES = GROUP_ORDER[:3]  # featured, approved, unreviewed
 PUBLISHED_STATES = (CurationState.FEATURED, CurationState.APPROVED)  # what end users see (the gallery feed)
-GROUP_RANK = {state: rank for rank, state in enumerate((*SHOWN_STATES, CurationState.REJECTED))}
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
 
@@ -123,26 +122,6 @@ def job_id(args: Mapping[str, str]) -> str | None:
     if raw and not JOB_ID.fullmatch(raw):
         raise CurationError(f"job must be a job id (letters, digits, '-' and '_'), got {raw[:40]!r}.")
     return raw or None
-
-
-def curated_order() -> list:
-    """ORDER BY for the curated order: group, placed before unplaced, position, newest first, id.
-
-    The group's and placement's values are written into the SQL, not bound, so the expressions are those of the
-    index `ix_gallery_examples_curated_order` (migration 0010; the same text as `CURATED_RANK_SQL` and
-    `UNPLACED_SQL` in models.py): PostgreSQL reads a page off that index instead of sorting the whole gallery."""
-    rank = case(
-        *(
-            (GalleryExample.state == literal_column(f"'{state}'"), literal_column(str(n)))
-            for state, n in GROUP_RANK.items()
-        ),
-        else_=literal_column(str(len(GROUP_RANK))),
-    )
-    unplaced = case((GalleryExample.position.is_(None), literal_column("1")), else_=literal_column("0"))
-    return [rank, unplaced, GalleryExample.position, GalleryExample.created_at.desc(), GalleryExample.id.desc()]
-
-
-CURATED_ORDER = curated_order()  # built once: the expressions are the same for every query
 
 
 def matching(preset_id: str, query: GalleryQuery) -> Select:

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, case, literal_column
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import Grouping
 
 from .database import Model
 
@@ -199,14 +200,6 @@ class JobItem(Model):
         return f"{self.model_id}#{self.example_index}"
 
 
-# The curated order's first two keys as SQL, as migration 0010 indexes them and gallery_query orders by them
-CURATED_RANK_SQL = (
-    "CASE WHEN (state = 'featured') THEN 0 WHEN (state = 'approved') THEN 1 "
-    "WHEN (state = 'unreviewed') THEN 2 WHEN (state = 'rejected') THEN 3 ELSE 4 END"
-)
-UNPLACED_SQL = "CASE WHEN (position IS NULL) THEN 1 ELSE 0 END"
-
-
 class GalleryExample(Model):
     """One generated image, stored in our media storage (never the provider's expiring URL)."""
 
@@ -215,16 +208,6 @@ class GalleryExample(Model):
         UniqueConstraint("job_id", "model_id", "example_index", name="uq_gallery_examples_job_model_index"),
         Index("ix_gallery_examples_preset_created", "preset_id", "created_at"),
         Index("ix_gallery_examples_preset_state", "preset_id", "state"),
-        # The curated order (gallery_query.curated_order), so a page is read off the index, not sorted
-        Index(
-            "ix_gallery_examples_curated_order",
-            "preset_id",
-            text(f"({CURATED_RANK_SQL})"),
-            text(f"({UNPLACED_SQL})"),
-            "position",
-            text("created_at DESC"),
-            text("id DESC"),
-        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -255,6 +238,34 @@ class GalleryExample(Model):
     medium_height: Mapped[int | None] = mapped_column()
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
+
+
+# The gallery's order: group (featured, approved, unreviewed, then rejected), placed before unplaced, position,
+# newest first, id. The first two keys' values are written into the SQL, not bound, so PostgreSQL matches the
+# ORDER BY of the queries that use CURATED_ORDER (the gallery's pages, moves and neighbours) to this index and
+# reads a page off it instead of sorting the whole gallery; migration 0010 creates it with the same text.
+GROUP_ORDER = (CurationState.FEATURED, CurationState.APPROVED, CurationState.UNREVIEWED, CurationState.REJECTED)
+CURATED_RANK = case(
+    *(
+        (GalleryExample.state == literal_column(f"'{state}'"), literal_column(str(n)))
+        for n, state in enumerate(GROUP_ORDER)
+    ),
+    else_=literal_column(str(len(GROUP_ORDER))),
+)
+UNPLACED = case((GalleryExample.position.is_(None), literal_column("1")), else_=literal_column("0"))
+CURATED_ORDER = (
+    CURATED_RANK,
+    UNPLACED,
+    GalleryExample.position,
+    GalleryExample.created_at.desc(),
+    GalleryExample.id.desc(),
+)
+Index(  # PostgreSQL wants each expression of an index in parentheses
+    "ix_gallery_examples_curated_order",
+    GalleryExample.preset_id,
+    *(Grouping(key) for key in (CURATED_RANK, UNPLACED)),
+    *CURATED_ORDER[2:],
+)
 
 
 class SpendMonth(Model):

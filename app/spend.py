@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -132,8 +132,12 @@ class JobLedger:
         )
 
 
+def _sum(*where) -> Select:
+    return select(func.coalesce(func.sum(SpendEntry.amount), 0)).where(*where)
+
+
 def _total(*where) -> Decimal:
-    return usd(db.session.scalar(select(func.coalesce(func.sum(SpendEntry.amount), 0)).where(*where)))
+    return usd(db.session.scalar(_sum(*where)))
 
 
 def job_spend(job_id: str) -> Decimal:
@@ -146,8 +150,7 @@ def preset_spend(preset_id: str) -> Decimal:
 
 def preset_spend_column(preset_id: Any) -> ScalarSelect:
     """`preset_spend` as a scalar subquery on `preset_id` (a column), for a query that loads the preset too."""
-    total = select(func.coalesce(func.sum(SpendEntry.amount), 0)).where(SpendEntry.preset_id == preset_id)
-    return total.scalar_subquery()
+    return _sum(SpendEntry.preset_id == preset_id).scalar_subquery()
 
 
 def month_spend(month: str | None = None) -> Decimal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import ScalarSelect, Select, select
 
 from ..database import db
 from ..models import JOB_LIVE, Job
@@ -27,13 +27,15 @@ def job_json(services, job_id: str) -> dict | None:
     return ProgressRecord.from_job(job).api_json() if job else None
 
 
+def live_jobs(preset_id: Any) -> Select:
+    """The preset's queued or running jobs, newest first; `preset_id` a value or a column (a subquery's)."""
+    return select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc())
+
+
 def live_job_for_preset(preset_id: str) -> Job | None:
-    return db.session.scalars(
-        select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc()).limit(1)
-    ).first()
+    return db.session.scalars(live_jobs(preset_id).limit(1)).first()
 
 
 def live_job_id_column(preset_id: Any) -> ScalarSelect:
     """The id `live_job_for_preset` finds, as a scalar subquery on `preset_id` (a column)."""
-    live = select(Job.id).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc())
-    return live.limit(1).scalar_subquery()
+    return live_jobs(preset_id).with_only_columns(Job.id).limit(1).scalar_subquery()

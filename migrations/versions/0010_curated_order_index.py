@@ -4,7 +4,7 @@ The gallery shows a preset's examples by group (featured, approved, unreviewed, 
 unplaced, manual position, newest first, id. Without an index on those expressions PostgreSQL reads every
 example of the preset and sorts them for each page (2 ms at 1,000 examples, growing with the gallery); with it
 a page of 50 is the next 51 index entries. The expressions are written exactly as the queries write them
-(app/gallery_query.py, app/models.py), which is what lets the planner match them.
+(`CURATED_ORDER` in app/models.py), which is what lets the planner match them.
 
 Revision ID: 0010
 Revises: 0009

@@ -1,6 +1,6 @@
 """Where one example stands in its gallery (previous / next for the large view), in the curated order.
 
-The side-by-side view's ← / → follow the order the preset page shows (`gallery_query.curated_order`:
+The side-by-side view's ← / → follow the order the preset page shows (`models.CURATED_ORDER`:
 featured, approved, unreviewed, each by manual position, then newest first). A rejected example, shown
 only when asked for, moves among the rejected ones.
 """
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 
 from ...database import db
-from ...gallery_query import curated_order
-from ...models import CurationState, GalleryExample
+from ...models import CURATED_ORDER, CurationState, GalleryExample
 
 
 def in_gallery(preset_id: str, rejected: bool) -> tuple[ColumnElement[bool], ...]:
@@ -38,7 +37,7 @@ class Place:
 def place_in_gallery(preset_id: str, example_id: str, rejected: bool = False) -> Place | None:
     """Where `example_id` stands in the preset's gallery, in one query (window functions over the gallery's
     order, whatever it is); None when the gallery does not show it."""
-    order = curated_order()
+    order = CURATED_ORDER
     ranked = (
         select(
             GalleryExample.id.label("id"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import NoReturn
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -45,7 +46,7 @@ def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
         )
     ).first()
     if row is None:
-        abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
+        no_preset(preset_id)
     preset, total, live_id = row
     return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None
 
@@ -53,8 +54,12 @@ def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
 def get_preset(preset_id: str) -> Preset:
     preset = db.session.get(Preset, preset_id)
     if preset is None:
-        abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
+        no_preset(preset_id)
     return preset
+
+
+def no_preset(preset_id: str) -> NoReturn:
+    abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
 
 
 def escape_like(text: str) -> str:
