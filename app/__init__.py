@@ -16,7 +16,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from htmx_flask import Htmx
 
-from . import cli, web
+from . import cli, gallery_versions, web  # noqa: F401  (gallery_versions: the session events every writer needs)
 from .config import PROJECT_ROOT, Settings, load_settings
 from .database import db
 from .services import Services

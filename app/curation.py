@@ -202,7 +202,7 @@ def move_example(preset_id: str, example_id: str, move: Move, actor: str | None)
     order.pop(old)
     new = target_place(preset, example, order, old, move)
     order.insert(new, example.id)
-    renumber(order, {row.id: row.position for row in group}, max(old, new) + 1)
+    renumber(preset.id, order, {row.id: row.position for row in group}, max(old, new) + 1)
     record(actor, "example.move", f"preset {preset.name}", f"{example.id} ({example.model_id}) to place {new + 1}")
     db.session.commit()
     return Moved(example, new, len(order))
@@ -232,7 +232,7 @@ def target_place(preset: Preset, example: GalleryExample, rest: list[str], old: 
     return rest.index(other_id) + (1 if move.after else 0)
 
 
-def renumber(order: list[str], positions: dict[str, int | None], placed: int) -> None:
+def renumber(preset_id: str, order: list[str], positions: dict[str, int | None], placed: int) -> None:
     """Number the first `placed` examples 0, 1, 2…; push any later placed one that would now tie or come
     before them, so the stored order is exactly `order`."""
     changes = [{"id": i, "position": n} for n, i in enumerate(order[:placed]) if positions[i] != n]
@@ -244,4 +244,5 @@ def renumber(order: list[str], positions: dict[str, int | None], placed: int) ->
         last += 1
         changes.append({"id": example_id, "position": last})
     if changes:
-        db.session.execute(update(GalleryExample), changes)
+        # by id, so the statement names its preset for the gallery version (app/gallery_versions.py)
+        db.session.execute(update(GalleryExample).execution_options(gallery_of=(preset_id,)), changes)

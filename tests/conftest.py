@@ -109,6 +109,7 @@ TABLES = (
     "audit_events",
     "spend_entries",
     "spend_months",
+    "gallery_versions",
 )
 
 

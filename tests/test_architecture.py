@@ -32,7 +32,7 @@ LAYERS = [
         "app.registry_sync",
         "app.example_sizes",
     ),
-    ("app.selection",),
+    ("app.selection", "app.gallery_versions"),
     ("app.models", "app.registry"),
     ("app.providers",),
     ("app.storage",),

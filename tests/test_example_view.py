@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 from app.database import db
+from app.gallery_versions import touch_everywhere
 from app.models import GalleryExample, Job, utcnow
 from app.services import services_of
 from tests.conftest import create_preset
@@ -51,10 +52,14 @@ def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **f
 
 
 def cache_reference(app, model_id: str) -> None:
-    """What `models cache` leaves behind for one model (the bytes do not matter to the pages)."""
+    """What `models cache` leaves behind for one model (the bytes do not matter to the pages), with the
+    everywhere gallery version it bumps so kept galleries show the thumbnail at once."""
     storage = services_of(app).storage
     storage.save_bytes(f"references/{model_id}.jpg", b"photo")
     storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
+    with app.app_context():
+        touch_everywhere(db.session)
+        db.session.commit()
 
 
 def view_url(preset_id: str, example_id: str) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from ..database import db
+from ..gallery_versions import touch_everywhere
 from ..references import CACHED, FAILED, SKIPPED, cache_references
 from ..registry import RegistryError
 from .common import echo_step, named_some, services
@@ -40,6 +42,9 @@ def models_cache(force: bool, workers: int):
         echo_step(done, total, result.model_id, result.outcome, result.detail, failed=result.outcome == FAILED)
         if result.outcome == FAILED:
             failures.append(result.model_id)
+    if counts[CACHED]:
+        touch_everywhere(db.session)  # the galleries' cards show the new thumbnails at once
+        db.session.commit()
     click.echo(
         f"{total} models: {counts[CACHED]} cached now, {counts[SKIPPED]} already cached, {counts[FAILED]} failed."
     )

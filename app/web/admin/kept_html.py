@@ -8,20 +8,30 @@ come back to and whether it can move; the pool's models, states and holders), th
 request's script root. The one per-request part, the CSRF token, is rendered as a placeholder and filled in on
 the way out. A part that changes is a new key, so nothing kept is stale. With templates that reload while the
 app runs (debug), every part is rendered every time.
+
+The gallery section as a whole (filters, counts, the page's cards, pages) is kept too, under the preset's
+gallery versions (app/gallery_versions.py: any process's change to the preset's examples is a new version, read
+with the preset in the page's first query), the page's query and the running job's shown examples. A kept page
+of the gallery then costs no query of its own. What storage answers in it (whether a reference thumbnail is
+cached, presigned URLs) is asked again at least once a minute.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
 from cachetools import LRUCache
-from flask import current_app, g, request
+from flask import current_app, g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
+from ...gallery_query import GalleryQuery
 from .common import Pool
+from .gallery_section import gallery_section
 
 KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): about 1,300 cards, fewer with pools (36 KB each)
 # Filled with the token wherever it appears: in a prompt that quoted it, a viewer would see their own token,
@@ -29,15 +39,61 @@ KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): about 1,300
 TOKEN_PLACEHOLDER = "csrf-token-placeholder-3f9d2c"
 EXTENSION = "kept_html"
 MACROS = "admin/_macros.html"
+SECTION = "admin/_gallery_section.html"
+STORAGE_RECHECK_SECONDS = 60  # a kept gallery section is rendered again at least this often
 
 
 class KeptParts:
     """One app's kept markup, shared by its request threads."""
 
     def __init__(self) -> None:
-        self.parts: LRUCache[str, str] = LRUCache(maxsize=KEPT_CHARACTERS, getsizeof=len)
+        self.parts: LRUCache[str, str | tuple[str, int]] = LRUCache(maxsize=KEPT_CHARACTERS, getsizeof=markup_size)
         self.lock = Lock()
         self.hits = self.misses = 0
+
+
+@dataclass(frozen=True)
+class KeptSection:
+    html: Markup  # with this request's CSRF token
+    total: int  # the preset's examples in all (the page's head says it too)
+
+
+def markup_size(part: str | tuple[str, int]) -> int:
+    return len(part) if isinstance(part, str) else len(part[0])
+
+
+def kept_gallery_section(
+    preset_id: str,
+    query: GalleryQuery,
+    versions: tuple[int, int],
+    *,
+    live_job: str | None,
+    shown: frozenset[str],
+    error: str | None,
+) -> KeptSection:
+    """The gallery section (`gallery_section`'s context in `admin/_gallery_section.html`) and the preset's
+    example count, kept under the preset's gallery `versions` and everything else the section depends on."""
+    recheck = int(time.time() // STORAGE_RECHECK_SECONDS)
+    key = repr(("gallery", preset_id, versions, query, live_job, sorted(shown), error, request.script_root, recheck))
+    part = lookup(key)
+    if not isinstance(part, tuple):
+        section = gallery_section(preset_id, query, live_job=live_job, shown=shown, error=error)
+        part = (
+            render_template(SECTION, **section, csrf_token=placeholder_token, card_html=card_markup),
+            section["counts"].total,
+        )
+        keep(key, part)
+    html, total = part
+    return KeptSection(Markup(html.replace(TOKEN_PLACEHOLDER, request_token())), total)
+
+
+def placeholder_token() -> str:
+    return TOKEN_PLACEHOLDER
+
+
+def card_markup(card: dict[str, Any]) -> Markup:
+    """A card inside a kept section: its token stays a placeholder until the section is handed out."""
+    return Markup(kept_markup("example_card", card, card))
 
 
 def card_html(card: dict[str, Any]) -> Markup:
@@ -54,18 +110,34 @@ def pool_html(pool: Pool, oob: bool = False) -> Markup:
 def kept(macro_name: str, value: Any, content: Any, **options: Any) -> Markup:
     """`macro_name(value, token=…, **options)`, kept under the JSON of `content` (all `value` holds) and
     `options`, with this request's CSRF token filled in."""
+    return Markup(kept_markup(macro_name, value, content, **options).replace(TOKEN_PLACEHOLDER, request_token()))
+
+
+def kept_markup(macro_name: str, value: Any, content: Any, **options: Any) -> str:
+    """`kept`'s markup with the token placeholder still in it."""
     key = json.dumps([macro_name, content, options, request.script_root], default=str)  # dicts in a fixed order
-    store = kept_parts()
-    with store.lock:
-        html = None if current_app.jinja_env.auto_reload else store.parts.get(key)
-        store.hits += html is not None
-    if html is None:
+    html = lookup(key)
+    if not isinstance(html, str):
         macro = getattr(current_app.jinja_env.get_template(MACROS).module, macro_name)
         html = str(macro(value, token=TOKEN_PLACEHOLDER, **options))
-        with store.lock:
-            store.parts[key] = html
-            store.misses += 1
-    return Markup(html.replace(TOKEN_PLACEHOLDER, request_token()))
+        keep(key, html)
+    return html
+
+
+def lookup(key: str) -> str | tuple[str, int] | None:
+    """The kept part, or None when there is none (or templates reload while the app runs)."""
+    store = kept_parts()
+    with store.lock:
+        part = None if current_app.jinja_env.auto_reload else store.parts.get(key)
+        store.hits += part is not None
+    return part
+
+
+def keep(key: str, part: str | tuple[str, int]) -> None:
+    store = kept_parts()
+    with store.lock:
+        store.parts[key] = part
+        store.misses += 1
 
 
 def kept_parts() -> KeptParts:

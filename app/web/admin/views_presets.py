@@ -18,6 +18,7 @@ from ...audit import record
 from ...database import db
 from ...errors import CurationError, PresetError
 from ...gallery_query import GalleryQuery, parse_gallery_query
+from ...gallery_versions import versions_column
 from ...generation.jobs import live_job_for_preset, live_job_id_column
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
@@ -32,23 +33,28 @@ from .common import (
     model_pool,
     services,
 )
-from .gallery_section import gallery_section, wants_section
+from .gallery_section import wants_section
+from .kept_html import kept_gallery_section
 from .views_jobs import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 
 
-def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
-    """The preset, its total spend and its running job (if any), as the page's head shows them: one query."""
+def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None, tuple[int, int]]:
+    """The preset, its total spend, its running job (if any) and its gallery's versions (see
+    app/gallery_versions.py), as the page's head and its kept gallery need them: one query."""
     row = db.session.execute(
-        select(Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id)).where(
-            Preset.id == preset_id
-        )
+        select(
+            Preset,
+            spend.preset_spend_column(Preset.id),
+            live_job_id_column(Preset.id),
+            *versions_column(Preset.id),
+        ).where(Preset.id == preset_id)
     ).first()
     if row is None:
         no_preset(preset_id)
-    preset, total, live_id = row
-    return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None
+    preset, total, live_id, version, everywhere = row
+    return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None, (version, everywhere)
 
 
 def get_preset(preset_id: str) -> Preset:
@@ -220,7 +226,7 @@ def delete_preset(preset_id: str):
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str):
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
-    preset, spent, live = preset_with_head(preset_id)
+    preset, spent, live, versions = preset_with_head(preset_id)
     query, error = GalleryQuery(), None
     try:
         query = parse_gallery_query(request.args)
@@ -241,11 +247,11 @@ def preset(preset_id: str):
             view="preset",
             base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None,
         )
-    section = gallery_section(preset.id, query, live_job=hidden_job, shown=shown, error=error)
+    section = kept_gallery_section(preset.id, query, versions, live_job=hidden_job, shown=shown, error=error)
     status = 400 if error else 200
     pool = model_pool(preset.id)
     if wants_section():
-        return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, **section)
+        return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, section_html=section.html)
     provider = PROVIDERS.get(preset.provider)
     settings = services().settings
     return render_template(
@@ -254,7 +260,7 @@ def preset(preset_id: str):
         provider=provider,
         live=live,
         progress_html=progress_html,
-        example_count=section["counts"].total,
+        example_count=section.total,
         pool=pool,
         spent=spent,
         per_item=spend.estimate_per_item(settings, preset.provider, settings.offline),
@@ -263,5 +269,5 @@ def preset(preset_id: str):
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
         settings_problem=settings_problem(preset),
-        **section,
+        section_html=section.html,
     ), status
