@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import cache
 from typing import NoReturn
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ... import spend
@@ -43,18 +44,19 @@ bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None, tuple[int, int]]:
     """The preset, its total spend, its running job (if any) and its gallery's versions (see
     app/gallery_versions.py), as the page's head and its kept gallery need them: one query."""
-    row = db.session.execute(
-        select(
-            Preset,
-            spend.preset_spend_column(Preset.id),
-            live_job_id_column(Preset.id),
-            *versions_column(Preset.id),
-        ).where(Preset.id == preset_id)
-    ).first()
+    row = db.session.execute(head_statement(), {"preset_id": preset_id}).first()
     if row is None:
         no_preset(preset_id)
     preset, total, live_id, version, everywhere = row
     return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None, (version, everywhere)
+
+
+@cache
+def head_statement() -> Select:
+    """`preset_with_head`'s statement, built once (building it took a third of the query's time on a kept page)."""
+    return select(
+        Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_column(Preset.id)
+    ).where(Preset.id == bindparam("preset_id"))
 
 
 def get_preset(preset_id: str) -> Preset:
