@@ -5,8 +5,8 @@ Every session that writes examples bumps the version of their presets in the sam
 statement before COMMIT: the ORM's own inserts, updates and deletes of examples and the deletes of jobs (whose
 examples then say "job pruned") are seen by the session's flush; a bulk INSERT names its presets in its rows; a
 bulk UPDATE or DELETE names them with `execution_options(gallery_of=(preset_id,))`, and one that does not bumps
-`GALLERY_EVERYWHERE`, which every preset's pages also key by. So a change nothing here names is a stale page
-only if it is written outside the session (raw SQL by hand): then `touch_everywhere` and commit.
+`GALLERY_EVERYWHERE`, which every preset's pages also key by. A change written outside the session (raw SQL
+by hand) bumps nothing: kept pages show it when they are rendered again, at the latest a minute later.
 
 The bump comes last so that a transaction holds the version row only while it commits: it waits for nothing
 else then, and bumps take their rows in one order (sorted), so two writers never deadlock on them.
@@ -47,7 +47,7 @@ def version_column(preset_id: Any) -> ColumnElement[int]:
     )
 
 
-def versions_column(preset_id: Any) -> tuple[ColumnElement[int], ColumnElement[int]]:
+def versions_columns(preset_id: Any) -> tuple[ColumnElement[int], ColumnElement[int]]:
     """The preset's version and the everywhere version: together they say whether a kept gallery is current."""
     return version_column(preset_id), version_column(GALLERY_EVERYWHERE)
 

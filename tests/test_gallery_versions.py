@@ -9,7 +9,7 @@ from sqlalchemy import delete, event, insert, select, update
 from app import create_app
 from app.config import load_settings
 from app.database import db
-from app.gallery_versions import versions_column
+from app.gallery_versions import versions_columns
 from app.models import GalleryExample, Job, new_id, utcnow
 from app.services import services_of
 from app.tasks import enqueue_job
@@ -24,7 +24,7 @@ from tests.test_kept_html import tokens_in
 def versions(app, preset_id: str) -> tuple[int, int]:
     """(the preset's version, the everywhere version), as the page reads them."""
     with app.app_context():
-        version, everywhere = db.session.execute(select(*versions_column(preset_id))).one()
+        version, everywhere = db.session.execute(select(*versions_columns(preset_id))).one()
         db.session.remove()
         return version, everywhere
 
@@ -200,6 +200,8 @@ def test_storage_is_asked_again_within_a_minute_and_at_once_after_models_cache(a
     with admin_app.app_context():
         model_id, other_model = (db.session.get(GalleryExample, e).model_id for e in (first, second))
     page = f"/admin/presets/{preset_id}"
+    clock = [kept_html.monotonic()]
+    monkeypatch.setattr(kept_html, "monotonic", lambda: clock[0])
     html = admin_client.get(page).get_data(as_text=True)
     assert f"Reference not cached — {model_id}" in html and f"Reference not cached — {other_model}" in html
 
@@ -208,8 +210,7 @@ def test_storage_is_asked_again_within_a_minute_and_at_once_after_models_cache(a
     storage.save_bytes(f"references/{model_id}.jpg", b"photo")
     storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
     assert f"Reference not cached — {model_id}" in admin_client.get(page).get_data(as_text=True)
-    now = kept_html.time.time()
-    monkeypatch.setattr(kept_html.time, "time", lambda: now + kept_html.STORAGE_RECHECK_SECONDS)
+    clock[0] += kept_html.SECTION_MAX_AGE
     assert f"/media/references/{model_id}-thumb.webp" in admin_client.get(page).get_data(as_text=True)
 
     # What `models cache` leaves behind (its thumbnails and the everywhere version): shown at once.

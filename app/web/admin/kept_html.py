@@ -1,5 +1,5 @@
 """Page parts rendered once per distinct content and kept per process (least recently used first out): the
-gallery's cards and the model pool.
+gallery's cards, the model pool and the whole gallery section.
 
 Why: the preset page shows 50 cards, each with about ten links and five forms (curation, regenerate, release,
 delete), and a pool of 72 models; rendering them was most of the page's time. Each part's markup is a pure
@@ -12,16 +12,16 @@ app runs (debug), every part is rendered every time.
 The gallery section as a whole (filters, counts, the page's cards, pages) is kept too, under the preset's
 gallery versions (app/gallery_versions.py: any process's change to the preset's examples is a new version, read
 with the preset in the page's first query), the page's query and the running job's shown examples. A kept page
-of the gallery then costs no query of its own. What storage answers in it (whether a reference thumbnail is
-cached, presigned URLs) is asked again at least once a minute.
+of the gallery then costs no query of its own. A kept section is rendered again at least once a minute, for what
+no version says: storage's answers (whether a reference thumbnail is cached, presigned URLs) and raw SQL.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from threading import Lock
+from time import monotonic
 from typing import Any
 
 from cachetools import LRUCache
@@ -33,14 +33,14 @@ from ...gallery_query import GalleryQuery
 from .common import Pool
 from .gallery_section import gallery_section
 
-KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): about 1,300 cards, fewer with pools (36 KB each)
+KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): 1,300 cards, or pools (36 KB), sections (310 KB)
 # Filled with the token wherever it appears: in a prompt that quoted it, a viewer would see their own token,
 # which their page carries anyway
 TOKEN_PLACEHOLDER = "csrf-token-placeholder-3f9d2c"
 EXTENSION = "kept_html"
 MACROS = "admin/_macros.html"
 SECTION = "admin/_gallery_section.html"
-STORAGE_RECHECK_SECONDS = 60  # a kept gallery section is rendered again at least this often
+SECTION_MAX_AGE = 60  # seconds: a kept gallery section is rendered again at least this often
 
 
 class KeptParts:
@@ -73,8 +73,8 @@ def kept_gallery_section(
 ) -> KeptSection:
     """The gallery section (`gallery_section`'s context in `admin/_gallery_section.html`) and the preset's
     example count, kept under the preset's gallery `versions` and everything else the section depends on."""
-    recheck = int(time.time() // STORAGE_RECHECK_SECONDS)
-    key = repr(("gallery", preset_id, versions, query, live_job, sorted(shown), error, request.script_root, recheck))
+    age = int(monotonic() // SECTION_MAX_AGE)
+    key = repr(("gallery", preset_id, versions, query, live_job, sorted(shown), error, request.script_root, age))
     part = lookup(key)
     if not isinstance(part, tuple):
         section = gallery_section(preset_id, query, live_job=live_job, shown=shown, error=error)

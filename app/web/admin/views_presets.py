@@ -19,7 +19,7 @@ from ...audit import record
 from ...database import db
 from ...errors import CurationError, PresetError
 from ...gallery_query import GalleryQuery, parse_gallery_query
-from ...gallery_versions import versions_column
+from ...gallery_versions import versions_columns
 from ...generation.jobs import live_job_for_preset, live_job_id_column
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL
 from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
@@ -55,7 +55,7 @@ def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None, tuple
 def head_statement() -> Select:
     """`preset_with_head`'s statement, built once (building it took a third of the query's time on a kept page)."""
     return select(
-        Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_column(Preset.id)
+        Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_columns(Preset.id)
     ).where(Preset.id == bindparam("preset_id"))
 
 
