@@ -4,6 +4,8 @@ at once, whichever process made it, while an unchanged gallery costs no query of
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import delete, event, insert, select, update
 
 from app import create_app
@@ -217,3 +219,31 @@ def test_storage_is_asked_again_within_a_minute_and_at_once_after_models_cache(a
     assert f"Reference not cached — {other_model}" in admin_client.get(page).get_data(as_text=True)
     cache_reference(admin_app, other_model)
     assert f"/media/references/{other_model}-thumb.webp" in admin_client.get(page).get_data(as_text=True)
+
+
+def test_writers_at_once_each_count_once(admin_app, admin_client):
+    """Twenty transactions at once (as a job's item threads store their examples) each add an example to two
+    presets, half naming them in one order and half in the other: no bump is lost (it is one atomic upsert) and
+    none fails."""
+    first, second = (create_preset(admin_client, name=n)["id"] for n in ("Film Noir", "Golden Hour"))
+    errors: list[BaseException] = []
+    start = threading.Barrier(20)
+
+    def store(n: int) -> None:
+        try:
+            with admin_app.app_context():
+                start.wait(timeout=30)
+                presets = (first, second) if n % 2 else (second, first)
+                db.session.execute(insert(GalleryExample), [example_row(p) for p in presets])
+                db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert versions(admin_app, first) == (20, 0) and versions(admin_app, second) == (20, 0)
