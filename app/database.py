@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import CursorResult, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+def upsert(entity: Any, session: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of `entity` that takes ON CONFLICT clauses, in the dialect of the database `session` (a session
+    or `db.session`) writes to: PostgreSQL in production, SQLite on a first run."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return insert(entity)
 
 
 def rowcount(result: Any) -> int:

@@ -19,10 +19,9 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
-from .database import Model
+from .database import Model, upsert
 from .models import GalleryExample, Job
 
 GALLERY_EVERYWHERE = "*"  # the version every preset's pages also key by
@@ -65,8 +64,7 @@ def touch_everywhere(session: Session | scoped_session[Any]) -> None:
 
 def bump(session: Session, preset_ids: list[str]) -> None:
     """+1 for each of `preset_ids`, creating its row at 1 (INSERT … ON CONFLICT, on PostgreSQL and SQLite)."""
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(GalleryVersion).values([{"preset_id": p, "version": 1} for p in preset_ids])
+    statement = upsert(GalleryVersion, session).values([{"preset_id": p, "version": 1} for p in preset_ids])
     statement = statement.on_conflict_do_update(
         index_elements=[GalleryVersion.preset_id], set_={"version": GalleryVersion.version + 1}
     )

@@ -22,10 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .database import db
+from .database import db, upsert
 from .errors import GenerationError
 from .models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
 from .providers.base import Ending
@@ -252,8 +250,7 @@ def month_reserved(month: str) -> Decimal:
 
 def lock_month(month: str) -> None:
     """Hold the month's budget row until the transaction ends: one check-and-reserve at a time."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(SpendMonth).values(month=month).on_conflict_do_nothing())
+    db.session.execute(upsert(SpendMonth, db.session).values(month=month).on_conflict_do_nothing())
     db.session.execute(select(SpendMonth.month).where(SpendMonth.month == month).with_for_update())
 
 
