@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from select import select as wait_for_readable
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -296,6 +297,19 @@ def test_models_check_warns_on_an_uneven_split_and_too_few_of_a_gender(make_app,
 # -- models check --urls: HEAD against a local HTTPS server ------------------------------------------
 
 
+def wait_until_the_client_leaves(connection, at_most: float) -> None:
+    """A photo that never answers in time: the client gives up (its timeout) and closes the connection; from then
+    on the request no longer counts as one of its HEADs in flight."""
+    deadline = time.monotonic() + at_most
+    while time.monotonic() < deadline:
+        if wait_for_readable([connection], [], [], 0.02)[0]:
+            try:
+                if not connection.recv(1):
+                    return
+            except OSError:  # ssl.SSLError is one
+                return
+
+
 class PhotoServer:
     """HTTPS on 127.0.0.1 answering HEAD like a bucket: photos, a missing and a private one, a slow one, a page."""
 
@@ -312,7 +326,10 @@ class PhotoServer:
                     server.inflight += 1
                     server.most_inflight = max(server.most_inflight, server.inflight)
                 try:
-                    time.sleep(3 if self.path.startswith("/slow/") else delay)
+                    if self.path.startswith("/slow/"):
+                        wait_until_the_client_leaves(self.connection, 3)
+                    else:
+                        time.sleep(delay)
                     status, kind = {"/missing/": (404, "application/xml"), "/private/": (403, "application/xml")}.get(
                         self.path[: self.path.index("/", 1) + 1], (200, "image/png")
                     )
