@@ -1,9 +1,9 @@
 """Entry point: `flask --app wsgi run`, `gunicorn wsgi:app`.
 
-A configuration error or a broken models.json exits with code 4, which gunicorn reads as "App failed to
-load" and halts on; any other exit code would make it boot new workers forever. (`gunicorn.conf.py` checks
-both once, before forking, so the message is printed once.) Every `flask` command refuses to start on a
-broken models.json too, but for `models` and `doctor`, which are there to say what is wrong with it.
+A configuration error, a broken models.json or a damaged embedded progress store exits with code 4, which
+gunicorn reads as "App failed to load" and halts on; any other exit code would make it boot new workers forever.
+(`gunicorn.conf.py` checks the first two once, before forking, so the message is printed once.) Every `flask`
+command refuses to start on them too, but for `models` and `doctor`, which are there to say what is wrong.
 """
 
 import os
@@ -11,6 +11,7 @@ import sys
 
 from app import configure_logging, create_app
 from app.config import ConfigError, load_settings
+from app.generation.embedded import StoreDamaged
 from app.registry import RegistryError
 
 APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR
@@ -41,7 +42,10 @@ from app.tasks import enqueue_job  # noqa: E402 — the queue, built from the (n
 
 configure_logging()
 try:
-    app = create_app(settings, enqueue=enqueue_job, check_registry=flask_command(sys.argv) not in DIAGNOSING_COMMANDS)
+    app = create_app(settings, enqueue=enqueue_job, checks_at_start=flask_command(sys.argv) not in DIAGNOSING_COMMANDS)
 except RegistryError as exc:
     print(exc.refusal(settings.models_file, "the web app"), file=sys.stderr, flush=True)
+    sys.exit(APP_LOAD_ERROR)
+except StoreDamaged as exc:
+    print(f"The web app cannot start. {exc}", file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)

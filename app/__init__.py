@@ -29,17 +29,19 @@ def create_app(
     overrides: dict | None = None,
     enqueue: Callable[[str], None] | None = None,
     *,
-    check_registry: bool = True,
+    checks_at_start: bool = True,
 ) -> Flask:
     """`enqueue(job_id)` puts a job on the queue (`app.tasks.enqueue_job` in the web process and the worker).
 
-    A broken models.json raises `RegistryError` (naming the file and every problem) unless `check_registry`
-    is off: the commands that diagnose it (`models check`, `doctor`) and a consumer, which checked at its start.
+    A broken models.json raises `RegistryError` (naming the file and every problem), and a damaged embedded
+    progress store `StoreDamaged`, unless `checks_at_start` is off: the commands that diagnose them (`models
+    check`, `doctor`) and a consumer, which checked at its start.
     """
     settings = settings or load_settings()
     services = Services(settings, enqueue)
-    if check_registry:
+    if checks_at_start:
         services.registry_file.load()
+        services.check_progress_store()
     app = Flask(
         __name__,
         instance_path=str(settings.instance_path),

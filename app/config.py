@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .env_values import ConfigError, number, rate_limits, whole_number
-from .private_files import private_dir, private_file
+from .private_files import create_private_file, private_dir
 from .s3_settings import S3Settings, load_s3_settings
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -152,7 +152,7 @@ def _database_url(environ, production: bool, instance_path: Path) -> str:
     if not database_url:
         if production:
             raise ConfigError("DATABASE_URL must be set in production (e.g. postgresql://user@host/db)")
-        database_url = f"sqlite:///{private_file(instance_path / 'pixelglow.sqlite3')}"
+        database_url = f"sqlite:///{create_private_file(instance_path / 'pixelglow.sqlite3')}"
     if not database_url.startswith(("sqlite:", "postgres")):
         raise ConfigError(
             f"DATABASE_URL must be a sqlite:// or postgresql:// URL, got {database_url.split(':')[0]}://…"

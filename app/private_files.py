@@ -27,12 +27,15 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def private_file(path: Path) -> Path:
-    """Create `path` (if missing) readable by this user only (0600), e.g. the SQLite database."""
+def create_private_file(path: Path) -> Path:
+    """Create `path` readable by this user only (0600) if it does not exist yet, in a 0700 folder.
+
+    An existing file is never opened: for a SQLite database, closing any descriptor of the file drops every lock
+    this process holds on it (POSIX advisory locks belong to the process), which lets another process delete
+    the write-ahead log in use and corrupts the database. Its mode was set when it was created."""
     private_dir(path.parent)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     try:
-        os.chmod(path, 0o600)
-    except PermissionError:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
         pass
     return path

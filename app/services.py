@@ -16,6 +16,7 @@ import replicate
 
 from .config import Settings
 from .generation.api_usage import RedisApiUsage, SqliteApiUsage
+from .generation.embedded import store_path
 from .generation.hooks import make_completions
 from .generation.progress import ProgressStore, make_progress_store
 from .generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
@@ -171,8 +172,14 @@ class Services:
             if self.settings.redis_url:
                 self._usage = RedisApiUsage(redis.Redis.from_url(self.settings.redis_url))
             else:
-                self._usage = SqliteApiUsage(self.settings.instance_path / "progress.sqlite3")
+                self._usage = SqliteApiUsage(store_path(self.settings.instance_path))
         return self._usage
+
+    def check_progress_store(self) -> None:
+        """Raise StoreDamaged (naming the file and the fix) when the embedded store cannot be used: a process
+        refuses to start on it rather than write progress nobody else reads. Redis is not checked here."""
+        if not self.settings.redis_url:
+            self.progress.ping()
 
     def warm_up(self) -> None:
         """Build at consumer start what the first job would otherwise build on its clock: the generator

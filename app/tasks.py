@@ -21,10 +21,11 @@ from sqlalchemy import text
 from . import configure_logging, create_app
 from .config import ConfigError, load_settings
 from .database import db
+from .generation.embedded import StoreDamaged, embedded_db, store_path
 from .generation.pipeline import JobNotFound, LeaseLost, run_job
 from .generation.recovery import finalize_without_worker, sweep_stale_jobs
 from .models import JobStatus
-from .private_files import private_file
+from .private_files import create_private_file
 from .registry import RegistryError, registry_file
 from .services import services_of
 
@@ -34,8 +35,9 @@ log = logging.getLogger("app.tasks")
 
 
 class ChecksBeforeConsuming:
-    """`huey_consumer` calls `create_consumer` once, before any worker starts: a broken models.json stops it
-    there, naming the file and every problem, instead of failing jobs later. The workers then share the
+    """`huey_consumer` calls `create_consumer` once, before any worker starts: a broken models.json (or a
+    damaged embedded progress store) stops it there, naming the file and every problem, instead of failing jobs
+    later. The workers then share the
     registry loaded here, and keep the last good one if the file breaks while they run."""
 
     def create_consumer(self, **options):
@@ -44,6 +46,11 @@ class ChecksBeforeConsuming:
             registry_file(settings.models_file).load()
         except RegistryError as exc:
             sys.exit(exc.refusal(settings.models_file, "the consumer"))
+        if not settings.redis_url:
+            try:
+                embedded_db(store_path(settings.instance_path)).check()
+            except StoreDamaged as exc:
+                sys.exit(f"The consumer cannot start. {exc}")
         return super().create_consumer(**options)  # the Huey class it is mixed into
 
 
@@ -60,7 +67,7 @@ def make_huey(settings):
     # has no expiry and nobody would read it.
     if settings.redis_url:
         return CheckedRedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
-    queue_file = private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
+    queue_file = create_private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
     return CheckedSqliteHuey(QUEUE_NAME, filename=str(queue_file), results=False)
 
 
@@ -69,18 +76,21 @@ try:
 except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
     sys.exit(f"Configuration error: {exc}")
 _worker_app = None
+_worker_app_lock = threading.Lock()
 
 
 def _app():
-    """The app of the current context (tests, immediate mode) or this worker's own."""
+    """The app of the current context (tests, immediate mode) or this worker's own (one per process, however
+    many worker threads ask for it first)."""
     global _worker_app
     if has_app_context():
         return current_app._get_current_object()
-    if _worker_app is None:
-        configure_logging()
-        # models.json was checked when the consumer started (ChecksBeforeConsuming): broken since, the last
-        # good registry is used rather than failing the job
-        _worker_app = create_app(enqueue=enqueue_job, check_registry=False)
+    with _worker_app_lock:
+        if _worker_app is None:
+            configure_logging()
+            # models.json and the progress store were checked when the consumer started (ChecksBeforeConsuming):
+            # broken since, the last good registry is used rather than failing the job
+            _worker_app = create_app(enqueue=enqueue_job, checks_at_start=False)
     return _worker_app
 
 

@@ -239,7 +239,7 @@ def test_without_any_good_registry_generate_answers_503_naming_the_file(tmp_path
     env = base_env(
         tmp_path / "instance", DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL, MODELS_FILE=str(models_file)
     )
-    app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job, check_registry=False)
+    app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job, checks_at_start=False)
     with app.app_context():
         db.session.execute(delete(Preset).where(Preset.name == "No Registry Yet"))
         preset = Preset(name="No Registry Yet", prompt="portrait")

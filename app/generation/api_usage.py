@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .embedded import EmbeddedDb
+from .embedded import embedded_db
 
 log = logging.getLogger(__name__)
 
@@ -93,38 +93,30 @@ class SqliteApiUsage:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._db = EmbeddedDb(Path(path))
+        self._db = embedded_db(Path(path))
         self._pruned = 0
-        self._connect().execute(
-            "CREATE TABLE IF NOT EXISTS api_usage (kind TEXT, bucket INTEGER, n INTEGER, PRIMARY KEY (kind, bucket))"
-        )
-
-    def _connect(self) -> sqlite3.Connection:
-        return self._db.connect()
 
     def record(self, kind: str) -> None:
         bucket = _bucket(time.time())
         try:
-            conn = self._connect()
-            conn.execute(
-                "INSERT INTO api_usage (kind, bucket, n) VALUES (?, ?, 1) "
-                "ON CONFLICT(kind, bucket) DO UPDATE SET n = n + 1",
-                (kind, bucket),
-            )
-            if bucket != self._pruned:
-                self._pruned = bucket
-                conn.execute("DELETE FROM api_usage WHERE bucket < ?", (bucket - KEEP_SECONDS // BUCKET_SECONDS,))
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO api_usage (kind, bucket, n) VALUES (?, ?, 1) "
+                    "ON CONFLICT(kind, bucket) DO UPDATE SET n = n + 1",
+                    (kind, bucket),
+                )
+                if bucket != self._pruned:
+                    self._pruned = bucket
+                    conn.execute("DELETE FROM api_usage WHERE bucket < ?", (bucket - KEEP_SECONDS // BUCKET_SECONDS,))
         except sqlite3.Error as exc:
             log.debug("api usage not counted: %s", exc)
 
     def _sum(self, kind: str, seconds: int) -> int:
         since = _bucket(time.time()) - seconds // BUCKET_SECONDS + 1
-        row = (
-            self._connect()
-            .execute("SELECT COALESCE(SUM(n), 0) FROM api_usage WHERE kind = ? AND bucket >= ?", (kind, since))
-            .fetchone()
+        rows = self._db.execute(
+            "SELECT COALESCE(SUM(n), 0) FROM api_usage WHERE kind = ? AND bucket >= ?", (kind, since)
         )
-        return int(row[0])
+        return int(rows[0][0])
 
     def summary(self) -> dict:
         return summary_of(self._sum)

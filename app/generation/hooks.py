@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 from redis.exceptions import RedisError
 
-from .embedded import EmbeddedDb
+from .embedded import embedded_db, store_path
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,9 @@ class SqliteCompletions:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._db = EmbeddedDb(Path(path))
-        self._connect().execute("CREATE TABLE IF NOT EXISTS hooks (key TEXT PRIMARY KEY, value TEXT, expires REAL)")
+        self._db = embedded_db(Path(path))
 
-    def _connect(self) -> sqlite3.Connection:
-        return self._db.connect()
-
-    def _insert(self, conn, key: str, value: str) -> bool:
+    def _insert(self, conn: sqlite3.Connection, key: str, value: str) -> bool:
         now = time.time()
         conn.execute("DELETE FROM hooks WHERE key = ? AND expires <= ?", (key, now))
         cursor = conn.execute(
@@ -166,31 +162,22 @@ class SqliteCompletions:
         return cursor.rowcount == 1
 
     def record(self, webhook_id: str, prediction_id: str, prediction: dict) -> str:
-        conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.transaction() as conn:
             fresh = self._insert(conn, f"delivery:{webhook_id}", "1") and self._insert(
                 conn, f"prediction:{prediction_id}", json.dumps(prediction, separators=(",", ":"))
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return RECORDED if fresh else REPEAT
 
     def _value(self, key: str) -> str | None:
-        row = (
-            self._connect()
-            .execute("SELECT value FROM hooks WHERE key = ? AND expires > ?", (key, time.time()))
-            .fetchone()
-        )
-        return row[0] if row else None
+        rows = self._db.execute("SELECT value FROM hooks WHERE key = ? AND expires > ?", (key, time.time()))
+        return rows[0][0] if rows else None
 
     def expected(self, prediction_id: str) -> bool:
         return self._value(f"expect:{prediction_id}") is not None
 
     def expect(self, prediction_id: str) -> None:
-        self._insert(self._connect(), f"expect:{prediction_id}", "1")
+        with self._db.transaction() as conn:
+            self._insert(conn, f"expect:{prediction_id}", "1")
 
     def get(self, prediction_id: str) -> dict | None:
         raw = self._value(f"prediction:{prediction_id}")
@@ -208,4 +195,4 @@ class SqliteCompletions:
 def make_completions(redis_url: str | None, instance_path: Path):
     if redis_url:
         return RedisCompletions(redis_url)
-    return SqliteCompletions(Path(instance_path) / "progress.sqlite3")
+    return SqliteCompletions(store_path(instance_path))

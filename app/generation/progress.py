@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import redis
 
 from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
-from .embedded import EmbeddedDb
+from .embedded import embedded_db, store_path
 
 log = logging.getLogger("app.pipeline")
 
@@ -232,17 +232,10 @@ class SqliteProgressStore:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        self._db = EmbeddedDb(Path(path))
-        with self._connect() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS progress (key TEXT PRIMARY KEY, value TEXT, expires REAL, finished REAL)"
-            )
+        self._db = embedded_db(Path(path))
 
-    def _connect(self) -> sqlite3.Connection:
-        return self._db.connect()
-
-    def _put(self, key: str, value: str, ttl: float, finished: float | None = None) -> None:
-        self._connect().execute(
+    def _put(self, conn: sqlite3.Connection, key: str, value: str, ttl: float, finished: float | None = None) -> None:
+        conn.execute(
             "INSERT INTO progress (key, value, expires, finished) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
             "SET value = excluded.value, expires = excluded.expires, finished = excluded.finished",
             (key, value, time.time() + ttl, finished),
@@ -250,43 +243,38 @@ class SqliteProgressStore:
 
     def write(self, job_id: str, record: dict, finished: bool = False) -> None:
         ttl = FINISHED_TTL if finished else LIVE_TTL
-        self._put(
-            f"progress:{job_id}", json.dumps(record, separators=(",", ":")), ttl, time.time() if finished else None
-        )
-        if finished:
-            self._connect().execute(
-                "DELETE FROM progress WHERE finished IS NOT NULL AND key NOT IN "
-                "(SELECT key FROM progress WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT ?)",
-                (RETAIN_FINISHED,),
-            )
+        value = json.dumps(record, separators=(",", ":"))
+        with self._db.transaction() as conn:
+            self._put(conn, f"progress:{job_id}", value, ttl, time.time() if finished else None)
+            if finished:
+                conn.execute(
+                    "DELETE FROM progress WHERE finished IS NOT NULL AND key NOT IN "
+                    "(SELECT key FROM progress WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT ?)",
+                    (RETAIN_FINISHED,),
+                )
 
     def read(self, job_id: str) -> dict | None:
-        row = (
-            self._connect()
-            .execute("SELECT value FROM progress WHERE key = ? AND expires > ?", (f"progress:{job_id}", time.time()))
-            .fetchone()
+        rows = self._db.execute(
+            "SELECT value FROM progress WHERE key = ? AND expires > ?", (f"progress:{job_id}", time.time())
         )
-        return json.loads(row[0]) if row else None
+        return json.loads(rows[0][0]) if rows else None
 
     def delete(self, job_id: str) -> None:
-        self._connect().execute("DELETE FROM progress WHERE key = ?", (f"progress:{job_id}",))
+        self._db.execute("DELETE FROM progress WHERE key = ?", (f"progress:{job_id}",))
 
     def beat(self, name: str, ttl: int) -> None:
-        self._put(f"heartbeat:{name}", str(time.time()), ttl)
+        with self._db.connection() as conn:
+            self._put(conn, f"heartbeat:{name}", str(time.time()), ttl)
 
     def alive(self) -> list[str]:
-        rows = (
-            self._connect()
-            .execute("SELECT key FROM progress WHERE key LIKE 'heartbeat:%' AND expires > ?", (time.time(),))
-            .fetchall()
-        )
+        rows = self._db.execute("SELECT key FROM progress WHERE key LIKE 'heartbeat:%' AND expires > ?", (time.time(),))
         return [r[0].split(":", 1)[1] for r in rows]
 
     def ping(self) -> None:
-        self._connect().execute("SELECT 1")
+        self._db.check()
 
 
 def make_progress_store(redis_url: str | None, instance_path: Path) -> ProgressStore:
     if redis_url:
         return RedisProgressStore(redis_url)
-    return SqliteProgressStore(Path(instance_path) / "progress.sqlite3")
+    return SqliteProgressStore(store_path(instance_path))

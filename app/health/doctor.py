@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import redis
 from replicate.exceptions import ReplicateError
@@ -57,8 +59,10 @@ def webhook_secret(services: Services) -> str:
 def consumers(services: Services) -> str:
     try:
         alive = services.progress.alive()
-    except redis.RedisError as exc:
-        raise Down("unknown: their heartbeats cannot be read", "see the redis check", str(exc)) from None
+    except (redis.RedisError, sqlite3.Error) as exc:
+        raise Down(
+            "unknown: their heartbeats cannot be read", "see the redis and progress store checks", str(exc)
+        ) from None
     if not alive:
         raise Down("none alive: queued jobs wait until one starts", f"start one: {CONSUMER_COMMAND}")
     return f"{len(alive)} alive ({', '.join(sorted(alive)[:5])}{', …' if len(alive) > 5 else ''})"

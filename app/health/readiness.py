@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import PROJECT_ROOT
 from ..database import db
+from ..generation.embedded import StoreDamaged
 from ..services import Services
 from .checks import Check, Down, run_check
 
@@ -76,6 +77,17 @@ def redis_check(services: Services) -> str:
     return "reachable"
 
 
+def progress_store(services: Services) -> str:
+    """The embedded store, when there is no Redis: it reads back whole and takes a write."""
+    if services.settings.redis_url:
+        return "in Redis (see the redis check)"
+    try:
+        services.progress.ping()
+    except StoreDamaged as exc:
+        raise Down(f"damaged: {exc.path.name} ({exc.problem})", exc.fix, str(exc)) from None
+    return "embedded (progress.sqlite3 in the instance folder): readable and writable"
+
+
 def registry(services: Services) -> str:
     problem = services.registry_problem()
     in_use = services.registry_file.last_good
@@ -108,6 +120,7 @@ READINESS = (
     ("database", database, "start the database, or correct DATABASE_URL"),
     ("migrations", migrations, "run `flask --app wsgi db upgrade`"),
     ("redis", redis_check, "start Redis, or correct REDIS_URL"),
+    ("progress store", progress_store, "see the cause"),
     ("registry", registry, "fix models.json (`flask --app wsgi models check` lists every problem)"),
     ("storage", storage, "make MEDIA_DIR a folder this process can write"),
 )
