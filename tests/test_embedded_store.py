@@ -17,6 +17,7 @@ from app.generation.progress import SqliteProgressStore
 from app.services import services_of
 from app.tasks import enqueue_job
 from tests.conftest import base_env, upgrade
+from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,19 +45,6 @@ def other_process(path: Path, action: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def deleted_files_held(folder: Path, pid: int | str = "self") -> list[str]:
-    """Files under `folder` that process `pid` holds open although they were deleted."""
-    held = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:  # closed meanwhile
-            continue
-        if target.startswith(str(folder)) and target.endswith("(deleted)"):
-            held.append(target)
-    return held
 
 
 def in_thread(function):

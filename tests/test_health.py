@@ -32,7 +32,7 @@ from app.tasks import enqueue_job
 from tests.conftest import API_TOKEN, REDIS_TEST_URL, base_env, create_admin, create_preset, post_generate, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
-READINESS = ["database", "migrations", "redis", "registry", "storage"]
+READINESS = ["database", "migrations", "progress store", "redis", "registry", "storage"]
 DB_PASSWORD, REDIS_PASSWORD = "db-pass-6f1c2a", "redis-pass-93be7d"
 
 
@@ -102,6 +102,7 @@ def test_readyz_when_everything_is_up(make_app):
     assert body["checks"]["database"]["detail"] == "reachable (postgresql)"
     assert body["checks"]["migrations"]["detail"].startswith("at head (")
     assert body["checks"]["registry"]["detail"] == "72 models (36 male + 36 female)"
+    assert body["checks"]["progress store"]["detail"] == "in Redis (see the redis check)"
     assert body["checks"]["storage"]["detail"] == "writable"
     assert not list((Path(app.extensions["pixelglow"].settings.media_dir) / "health").iterdir()), "probe left"
     assert API_TOKEN not in answer.get_data(as_text=True)
@@ -181,7 +182,7 @@ def test_readyz_and_doctor_name_the_part_that_is_down(part, make_app, built, tmp
     result = app.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 1, result.output
     failed = down + also_failing
-    assert result.output.strip().endswith(f"{len(failed)} of 9 checks failed: {', '.join(failed)}"), result.output
+    assert result.output.strip().endswith(f"{len(failed)} of 10 checks failed: {', '.join(failed)}"), result.output
     lines = result.output.splitlines()
     failing = next(i for i, line in enumerate(lines) if line.startswith(f"FAIL  {part} "))
     assert detail in lines[failing] and FIXES[part] in "\n".join(lines[failing + 1 : failing + 3])
@@ -216,7 +217,7 @@ def test_doctor_passes_when_all_is_well_with_one_authenticated_read(make_app, re
     assert "ok    webhook secret     not needed: webhooks are off" in result.output
     assert "ok    consumers          1 alive (test-consumer)" in result.output
     assert "ok    oldest queued job  no job is waiting" in result.output
-    assert result.output.strip().endswith("All 9 checks passed.")
+    assert result.output.strip().endswith("All 10 checks passed.")
     calls = [(call.kind, call.endpoint) for call in replicate_server.calls]
     assert calls == [("read", "account.get")], calls  # one call, counted against the read limit
 
@@ -233,7 +234,7 @@ def test_doctor_names_a_refused_token_and_an_unreadable_webhook_secret(make_app,
     assert "fix: set REPLICATE_WEBHOOK_SECRET (Replicate: account settings, webhooks), or fix the token" in (
         result.output
     )
-    assert result.output.strip().endswith("2 of 9 checks failed: replicate token, webhook secret")
+    assert result.output.strip().endswith("2 of 10 checks failed: replicate token, webhook secret")
     assert "r8_test_token_not_real" not in result.output
 
     replicate_server.token = app.config["TEST_ENV"]["REPLICATE_API_TOKEN"]
@@ -262,7 +263,7 @@ def test_doctor_says_no_consumer_is_alive_and_a_job_has_waited_too_long(make_app
     assert result.exit_code == 1
     assert f"FAIL  oldest queued job  job {job_id} has waited 600 s" in result.output
     assert "fix: no consumer takes jobs: start one (huey_consumer app.tasks.huey -w 4 -k thread)" in result.output
-    assert result.output.strip().endswith("1 of 9 checks failed: oldest queued job")
+    assert result.output.strip().endswith("1 of 10 checks failed: oldest queued job")
 
 
 # -- generate --wait without a consumer -----------------------------------------------------------------

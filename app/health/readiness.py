@@ -119,8 +119,8 @@ def storage_fix(services: Services) -> str:
 READINESS = (
     ("database", database, "start the database, or correct DATABASE_URL"),
     ("migrations", migrations, "run `flask --app wsgi db upgrade`"),
-    ("redis", redis_check, "start Redis, or correct REDIS_URL"),
     ("progress store", progress_store, "see the cause"),
+    ("redis", redis_check, "start Redis, or correct REDIS_URL"),
     ("registry", registry, "fix models.json (`flask --app wsgi models check` lists every problem)"),
     ("storage", storage, "make MEDIA_DIR a folder this process can write"),
 )
