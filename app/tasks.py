@@ -156,12 +156,11 @@ def start_consumer_background():
         _background_started = True
     app = _app()
     services = services_of(app)
-    name = f"{socket.gethostname()}-{os.getpid()}"
 
     def heartbeat():
         while True:
             try:
-                services.progress.beat(name, ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
+                services.progress.beat(consumer_name(), ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
             except Exception as exc:  # Redis restarting: try again next beat
                 log.warning("consumer heartbeat not written: %s", exc)
             time.sleep(CONSUMER_HEARTBEAT_SECONDS)
@@ -177,6 +176,20 @@ def start_consumer_background():
     threading.Thread(target=heartbeat, name="consumer-heartbeat", daemon=True).start()
     threading.Thread(target=sweep, name="lost-job-sweep", daemon=True).start()
     warm_up(app)
+
+
+def consumer_name() -> str:
+    """How this consumer process is named in heartbeats (`doctor` lists them)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@huey.on_shutdown()
+def stop_heartbeat():
+    """A consumer that stops is no longer counted alive (its heartbeat would otherwise last its ttl)."""
+    try:
+        services_of(_app()).progress.stop_beating(consumer_name())
+    except Exception as exc:  # the store is down: the heartbeat expires by itself
+        log.warning("consumer heartbeat not removed: %s", exc)
 
 
 def warm_up(app) -> None:

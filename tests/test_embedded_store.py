@@ -182,3 +182,12 @@ def test_a_store_damaged_before_start_is_refused_by_every_process_but_doctor(tmp
     assert doctor.returncode == 1, doctor.stdout + doctor.stderr
     assert "FAIL  progress store" in doctor.stdout
     assert f"delete {store_path(tmp_path)} and its -wal and -shm files" in doctor.stdout
+
+
+def test_doctor_on_the_embedded_defaults_says_when_no_consumer_runs_and_how_to_start_one(tmp_path):
+    app = migrated_embedded_app(tmp_path)
+    doctor = app.test_cli_runner().invoke(args=["doctor"])
+    assert doctor.exit_code == 1
+    assert "FAIL  consumers          none alive: queued jobs wait until one starts" in doctor.output
+    assert "fix: start one: huey_consumer app.tasks.huey -w 4 -k thread" in doctor.output
+    assert "ok    progress store     embedded (progress.sqlite3 in the instance folder)" in doctor.output

@@ -160,6 +160,8 @@ class ProgressStore(Protocol):
 
     def beat(self, name: str, ttl: int) -> None: ...
 
+    def stop_beating(self, name: str) -> None: ...
+
     def alive(self) -> list[str]: ...
 
     def ping(self) -> None: ...
@@ -220,6 +222,9 @@ class RedisProgressStore:
     def beat(self, name: str, ttl: int) -> None:
         self.redis.set(f"{PREFIX}heartbeat:{name}", str(time.time()), ex=ttl)
 
+    def stop_beating(self, name: str) -> None:
+        self.redis.delete(f"{PREFIX}heartbeat:{name}")
+
     def alive(self) -> list[str]:
         return [k.decode().rsplit(":", 1)[1] for k in self.redis.scan_iter(f"{PREFIX}heartbeat:*", count=100)]
 
@@ -265,6 +270,9 @@ class SqliteProgressStore:
     def beat(self, name: str, ttl: int) -> None:
         with self._db.connection() as conn:
             self._put(conn, f"heartbeat:{name}", str(time.time()), ttl)
+
+    def stop_beating(self, name: str) -> None:
+        self._db.execute("DELETE FROM progress WHERE key = ?", (f"heartbeat:{name}",))
 
     def alive(self) -> list[str]:
         rows = self._db.execute("SELECT key FROM progress WHERE key LIKE 'heartbeat:%' AND expires > ?", (time.time(),))
