@@ -2,7 +2,7 @@
 
 Refused while a job that has not ended holds the model (reserved by it, or among its open items, as a
 retry reuses models already used), so a model is never offered to two jobs at once. Curation rejects
-an example and releases its model in one transaction with `refuse_if_held` + `release_model`.
+an example, and the admin deletes one, releasing its model in the same transaction, refused the same way.
 """
 
 from __future__ import annotations
@@ -24,12 +24,18 @@ def release_one_model(services, preset_id: str, model_id: str, actor: str | None
         raise GenerationError(f"No preset with id {preset_id!r}.", 404)
     if services.registry().get(model_id) is None:
         raise GenerationError(f"No reference model {model_id!r} in models.json.", 404)
-    refuse_if_held(preset, model_id)
-    if not release_model(preset.id, model_id):
+    if not release_unless_held(preset, model_id):
         raise GenerationError(f'Model {model_id} is not used by preset "{preset.name}"; it is already free.', 409)
     record(actor, "usage.release", f"preset {preset.name}", f"model {model_id}")
     db.session.commit()
     return f"Model {model_id} released: the next job can select it again. Its examples stay in the gallery."
+
+
+def release_unless_held(preset: Preset, model_id: str) -> bool:
+    """Release the model under the caller's `lock_preset` (uncommitted); False when it was not used, a 409
+    GenerationError while a job that has not ended holds it."""
+    refuse_if_held(preset, model_id)
+    return release_model(preset.id, model_id)
 
 
 def refuse_if_held(preset: Preset, model_id: str) -> None:

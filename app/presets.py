@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .errors import PresetError
 from .models import Preset
 from .providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
@@ -9,6 +11,33 @@ from .safe_json import value_problem
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: escape sequences, line breaks, bells
+KEPT = {"name": "", "prompt": "\t\n\r"}  # a prompt keeps its tabs and line breaks (a textarea sends \r\n)
+
+
+def control_problem(field: str, value: str) -> str | None:
+    """Why `value` cannot be this field: a control character would drive the terminal that prints it (an
+    ESC or OSC sequence) or break the line it is listed on. None when it has none the field allows."""
+    for match in CONTROL.finditer(value):
+        if match.group() not in KEPT[field]:
+            allowed = " (tabs and line breaks are fine)" if KEPT[field] else ""
+            return (
+                f"{field} must not contain control characters{allowed}: found U+{ord(match.group()):04X} at "
+                f"character {match.start() + 1}."
+            )
+    return None
+
+
+def checked_text(field: str, value, limit: int) -> str:
+    """The name or prompt as stored (without surrounding whitespace), or a PresetError naming the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise PresetError(f"{field} is required and must be a non-empty string.")
+    if len(value) > limit:
+        raise PresetError(f"{field} must be at most {limit} characters (got {len(value)}).")
+    problem = control_problem(field, value.strip())
+    if problem:
+        raise PresetError(problem)
+    return value.strip()
 
 
 def settings_problem(preset: Preset) -> str | None:
@@ -32,12 +61,7 @@ def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
         raise PresetError(f"Unknown field(s): {', '.join(sorted(unknown))}. Allowed: name, prompt, provider, settings.")
     for field, limit in (("name", MAX_NAME), ("prompt", MAX_PROMPT)):
         if field in body or creating:
-            value = body.get(field)
-            if not isinstance(value, str) or not value.strip():
-                raise PresetError(f"{field} is required and must be a non-empty string.")
-            if len(value) > limit:
-                raise PresetError(f"{field} must be at most {limit} characters (got {len(value)}).")
-            setattr(preset, field, value.strip())
+            setattr(preset, field, checked_text(field, body.get(field), limit))
     provider_name = body.get("provider", preset.provider or DEFAULT_PROVIDER)
     if not isinstance(provider_name, str) or provider_name not in PROVIDERS:
         raise PresetError(f"provider must be one of {', '.join(PROVIDERS)}.")

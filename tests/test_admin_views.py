@@ -11,8 +11,9 @@ from datetime import timedelta
 from sqlalchemy import event, func, select
 
 from app.database import db
-from app.models import GalleryExample, Job, Preset, PresetModelUsage, utcnow
+from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
+from tests.test_gallery_curation import seed
 
 
 @contextlib.contextmanager
@@ -441,6 +442,36 @@ def test_deleting_an_example_asks_whether_to_release_its_model(admin_client, imm
         models = set(db.session.scalars(select(PresetModelUsage.model_id)))
         assert kept_model in models and released_model not in models
         assert db.session.scalar(select(func.count()).select_from(GalleryExample)) == 18
+
+
+def test_deleting_an_example_and_releasing_a_model_a_running_job_holds_is_refused_and_keeps_everything(admin_client):
+    """A retry works on models already used: deleting one of their examples must not free the model under it."""
+    c = admin_client
+    app = c.application
+    preset = create_preset(c)
+    example_id = seed(app, preset["id"], ["approved"])[0]
+    with app.app_context():
+        model_id = db.session.get(GalleryExample, example_id).model_id
+        db.session.add(PresetModelUsage(preset_id=preset["id"], model_id=model_id, state="used"))
+        job = Job(preset_id=preset["id"], prompt="p", provider="NANO_BANANA", status="running", total=1)
+        db.session.add(job)
+        db.session.flush()
+        db.session.add(JobItem(job_id=job.id, model_id=model_id, gender="male", reference_url="x", state="pending"))
+        db.session.commit()
+        running = job.id
+    url = f"/admin/presets/{preset['id']}/examples/{example_id}/delete"
+    for headers in (htmx(c), {"X-CSRFToken": c.csrf}):
+        refused = c.post(url, data={"release": "1", "csrf_token": c.csrf}, headers=headers)
+        assert refused.status_code == 409
+        assert f"held by running job {running}" in refused.get_data(as_text=True)
+        with app.app_context():
+            assert db.session.get(GalleryExample, example_id) is not None
+            assert db.session.query(PresetModelUsage).filter_by(model_id=model_id).one().state == "used"
+    kept = c.post(url, data={"csrf_token": c.csrf}, headers=htmx(c))  # the example alone: the model stays held
+    assert kept.status_code == 200
+    with app.app_context():
+        assert db.session.get(GalleryExample, example_id) is None
+        assert db.session.query(PresetModelUsage).filter_by(model_id=model_id).count() == 1
 
 
 def test_job_pages_show_the_per_model_outcome(admin_client, immediate_huey):

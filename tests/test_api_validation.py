@@ -3,7 +3,7 @@
 import pytest
 
 from app.database import db
-from app.models import GalleryExample, Job, JobItem, PresetModelUsage
+from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 
 
@@ -132,3 +132,39 @@ def test_deleting_a_preset_with_a_live_job_is_refused(make_app):
     assert post_generate(client, preset["id"]).status_code == 202
     response = client.delete(f"/api/admin/presets/{preset['id']}", headers=auth_headers())
     assert response.status_code == 409 and "in progress" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Evil\x1b[2J\x1b[H", "Title\x1b]0;pwned\x07", "Two\nlines", "Tab\there", "Del\x7fete", "C1\x9bcsi"],
+)
+def test_control_characters_in_a_preset_name_are_refused_by_the_api_and_the_form_naming_the_field(admin_client, name):
+    api = admin_client.post("/api/admin/presets", json={"name": name, "prompt": "x"}, headers=auth_headers())
+    assert api.status_code == 400 and api.get_json()["error"].startswith("name must not contain control characters")
+    form = admin_client.post(
+        "/admin/presets/new",
+        data={"csrf_token": admin_client.csrf, "name": name, "prompt": "x", "provider": "NANO_BANANA"},
+    )
+    assert form.status_code == 400 and "name must not contain control characters" in form.get_data(as_text=True)
+    preset = create_preset(admin_client, name="Fine")
+    patched = admin_client.patch(f"/api/admin/presets/{preset['id']}", json={"name": name}, headers=auth_headers())
+    assert patched.status_code == 400 and "name must not contain" in patched.get_json()["error"]
+    with admin_client.application.app_context():
+        assert db.session.query(Preset).count() == 1
+
+
+def test_a_prompt_keeps_its_line_breaks_and_tabs_but_not_escape_sequences(admin_client):
+    prompt = "Portrait, studio light\n\tno glasses\r\nsoft shadows"
+    assert create_preset(admin_client, name="Multi-line", prompt=prompt)["prompt"] == prompt
+    form = admin_client.post(
+        "/admin/presets/new",
+        data={"csrf_token": admin_client.csrf, "name": "Form", "prompt": prompt, "provider": "NANO_BANANA"},
+    )
+    assert form.status_code == 303
+    refused = admin_client.post(
+        "/api/admin/presets", json={"name": "Bell", "prompt": "ring \x07 ring"}, headers=auth_headers()
+    )
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == (
+        "prompt must not contain control characters (tabs and line breaks are fine): found U+0007 at character 6."
+    )

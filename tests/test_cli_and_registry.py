@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from app.database import db
+from app.models import Preset
 from app.registry import RegistryError, get_registry, load_registry_file
 from tests.conftest import auth_headers, create_preset, post_generate
 
@@ -97,3 +99,21 @@ def test_presets_and_generate_commands(make_app, immediate_huey):
     assert "examples=20" in listed.output and "models=20/72" in listed.output
     unknown = runner.invoke(args=["generate", "Nope"])
     assert unknown.exit_code != 0 and "No preset" in unknown.output
+
+
+def test_a_name_stored_with_control_characters_prints_escaped_never_raw(make_app):
+    """A row written before control characters were refused (or straight into the database) cannot drive the
+    terminal of whoever lists the presets: its ESC, OSC and line breaks print as \\x1b, \\n."""
+    app = make_app()
+    hostile = "Evil\x1b]0;pwned\x07\x1b[2J\nsecond line\x9b"
+    with app.app_context():
+        db.session.add(Preset(name=hostile, prompt="p", provider="NANO_BANANA", settings={}))
+        db.session.commit()
+        preset_id = db.session.query(Preset.id).scalar()
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["presets", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert r"Evil\x1b]0;pwned\x07\x1b[2J\nsecond line\x9b" in listed.output
+    assert not any(c in listed.output for c in "\x1b\x07\x9b") and listed.output.count("\n") == 1
+    shown = runner.invoke(args=["usage", "show", preset_id])
+    assert shown.exit_code == 0 and r"Evil\x1b]0;pwned" in shown.output and "\x1b" not in shown.output

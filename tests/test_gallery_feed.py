@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from app.config import ConfigError, load_settings
+from app.database import db
 from app.models import GalleryExample
 from app.storage.local import MediaStorage
 from app.web import feed_media
@@ -266,7 +267,9 @@ def first_link(app, preset_id) -> str:
 def test_a_signed_link_loads_without_a_session_and_without_a_cookie(feed_app):
     preset_id, _ = seeded_preset(feed_app)
     link = first_link(feed_app, preset_id)
-    assert re.fullmatch(rf"/feed-media/examples/{preset_id}/\d+\.png\?expires=\d+&signature=[\w-]{{43}}", link)
+    assert re.fullmatch(
+        rf"/feed-media/examples/{preset_id}/\d+\.png\?example=[0-9a-f]{{32}}&expires=\d+&signature=[\w-]{{43}}", link
+    )
     stranger = feed_app.test_client()
     response = stranger.get(link)
     assert response.status_code == 200 and response.mimetype == "image/png"
@@ -301,6 +304,49 @@ def test_a_tampered_or_expired_link_is_refused(feed_app, monkeypatch):
     assert client.get(link).status_code == 403
     monkeypatch.setattr(time, "time", lambda: int(expires) - 1)
     assert client.get(link).status_code == 200
+
+
+def with_sizes(app, preset_id, example_id) -> None:
+    """Give an example a thumbnail and a medium size, as the pipeline stores them next to the original."""
+    storage = app.extensions["pixelglow"].storage
+    with app.app_context():
+        example = db.session.get(GalleryExample, example_id)
+        stem = example.image_path.rsplit(".", 1)[0]
+        example.thumb_path, example.medium_path = f"{stem}-thumb.webp", f"{stem}-medium.webp"
+        for key in (example.thumb_path, example.medium_path):
+            out = io.BytesIO()
+            Image.new("RGB", (4, 4)).save(out, "WEBP")
+            storage.save_bytes(key, out.getvalue())
+        db.session.commit()
+
+
+def max_age(response) -> int:
+    return int(re.search(r"max-age=(\d+)", response.headers["Cache-Control"]).group(1))
+
+
+def test_a_rejected_examples_links_answer_404_at_once_and_caches_keep_nothing_long(feed_app):
+    """A signed link outlives a verdict: its image, thumbnail and medium load only while the example is in the
+    feed, and any cache keeps them (or their 404) for minutes, not for the link's day."""
+    preset_id, ids = seeded_preset(feed_app)
+    approved = ids[1]
+    with_sizes(feed_app, preset_id, approved)
+    item = next(i for i in feed(feed_app.test_client(), preset_id).get_json()["items"] if i["id"] == approved)
+    links = [item["imageUrl"], item["thumbUrl"], item["mediumUrl"]]
+    client = feed_app.test_client()
+    for link in links:
+        served = client.get(link)
+        assert served.status_code == 200 and "public" in served.headers["Cache-Control"], link
+        assert 0 < max_age(served) <= 300
+    set_state(client, preset_id, approved, "rejected")
+    for link in links:
+        gone = client.get(link, headers={"Accept": "application/json"})
+        assert gone.status_code == 404 and "no longer in the gallery feed" in gone.get_json()["error"], link
+        assert max_age(gone) <= 300
+    set_state(client, preset_id, approved, "featured")  # back in the feed: the same links load again
+    assert [client.get(link).status_code for link in links] == [200, 200, 200]
+    other = next(i for i in feed(client, preset_id).get_json()["items"] if i["id"] != approved)
+    borrowed = links[0].replace(f"example={approved}", f"example={other['id']}")  # a published example, not its key
+    assert client.get(borrowed).status_code == 404
 
 
 def test_a_signed_link_serves_gallery_images_only(feed_app):
@@ -362,7 +408,7 @@ def test_with_s3_the_feed_links_to_the_bucket_and_the_links_load_without_any_ses
     s3 = moto_s3.client()
     with httpx.Client() as stranger:  # no cookie, no token: the presigned URL is the only credential
         for url, key in bucket_images(moto_s3, bucket, preset_id, items).items():
-            assert "X-Amz-Signature=" in url
+            assert "X-Amz-Signature=" in url and parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["3600"]
             image = stranger.get(url)
             sized = key.endswith(("-thumb.webp", "-medium.webp"))  # an example's sizes, next to its original
             assert image.status_code == 200 and image.headers["Content-Type"] == (

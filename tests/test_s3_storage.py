@@ -174,6 +174,23 @@ def test_presigned_urls_are_the_same_all_day_and_match_botocores_own_signature(m
     assert parse_qs(urlsplit(theirs).query) == query and urlsplit(theirs).path == urlsplit(morning).path
 
 
+def test_short_urls_work_for_an_hour_at_most_and_stay_the_same_for_half_an_hour(moto_s3):
+    """What the gallery feed hands out: a presigned URL cannot be revoked, so it must end soon."""
+    bucket = moto_s3.new_bucket()
+    now = {"at": datetime(2026, 11, 24, 8, 30, 1, tzinfo=UTC)}
+    storage = storage_on(moto_s3, bucket, clock=lambda: now["at"])
+    storage.save_bytes("examples/p/j/m-0.png", b"\x89PNG fake")
+    first = storage.short_url("examples/p/j/m-0.png")
+    query = parse_qs(urlsplit(first).query)
+    assert query["X-Amz-Date"] == ["20261124T083000Z"] and query["X-Amz-Expires"] == ["3600"]
+    assert httpx.get(first).content == b"\x89PNG fake"
+    now["at"] = datetime(2026, 11, 24, 8, 59, 59, tzinfo=UTC)
+    assert storage.short_url("examples/p/j/m-0.png") == first
+    now["at"] += timedelta(seconds=2)
+    assert parse_qs(urlsplit(storage.short_url("examples/p/j/m-0.png")).query)["X-Amz-Date"] == ["20261124T090000Z"]
+    assert parse_qs(urlsplit(storage.url("examples/p/j/m-0.png")).query)["X-Amz-Expires"] == [str(2 * 24 * 3600)]
+
+
 def test_a_url_is_signed_once_a_day_and_anew_when_the_credentials_change(moto_s3, monkeypatch):
     bucket = moto_s3.new_bucket()
     now = {"at": datetime(2026, 11, 24, 8, 0, tzinfo=UTC)}

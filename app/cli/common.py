@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 
 from ..database import db
 from ..models import Preset
+from ..presets import CONTROL
 from ..services import Services, services_of
 
 
@@ -41,3 +42,9 @@ def echo_step(done: int, total: int, name: str, outcome: str, detail: str = "", 
 def named_some(names: list[str], shown: int = 10) -> str:
     """The first `shown` names and how many more: what a failure message can list."""
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters written as Python escapes them (`\\x1b`, `\\n`): a name stored before
+    they were refused must not drive the terminal it is printed on."""
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], text)

@@ -14,7 +14,7 @@ from ..generation.jobs import job_json
 from ..generation.regenerate import regeneration_message, request_regeneration
 from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
 from ..services import CONSUMER_COMMAND
-from .common import cli_actor, find_preset, services
+from .common import cli_actor, find_preset, printable, services
 
 PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why it waits, and how to start one
 
@@ -69,11 +69,11 @@ def generate(
                 services(), preset.id, examples_per_model, model_ids=model_ids, created_by=cli_actor()
             )
     except GenerationError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(printable(exc.message)) from None  # messages name the preset
     if example_id is not None:
-        click.echo(regeneration_message(queued))
+        click.echo(printable(regeneration_message(queued)))
     else:
-        click.echo(f"{queued.message}: job {queued.job.id}, {queued.job.total} images")
+        click.echo(printable(f"{queued.message}: job {queued.job.id}, {queued.job.total} images"))
     if queued.selection.warning:
         click.echo(f"Warning: {queued.selection.warning}")
     if not wait:

@@ -13,7 +13,7 @@ from ..database import db
 from ..models import GalleryExample, Preset
 from ..presets import PresetError, apply_preset_fields
 from ..selection import usage_counts
-from .common import cli_actor, services
+from .common import cli_actor, printable, services
 
 presets_cli = AppGroup("presets", help="Create and list presets.")
 
@@ -53,6 +53,6 @@ def presets_list():
     for preset in db.session.scalars(select(Preset).order_by(Preset.name)):
         usage = usage_counts(preset.id)
         click.echo(
-            f"{preset.id}  {preset.name:<32} {preset.provider:<16} examples={counts.get(preset.id, 0):<5} "
+            f"{preset.id}  {printable(preset.name):<32} {preset.provider:<16} examples={counts.get(preset.id, 0):<5} "
             f"models={usage['used'] + usage['reserved']}/{total}"
         )

@@ -16,7 +16,7 @@ from ..models import Preset
 from ..presets import settings_problem
 from ..providers import schemas
 from ..providers.catalog import PROVIDERS
-from .common import services
+from .common import printable, services
 
 providers_cli = AppGroup("providers", help="The image models behind the presets and their input schemas.")
 
@@ -46,7 +46,8 @@ def providers_schemas(refresh: bool, write: bool):
     if changed and write:
         refused = [p for p in db.session.scalars(select(Preset).order_by(Preset.name)) if settings_problem(p)]
         for preset in refused:
-            click.echo(f'Preset "{preset.name}" has settings the new schema refuses: {settings_problem(preset)}')
+            name, problem = printable(preset.name), settings_problem(preset)
+            click.echo(f'Preset "{name}" has settings the new schema refuses: {problem}')
     elif changed:
         click.echo("Run again with --write to update the snapshots.")
         sys.exit(1)

@@ -13,7 +13,7 @@ from ..generation.jobs import live_job_for_preset
 from ..model_release import release_one_model
 from ..models import PresetModelUsage
 from ..selection import clear_usage, usage_counts
-from .common import cli_actor, find_preset, services
+from .common import cli_actor, find_preset, printable, services
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 
@@ -26,15 +26,17 @@ def usage_clear(preset_ref: str, yes: bool):
     preset = find_preset(preset_ref)
     if live_job_for_preset(preset.id):
         raise click.ClickException(
-            f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.'
+            f'Preset "{printable(preset.name)}" has a job in progress; clear its usage once it has finished.'
         )
     counts = usage_counts(preset.id)
     if not yes:
-        click.confirm(f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{preset.name}"?', abort=True)
+        click.confirm(
+            f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{printable(preset.name)}"?', abort=True
+        )
     removed = clear_usage(preset.id)
     record(cli_actor(), "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
     db.session.commit()
-    click.echo(f'Cleared {removed} usage rows of preset "{preset.name}"; all models can be selected again.')
+    click.echo(f'Cleared {removed} usage rows of preset "{printable(preset.name)}"; all models can be selected again.')
 
 
 @usage_cli.command("release")
@@ -44,10 +46,10 @@ def usage_release(preset_ref: str, model_id: str):
     """Make one model PRESET used free again (its examples stay); refused while a running job holds it."""
     preset = find_preset(preset_ref)
     try:
-        click.echo(release_one_model(services(), preset.id, model_id, cli_actor()))
+        click.echo(printable(release_one_model(services(), preset.id, model_id, cli_actor())))
     except GenerationError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(printable(exc.message)) from None  # messages name the preset
 
 
 @usage_cli.command("show")
@@ -59,6 +61,6 @@ def usage_show(preset_ref: str):
         select(PresetModelUsage).where(PresetModelUsage.preset_id == preset.id).order_by(PresetModelUsage.model_id)
     ).all()
     total = len(services().registry())
-    click.echo(f'Preset "{preset.name}": {len(rows)} of {total} models taken')
+    click.echo(f'Preset "{printable(preset.name)}": {len(rows)} of {total} models taken')
     for row in rows:
         click.echo(f"  {row.model_id:<12} {row.state:<9} {row.used_at:%Y-%m-%d %H:%M}")

@@ -46,6 +46,11 @@ class Storage(Protocol):
         """Where a page loads `key` from."""
         ...
 
+    def short_url(self, key: str) -> str:
+        """Where someone else (the gallery feed's consumer) loads `key` from, for an hour at most when the URL
+        itself is the credential (presigned); `url` where the storage has no such URLs."""
+        ...
+
     @property
     def url_origin(self) -> str | None:
         """The origin `url` points at when it is not our own (the CSP's `img-src` allows it), else None."""

@@ -68,3 +68,7 @@ class MediaStorage:
     def url(self, key: str) -> str:
         """Served by the web side's media route, behind the admin sign-in."""
         return f"/media/{key}"
+
+    def short_url(self, key: str) -> str:
+        """The same admin-only link: the gallery feed signs its own (`web.feed_media`)."""
+        return self.url(key)

@@ -6,7 +6,8 @@ Chosen when `S3_BUCKET` is set (`app.services`); the keys are the local folder's
 (a failed multipart upload is aborted), so nothing half-written is ever stored under a real key.
 
 Pages link to the objects directly: `S3_PUBLIC_BASE_URL` + key when the bucket (or a CDN before it) is public,
-else a presigned GET URL that stays the same for the whole UTC day (`presign`).
+else a presigned GET URL that stays the same for the whole UTC day (`presign`); the gallery feed's presigned
+URLs (`short_url`) last an hour at most, since a presigned URL cannot be revoked.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -30,13 +31,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..s3_settings import S3Settings
 from .base import StorageError, checked_key
-from .presign import presign_get, signing_day
+from .presign import DAY, SHORT, presign_get, signing_time
 
 PART_SIZE = 8 * 1024 * 1024  # S3's parts are 5 MiB at least (but the last); 8 MiB is boto3's default
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXISTS_TTL = 60.0  # seconds an answer of `exists` is kept: the pages ask it for every card's reference photo
 # Presigned URLs kept per process: a gallery page hands out about 200 (three sizes and a reference photo a card),
-# and signing one costs about 0.3 ms; a URL is the same all day, so it is signed once a day (about 0.5 KB each)
+# and signing one costs about 0.3 ms; a URL is the same all day (or half hour), so it is signed once a day (or
+# half hour; about 0.5 KB each)
 SIGNED_URLS_KEPT = 10_000
 EXISTS_KEPT = 20_000  # answers kept at most (then forgotten at once): a long-running process stays small
 NOT_FOUND = ("404", "NoSuchKey", "NotFound")
@@ -135,7 +137,7 @@ class S3Storage:
         self._unsigned: Any = None
         self._origin: str | None = None
         self._known: dict[str, tuple[bool, float]] = {}  # key -> (exists, when asked)
-        self._signed = lru_cache(maxsize=SIGNED_URLS_KEPT)(self._sign)  # (key, day, credentials) -> URL
+        self._signed = lru_cache(maxsize=SIGNED_URLS_KEPT)(self._sign)  # (key, time, period, credentials) -> URL
         self._lock = threading.Lock()
         # Uploads run on a few threads of their own, not on the 20 item threads of a job: each upload holds its
         # part and boto3's copy, and glibc keeps what a thread freed in that thread's own malloc arena, so 20
@@ -244,6 +246,14 @@ class S3Storage:
     # -- addresses -------------------------------------------------------------------------------------
     def url(self, key: str) -> str:
         """`S3_PUBLIC_BASE_URL` + key, else a presigned GET URL that is the same all day (see `presign`)."""
+        return self._address(key, DAY)
+
+    def short_url(self, key: str) -> str:
+        """`S3_PUBLIC_BASE_URL` + key, else a presigned GET URL that is the same for half an hour and works for
+        an hour at most: what the gallery feed hands out, since a presigned URL cannot be revoked."""
+        return self._address(key, SHORT)
+
+    def _address(self, key: str, period: timedelta) -> str:
         checked_key(key)
         if self.settings.public_base_url:
             return f"{self.settings.public_base_url}/{quote(key)}"
@@ -251,10 +261,11 @@ class S3Storage:
         if credentials is None:
             raise StorageError("S3 has no credentials to sign URLs with: set AWS_ACCESS_KEY_ID and the secret")
         frozen = credentials.get_frozen_credentials()  # a role's are refreshed here when they near their end
-        return self._signed(key, signing_day(self._clock()), frozen)  # rotated credentials sign anew
+        signed_at = signing_time(self._clock(), period)
+        return self._signed(key, signed_at, period, frozen)  # rotated credentials sign anew
 
-    def _sign(self, key: str, day: datetime, credentials: Any) -> str:
-        return presign_get(self._unsigned_url(key), credentials, self.settings.region, day)
+    def _sign(self, key: str, signed_at: datetime, period: timedelta, credentials: Any) -> str:
+        return presign_get(self._unsigned_url(key), credentials, self.settings.region, signed_at, period)
 
     def _unsigned_url(self, key: str) -> str:
         """The object's address as botocore builds it (endpoint, addressing style, quoting), unsigned."""

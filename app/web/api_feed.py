@@ -7,10 +7,10 @@ What it returns: the curated gallery only (featured, then approved, in the curat
 API lists it but with image URLs the consumer can load without signing in (`feed_media.FeedLinks`).
 
 Caching: a weak ETag computed from the page's rows (every column of every example on it, the page, the total,
-the day whose links it carries) answers `If-None-Match` with a 304, and `Cache-Control` allows a minute
-(`public` when the feed is public, `private` behind the token). A public feed allows any origin (CORS): it
-holds nothing a browser script could not read anyway; behind the token there is none, the token belongs on a
-server, never in a browser.
+the day whose links it carries, and when S3 signs its links anew) answers `If-None-Match` with a 304, and
+`Cache-Control` allows a minute (`public` when the feed is public, `private` behind the token). A public feed
+allows any origin (CORS): it holds nothing a browser script could not read anyway; behind the token there is
+none, the token belongs on a server, never in a browser.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ bp.register_error_handler(RateLimitExceeded, too_many_requests)  # its rate limi
 # The feed's own URLs: authenticated by their token or signature alone, never by a session (auth and sessions
 # leave them alone)
 FEED_PATH_PREFIXES = ("/api/presets/", FEED_MEDIA_PREFIX)
-FEED_FORMAT = "gallery-feed-1"  # part of every ETag: a change of the body's shape invalidates caches
+FEED_FORMAT = "gallery-feed-2"  # part of every ETag: a change of the body's shape invalidates caches
 MAX_AGE = 60
+LINKS_PROBE = "examples/feed-links-probe.png"  # its URL changes when every image URL of the storage's does
 NO_TOKEN_SET = (
     "The gallery feed has no token: set GALLERY_FEED_TOKEN and send it as 'Authorization: Bearer "
     "<GALLERY_FEED_TOKEN>', or set GALLERY_FEED_PUBLIC=1 to open it to anyone."
@@ -90,6 +91,7 @@ def feed_etag(preset_id: str, page: GalleryPage, day: int, settings: Settings) -
     storage = services().storage
     about = [FEED_FORMAT, preset_id, page.query.page, page.query.per_page, page.total, day]
     about += [type(storage).__name__, settings.public_base_url]  # where the links point
+    about.append(storage.short_url(LINKS_PROBE))  # S3 presigns them anew each half hour and with new credentials
     digest = hashlib.sha256(json.dumps(about).encode())
     for example in page.examples:
         digest.update(json.dumps(row_values(example), default=str, sort_keys=True).encode())
@@ -100,7 +102,7 @@ def feed_body(preset_id: str, page: GalleryPage, links: FeedLinks) -> dict:
     query = page.query
     return {
         "presetId": preset_id,
-        "items": [curated_json(example, links) for example in page.examples],
+        "items": [curated_json(example, links.of(example)) for example in page.examples],
         "page": query.page,
         "perPage": query.per_page,
         "total": page.total,

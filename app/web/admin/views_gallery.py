@@ -7,16 +7,15 @@ Routes of the `admin_presets` blueprint, kept apart from the preset list and for
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import delete
 
 from ...audit import record
 from ...database import db
 from ...errors import GenerationError
 from ...generation.jobs import live_job_for_preset
 from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from ...model_release import release_one_model
-from ...models import GalleryExample, PresetModelUsage, UsageState
-from ...selection import clear_usage
+from ...model_release import release_one_model, release_unless_held
+from ...models import GalleryExample
+from ...selection import clear_usage, lock_preset
 from ...storage.sizes import delete_sizes
 from .common import (
     fragment,
@@ -31,20 +30,20 @@ from .views_presets import bp, get_preset
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
 def delete_example(preset_id: str, example_id: str):
-    example = db.session.get(GalleryExample, example_id)
-    if example is None or example.preset_id != preset_id:
-        abort(404, "That example no longer exists.")
+    """Delete one example, and release its model when asked: under the preset's lock and refused like any
+    release (409 naming the job, nothing deleted) while a job that has not ended holds the model."""
     release = request.form.get("release") == "1"
+    preset = lock_preset(preset_id)
+    example = db.session.get(GalleryExample, example_id)
+    if preset is None or example is None or example.preset_id != preset_id:
+        abort(404, "That example no longer exists.")
     model_id, key = example.model_id, example.image_path
-    db.session.delete(example)
     if release:
-        db.session.execute(
-            delete(PresetModelUsage).where(
-                PresetModelUsage.preset_id == preset_id,
-                PresetModelUsage.model_id == model_id,
-                PresetModelUsage.state == UsageState.USED,
-            )
-        )
+        try:
+            release_unless_held(preset, model_id)
+        except GenerationError as exc:  # rolled back and answered (409) by the app's handler
+            raise GenerationError(f"{exc.message} Nothing was deleted.", exc.status) from None
+    db.session.delete(example)
     record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
     db.session.commit()
     services().storage.delete(key)
