@@ -185,7 +185,9 @@ class ServerSessionInterface(SessionInterface):
 
     @staticmethod
     def _serializer(app: Flask) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(app.secret_key, salt="anonymous-session", serializer=session_json_serializer)
+        return URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt="anonymous-session", serializer=session_json_serializer
+        )
 
     def _anonymous_data(self, app: Flask, request: Request) -> dict:
         """The visitor's signed session data; nothing when unsigned, forged or older than the session lifetime."""
@@ -194,7 +196,7 @@ class ServerSessionInterface(SessionInterface):
             return {}
         _, lifetime = timeouts()
         try:
-            data = self._serializer(app).loads(value, max_age=lifetime.total_seconds())
+            data = self._serializer(app).loads(value, max_age=int(lifetime.total_seconds()))
         except BadSignature:
             return {}
         return data if isinstance(data, dict) else {}
