@@ -169,6 +169,10 @@ def test_the_sign_in_form_stays_csrf_protected_without_a_row(admin_app):
     assert admin_app.test_client().post("/admin/login", data={**form, "csrf_token": token}).status_code == 400
     assert visitor.post("/admin/login", data={**form, "csrf_token": others}).status_code == 400
     assert visitor.post("/admin/login", data={**form, "csrf_token": token}).status_code == 303
+    forged = admin_app.test_client()
+    forged.set_cookie("anon_session", '{"csrf_token": "chosen"}.forged')
+    assert forged.get("/admin/login").status_code == 200  # a cookie we did not sign is ignored, never a 500
+    assert forged.post("/admin/login", data={**form, "csrf_token": token}).status_code == 400
 
 
 def test_the_sign_out_message_is_shown_without_a_row(admin_app):

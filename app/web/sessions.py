@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from flask import Flask, Request, Response, g
 from flask import request as current_request
 from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
@@ -190,14 +190,14 @@ class ServerSessionInterface(SessionInterface):
         )
 
     def _anonymous_data(self, app: Flask, request: Request) -> dict:
-        """The visitor's signed session data; nothing when unsigned, forged or older than the session lifetime."""
+        """The visitor's session data, from the signed cookie (none from a cookie we did not sign lately)."""
         value = request.cookies.get(ANONYMOUS_COOKIE)
         if not value:
             return {}
         _, lifetime = timeouts()
         try:
             data = self._serializer(app).loads(value, max_age=int(lifetime.total_seconds()))
-        except BadSignature:
+        except BadData:  # unsigned, forged, expired or unreadable
             return {}
         return data if isinstance(data, dict) else {}
 
