@@ -36,7 +36,7 @@ class Settings:
     database_url: str
     redis_url: str | None
     replicate_api_token: str | None
-    admin_api_token: str
+    admin_api_token: str | None  # unset in production: only named tokens (`tokens create`) are accepted
     generation_mode: str
     models_file: Path
     media_dir: Path
@@ -133,13 +133,15 @@ def _development_secrets(instance_path: Path) -> dict:
     return values
 
 
-def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str]:
+def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str | None]:
+    """SECRET_KEY, and ADMIN_API_TOKEN: the bootstrap / break-glass token, optional in production."""
     secret_key = environ.get("SECRET_KEY")
-    admin_token = environ.get("ADMIN_API_TOKEN")
+    admin_token = environ.get("ADMIN_API_TOKEN") or None
     if production:
-        for name, value in (("SECRET_KEY", secret_key), ("ADMIN_API_TOKEN", admin_token)):
-            if not value or len(value) < 16:
-                raise ConfigError(f"{name} must be set to a random string of at least 16 characters in production")
+        if not secret_key or len(secret_key) < 16:
+            raise ConfigError("SECRET_KEY must be set to a random string of at least 16 characters in production")
+        if admin_token is not None and len(admin_token) < 16:
+            raise ConfigError("ADMIN_API_TOKEN must be a random string of at least 16 characters, or unset")
     elif not secret_key or not admin_token:
         generated = _development_secrets(instance_path)
         secret_key = secret_key or generated["SECRET_KEY"]
@@ -214,7 +216,7 @@ def _webhooks(environ) -> dict:
     return {"public_base_url": base, "webhook_secret": secret, "webhook_fallback_poll": poll}
 
 
-def _gallery_feed(environ, production: bool, admin_token: str) -> dict:
+def _gallery_feed(environ, production: bool, admin_token: str | None) -> dict:
     """GALLERY_FEED_TOKEN (the consumer app's Bearer token) or GALLERY_FEED_PUBLIC=1: production needs one."""
     token = environ.get("GALLERY_FEED_TOKEN") or None
     public = whole_number(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1

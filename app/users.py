@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import string
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,8 +20,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .database import Model, db
 from .models import new_id, utcnow
 
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12
+MIN_DISTINCT_CHARACTERS = 5
 MAX_EMAIL = 254
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")  # its header says where it comes from
+AROUND_A_WORD = string.digits + string.punctuation + string.whitespace  # "Password2024!" is "password"
 
 
 @functools.cache
@@ -49,7 +54,7 @@ class User(Model):
         return self.disabled_at is not None
 
     def set_password(self, password: str) -> None:
-        check_password_rules(password)
+        check_password_rules(password, self.email)
         self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
@@ -68,9 +73,37 @@ def normalise_email(email: str) -> str:
     return email
 
 
-def check_password_rules(password: str) -> None:
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The common passwords shipped with the app, read on first use (no network: the list is a file)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def password_problem(password, email: str | None = None) -> str | None:
+    """Why `password` is refused for the admin `email`, or None when it is good enough.
+
+    The one password rule: every way of setting a password checks it (`users create` and `set-password`, `demo`,
+    the change-password page), and sign-in asks an admin whose old password breaks it to choose another."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise UserError(f"The password must be at least {MIN_PASSWORD} characters long.")
+        return f"The password must be at least {MIN_PASSWORD} characters long."
+    if password.isspace():
+        return "The password must not be only spaces."
+    if len(set(password)) < MIN_DISTINCT_CHARACTERS:
+        return f"The password must use at least {MIN_DISTINCT_CHARACTERS} different characters, not one repeated."
+    lowered = password.lower()
+    core = lowered.strip(AROUND_A_WORD)
+    if email and email.strip().lower() in (lowered, core):
+        return "The password must not be the email address."
+    if lowered in common_passwords() or core in common_passwords():
+        return "That is one of the most common passwords (digits or symbols around it do not help): choose another."
+    return None
+
+
+def check_password_rules(password: str, email: str | None = None) -> None:
+    problem = password_problem(password, email)
+    if problem is not None:
+        raise UserError(problem)
 
 
 def find_user(email: str) -> User | None:

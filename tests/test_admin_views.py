@@ -509,7 +509,7 @@ def test_users_create_prompts_for_the_password_and_the_admin_can_sign_in(make_ap
     again = runner.invoke(args=["users", "create", "ada@example.com"], input="another one 123\nanother one 123\n")
     assert again.exit_code != 0 and "already exists" in again.output
     short = runner.invoke(args=["users", "create", "bob@example.com"], input="short\nshort\n")
-    assert short.exit_code != 0 and "at least 10" in short.output
+    assert short.exit_code != 0 and "at least 12" in short.output
     client = app.test_client()
     sign_in(client, "ada@example.com", "a long passphrase")
     assert "ada@example.com" in client.get("/admin/presets").get_data(as_text=True)

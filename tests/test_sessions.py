@@ -141,3 +141,44 @@ def test_a_bearer_call_gets_no_cookie(admin_app):
     client = admin_app.test_client()
     response = client.get("/api/admin/presets", headers=auth_headers())
     assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
+def session_rows(app) -> int:
+    with app.app_context():
+        return len(db.session.scalars(select(AdminSession)).all())
+
+
+def test_anonymous_visits_to_the_login_page_write_no_session_row(admin_app):
+    for _ in range(300):  # each a new visitor, as a crawler or a flood would be
+        assert admin_app.test_client().get("/admin/login").status_code == 200
+    assert session_rows(admin_app) == 0
+    visitor = admin_app.test_client()
+    token = csrf_token_of(visitor.get("/admin/login").get_data(as_text=True))
+    wrong = visitor.post("/admin/login", data={"email": ADMIN_EMAIL, "password": "wrong password", "csrf_token": token})
+    assert wrong.status_code == 401 and session_rows(admin_app) == 0  # a failed sign-in writes none either
+    right = visitor.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "csrf_token": token})
+    assert right.status_code == 303 and session_rows(admin_app) == 1  # the sign-in is the first row
+    assert is_signed_in(visitor)
+
+
+def test_the_sign_in_form_stays_csrf_protected_without_a_row(admin_app):
+    visitor, other = admin_app.test_client(), admin_app.test_client()
+    token = csrf_token_of(visitor.get("/admin/login").get_data(as_text=True))
+    others = csrf_token_of(other.get("/admin/login").get_data(as_text=True))
+    form = {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+    assert admin_app.test_client().post("/admin/login", data={**form, "csrf_token": token}).status_code == 400
+    assert visitor.post("/admin/login", data={**form, "csrf_token": others}).status_code == 400
+    assert visitor.post("/admin/login", data={**form, "csrf_token": token}).status_code == 303
+    forged = admin_app.test_client()
+    forged.set_cookie("anon_session", '{"csrf_token": "chosen"}.forged')
+    assert forged.get("/admin/login").status_code == 200  # a cookie we did not sign is ignored, never a 500
+    assert forged.post("/admin/login", data={**form, "csrf_token": token}).status_code == 400
+
+
+def test_the_sign_out_message_is_shown_without_a_row(admin_app):
+    client = admin_app.test_client()
+    csrf = sign_in(client)
+    out = client.post("/admin/logout", data={"csrf_token": csrf})
+    assert out.status_code == 303 and session_rows(admin_app) == 0
+    assert "You are signed out." in client.get("/admin/login").get_data(as_text=True)
+    assert "You are signed out." not in client.get("/admin/login").get_data(as_text=True)

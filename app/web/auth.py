@@ -1,6 +1,7 @@
 """Who may call the admin: a Bearer API token (scripts), or a signed-in admin (browser).
 
-Tokens: the environment's ADMIN_API_TOKEN, or a named token (`flask tokens create NAME`, stored hashed).
+Tokens: a named token (`flask tokens create NAME [--expires 90d]`, stored hashed), or the environment's
+ADMIN_API_TOKEN when it is set (the bootstrap and break-glass token; production may leave it unset).
 Sessions live server-side (`app.web.sessions`): the cookie holds only a random token. Every request
 knows its actor (`g.actor`: the admin's email, or "token NAME"), which jobs and the audit trail record.
 
@@ -47,16 +48,20 @@ TOKEN_USE_RECORDED_EVERY = 60  # seconds between writes of a named token's last 
 
 
 def bearer_actor() -> str | None:
-    """'token ADMIN_API_TOKEN', 'token NAME' for an active named token, or None."""
+    """'token ADMIN_API_TOKEN', 'token NAME' for an active named token, or None (g.expired_token: the
+    name and end of a named token presented after it expired, for the 401's message)."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
     presented = header[len("Bearer ") :].strip()
     expected = services().settings.admin_api_token
-    if hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
+    if expected and hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
         return ENV_TOKEN_ACTOR
     row = find_active_token(presented)
     if row is None:
+        return None
+    if row.expired:
+        g.expired_token = (row.name, row.expires_at)
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > TOKEN_USE_RECORDED_EVERY:
@@ -144,13 +149,19 @@ def unauthenticated():
         response = current_app.make_response(response)
         response.headers["HX-Redirect"] = login_url()
         return response
-    if request.headers.get("Authorization"):
+    expired = g.get("expired_token")
+    if expired is not None:
+        name, expires_at = expired
         return error_response(
-            401, "The API token is missing or wrong. Send it as 'Authorization: Bearer <ADMIN_API_TOKEN>'."
+            401,
+            f"The API token {name!r} expired on {expires_at:%Y-%m-%d %H:%M} UTC. "
+            "Create a new one with `flask --app wsgi tokens create NAME`.",
         )
+    if request.headers.get("Authorization"):
+        return error_response(401, "The API token is missing or wrong. Send it as 'Authorization: Bearer <token>'.")
     if request.path.startswith("/admin") and "admin_auth.login" in current_app.view_functions:
         return redirect(login_url(), 303 if request.method not in ("GET", "HEAD") else 302)
-    return error_response(401, "Sign in, or send the API token as 'Authorization: Bearer <ADMIN_API_TOKEN>'.")
+    return error_response(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
 
 
 def admin_required(view):

@@ -1,5 +1,9 @@
 """Server-side sessions for Flask: the cookie holds a random token, the data a row of `sessions`.
 
+Only a sign-in makes a row. Before it, a visitor's session (the sign-in form's CSRF token, a message such
+as "You are signed out") travels in a cookie of its own, signed with SECRET_KEY: anonymous page views cost
+no database write, however many there are, and the form's CSRF check is a signed double-submit.
+
 The row is read when the request starts (a database failure then leaves the session unloaded; the
 authentication step reads it again and answers 503). Nothing is written and no cookie is set unless the
 session changed, so most answers carry no Set-Cookie, and media never does. Activity (the idle timeout
@@ -9,12 +13,12 @@ is sliding) is recorded by `touch`, which the progress polls do not call.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime, timedelta
 
 from flask import Flask, Request, Response, g
 from flask import request as current_request
-from flask.sessions import SessionInterface, SessionMixin
+from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
@@ -27,7 +31,6 @@ from ..sessions import (
     create_session,
     delete_session,
     is_expired,
-    prune_expired,
     token_id,
 )
 from ..users import User
@@ -39,7 +42,7 @@ from .throttle import client_address
 log = logging.getLogger(__name__)
 
 NO_COOKIE_PREFIXES = ("/media/", "/static/")
-PRUNE_CHANCE = 0.01  # of a new anonymous session sweeping expired rows (sign-in sweeps too)
+ANONYMOUS_COOKIE = "anon_session"  # a visitor's session before sign-in: signed data, no row
 TOUCH_EVERY = timedelta(seconds=60)  # at most one write per minute per session for the sliding timeout
 
 
@@ -82,7 +85,8 @@ class ServerSession(CallbackDict, SessionMixin):
         if self.loaded:
             return
         found = find_session_with_user(self.token)
-        if found is not None and not is_expired(found[0], *timeouts()):
+        # a row without a user (left by an older version, which kept visitors' sessions too) is not loaded
+        if found is not None and found[0].user_id is not None and not is_expired(found[0], *timeouts()):
             row, self.user = found  # the user held here: SQLAlchemy's identity map keeps only weak references
             dict.update(self, row.data or {})
             self.row_id, self.user_id = row.id, row.user_id
@@ -124,6 +128,8 @@ class ServerSessionInterface(SessionInterface):
         except SQLAlchemyError as exc:  # authentication reads it again and answers 503
             db.session.rollback()
             log.warning("could not read the session: %s", exc.__class__.__name__)
+        if session.row_id is None:
+            dict.update(session, self._anonymous_data(app, request))
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
@@ -141,27 +147,27 @@ class ServerSessionInterface(SessionInterface):
             log.warning("could not save the session: %s", exc.__class__.__name__)
 
     def _save(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
-        if session.ended or session.regenerate:  # the old row goes; a new one only if there is data to keep
-            if session.row_id:
-                delete_session(session.row_id)
-                session.row_id = None
-            if not dict(session) and not session.user_id:
-                db.session.commit()
-                response.delete_cookie(
-                    self.get_cookie_name(app), path=self.get_cookie_path(app), domain=self.get_cookie_domain(app)
-                )
-                return
-        if session.row_id is None and (session.regenerate or session.ended or (session.modified and dict(session))):
+        if session.row_id and (session.ended or session.regenerate):  # sign-out or sign-in: the old row goes
+            delete_session(session.row_id)
+            session.row_id = None
+            db.session.commit()
+        if session.user_id and session.row_id is None:  # a sign-in: its row, and no more anonymous cookie
             self._create(app, session, response, request)
-        elif session.modified and session.row_id:
-            row = db.session.get(AdminSession, session.row_id)
-            if row is not None:
-                row.data = dict(session)
-                db.session.commit()
+            if ANONYMOUS_COOKIE in request.cookies:
+                self._delete_cookie(app, response, ANONYMOUS_COOKIE)
+        elif session.row_id:
+            if session.modified:
+                row = db.session.get(AdminSession, session.row_id)
+                if row is not None:
+                    row.data = dict(session)
+                    db.session.commit()
+        else:
+            if session.ended and self.get_cookie_name(app) in request.cookies:
+                self._delete_cookie(app, response, self.get_cookie_name(app))
+            if session.modified or session.ended:
+                self._save_anonymous(app, session, response, request)
 
     def _create(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
-        if session.user_id is None and random.random() < PRUNE_CHANCE:
-            prune_expired(*timeouts())  # visitors who never sign in leave rows behind: sweep now and then
         token, row = create_session(dict(session), session.user_id, client_address(), request.headers.get("User-Agent"))
         db.session.commit()
         _, lifetime = timeouts()
@@ -176,3 +182,40 @@ class ServerSessionInterface(SessionInterface):
             domain=self.get_cookie_domain(app),
         )
         response.vary.add("Cookie")
+
+    @staticmethod
+    def _serializer(app: Flask) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt="anonymous-session", serializer=session_json_serializer
+        )
+
+    def _anonymous_data(self, app: Flask, request: Request) -> dict:
+        """The visitor's session data, from the signed cookie (none from a cookie we did not sign lately)."""
+        value = request.cookies.get(ANONYMOUS_COOKIE)
+        if not value:
+            return {}
+        _, lifetime = timeouts()
+        try:
+            data = self._serializer(app).loads(value, max_age=int(lifetime.total_seconds()))
+        except BadData:  # unsigned, forged, expired or unreadable
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_anonymous(self, app: Flask, session: ServerSession, response: Response, request: Request) -> None:
+        if not dict(session):
+            if ANONYMOUS_COOKIE in request.cookies:
+                self._delete_cookie(app, response, ANONYMOUS_COOKIE)
+            return
+        response.set_cookie(
+            ANONYMOUS_COOKIE,
+            self._serializer(app).dumps(dict(session)),
+            httponly=True,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+        )
+        response.vary.add("Cookie")
+
+    def _delete_cookie(self, app: Flask, response: Response, name: str) -> None:
+        response.delete_cookie(name, path=self.get_cookie_path(app), domain=self.get_cookie_domain(app))

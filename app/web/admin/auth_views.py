@@ -1,6 +1,7 @@
-"""Sign in and sign out, and one's own sessions. The login page is the only admin page open to anonymous
-visitors; its POST is throttled (`app.web.throttle`). Sign-ins, failures and lock-outs are logged with the
-account and the client address, never a password."""
+"""Sign in and sign out, one's own sessions and password. The login page is the only admin page open to
+anonymous visitors; its POST is throttled (`app.web.throttle`). Sign-ins, failures and lock-outs are logged with
+the account and the client address, never a password. An admin whose password breaks today's rule (an account
+made before it) signs in as usual and is sent to change it."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from ...audit import recent_events
+from ...audit import recent_events, record
 from ...database import db
 from ...models import utcnow
 from ...sessions import prune_expired, revoke_user_sessions, user_sessions
-from ...users import find_user, verify_credentials
+from ...users import MIN_PASSWORD, find_user, password_problem, verify_credentials
 from ..auth import local_admin_path, sign_in, sign_out
 from ..context import services
 from ..throttle import account_key, client_address
@@ -46,13 +47,18 @@ def login():
     email = ""
     if request.method == "POST":
         email = request.form.get("email", "")
-        user = verify_credentials(email, request.form.get("password", ""))
+        password = request.form.get("password", "")
+        user = verify_credentials(email, password)
         if user is not None:
             user.last_login_at = utcnow()
             prune_expired(*session_timeouts())
             db.session.commit()
             sign_in(user)
             log.info("sign-in: %s from %s", user.email, client_address())
+            problem = password_problem(password, user.email)
+            if problem is not None:  # set before today's rule: signed in all the same, and asked to change it
+                flash(f"Please choose a new password: yours is no longer accepted. {problem}", "error")
+                return redirect(url_for("admin_auth.change_password", next=next_url), 303)
             return redirect(next_url, 303)
         known = find_user(email)
         who = known.email if known is not None else "an unknown account"
@@ -97,6 +103,40 @@ def revoke_all():
     sign_out()
     flash(f"Signed out everywhere: {ended} sessions ended.", "info")
     return redirect(url_for("admin_auth.login"), 303)
+
+
+@bp.route("/admin/password", methods=["GET", "POST"])
+def change_password():
+    """The signed-in admin's own password: the current one, then the new one twice. Their other sessions end."""
+    user = g.get("user")
+    if user is None:
+        flash("Only a signed-in admin has a password to change (an API token has none).", "error")
+        return redirect(url_for("admin_auth.sessions"), 303)
+    next_url = safe_next(request.values.get("next"))
+    error = None
+    if request.method == "POST":
+        current = request.form.get("current_password", "")
+        new = request.form.get("new_password", "")
+        if not user.check_password(current):
+            error = "The current password is wrong."
+        elif new != request.form.get("new_password_again", ""):
+            error = "The two new passwords differ: type the same one twice."
+        elif new == current:
+            error = "The new password is the current one: choose another."
+        else:
+            error = password_problem(new, user.email)
+        if error is None:
+            user.set_password(new)
+            ended = revoke_user_sessions(user.id, keep=session.row_id)
+            record(g.actor, "user.change-password", user.email, f"{ended} other sessions ended")
+            db.session.commit()
+            sign_in(user)  # this session goes on, under a new token (the password's stamp changed)
+            log.info("password changed: %s (%d other sessions ended)", user.email, ended)
+            flash(f"Your password is changed; {ended} other sessions are signed out.", "info")
+            return redirect(next_url, 303)
+    return render_template(
+        "admin/password.html", error=error, next_url=next_url, min_length=MIN_PASSWORD
+    ), 400 if error else 200
 
 
 @bp.get("/admin/activity")
