@@ -1,14 +1,16 @@
 """Errors answer in the caller's language: JSON for the API, a page for the browser.
 
-Nothing reaches the user as a traceback: database outages become 503 with a message,
-anything unexpected becomes a 500 with a short apology after the session is rolled back.
+Nothing reaches the user as a traceback: database and Redis outages become 503 with a message and a
+`Retry-After` (a caller that retries, such as Replicate's webhooks, is asked to come back), anything
+unexpected becomes a 500 with a short apology after the session is rolled back.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -17,9 +19,11 @@ from ..errors import AppError
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_SECONDS = 10  # an outage's usual length: a restart, a failover
+
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/hooks/")) or request.accept_mimetypes.best == "application/json"
 
 
 def error_response(status: int, message: str):
@@ -29,6 +33,13 @@ def error_response(status: int, message: str):
         return render_template("error.html", status=status, message=message), status
     except Exception:  # templates unavailable: plain text still beats a traceback
         return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def unavailable(message: str):
+    """503 with the time to wait before trying again."""
+    response = current_app.make_response(error_response(503, message))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def init_app(app) -> None:
@@ -57,7 +68,13 @@ def init_app(app) -> None:
     def database_down(exc):
         db.session.rollback()
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return error_response(503, "The database is unavailable right now. Try again shortly.")
+        return unavailable("The database is unavailable right now. Try again shortly.")
+
+    @app.errorhandler(RedisError)
+    def redis_down(exc):
+        db.session.rollback()
+        log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable("Redis is unavailable right now. Try again shortly.")
 
     @app.errorhandler(DataError)
     def bad_value(exc):
