@@ -43,6 +43,7 @@ TAKES_A_BODY = frozenset(
     )
 )
 NO_BODY = "This address takes no body: send none, or {}."
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @bp.before_request
@@ -51,9 +52,9 @@ def refuse_a_body_where_none_is_taken():
     options it would ignore, or a body it cannot parse, are a caller's mistake worth telling."""
     if request.endpoint in TAKES_A_BODY:
         return None
-    raw = request.get_data(cache=True)  # empty for a form, which the app's input checks have parsed already
-    if request.form or request.files:
-        return error_response(400, NO_BODY)
+    if request.mimetype in FORM_TYPES and (request.content_length or request.form or request.files):
+        return error_response(400, NO_BODY)  # a form: the app's input checks parsed it, its raw bytes are gone
+    raw = request.get_data(cache=True)
     if not raw.strip():
         return None
     try:
