@@ -322,7 +322,8 @@ def test_with_redis_unreachable_a_delivery_gets_503_with_retry_after_and_the_job
 
         proxy.cut()
         body = prediction_body()
-        answer = web_app.test_client().post(HOOK, data=body, headers=signed(body, secret=replicate_server.webhook_secret))
+        headers = signed(body, secret=replicate_server.webhook_secret)
+        answer = web_app.test_client().post(HOOK, data=body, headers=headers)
         assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
         assert "Redis" in answer.get_json()["error"]
         outcome = {}
