@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import math
+import sqlite3
 import threading
 import time
 from urllib.parse import urlsplit
@@ -342,6 +343,21 @@ def test_with_redis_unreachable_a_delivery_gets_503_with_retry_after_and_the_job
         assert {w["status"] for w in replicate_server.webhooks} == {503, 200}
     finally:
         proxy.close()
+
+
+def test_with_the_embedded_store_locked_a_delivery_gets_503_with_retry_after(make_app, monkeypatch):
+    app = make_app(queue="embedded", REPLICATE_WEBHOOK_SECRET=SECRET)
+    completions = app.extensions["pixelglow"].completions()
+
+    def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(completions, "record", locked)
+    body = prediction_body()
+    answer = app.test_client().post(HOOK, data=body, headers=signed(body))
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+    monkeypatch.undo()
+    assert app.test_client().post(HOOK, data=body, headers=signed(body)).get_json()["recorded"] is True
 
 
 # --------------------------------------------------------------------------- the embedded store

@@ -8,6 +8,7 @@ unexpected becomes a 500 with a short apology after the session is rolled back.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import current_app, jsonify, render_template, request
 from redis.exceptions import RedisError
@@ -75,6 +76,13 @@ def init_app(app) -> None:
         db.session.rollback()
         log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
         return unavailable("Redis is unavailable right now. Try again shortly.")
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def embedded_store_busy(exc):
+        """The embedded stores' SQLite file (no Redis), locked past its timeout or unreadable."""
+        db.session.rollback()
+        log.warning("embedded store unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable("The embedded store is busy right now. Try again shortly.")
 
     @app.errorhandler(DataError)
     def bad_value(exc):
