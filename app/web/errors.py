@@ -43,6 +43,21 @@ def unavailable(message: str):
     return response
 
 
+# What a 503 says for each outage: the database, Redis, or the embedded stores' SQLite file (no Redis),
+# locked past its timeout
+OUTAGES = {
+    OperationalError: "The database is unavailable right now. Try again shortly.",
+    RedisError: "Redis is unavailable right now. Try again shortly.",
+    sqlite3.OperationalError: "The embedded store is busy right now. Try again shortly.",
+}
+
+
+def service_down(exc: Exception):
+    db.session.rollback()
+    log.warning("unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    return unavailable(next(message for error, message in OUTAGES.items() if isinstance(exc, error)))
+
+
 def init_app(app) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -65,24 +80,8 @@ def init_app(app) -> None:
         db.session.rollback()
         return error_response(exc.status, exc.message)
 
-    @app.errorhandler(OperationalError)
-    def database_down(exc):
-        db.session.rollback()
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return unavailable("The database is unavailable right now. Try again shortly.")
-
-    @app.errorhandler(RedisError)
-    def redis_down(exc):
-        db.session.rollback()
-        log.warning("Redis unavailable on %s %s: %s", request.method, request.path, exc)
-        return unavailable("Redis is unavailable right now. Try again shortly.")
-
-    @app.errorhandler(sqlite3.OperationalError)
-    def embedded_store_busy(exc):
-        """The embedded stores' SQLite file (no Redis), locked past its timeout or unreadable."""
-        db.session.rollback()
-        log.warning("embedded store unavailable on %s %s: %s", request.method, request.path, exc)
-        return unavailable("The embedded store is busy right now. Try again shortly.")
+    for outage in OUTAGES:
+        app.register_error_handler(outage, service_down)
 
     @app.errorhandler(DataError)
     def bad_value(exc):
