@@ -93,6 +93,7 @@ def test_queue_down_answers_503_and_leaves_nothing(make_app):
     app.extensions["pixelglow"].enqueue_job = broken_queue
     response = post_generate(client, preset["id"], {})
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
+    assert int(response.headers["Retry-After"]) > 0
     assert nothing_stored(app)
 
 

@@ -78,6 +78,8 @@ def init_app(app) -> None:
     def refused(exc: AppError):
         """Every AppError raised below the web side, answered in the caller's language."""
         db.session.rollback()
+        if exc.status == 503:  # a service is down (the queue, Redis): say when to try again
+            return unavailable(exc.message)
         return error_response(exc.status, exc.message)
 
     for outage in OUTAGES:
