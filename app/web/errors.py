@@ -48,7 +48,7 @@ def unavailable(message: str):
 OUTAGES = {
     OperationalError: "The database is unavailable right now. Try again shortly.",
     RedisError: "Redis is unavailable right now. Try again shortly.",
-    sqlite3.OperationalError: "The embedded store is busy right now. Try again shortly.",
+    sqlite3.OperationalError: "The embedded store is unavailable right now. Try again shortly.",
 }
 
 
