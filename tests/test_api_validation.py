@@ -1,10 +1,13 @@
 """Bad input to the JSON API gets a clear 4xx and leaves nothing behind."""
 
+import json
+
 import pytest
 
 from app.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
+from tests.test_regenerate import stored_example
 
 
 def nothing_stored(app):
@@ -90,6 +93,7 @@ def test_queue_down_answers_503_and_leaves_nothing(make_app):
     app.extensions["pixelglow"].enqueue_job = broken_queue
     response = post_generate(client, preset["id"], {})
     assert response.status_code == 503 and "unavailable" in response.get_json()["error"]
+    assert int(response.headers["Retry-After"]) > 0
     assert nothing_stored(app)
 
 
@@ -168,3 +172,67 @@ def test_a_prompt_keeps_its_line_breaks_and_tabs_but_not_escape_sequences(admin_
     assert refused.get_json()["error"] == (
         "prompt must not contain control characters (tabs and line breaks are fine): found U+0007 at character 6."
     )
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"a":NaN}', "[" * 5000 + "]" * 5000, '{"a": 1}', "[]", "null", "{nope", "nul\u0000l", "examplesPerModel=1"],
+)
+def test_a_route_that_takes_no_body_refuses_one_with_400_before_it_acts(make_app, body):
+    app = make_app()
+    client = app.test_client()
+    preset = create_preset(client)
+    example_id = stored_example(app, preset["id"], "male_02")
+    queued = []
+    app.extensions["pixelglow"].enqueue_job = queued.append
+    sent = {"data": body.encode(), "headers": auth_headers(), "content_type": "application/json"}
+
+    regenerate = client.post(f"/api/admin/presets/{preset['id']}/examples/{example_id}/regenerate", **sent)
+    assert regenerate.status_code == 400 and "takes no body" in regenerate.get_json()["error"]
+    delete = client.delete(f"/api/admin/presets/{preset['id']}", **sent)
+    assert delete.status_code == 400 and "takes no body" in delete.get_json()["error"]
+    listing = client.get("/api/admin/presets", **sent)
+    assert listing.status_code == 400
+    multipart = b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--b--\r\n'
+    for form, data in (
+        ("application/x-www-form-urlencoded", b"examplesPerModel=1"),
+        ("multipart/form-data; boundary=b", multipart),
+    ):
+        sent.update(content_type=form, data=data)
+        assert client.delete(f"/api/admin/presets/{preset['id']}", **sent).status_code == 400
+
+    assert not queued and client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()).status_code == 200
+    with app.app_context():
+        assert db.session.query(Job).count() == 1  # the finished job that made the example; no regeneration
+
+
+def test_a_route_that_takes_no_body_accepts_none_or_an_empty_object(make_app):
+    app = make_app()
+    client = app.test_client()
+    preset = create_preset(client)
+    example_id = stored_example(app, preset["id"], "male_02")
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    url = f"/api/admin/presets/{preset['id']}/examples/{example_id}/regenerate"
+    for body, blank in (({}, " \r\n"), (b"{ }", None)):
+        queued = client.post(url, data=json.dumps(body) if isinstance(body, dict) else body, headers=auth_headers())
+        assert queued.status_code == 202
+        cancel = client.post(f"/api/admin/jobs/{queued.get_json()['jobId']}/cancel", data=blank, headers=auth_headers())
+        assert cancel.status_code == 202
+    assert client.delete(f"/api/admin/presets/{preset['id']}", json={}, headers=auth_headers()).status_code == 200
+
+
+def test_json_and_csv_answers_are_kept_by_no_cache_and_the_feed_keeps_its_own_rules(make_app):
+    app = make_app(GALLERY_FEED_PUBLIC="1")
+    client = app.test_client()
+    preset = create_preset(client)
+    answers = {
+        "listing": client.get("/api/admin/presets", headers=auth_headers()),
+        "preset": client.get(f"/api/admin/presets/{preset['id']}", headers=auth_headers()),
+        "refusal": client.get("/api/admin/jobs/nosuchjob", headers=auth_headers()),
+        "spend": client.get("/api/admin/spend", headers=auth_headers()),
+        "csv": client.get("/admin/analytics/models.csv", headers=auth_headers()),
+    }
+    assert answers["csv"].mimetype == "text/csv" and answers["refusal"].status_code == 404
+    assert {name: r.headers.get("Cache-Control") for name, r in answers.items()} == dict.fromkeys(answers, "no-store")
+    feed = client.get(f"/api/presets/{preset['id']}/gallery")
+    assert feed.status_code == 200 and "public" in feed.headers["Cache-Control"]

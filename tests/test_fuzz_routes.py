@@ -1,13 +1,19 @@
 """Property-based, over every rule of the URL map: hostile paths, query strings, bodies and headers, sent as
 a signed-in browser (with its CSRF token, sometimes), a Bearer script or nobody, never get a 5xx and never
-log an error. In-process (Flask's test client) against PostgreSQL, derandomized, 300 examples per route."""
+log an error. In-process (Flask's test client) against PostgreSQL, derandomized, 300 examples per route.
+Two more, past the doors the first cannot open: webhook bodies of hostile shapes, validly signed, and bodies
+sent to the API's routes that take none (each refused with 400 before it acts)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import time
 import uuid
 from urllib.parse import quote, urlencode
 
@@ -20,6 +26,7 @@ from app import create_app
 from app.config import load_settings
 from app.database import db
 from app.tasks import enqueue_job
+from app.web.api import TAKES_A_BODY
 from tests.conftest import (
     REDIS_TEST_URL,
     TABLES,
@@ -31,6 +38,7 @@ from tests.conftest import (
     sign_in,
 )
 from tests.test_admin_security import RULES
+from tests.test_webhooks import HOOK, SECRET
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))  # at least 300 in CI; fewer while developing
 # Signing out ends the fuzzing client's session: those two are fuzzed without a valid CSRF token.
@@ -143,7 +151,10 @@ def fuzz_app(pg_database, tmp_path_factory):
     """One app, admin and signed-in browser for every route (building them per route cost 0.4 s each)."""
     instance = tmp_path_factory.mktemp("fuzz-instance")
     # the gallery feed public, so its paging is fuzzed rather than refused for want of its token
-    env = base_env(instance, DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL, GALLERY_FEED_PUBLIC="1")
+    env = base_env(
+        instance, DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL, GALLERY_FEED_PUBLIC="1",
+        REPLICATE_WEBHOOK_SECRET=SECRET,
+    )  # fmt: skip
     app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job)
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     with app.app_context():
@@ -226,3 +237,142 @@ def test_no_route_answers_5xx_to_hostile_requests(fuzz_app, caplog, endpoint, me
         assert not errors, errors
 
     check()
+
+
+# --------------------------------------------------------------------------- signed webhooks
+def sign_bytes(webhook_id: str, timestamp: int, body: bytes) -> str:
+    """Replicate's signature over the raw bytes (tests.replicate_server's signs text, which these may not be)."""
+    key = base64.b64decode(SECRET.split("_", 1)[1])
+    mac = hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def prediction_with(value) -> str:
+    """A completed prediction carrying `value`: past the "is it a prediction" check, to the limits."""
+    return json_text({"id": f"p-{uuid.uuid4().hex}", "status": "succeeded", "output": value})
+
+
+# (body, the status it must get): each a shape the JSON limits refuse, signed as Replicate would
+HOSTILE_WEBHOOKS = {
+    "deep array": (b"[" * 3000 + b"]" * 3000, 400),
+    "deep object": (b'{"a":' * 2000 + b"1" + b"}" * 2000, 400),
+    "deep inside a prediction": (prediction_with(json.loads("[" * 40 + "]" * 40)).encode(), 400),
+    "huge": (b'{"id": "p", "status": "succeeded", "logs": "' + b"x" * (1024 * 1024) + b'"}', 413),
+    "just under the size limit": (prediction_with("x" * (1024 * 1024 - 200)).encode(), 200),
+    "invalid UTF-8": (b'{"id": "p-\xff\xfe", "status": "succeeded"}', 401),
+    "NaN": (prediction_with(float("nan")).encode(), 400),
+    "Infinity": (b'{"id": "p", "status": "succeeded", "metrics": {"predict_time": 1e999}}', 400),
+    "a number of 5000 digits": (b'{"id": "p", "status": "succeeded", "version": ' + b"9" * 5000 + b"}", 400),
+    "NUL in the id": (json_text({"id": "a\u0000b", "status": "succeeded"}).encode(), 400),
+    "NUL in the output": (prediction_with("a\u0000b").encode(), 400),
+    "surrogate in the id": (json_text({"id": "a\ud800", "status": "succeeded"}).encode(), 400),
+    "surrogate in a key": (prediction_with({"\udfff": 1}).encode(), 400),
+    "NUL and surrogate (the issue's)": (json_text({"id": "a\u0000b\ud800", "status": "succeeded"}).encode(), 400),
+    "raw NUL byte": (b'{"id": "p\x00", "status": "succeeded"}', 400),
+    "not a prediction": (b"[1, 2]", 400),
+}
+
+
+def post_signed(client, body: bytes):
+    webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign_bytes(webhook_id, timestamp, body),
+        "Content-Type": "application/json",
+    }
+    return client.post(HOOK, data=body, headers=headers)
+
+
+@pytest.mark.parametrize("shape", HOSTILE_WEBHOOKS)
+def test_a_signed_webhook_of_a_hostile_shape_gets_its_4xx_not_a_5xx(fuzz_app, caplog, shape):
+    app, _, _ = fuzz_app
+    body, status = HOSTILE_WEBHOOKS[shape]
+    caplog.set_level(logging.ERROR)
+    response = post_signed(app.test_client(), body)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+webhook_bodies = st.one_of(
+    st.sampled_from([body for body, _ in HOSTILE_WEBHOOKS.values()]),
+    json_values.map(prediction_with).map(lambda text: text.encode("utf-8", "surrogatepass")),
+    json_values.map(json_text).map(lambda text: text.encode("utf-8", "surrogatepass")),
+    st.dictionaries(nasty_text, json_values, max_size=4).map(
+        lambda extra: json_text({"id": "p-fuzzed", "status": "succeeded", **extra}).encode("utf-8", "surrogatepass")
+    ),
+    st.binary(max_size=200),
+)
+
+
+def test_signed_webhooks_of_any_shape_never_get_a_5xx(fuzz_app, caplog):
+    app, _, _ = fuzz_app
+    client = app.test_client()
+    caplog.set_level(logging.ERROR)
+
+    @settings(
+        max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(body=webhook_bodies)
+    def check(body):
+        response = post_signed(client, body)
+        assert response.status_code < 500, (body[:300], response.status_code)
+
+    check()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# --------------------------------------------------------------------------- routes that take no body
+NO_BODY_RULES = [
+    pytest.param(endpoint, method, url, id=f"{method} {url}")
+    for endpoint, method, url in (p.values for p in RULES)
+    if endpoint.startswith("api.") and endpoint not in TAKES_A_BODY
+]
+
+
+def is_a_body(body) -> bool:
+    """Anything but nothing, blanks or {} (what a route that takes no body accepts); a form always."""
+    kind, payload = body
+    raw = payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+    if kind == "form":
+        return True
+    try:
+        return bool(raw.strip()) and json.loads(raw) != {}
+    except (ValueError, RecursionError):
+        return True
+
+
+no_body_bodies = st.one_of(
+    st.tuples(st.just("json"), st.sampled_from(['{"a":NaN}', "[" * 5000 + "]" * 5000, '{"a":' * 2000, "1e999"])),
+    st.tuples(st.just("json"), json_values.map(json_text)),
+    st.tuples(st.just("form"), st.dictionaries(field_names, nasty_text, min_size=1, max_size=4)),
+    st.tuples(st.just("raw"), st.binary(min_size=1, max_size=200)),
+).filter(is_a_body)
+
+
+@pytest.mark.parametrize("endpoint, method, sample_url", NO_BODY_RULES)
+def test_a_route_that_takes_no_body_refuses_every_body_with_400(fuzz_app, caplog, endpoint, method, sample_url):
+    app, _, _ = fuzz_app
+    ids = fresh_ids(app, app.test_client())
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and method in r.methods)
+    url = build_url(rule.rule, {name: ids.get(name, "0" * 32) for name in rule.arguments}, {})
+    client = app.test_client()
+    caplog.set_level(logging.ERROR)
+
+    @settings(
+        max_examples=EXAMPLES // 3,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(body=no_body_bodies, content_type=content_types)
+    def check(body, content_type):
+        headers = auth_headers()
+        kwargs = body_arguments(body, content_type, headers, None)
+        response = client.open(url, method=method, headers=headers, **kwargs)
+        assert response.status_code == 400, (method, url, str(body[1])[:300], response.status_code)
+
+    check()
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert client.get(f"/api/admin/presets/{ids['preset_id']}", headers=auth_headers()).status_code == 200

@@ -10,8 +10,10 @@ import base64
 import json
 import logging
 import math
+import sqlite3
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,9 +21,10 @@ from app.config import ConfigError, load_settings
 from app.database import db
 from app.generation.hooks import SqliteCompletions
 from app.models import GalleryExample
-from tests.conftest import base_env, create_preset, post_generate, wait_for_job
+from tests.conftest import REDIS_TEST_URL, base_env, create_preset, post_generate, wait_for_job
 from tests.live_stack import LiveWeb
 from tests.replicate_server import sign_webhook
+from tests.tcp_proxy import TcpProxy
 
 SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two byte").decode()
 HOOK = "/hooks/replicate"
@@ -282,6 +285,79 @@ def test_the_secret_is_read_from_replicate_once_when_not_configured(make_app, re
         body = prediction_body(f"p-{n}")
         assert client.post(HOOK, data=body, headers=signed(body, f"m{n}", secret=replicate_server.webhook_secret))
     assert replicate_server.call_counts()["reads_by_endpoint"]["webhooks.default.secret"] == 1
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("[" * 3000 + "]" * 3000, "nested too deeply"),
+        (json.dumps({"id": "a\u0000b\ud800", "status": "succeeded"}), "NUL"),
+        (json.dumps({"id": "p-known", "status": "succeeded", "logs": "\ud800"}), "surrogate"),
+        ('{"id": "p-known", "status": "succeeded", "metrics": {"predict_time": NaN}}', "NaN"),
+        ('{"id": "p-known", "status": "succeeded", "version": 1' + "0" * 500 + "}", "digits"),
+        ("{nope", "not valid JSON"),
+    ],
+)
+def test_a_signed_body_beyond_the_json_limits_gets_400_and_records_nothing(hook_app, body, fragment):
+    response = hook_app.test_client().post(HOOK, data=body, headers=signed(body))
+    assert response.status_code == 400 and fragment in response.get_json()["error"]
+    assert hook_app.extensions["pixelglow"].completions().get("p-known") is None
+
+
+def test_with_redis_unreachable_a_delivery_gets_503_with_retry_after_and_the_job_ends_once_redis_is_back(
+    make_app, immediate_huey, replicate_server, live_web
+):
+    redis_url = urlsplit(REDIS_TEST_URL)
+    proxy = TcpProxy(redis_url.hostname, redis_url.port)
+    try:
+        web_app = make_app(
+            queue=redis_url._replace(netloc=f"127.0.0.1:{proxy.port}").geturl(),
+            REPLICATE_WEBHOOK_SECRET=replicate_server.webhook_secret,
+            PUBLIC_BASE_URL=live_web.url,
+        )
+        live_web.app = web_app  # the web process reaches Redis through the proxy; the worker directly
+        worker = make_app(replicate=replicate_server, PUBLIC_BASE_URL=live_web.url, WEBHOOK_FALLBACK_POLL_SECONDS="120")
+        replicate_server.latency = 0.2
+        replicate_server.webhook_retry_delays = [0.5] * 40
+        preset = create_preset(worker.test_client())
+
+        proxy.cut()
+        body = prediction_body()
+        headers = signed(body, secret=replicate_server.webhook_secret)
+        answer = web_app.test_client().post(HOOK, data=body, headers=headers)
+        assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+        assert "Redis" in answer.get_json()["error"]
+        outcome = {}
+
+        def run():
+            response = post_generate(worker.test_client(), preset["id"])  # the job runs inline (immediate)
+            outcome["job"] = wait_for_job(worker, response.get_json()["jobId"])
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        wait_until(lambda: sum(w["status"] == 503 for w in replicate_server.webhooks) >= 20)
+        proxy.restore()
+        thread.join(60)
+        assert outcome["job"].status == "succeeded" and stored_examples(worker) == 20
+        assert prediction_gets(replicate_server) == 0  # every item was told by a retried webhook, none by a read
+        assert {w["status"] for w in replicate_server.webhooks} == {503, 200}
+    finally:
+        proxy.close()
+
+
+def test_with_the_embedded_store_locked_a_delivery_gets_503_with_retry_after(make_app, monkeypatch):
+    app = make_app(queue="embedded", REPLICATE_WEBHOOK_SECRET=SECRET)
+    completions = app.extensions["pixelglow"].completions()
+
+    def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(completions, "record", locked)
+    body = prediction_body()
+    answer = app.test_client().post(HOOK, data=body, headers=signed(body))
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0
+    monkeypatch.undo()
+    assert app.test_client().post(HOOK, data=body, headers=signed(body)).get_json()["recorded"] is True
 
 
 # --------------------------------------------------------------------------- the embedded store

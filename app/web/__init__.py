@@ -5,7 +5,7 @@ probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `f
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from werkzeug.routing import BaseConverter
 
 from ..services import services_of
@@ -48,7 +48,19 @@ def init_app(app: Flask) -> None:
     throttle.init_app(app)
     app.extensions[throttle.EXTENSION].exempt(health.bp)  # a probe is never rate limited
     limit_the_feed(app)
+    app.after_request(no_store_for_data)
     app.add_url_rule("/favicon.ico", "favicon", favicon)
+
+
+DATA_TYPES = frozenset({"application/json", "text/csv"})
+
+
+def no_store_for_data(response):
+    """JSON and CSV answers carry admin data: no cache, shared or the browser's, keeps them (as the pages).
+    An answer that says otherwise keeps its own; so does the feed, whose rules are `api_feed`'s."""
+    if response.mimetype in DATA_TYPES and not request.path.startswith(api_feed.FEED_PATH_PREFIXES):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def favicon():

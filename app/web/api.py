@@ -30,6 +30,41 @@ from .preset_json import preset_json, presets_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 
+# The routes that read a JSON body (`read_json_body`); every other route of the API takes none.
+TAKES_A_BODY = frozenset(
+    "api." + name
+    for name in (
+        "generate_examples",
+        "create_preset",
+        "update_preset",
+        "set_selection_state",
+        "set_example_state",
+        "move_gallery_example",
+    )
+)
+NO_BODY = "This address takes no body: send none, or {}."
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@bp.before_request
+def refuse_a_body_where_none_is_taken():
+    """A route that takes no body accepts nothing or {} and refuses anything else (400) before it acts:
+    options it would ignore, or a body it cannot parse, are a caller's mistake worth telling."""
+    if request.endpoint in TAKES_A_BODY:
+        return None
+    if request.mimetype in FORM_TYPES and (request.content_length or request.form or request.files):
+        return error_response(400, NO_BODY)  # a form: the app's input checks parsed it, its raw bytes are gone
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    try:
+        body = loads_checked(raw)
+    except JSONInputError as exc:
+        return error_response(400, f"{exc} {NO_BODY}")
+    if body != {}:
+        return error_response(400, NO_BODY)
+    return None
+
 
 def read_json_body(required: bool):
     """The parsed JSON body, None when empty and allowed, or a GenerationError with a message."""

@@ -1,14 +1,17 @@
 """Errors answer in the caller's language: JSON for the API, a page for the browser.
 
-Nothing reaches the user as a traceback: database outages become 503 with a message,
-anything unexpected becomes a 500 with a short apology after the session is rolled back.
+Nothing reaches the user as a traceback: database and Redis outages become 503 with a message and a
+`Retry-After` (a caller that retries, such as Replicate's webhooks, is asked to come back), anything
+unexpected becomes a 500 with a short apology after the session is rolled back.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -17,9 +20,11 @@ from ..errors import AppError
 
 log = logging.getLogger(__name__)
 
+RETRY_AFTER_SECONDS = 10  # an outage's usual length: a restart, a failover
+
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/hooks/")) or request.accept_mimetypes.best == "application/json"
 
 
 def error_response(status: int, message: str):
@@ -29,6 +34,28 @@ def error_response(status: int, message: str):
         return render_template("error.html", status=status, message=message), status
     except Exception:  # templates unavailable: plain text still beats a traceback
         return message, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def unavailable(message: str):
+    """503 with the time to wait before trying again."""
+    response = current_app.make_response(error_response(503, message))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+# What a 503 says for each outage: the database, Redis, or the embedded stores' SQLite file (no Redis),
+# locked past its timeout
+OUTAGES = {
+    OperationalError: "The database is unavailable right now. Try again shortly.",
+    RedisError: "Redis is unavailable right now. Try again shortly.",
+    sqlite3.OperationalError: "The embedded store is unavailable right now. Try again shortly.",
+}
+
+
+def service_down(exc: Exception):
+    db.session.rollback()
+    log.warning("unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+    return unavailable(next(message for error, message in OUTAGES.items() if isinstance(exc, error)))
 
 
 def init_app(app) -> None:
@@ -51,13 +78,12 @@ def init_app(app) -> None:
     def refused(exc: AppError):
         """Every AppError raised below the web side, answered in the caller's language."""
         db.session.rollback()
+        if exc.status == 503:  # a service is down (the queue, Redis): say when to try again
+            return unavailable(exc.message)
         return error_response(exc.status, exc.message)
 
-    @app.errorhandler(OperationalError)
-    def database_down(exc):
-        db.session.rollback()
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return error_response(503, "The database is unavailable right now. Try again shortly.")
+    for outage in OUTAGES:
+        app.register_error_handler(outage, service_down)
 
     @app.errorhandler(DataError)
     def bad_value(exc):

@@ -3,12 +3,12 @@
 No session and no CSRF token (`auth` lets /hooks/ through); the signature is the only credential.
 A delivery that does not verify gets 401 and changes nothing. A verified completion is recorded
 (idempotent on `webhook-id` and on the prediction id) and wakes the item waiting for it in a
-consumer; the answer is quick, and the item downloads the output itself.
+consumer; the answer is quick, and the item downloads the output itself. When the completion cannot be
+recorded (Redis or the database down) the answer is a 503 with `Retry-After` (`errors`): Replicate retries.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 import httpx
@@ -17,7 +17,9 @@ from replicate.exceptions import ReplicateError
 
 from ..providers.readings import FINISHED
 from ..providers.webhooks import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
+from ..safe_json import JSONInputError, loads_checked
 from .context import services
+from .errors import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,16 @@ def replicate_webhook():
         secret = services().webhook_secret()
     except (ReplicateError, httpx.HTTPError, OSError) as exc:  # Replicate retries the delivery later
         log.warning("webhook: could not read the signing secret from Replicate: %s", exc)
-        return _answer(503, success=False, error="the signing secret is not available yet")
+        return unavailable("The signing secret is not available yet.")
     try:
         verify_webhook(request.headers, body, secret)
     except WebhookRefused as exc:
         log.warning("webhook refused (%s) from %s", exc, request.remote_addr)
         return _answer(401, success=False, error=f"webhook refused: {exc}")
     try:
-        prediction = json.loads(body)
-    except ValueError:
-        prediction = None
+        prediction = loads_checked(body)  # as every JSON body: bounded depth, finite numbers, storable text
+    except JSONInputError as exc:
+        return _answer(400, success=False, error=str(exc))
     if not isinstance(prediction, dict) or not isinstance(prediction.get("id"), str):
         return _answer(400, success=False, error="the body is not a prediction")
     prediction_id = prediction["id"]
