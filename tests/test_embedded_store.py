@@ -16,7 +16,7 @@ from app.generation.embedded import StoreDamaged, embedded_db, store_path
 from app.generation.progress import SqliteProgressStore
 from app.services import services_of
 from app.tasks import enqueue_job
-from tests.conftest import base_env, upgrade
+from tests.conftest import base_env, create_admin, sign_in, upgrade
 from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,6 +139,23 @@ def test_a_store_damaged_while_running_turns_readyz_503_and_doctor_names_the_fil
     assert doctor.exit_code == 1, doctor.output
     assert f"delete {store_path(tmp_path)} and its -wal and -shm files" in doctor.output
     assert "FAIL  progress store" in doctor.output
+
+
+def test_the_jobs_page_still_answers_when_the_store_it_reads_is_damaged(tmp_path):
+    app = migrated_embedded_app(tmp_path)
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    assert client.get("/admin/jobs").status_code == 200
+    with services_of(app).progress._db.connection() as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA shrink_memory")
+
+    write_garbage(store_path(tmp_path))
+
+    jobs_page = client.get("/admin/jobs")  # shows the API calls of the last minute, counted in the store
+    assert jobs_page.status_code == 200, jobs_page.get_data(as_text=True)
+    assert client.get("/readyz").status_code == 503
 
 
 def run_flask(instance: Path, *args: str) -> subprocess.CompletedProcess:

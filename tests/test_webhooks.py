@@ -345,12 +345,15 @@ def test_with_redis_unreachable_a_delivery_gets_503_with_retry_after_and_the_job
         proxy.close()
 
 
-def test_with_the_embedded_store_locked_a_delivery_gets_503_with_retry_after(make_app, monkeypatch):
+@pytest.mark.parametrize(
+    "outage", [sqlite3.OperationalError("database is locked"), sqlite3.DatabaseError("file is not a database")]
+)
+def test_with_the_embedded_store_locked_or_damaged_a_delivery_gets_503_with_retry_after(make_app, monkeypatch, outage):
     app = make_app(queue="embedded", REPLICATE_WEBHOOK_SECRET=SECRET)
     completions = app.extensions["pixelglow"].completions()
 
     def locked(*args):
-        raise sqlite3.OperationalError("database is locked")
+        raise outage
 
     monkeypatch.setattr(completions, "record", locked)
     body = prediction_body()

@@ -48,7 +48,10 @@ def unavailable(message: str):
 OUTAGES = {
     OperationalError: "The database is unavailable right now. Try again shortly.",
     RedisError: "Redis is unavailable right now. Try again shortly.",
-    sqlite3.OperationalError: "The embedded store is unavailable right now. Try again shortly.",
+    sqlite3.DatabaseError: (
+        "The embedded progress store is unavailable right now (locked or damaged): `flask --app wsgi doctor` "
+        "says which and what to do."
+    ),
 }
 
 
