@@ -16,10 +16,10 @@ from flask import Flask
 from flask_migrate import Migrate
 from htmx_flask import Htmx
 
-from . import cli, gallery_versions, web  # noqa: F401  (gallery_versions: the session events every writer needs)
-from .config import PROJECT_ROOT, Settings, load_settings
-from .database import db
-from .services import Services
+from app import cli, gallery_versions, web  # noqa: F401  (gallery_versions: the session events every writer needs)
+from app.config import PROJECT_ROOT, Settings, load_settings
+from app.database import db
+from app.services import Services
 
 migrate = Migrate()
 

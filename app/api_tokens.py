@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import Model, db
-from .models import new_id, utcnow
+from app.database import Model, db
+from app.models import new_id, utcnow
 
 PREFIX = "pgt_"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import Model, db
-from .models import utcnow
+from app.database import Model, db
+from app.models import utcnow
 
 RECENT = 200
 

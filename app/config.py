@@ -16,9 +16,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .env_values import ConfigError, number, rate_limits, whole_number
-from .private_files import create_private_file, private_dir
-from .s3_settings import S3Settings, load_s3_settings
+from app.env_values import ConfigError, number, rate_limits, whole_number
+from app.private_files import create_private_file, private_dir
+from app.s3_settings import S3Settings, load_s3_settings
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from .audit import record
-from .database import db
-from .errors import CurationError
-from .model_release import refuse_if_held
-from .models import CURATED_ORDER, CurationState, GalleryExample, Preset
-from .selection import lock_preset, release_model
+from app.audit import record
+from app.database import db
+from app.errors import CurationError
+from app.model_release import refuse_if_held
+from app.models import CURATED_ORDER, CurationState, GalleryExample, Preset
+from app.selection import lock_preset, release_model
 
 MAX_SELECTION = 500
 EXAMPLE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

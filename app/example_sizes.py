@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
 
-from .database import db, rowcount
-from .models import GalleryExample
-from .storage.base import Storage
-from .storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, delete_sizes, store_sizes
+from app.database import db, rowcount
+from app.models import GalleryExample
+from app.storage.base import Storage
+from app.storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, delete_sizes, store_sizes
 
 BATCH = 100
 MADE, FAILED, GONE = "made", "failed", "gone"

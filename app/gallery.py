@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .models import GalleryExample, iso
-from .storage.base import Storage
+from app.models import GalleryExample, iso
+from app.storage.base import Storage
 
 
 def example_json(example: GalleryExample, storage: Storage) -> dict:

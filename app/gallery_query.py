@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
-from .database import db
-from .errors import CurationError
-from .gallery import example_json
-from .models import CURATED_ORDER, GROUP_ORDER, CurationState, GalleryExample, Job
-from .providers.catalog import PROVIDERS
-from .registry import GENDERS
-from .storage.base import Storage
+from app.database import db
+from app.errors import CurationError
+from app.gallery import example_json
+from app.models import CURATED_ORDER, GROUP_ORDER, CurationState, GalleryExample, Job
+from app.providers.catalog import PROVIDERS
+from app.registry import GENDERS
+from app.storage.base import Storage
 
 PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 100

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, String, event, func, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
-from .database import Model, upsert
-from .models import GalleryExample, Job
+from app.database import Model, upsert
+from app.models import GalleryExample, Job
 
 GALLERY_EVERYWHERE = "*"  # the version every preset's pages also key by
 TOUCHED = "gallery_versions.touched"  # the session's info: presets whose gallery this transaction changed

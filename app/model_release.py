@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .audit import record
-from .database import db
-from .errors import GenerationError
-from .models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset
-from .selection import holders_of, lock_preset, release_model
+from app.audit import record
+from app.database import db
+from app.errors import GenerationError
+from app.models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset
+from app.selection import holders_of, lock_preset, release_model
 
 
 def release_one_model(services, preset_id: str, model_id: str, actor: str | None) -> str:

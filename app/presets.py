@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from .errors import PresetError
-from .models import Preset
-from .providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
-from .safe_json import value_problem
+from app.errors import PresetError
+from app.models import Preset
+from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
+from app.safe_json import value_problem
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000

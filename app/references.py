@@ -17,11 +17,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .providers.downloads import DownloadFailed, DownloadRefused, SafeDownloader
-from .providers.images import FORMATS
-from .registry import ReferenceModel
-from .storage.base import Storage, reference_key, reference_thumb_key
-from .storage.sizes import THUMB, SizingError, resized_webps
+from app.providers.downloads import DownloadFailed, DownloadRefused, SafeDownloader
+from app.providers.images import FORMATS
+from app.registry import ReferenceModel
+from app.storage.base import Storage, reference_key, reference_thumb_key
+from app.storage.sizes import THUMB, SizingError, resized_webps
 
 PHOTO_EXTENSIONS = tuple(extension for _name, extension, _mime in FORMATS.values())  # jpg, png, webp
 THUMB_BOX = (THUMB.box, THUMB.box)  # the longest side; the photos are portraits, so about 256 x 320

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from .errors import AppError
+from app.errors import AppError
 
 GENDERS = ("male", "female")
 ENTRY_FIELDS = ("id", "gender", "s3Url")

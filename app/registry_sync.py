@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from sqlalchemy import select
 
-from .database import db
-from .models import PresetModelUsage
-from .registry import GENDERS, ReferenceModel, Registry, parse_registry
+from app.database import db
+from app.models import PresetModelUsage
+from app.registry import GENDERS, ReferenceModel, Registry, parse_registry
 
 PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 

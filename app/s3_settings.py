@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .env_values import ConfigError
+from app.env_values import ConfigError
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3's rules for bucket names
 REGION = re.compile(r"^[a-z0-9-]{2,32}$")

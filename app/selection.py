@@ -14,10 +14,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from .database import db, rowcount
-from .errors import GenerationError
-from .models import ItemState, Preset, PresetModelUsage, UsageState, utcnow
-from .registry import GENDERS, ReferenceModel, Registry
+from app.database import db, rowcount
+from app.errors import GenerationError
+from app.models import ItemState, Preset, PresetModelUsage, UsageState, utcnow
+from app.registry import GENDERS, ReferenceModel, Registry
 
 CLEAR_USAGE_COMMAND = "flask --app wsgi usage clear {preset}"
 

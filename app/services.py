@@ -14,23 +14,23 @@ import httpx
 import redis
 import replicate
 
-from .config import Settings
-from .generation.api_usage import RedisApiUsage, SqliteApiUsage
-from .generation.embedded import store_path
-from .generation.hooks import make_completions
-from .generation.progress import ProgressStore, make_progress_store
-from .generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
-from .providers.base import Generator
-from .providers.downloads import SafeDownloader
-from .providers.offline import OfflineGenerator
-from .providers.readings import NEVER
-from .providers.replicate import ReplicateGenerator
-from .providers.replicate_http import CancelAfterTransport
-from .providers.webhooks import fetch_webhook_secret
-from .registry import Registry, RegistryError, registry_file
-from .storage.base import Storage
-from .storage.local import MediaStorage
-from .storage.s3 import S3Storage
+from app.config import Settings
+from app.generation.api_usage import RedisApiUsage, SqliteApiUsage
+from app.generation.embedded import store_path
+from app.generation.hooks import make_completions
+from app.generation.progress import ProgressStore, make_progress_store
+from app.generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
+from app.providers.base import Generator
+from app.providers.downloads import SafeDownloader
+from app.providers.offline import OfflineGenerator
+from app.providers.readings import NEVER
+from app.providers.replicate import ReplicateGenerator
+from app.providers.replicate_http import CancelAfterTransport
+from app.providers.webhooks import fetch_webhook_secret
+from app.registry import Registry, RegistryError, registry_file
+from app.storage.base import Storage
+from app.storage.local import MediaStorage
+from app.storage.s3 import S3Storage
 
 
 def origin_of(url: str) -> str:

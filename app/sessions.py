@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ForeignKey, String, delete, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import Model, db, rowcount
-from .models import JsonType, utcnow
+from app.database import Model, db, rowcount
+from app.models import JsonType, utcnow
 
 TOKEN_BYTES = 32
 MAX_TOKEN_LENGTH = 100

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, func, select
 
-from .database import db, upsert
-from .errors import GenerationError
-from .models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
-from .providers.base import Ending
+from app.database import db, upsert
+from app.errors import GenerationError
+from app.models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
+from app.providers.base import Ending
 
 ZERO = Decimal("0")
 CENT_FRACTION = Decimal("0.000001")  # what the ledger keeps (Numeric(14, 6))

@@ -18,16 +18,16 @@ from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 
-from . import configure_logging, create_app
-from .config import ConfigError, load_settings
-from .database import db
-from .generation.embedded import StoreDamaged, embedded_db, store_path
-from .generation.pipeline import JobNotFound, LeaseLost, run_job
-from .generation.recovery import finalize_without_worker, sweep_stale_jobs
-from .models import JobStatus
-from .private_files import create_private_file
-from .registry import RegistryError, registry_file
-from .services import services_of
+from app import configure_logging, create_app
+from app.config import ConfigError, load_settings
+from app.database import db
+from app.generation.embedded import StoreDamaged, embedded_db, store_path
+from app.generation.pipeline import JobNotFound, LeaseLost, run_job
+from app.generation.recovery import finalize_without_worker, sweep_stale_jobs
+from app.models import JobStatus
+from app.private_files import create_private_file
+from app.registry import RegistryError, registry_file
+from app.services import services_of
 
 QUEUE_NAME = "example-generation"
 CONSUMER_HEARTBEAT_SECONDS = 5

@@ -17,8 +17,8 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .database import Model, db
-from .models import new_id, utcnow
+from app.database import Model, db
+from app.models import new_id, utcnow
 
 MIN_PASSWORD = 12
 MIN_DISTINCT_CHARACTERS = 5

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ..errors import AppError
+from app.errors import AppError
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 366 * 5  # five years: a range longer than that is almost surely a typo in the year

@@ -22,9 +22,9 @@ from sqlalchemy import case, func, literal, null, select, true, tuple_, union_al
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql import Executable
 
-from ..models import GalleryExample, ItemState, Job, JobItem, Preset, PresetModelUsage, SpendEntry, UsageState
-from ..spend import usd
-from .period import Period
+from app.analytics.period import Period
+from app.models import GalleryExample, ItemState, Job, JobItem, Preset, PresetModelUsage, SpendEntry, UsageState
+from app.spend import usd
 
 ENDED = (ItemState.SUCCEEDED, ItemState.FAILED)  # canceled items are the admin's choice, not the model's outcome
 

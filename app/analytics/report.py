@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from ..models import CurationState, ItemState
-from ..spend import ZERO, as_text
-from . import queries, runner
-from .period import Period
+from app.analytics import queries, runner
+from app.analytics.period import Period
+from app.models import CurationState, ItemState
+from app.spend import ZERO, as_text
 
 APPROVED = (CurationState.APPROVED, CurationState.FEATURED)
 REVIEWED = (*APPROVED, CurationState.REJECTED)

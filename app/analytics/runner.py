@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ..database import db
-from .queries import Query
+from app.analytics.queries import Query
+from app.database import db
 
 MAX_CONNECTIONS = 5  # one a statement of a report, besides the request's own: the pool holds 10 (+ 20 overflow)
 

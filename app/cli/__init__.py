@@ -6,20 +6,20 @@ One module per command group; `common` holds what they share. `init_app` registe
 
 from __future__ import annotations
 
-from .demo import demo
-from .doctor import doctor
-from .generate import generate
-from .jobs import jobs_cli
-from .media import media_cli
-from .media_migrate import media_migrate
-from .presets import presets_cli
-from .providers import providers_cli
-from .references import models_cache
-from .registry import models_cli
-from .registry_sync import models_sync
-from .tokens import tokens_cli
-from .usage import usage_cli
-from .users import users_cli
+from app.cli.demo import demo
+from app.cli.doctor import doctor
+from app.cli.generate import generate
+from app.cli.jobs import jobs_cli
+from app.cli.media import media_cli
+from app.cli.media_migrate import media_migrate
+from app.cli.presets import presets_cli
+from app.cli.providers import providers_cli
+from app.cli.references import models_cache
+from app.cli.registry import models_cli
+from app.cli.registry_sync import models_sync
+from app.cli.tokens import tokens_cli
+from app.cli.usage import usage_cli
+from app.cli.users import users_cli
 
 __all__ = [
     "demo",

@@ -8,10 +8,10 @@ import click
 from flask import current_app
 from sqlalchemy import or_, select
 
-from ..database import db
-from ..models import Preset
-from ..presets import CONTROL
-from ..services import Services, services_of
+from app.database import db
+from app.models import Preset
+from app.presets import CONTROL
+from app.services import Services, services_of
 
 
 def services() -> Services:

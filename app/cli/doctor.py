@@ -10,8 +10,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from ..health import doctor_checks
-from .common import services
+from app.cli.common import services
+from app.health import doctor_checks
 
 
 @click.command("doctor")

@@ -9,12 +9,12 @@ import time
 import click
 from flask.cli import with_appcontext
 
-from ..database import db
-from ..generation.jobs import job_json
-from ..generation.regenerate import regeneration_message, request_regeneration
-from ..generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
-from ..services import CONSUMER_COMMAND
-from .common import cli_actor, find_preset, printable, services
+from app.cli.common import cli_actor, find_preset, printable, services
+from app.database import db
+from app.generation.jobs import job_json
+from app.generation.regenerate import regeneration_message, request_regeneration
+from app.generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
+from app.services import CONSUMER_COMMAND
 
 PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why it waits, and how to start one
 

@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import delete, select, update
 
-from ..database import db
-from ..models import JOB_FINAL, GalleryExample, Job, JobItem, PresetModelUsage, utcnow
+from app.database import db
+from app.models import JOB_FINAL, GalleryExample, Job, JobItem, PresetModelUsage, utcnow
 
 jobs_cli = AppGroup("jobs", help="Generation jobs.")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from ..storage.base import StorageError
-from ..storage.migrate import COPIED, FAILED, SKIPPED, migrate
-from ..storage.s3 import S3Storage
-from .common import echo_step, named_some, services
+from app.cli.common import echo_step, named_some, services
+from app.storage.base import StorageError
+from app.storage.migrate import COPIED, FAILED, SKIPPED, migrate
+from app.storage.s3 import S3Storage
 
 NOT_CONFIGURED = (
     "S3 is not configured: set S3_BUCKET (with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION, and "

@@ -11,12 +11,12 @@ from flask.cli import AppGroup
 from replicate.exceptions import ReplicateError
 from sqlalchemy import select
 
-from ..database import db
-from ..models import Preset
-from ..presets import settings_problem
-from ..providers import schemas
-from ..providers.catalog import PROVIDERS
-from .common import printable, services
+from app.cli.common import printable, services
+from app.database import db
+from app.models import Preset
+from app.presets import settings_problem
+from app.providers import schemas
+from app.providers.catalog import PROVIDERS
 
 providers_cli = AppGroup("providers", help="The image models behind the presets and their input schemas.")
 

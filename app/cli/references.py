@@ -8,11 +8,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from ..database import db
-from ..gallery_versions import touch_everywhere
-from ..references import CACHED, FAILED, SKIPPED, cache_references
-from ..registry import RegistryError
-from .common import echo_step, named_some, services
+from app.cli.common import echo_step, named_some, services
+from app.database import db
+from app.gallery_versions import touch_everywhere
+from app.references import CACHED, FAILED, SKIPPED, cache_references
+from app.registry import RegistryError
 
 
 @click.command("cache")

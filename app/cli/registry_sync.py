@@ -9,11 +9,11 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 from flask.cli import with_appcontext
 
-from ..registry import ReferenceModel, Registry, RegistryError, load_registry_file
-from ..registry_sync import SyncPlan, list_photos, plan_sync, used_model_ids, write_registry
-from ..s3_settings import BUCKET_NAME
-from ..storage.s3 import failure, s3_client
-from .common import services
+from app.cli.common import services
+from app.registry import ReferenceModel, Registry, RegistryError, load_registry_file
+from app.registry_sync import SyncPlan, list_photos, plan_sync, used_model_ids, write_registry
+from app.s3_settings import BUCKET_NAME
+from app.storage.s3 import failure, s3_client
 
 SHOWN = 20  # lines of each kind of change; the counts are always complete
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..registry import ReferenceModel
+from app.registry import ReferenceModel
 
 MAX_REDIRECTS = 5
 

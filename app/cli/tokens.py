@@ -7,10 +7,10 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
-from ..api_tokens import TokenError, all_tokens, create_token, parse_lifetime, revoke_token
-from ..audit import record
-from ..database import db
-from .common import cli_actor
+from app.api_tokens import TokenError, all_tokens, create_token, parse_lifetime, revoke_token
+from app.audit import record
+from app.cli.common import cli_actor
+from app.database import db
 
 tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
 

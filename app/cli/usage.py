@@ -6,14 +6,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..audit import record
-from ..database import db
-from ..errors import GenerationError
-from ..generation.jobs import live_job_for_preset
-from ..model_release import release_one_model
-from ..models import PresetModelUsage
-from ..selection import clear_usage, usage_counts
-from .common import cli_actor, find_preset, printable, services
+from app.audit import record
+from app.cli.common import cli_actor, find_preset, printable, services
+from app.database import db
+from app.errors import GenerationError
+from app.generation.jobs import live_job_for_preset
+from app.model_release import release_one_model
+from app.models import PresetModelUsage
+from app.selection import clear_usage, usage_counts
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 

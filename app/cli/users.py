@@ -6,11 +6,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from ..audit import record
-from ..database import db
-from ..sessions import revoke_user_sessions
-from ..users import User, UserError, create_user, disable_user, find_user
-from .common import cli_actor
+from app.audit import record
+from app.cli.common import cli_actor
+from app.database import db
+from app.sessions import revoke_user_sessions
+from app.users import User, UserError, create_user, disable_user, find_user
 
 users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .embedded import embedded_db
+from app.generation.embedded import embedded_db
 
 log = logging.getLogger(__name__)
 

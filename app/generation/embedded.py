@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..private_files import create_private_file
+from app.private_files import create_private_file
 
 STORE_FILE = "progress.sqlite3"  # in the instance folder
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's write

@@ -24,7 +24,7 @@ from pathlib import Path
 import redis
 from redis.exceptions import RedisError
 
-from .embedded import embedded_db, store_path
+from app.generation.embedded import embedded_db, store_path
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..providers.base import Generator, ItemFailed, ItemSpec, Stopped
+from app.providers.base import Generator, ItemFailed, ItemSpec, Stopped
 
 log = logging.getLogger("app.pipeline")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, select
 
-from ..database import db
-from ..models import JOB_LIVE, Job
-from .progress import ProgressRecord, read_record
+from app.database import db
+from app.generation.progress import ProgressRecord, read_record
+from app.models import JOB_LIVE, Job
 
 
 def job_json(services, job_id: str) -> dict | None:

@@ -16,8 +16,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, update
 
-from ..database import db, rowcount
-from ..models import JOB_LIVE, Job, JobStatus, utcnow
+from app.database import db, rowcount
+from app.models import JOB_LIVE, Job, JobStatus, utcnow
 
 log = logging.getLogger("app.pipeline")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from ..models import ItemState, JobStatus
+from app.models import ItemState, JobStatus
 
 
 class Item(Protocol):

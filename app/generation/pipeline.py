@@ -18,27 +18,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from ..database import db
-from ..gallery import example_json
-from ..models import (
-    ITEM_OPEN,
-    JOB_FINAL,
-    GalleryExample,
-    ItemState,
-    Job,
-    JobItem,
-    JobStatus,
-    Preset,
-    iso,
-    utcnow,
-)
-from ..providers.base import Generator, ItemFailed, ItemResult, ItemSpec
-from ..selection import settle_usage
-from ..spend import JobLedger
-from . import outcome, rows
-from .items import Event, ItemPool
-from .lease import Lease, LeaseLost
-from .progress import ProgressRecord, item_json, publish
+from app.database import db
+from app.gallery import example_json
+from app.generation import outcome, rows
+from app.generation.items import Event, ItemPool
+from app.generation.lease import Lease, LeaseLost
+from app.generation.progress import ProgressRecord, item_json, publish
+from app.models import ITEM_OPEN, JOB_FINAL, GalleryExample, ItemState, Job, JobItem, JobStatus, Preset, iso, utcnow
+from app.providers.base import Generator, ItemFailed, ItemResult, ItemSpec
+from app.selection import settle_usage
+from app.spend import JobLedger
 
 log = logging.getLogger("app.pipeline")
 

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import redis
 
-from ..models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
-from .embedded import embedded_db, store_path
+from app.generation.embedded import embedded_db, store_path
+from app.models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
 
 log = logging.getLogger("app.pipeline")
 

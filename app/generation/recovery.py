@@ -15,13 +15,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from ..database import db, rowcount
-from ..errors import CancelError
-from ..models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
-from ..providers.base import Ending
-from ..selection import settle_usage
-from ..spend import JobLedger
-from .progress import ProgressRecord, read_record
+from app.database import db, rowcount
+from app.errors import CancelError
+from app.generation.progress import ProgressRecord, read_record
+from app.models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
+from app.providers.base import Ending
+from app.selection import settle_usage
+from app.spend import JobLedger
 
 log = logging.getLogger("app.recovery")
 

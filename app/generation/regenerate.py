@@ -9,10 +9,10 @@ stays in the gallery until the admin rejects it.
 
 from __future__ import annotations
 
-from ..database import db
-from ..errors import GenerationError
-from ..models import GalleryExample
-from .submit import QueuedJob, request_generation
+from app.database import db
+from app.errors import GenerationError
+from app.generation.submit import QueuedJob, request_generation
+from app.models import GalleryExample
 
 
 def find_example(preset_id: str, example_id: str) -> GalleryExample:

@@ -7,13 +7,13 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import db
-from ..example_sizes import size_columns
-from ..gallery import example_json
-from ..models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
-from ..providers.base import ItemResult, ItemSpec
-from ..spend import JobLedger
-from ..storage.base import Storage
+from app.database import db
+from app.example_sizes import size_columns
+from app.gallery import example_json
+from app.models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
+from app.providers.base import ItemResult, ItemSpec
+from app.spend import JobLedger
+from app.storage.base import Storage
 
 log = logging.getLogger("app.pipeline")
 

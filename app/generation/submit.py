@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from .. import spend
-from ..database import db
-from ..errors import GenerationError
-from ..model_release import holding_job
-from ..models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
-from ..presets import settings_problem
-from ..registry import ReferenceModel
-from ..selection import (
+from app import spend
+from app.database import db
+from app.errors import GenerationError
+from app.model_release import holding_job
+from app.models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
+from app.presets import settings_problem
+from app.registry import ReferenceModel
+from app.selection import (
     NoModelsLeft,
     Selection,
     lock_preset,

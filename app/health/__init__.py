@@ -7,8 +7,8 @@ and the oldest queued job. Each check runs on its own, so one failure never hide
 
 from __future__ import annotations
 
-from .checks import Check
-from .doctor import doctor_checks
-from .readiness import readiness_checks
+from app.health.checks import Check
+from app.health.doctor import doctor_checks
+from app.health.readiness import readiness_checks
 
 __all__ = ["Check", "doctor_checks", "readiness_checks"]

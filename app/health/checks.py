@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..config import Settings
-from ..database import db
-from ..services import Services
+from app.config import Settings
+from app.database import db
+from app.services import Services
 
 CREDENTIALS_IN_URL = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
 MAX_CAUSE = 300

@@ -10,11 +10,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import PROJECT_ROOT
-from ..database import db
-from ..generation.embedded import StoreDamaged
-from ..services import Services
-from .checks import Check, Down, run_check
+from app.config import PROJECT_ROOT
+from app.database import db
+from app.generation.embedded import StoreDamaged
+from app.health.checks import Check, Down, run_check
+from app.services import Services
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 REDIS_TIMEOUT = 2.0  # seconds; a probe must answer before the load balancer gives up on it

@@ -25,9 +25,9 @@ import httpx
 import replicate
 from replicate.exceptions import ReplicateError
 
-from .read_plan import MAX_STEP, SCOUT_FIRST, Plan
-from .readings import FINISHED, timestamp
-from .replicate_http import backoff, retry_after
+from app.providers.read_plan import MAX_STEP, SCOUT_FIRST, Plan
+from app.providers.readings import FINISHED, timestamp
+from app.providers.replicate_http import backoff, retry_after
 
 log = logging.getLogger("app.providers.replicate")
 

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from .download_errors import DownloadFailed, DownloadRefused
+from app.providers.download_errors import DownloadFailed, DownloadRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Any]

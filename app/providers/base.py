@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..storage.sizes import ImageSizes
+from app.storage.sizes import ImageSizes
 
 
 class ItemFailed(Exception):

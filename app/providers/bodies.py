@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from .download_errors import DownloadFailed, DownloadRefused
-from .images import check_signature
+from app.providers.download_errors import DownloadFailed, DownloadRefused
+from app.providers.images import check_signature
 
 
 def check_response_headers(response: httpx.Response, max_bytes: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import schemas
+from app.providers import schemas
 
 
 @dataclass(frozen=True)

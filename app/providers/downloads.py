@@ -43,13 +43,13 @@ from typing import Any
 
 import httpx
 
-from ..storage.image_threads import on_image_thread
-from .addresses import IPAddress, Resolver, address_refusal, ip_literal, resolve
-from .bodies import check_response_headers, make_temp_file, remove_quietly, stream_body
-from .download_errors import DownloadError, DownloadFailed, DownloadRefused
-from .images import FORMATS, inspect_image
-from .urls import DEFAULT_PORTS, check_url, is_allowed_origin, parse_allowed_origin
-from .urls import MAX_URL_LENGTH as MAX_URL_LENGTH  # re-exported: callers import it from here
+from app.providers.addresses import IPAddress, Resolver, address_refusal, ip_literal, resolve
+from app.providers.bodies import check_response_headers, make_temp_file, remove_quietly, stream_body
+from app.providers.download_errors import DownloadError, DownloadFailed, DownloadRefused
+from app.providers.images import FORMATS, inspect_image
+from app.providers.urls import DEFAULT_PORTS, check_url, is_allowed_origin, parse_allowed_origin
+from app.providers.urls import MAX_URL_LENGTH as MAX_URL_LENGTH  # re-exported: callers import it from here
+from app.storage.image_threads import on_image_thread
 
 MAX_OUTPUT_BYTES = 25 * 1024 * 1024
 """Default for the ``MAX_OUTPUT_BYTES`` setting: the largest output we copy."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .download_errors import DownloadError, DownloadRefused
+from app.providers.download_errors import DownloadError, DownloadRefused
 
 # Pillow format name -> (our format name, file extension, MIME type)
 FORMATS = {

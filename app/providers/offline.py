@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..storage.base import Storage, example_key
-from .base import Ending, ItemResult, ItemSpec, Stopped
-from .catalog import get_provider
-from .outputs import sizes_or_none
+from app.providers.base import Ending, ItemResult, ItemSpec, Stopped
+from app.providers.catalog import get_provider
+from app.providers.outputs import sizes_or_none
+from app.storage.base import Storage, example_key
 
 SIZE = (512, 640)
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..storage.base import Storage, example_key
-from ..storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, store_sizes
-from .base import ItemFailed, ItemSpec
-from .downloads import DownloadFailed, DownloadRefused, SafeDownloader
-from .replicate_http import backoff
+from app.providers.base import ItemFailed, ItemSpec
+from app.providers.downloads import DownloadFailed, DownloadRefused, SafeDownloader
+from app.providers.replicate_http import backoff
+from app.storage.base import Storage, example_key
+from app.storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, store_sizes
 
 DOWNLOAD_RETRIES = 5
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-from .account_watch import AccountWatcher
-from .base import Stopped
-from .read_plan import Plan
-from .readings import FINISHED, Reading, Schedule, reading_of, told_by_webhook
+from app.providers.account_watch import AccountWatcher
+from app.providers.base import Stopped
+from app.providers.read_plan import Plan
+from app.providers.readings import FINISHED, Reading, Schedule, reading_of, told_by_webhook
 
 REPLAN_SECONDS = 0.25
 DEADLINE_GRACE = 2.0  # with Cancel-After, Replicate ends a late prediction first; we look this much later

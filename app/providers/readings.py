@@ -14,8 +14,8 @@ import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 
-from .base import Ending
-from .replicate_http import retry_after
+from app.providers.base import Ending
+from app.providers.replicate_http import retry_after
 
 log = logging.getLogger("app.providers.replicate")
 

@@ -33,15 +33,14 @@ from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 from replicate.prediction import Predictions
 
-from ..storage.base import Storage
-from .account_watch import AccountWatcher
-from .base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
-from .catalog import Provider, get_provider
-from .downloads import SafeDownloader
-from .outputs import StoredOutput, store_output
-from .read_plan import Planner
-from .read_wait import ReadWait, sleep_or_stop
-from .readings import (
+from app.providers.account_watch import AccountWatcher
+from app.providers.base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
+from app.providers.catalog import Provider, get_provider
+from app.providers.downloads import SafeDownloader
+from app.providers.outputs import StoredOutput, store_output
+from app.providers.read_plan import Planner
+from app.providers.read_wait import ReadWait, sleep_or_stop
+from app.providers.readings import (
     FINISHED,
     FallbackPlan,
     Reading,
@@ -52,7 +51,8 @@ from .readings import (
     past_deadline,
     read_prediction,
 )
-from .replicate_http import backoff, retry_after, without_client_retries
+from app.providers.replicate_http import backoff, retry_after, without_client_retries
+from app.storage.base import Storage
 
 log = logging.getLogger(__name__)
 

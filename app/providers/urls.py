@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from .addresses import ip_literal
-from .download_errors import DownloadRefused
+from app.providers.addresses import ip_literal
+from app.providers.download_errors import DownloadRefused
 
 MAX_URL_LENGTH = 4096
 DEFAULT_PORTS = {"http": 80, "https": 443}

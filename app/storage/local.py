@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..private_files import private_dir
-from .base import checked_key
+from app.private_files import private_dir
+from app.storage.base import checked_key
 
 
 class MediaStorage:

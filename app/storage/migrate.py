@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import checked_key
-from .s3 import S3Storage
+from app.storage.base import checked_key
+from app.storage.s3 import S3Storage
 
 COPIED, SKIPPED, FAILED = "copied", "skipped", "failed"
 CHUNK = 1024 * 1024

@@ -29,9 +29,9 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..s3_settings import S3Settings
-from .base import StorageError, checked_key
-from .presign import DAY, SHORT, presign_get, signing_time
+from app.s3_settings import S3Settings
+from app.storage.base import StorageError, checked_key
+from app.storage.presign import DAY, SHORT, presign_get, signing_time
 
 PART_SIZE = 8 * 1024 * 1024  # S3's parts are 5 MiB at least (but the last); 8 MiB is boto3's default
 CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}

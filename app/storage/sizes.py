@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageOps
 
-from .base import Storage, size_key
-from .image_threads import MAX_PARALLEL_DECODES, on_image_thread
+from app.storage.base import Storage, size_key
+from app.storage.image_threads import MAX_PARALLEL_DECODES, on_image_thread
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")  # what the downloader lets into storage
 DEFAULT_MAX_PIXELS = 32 * 1024 * 1024  # the downloader's default limit, for sources that did not pass it

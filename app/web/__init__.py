@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from werkzeug.routing import BaseConverter
 
-from ..services import services_of
-from . import (  # noqa: F401 (api_regenerate, api_gallery, api_analytics: routes on api.bp)
+from app.services import services_of
+from app.web import (
     admin,
     api,
     api_analytics,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..analytics import Period, build_report, parse_period
-from ..models import utcnow
-from ..providers.catalog import PROVIDERS
-from .context import services
+from app.analytics import Period, build_report, parse_period
+from app.models import utcnow
+from app.providers.catalog import PROVIDERS
+from app.web.context import services
 
 
 def period_of(args: Mapping[str, str]) -> Period:

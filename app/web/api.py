@@ -6,27 +6,23 @@ from flask import Blueprint, g, jsonify, redirect, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import spend
-from ..audit import record
-from ..database import db
-from ..errors import GenerationError, PresetError
-from ..generation.jobs import job_json, live_job_for_preset
-from ..generation.recovery import request_cancel
-from ..generation.submit import (
-    parse_generation_request,
-    request_generation,
-    request_retry_of_failed,
-)
-from ..model_release import release_one_model
-from ..models import JOB_FINAL, JobStatus, Preset
-from ..presets import apply_preset_fields
-from ..safe_json import JSONInputError, loads_checked
-from ..selection import usage_counts
-from ..storage.base import preset_prefix
-from .auth import admin_required
-from .context import services
-from .errors import error_response
-from .preset_json import preset_json, presets_json
+from app import spend
+from app.audit import record
+from app.database import db
+from app.errors import GenerationError, PresetError
+from app.generation.jobs import job_json, live_job_for_preset
+from app.generation.recovery import request_cancel
+from app.generation.submit import parse_generation_request, request_generation, request_retry_of_failed
+from app.model_release import release_one_model
+from app.models import JOB_FINAL, JobStatus, Preset
+from app.presets import apply_preset_fields
+from app.safe_json import JSONInputError, loads_checked
+from app.selection import usage_counts
+from app.storage.base import preset_prefix
+from app.web.auth import admin_required
+from app.web.context import services
+from app.web.errors import error_response
+from app.web.preset_json import preset_json, presets_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/admin")
 

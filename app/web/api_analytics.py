@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from .analytics_data import period_of, report_for
-from .api import bp
-from .auth import admin_required
+from app.web.analytics_data import period_of, report_for
+from app.web.api import bp
+from app.web.auth import admin_required
 
 
 @bp.get("/analytics")

@@ -24,10 +24,10 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import inspect
 
-from ..config import Settings
-from ..database import db
-from ..errors import PresetError
-from ..gallery_query import (
+from app.config import Settings
+from app.database import db
+from app.errors import PresetError
+from app.gallery_query import (
     PAGE_MAX,
     PER_PAGE_DEFAULT,
     PER_PAGE_MAX,
@@ -37,10 +37,10 @@ from ..gallery_query import (
     gallery_page,
     whole_number,
 )
-from ..models import GalleryExample, Preset
-from .context import services
-from .errors import error_response
-from .feed_media import FEED_MEDIA_PREFIX, FeedLinks, too_many_requests, url_day
+from app.models import GalleryExample, Preset
+from app.web.context import services
+from app.web.errors import error_response
+from app.web.feed_media import FEED_MEDIA_PREFIX, FeedLinks, too_many_requests, url_day
 
 bp = Blueprint("api_feed", __name__, url_prefix="/api/presets")
 bp.register_error_handler(RateLimitExceeded, too_many_requests)  # its rate limit: `limit_the_feed` in app.web

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from ..curation import move_example, parse_move, parse_state_change, set_state
-from ..gallery_query import curated_json, parse_gallery_query
-from .api import bp, get_preset_or_404, read_json_body
-from .auth import admin_required
-from .context import services
-from .gallery_json import gallery_page_json
+from app.curation import move_example, parse_move, parse_state_change, set_state
+from app.gallery_query import curated_json, parse_gallery_query
+from app.web.api import bp, get_preset_or_404, read_json_body
+from app.web.auth import admin_required
+from app.web.context import services
+from app.web.gallery_json import gallery_page_json
 
 
 @bp.get("/presets/<id:preset_id>/gallery")

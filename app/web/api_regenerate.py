@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from ..generation.regenerate import regeneration_message, request_regeneration
-from .api import bp
-from .auth import admin_required
-from .context import services
+from app.generation.regenerate import regeneration_message, request_regeneration
+from app.web.api import bp
+from app.web.auth import admin_required
+from app.web.context import services
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/regenerate")

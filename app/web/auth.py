@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf import CSRFProtect
 
-from ..api_tokens import find_active_token
-from ..database import db
-from ..models import utcnow
-from ..users import user_for_session
-from .api_feed import FEED_PATH_PREFIXES
-from .context import services
-from .errors import error_response
-from .health import PROBE_PATHS
-from .sessions import ServerSession, ServerSessionInterface
+from app.api_tokens import find_active_token
+from app.database import db
+from app.models import utcnow
+from app.users import user_for_session
+from app.web.api_feed import FEED_PATH_PREFIXES
+from app.web.context import services
+from app.web.errors import error_response
+from app.web.health import PROBE_PATHS
+from app.web.sessions import ServerSession, ServerSessionInterface
 
 csrf = CSRFProtect()
 

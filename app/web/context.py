@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..services import Services, services_of
+from app.services import Services, services_of
 
 
 def services() -> Services:

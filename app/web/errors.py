@@ -15,8 +15,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ..database import db
-from ..errors import AppError
+from app.database import db
+from app.errors import AppError
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
 from flask_limiter import RateLimitExceeded
 
-from ..database import db
-from ..gallery_query import PUBLISHED_STATES
-from ..models import GalleryExample
-from ..storage.base import Storage
-from ..storage.local import MediaStorage
-from .context import services
-from .errors import error_response
-from .throttle import retry_after
+from app.database import db
+from app.gallery_query import PUBLISHED_STATES
+from app.models import GalleryExample
+from app.storage.base import Storage
+from app.storage.local import MediaStorage
+from app.web.context import services
+from app.web.errors import error_response
+from app.web.throttle import retry_after
 
 bp = Blueprint("feed_media", __name__)  # its rate limit: `limit_the_feed` in app.web
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import url_for
 
-from ..gallery_query import GalleryQuery, curated_json, gallery_page
-from .context import services
+from app.gallery_query import GalleryQuery, curated_json, gallery_page
+from app.web.context import services
 
 
 def gallery_page_json(preset_id: str, query: GalleryQuery) -> dict:

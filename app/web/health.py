@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..health import readiness_checks
-from .context import services
+from app.health import readiness_checks
+from app.web.context import services
 
 bp = Blueprint("health", __name__)
 

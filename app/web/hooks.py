@@ -15,11 +15,11 @@ import httpx
 from flask import Blueprint, jsonify, request
 from replicate.exceptions import ReplicateError
 
-from ..providers.readings import FINISHED
-from ..providers.webhooks import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
-from ..safe_json import JSONInputError, loads_checked
-from .context import services
-from .errors import unavailable
+from app.providers.readings import FINISHED
+from app.providers.webhooks import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
+from app.safe_json import JSONInputError, loads_checked
+from app.web.context import services
+from app.web.errors import unavailable
 
 log = logging.getLogger(__name__)
 

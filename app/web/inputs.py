@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from ..safe_json import dumps_finite, loads_checked, text_problem
-from .errors import error_response
+from app.safe_json import dumps_finite, loads_checked, text_problem
+from app.web.errors import error_response
 
 
 class CheckedJSONProvider(DefaultJSONProvider):

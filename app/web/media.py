@@ -6,9 +6,9 @@ bucket directly; a `/media/...` address (a link kept from before `media migrate`
 
 from flask import Blueprint, abort, redirect, send_from_directory
 
-from ..storage.local import MediaStorage
-from .auth import admin_required
-from .context import services
+from app.storage.local import MediaStorage
+from app.web.auth import admin_required
+from app.web.context import services
 
 bp = Blueprint("media", __name__)
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from .. import spend
-from ..database import db
-from ..gallery_query import GalleryQuery
-from ..models import GalleryExample, Preset, PresetModelUsage, SpendEntry, UsageState, iso
-from .context import services
-from .gallery_json import gallery_page_json
+from app import spend
+from app.database import db
+from app.gallery_query import GalleryQuery
+from app.models import GalleryExample, Preset, PresetModelUsage, SpendEntry, UsageState, iso
+from app.web.context import services
+from app.web.gallery_json import gallery_page_json
 
 
 @dataclass(frozen=True)

@@ -23,21 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
-from ..database import db
-from ..models import utcnow
-from ..sessions import (
-    MAX_TOKEN_LENGTH,
-    AdminSession,
-    create_session,
-    delete_session,
-    is_expired,
-    token_id,
-)
-from ..users import User
-from .api_feed import FEED_PATH_PREFIXES
-from .context import services
-from .health import PROBE_PATHS
-from .throttle import client_address
+from app.database import db
+from app.models import utcnow
+from app.sessions import MAX_TOKEN_LENGTH, AdminSession, create_session, delete_session, is_expired, token_id
+from app.users import User
+from app.web.api_feed import FEED_PATH_PREFIXES
+from app.web.context import services
+from app.web.health import PROBE_PATHS
+from app.web.throttle import client_address
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import time
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 
-from ..services import services_of
-from .context import services
-from .errors import error_response
+from app.services import services_of
+from app.web.context import services
+from app.web.errors import error_response
 
 log = logging.getLogger(__name__)
 

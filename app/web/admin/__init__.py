@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from flask import Flask, current_app, g
 
-from ... import spend
-from . import (  # noqa: F401 (the views modules: routes on admin_presets)
+from app import spend
+from app.web.admin import (
     auth_views,
     views_analytics,
     views_curation,
@@ -29,7 +29,7 @@ from . import (  # noqa: F401 (the views modules: routes on admin_presets)
     views_presets,
     views_regenerate,
 )
-from .kept_html import card_html, pool_html
+from app.web.admin.kept_html import card_html, pool_html
 
 SESSION_LIFETIME = timedelta(hours=12)
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-from ...spend import money
+from app.spend import money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 

@@ -10,14 +10,14 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from ...audit import recent_events, record
-from ...database import db
-from ...models import utcnow
-from ...sessions import prune_expired, revoke_user_sessions, user_sessions
-from ...users import MIN_PASSWORD, find_user, password_problem, verify_credentials
-from ..auth import local_admin_path, sign_in, sign_out
-from ..context import services
-from ..throttle import account_key, client_address
+from app.audit import recent_events, record
+from app.database import db
+from app.models import utcnow
+from app.sessions import prune_expired, revoke_user_sessions, user_sessions
+from app.users import MIN_PASSWORD, find_user, password_problem, verify_credentials
+from app.web.auth import local_admin_path, sign_in, sign_out
+from app.web.context import services
+from app.web.throttle import account_key, client_address
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin_auth", __name__)

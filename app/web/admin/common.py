@@ -10,13 +10,13 @@ from typing import Any, cast
 from flask import render_template, request
 from sqlalchemy import func, or_, select
 
-from ...database import db
-from ...gallery import example_json
-from ...generation.submit import MODELS_PER_JOB
-from ...models import GalleryExample, JobStatus, utcnow
-from ...references import thumbnail_url
-from ...selection import Holders, holders_of
-from ..context import services
+from app.database import db
+from app.gallery import example_json
+from app.generation.submit import MODELS_PER_JOB
+from app.models import GalleryExample, JobStatus, utcnow
+from app.references import thumbnail_url
+from app.selection import Holders, holders_of
+from app.web.context import services
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
 
-from ...database import db
-from ...models import CURATED_ORDER, CurationState, GalleryExample
+from app.database import db
+from app.models import CURATED_ORDER, CurationState, GalleryExample
 
 
 def in_gallery(preset_id: str, rejected: bool) -> tuple[ColumnElement[bool], ...]:

@@ -9,17 +9,11 @@ from typing import Any, cast
 
 from flask import request, url_for
 
-from ...gallery_query import (
-    GalleryCounts,
-    GalleryPage,
-    GalleryQuery,
-    gallery_counts,
-    gallery_page,
-)
-from ...models import CurationState, GalleryExample
-from ...providers.catalog import PROVIDERS
-from ...registry import GENDERS
-from .common import example_card, is_htmx
+from app.gallery_query import GalleryCounts, GalleryPage, GalleryQuery, gallery_counts, gallery_page
+from app.models import CurationState, GalleryExample
+from app.providers.catalog import PROVIDERS
+from app.registry import GENDERS
+from app.web.admin.common import example_card, is_htmx
 
 TARGET = "gallery-section"  # the section's id: htmx requests aimed at it get the section alone
 

@@ -29,9 +29,9 @@ from flask import current_app, g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ...gallery_query import GalleryQuery
-from .common import Pool
-from .gallery_section import gallery_section
+from app.gallery_query import GalleryQuery
+from app.web.admin.common import Pool
+from app.web.admin.gallery_section import gallery_section
 
 KEPT_CHARACTERS = 8_000_000  # of markup per app (keys add a fifth): 1,300 cards, or pools (36 KB), sections (310 KB)
 # Filled with the token wherever it appears: in a prompt that quoted it, a viewer would see their own token,

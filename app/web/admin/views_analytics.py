@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
-from ...analytics import AnalyticsError, Period
-from ...spend import money
-from ..analytics_data import period_of, report_for
-from .analytics_charts import Scale, Series, add_line, bar_chart, count_scale, nice_top, percent_scale
-from .analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
+from app.analytics import AnalyticsError, Period
+from app.spend import money
+from app.web.admin.analytics_charts import Scale, Series, add_line, bar_chart, count_scale, nice_top, percent_scale
+from app.web.admin.analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
+from app.web.analytics_data import period_of, report_for
 
 bp = Blueprint("admin_analytics", __name__, url_prefix="/admin/analytics")
 

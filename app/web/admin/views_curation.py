@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 from flask import flash, g, redirect, request, url_for
 
-from ...curation import move_example, parse_move, parse_state_change, set_state
-from ...database import db
-from ...errors import AppError, CurationError
-from ...models import CurationState
-from ..auth import local_admin_path
-from .views_presets import bp, get_preset
+from app.curation import move_example, parse_move, parse_state_change, set_state
+from app.database import db
+from app.errors import AppError, CurationError
+from app.models import CurationState
+from app.web.admin.views_presets import bp, get_preset
+from app.web.auth import local_admin_path
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/state")

@@ -9,12 +9,12 @@ from __future__ import annotations
 from flask import abort, render_template, url_for
 from sqlalchemy import select
 
-from ...database import db
-from ...models import CurationState, GalleryExample, Job
-from ...references import photo_url
-from .common import is_htmx, services
-from .gallery_order import place_in_gallery
-from .views_presets import bp, get_preset
+from app.database import db
+from app.models import CurationState, GalleryExample, Job
+from app.references import photo_url
+from app.web.admin.common import is_htmx, services
+from app.web.admin.gallery_order import place_in_gallery
+from app.web.admin.views_presets import bp, get_preset
 
 
 @bp.get("/presets/<id:preset_id>/examples/<id:example_id>")

@@ -8,24 +8,18 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from ...audit import record
-from ...database import db
-from ...errors import GenerationError
-from ...generation.jobs import live_job_for_preset
-from ...generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from ...model_release import release_one_model, release_unless_held
-from ...models import GalleryExample
-from ...selection import clear_usage, lock_preset
-from ...storage.sizes import delete_sizes
-from .common import (
-    fragment,
-    gallery_count,
-    is_htmx,
-    model_pool,
-    services,
-)
-from .views_jobs import progress_response
-from .views_presets import bp, get_preset
+from app.audit import record
+from app.database import db
+from app.errors import GenerationError
+from app.generation.jobs import live_job_for_preset
+from app.generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
+from app.model_release import release_one_model, release_unless_held
+from app.models import GalleryExample
+from app.selection import clear_usage, lock_preset
+from app.storage.sizes import delete_sizes
+from app.web.admin.common import fragment, gallery_count, is_htmx, model_pool, services
+from app.web.admin.views_jobs import progress_response
+from app.web.admin.views_presets import bp, get_preset
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")

@@ -15,18 +15,17 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ... import spend
-from ...audit import record
-from ...database import db
-from ...errors import CancelError, GenerationError
-from ...generation.progress import ProgressRecord
-from ...generation.progress import read_record as progress_record
-from ...generation.recovery import request_cancel
-from ...generation.submit import request_retry_of_failed
-from ...models import JOB_FINAL, ItemState, Job, JobStatus, Preset, SpendEntry, iso, utcnow
-from ...providers.catalog import PROVIDERS
-from ..auth import local_admin_path
-from .common import (
+from app import spend
+from app.audit import record
+from app.database import db
+from app.errors import CancelError, GenerationError
+from app.generation.progress import ProgressRecord
+from app.generation.progress import read_record as progress_record
+from app.generation.recovery import request_cancel
+from app.generation.submit import request_retry_of_failed
+from app.models import JOB_FINAL, ItemState, Job, JobStatus, Preset, SpendEntry, iso, utcnow
+from app.providers.catalog import PROVIDERS
+from app.web.admin.common import (
     WORKER_COMMAND,
     gallery_count,
     model_pool,
@@ -35,6 +34,7 @@ from .common import (
     services,
     worker_missing,
 )
+from app.web.auth import local_admin_path
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")

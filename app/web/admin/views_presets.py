@@ -14,29 +14,22 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ... import spend
-from ...audit import record
-from ...database import db
-from ...errors import CurationError, PresetError
-from ...gallery_query import GalleryQuery, parse_gallery_query
-from ...gallery_versions import versions_columns
-from ...generation.jobs import live_job_for_preset, live_job_id_column
-from ...generation.submit import MAX_EXAMPLES_PER_MODEL
-from ...models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from ...presets import apply_preset_fields, settings_problem
-from ...providers.catalog import DEFAULT_PROVIDER, PROVIDERS
-from ...storage.base import preset_prefix
-from .common import (
-    WORKER_COMMAND,
-    fragment,
-    gallery_count,
-    is_htmx,
-    model_pool,
-    services,
-)
-from .gallery_section import wants_section
-from .kept_html import kept_gallery_section
-from .views_jobs import progress_from_job, progress_from_record, read_record, render_progress
+from app import spend
+from app.audit import record
+from app.database import db
+from app.errors import CurationError, PresetError
+from app.gallery_query import GalleryQuery, parse_gallery_query
+from app.gallery_versions import versions_columns
+from app.generation.jobs import live_job_for_preset, live_job_id_column
+from app.generation.submit import MAX_EXAMPLES_PER_MODEL
+from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
+from app.presets import apply_preset_fields, settings_problem
+from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from app.storage.base import preset_prefix
+from app.web.admin.common import WORKER_COMMAND, fragment, gallery_count, is_htmx, model_pool, services
+from app.web.admin.gallery_section import wants_section
+from app.web.admin.kept_html import kept_gallery_section
+from app.web.admin.views_jobs import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 

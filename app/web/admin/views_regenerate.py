@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, url_for
 
-from ...database import db
-from ...errors import GenerationError
-from ...generation.regenerate import regeneration_message, request_regeneration
-from .common import fragment, is_htmx, services
-from .views_gallery import queued_fragment
-from .views_presets import bp
+from app.database import db
+from app.errors import GenerationError
+from app.generation.regenerate import regeneration_message, request_regeneration
+from app.web.admin.common import fragment, is_htmx, services
+from app.web.admin.views_gallery import queued_fragment
+from app.web.admin.views_presets import bp
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/regenerate")
