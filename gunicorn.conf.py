@@ -4,8 +4,8 @@ itself (exit code 4) with the problem named once, instead of workers that fail a
 
 import sys
 
-from app.config import ConfigError, load_settings
-from app.registry import RegistryError, load_registry_file
+from app.core.config import ConfigError, load_settings
+from app.pool.registry import RegistryError, load_registry_file
 
 try:
     settings = load_settings()

@@ -10,9 +10,9 @@ import os
 import sys
 
 from app import configure_logging, create_app
-from app.config import ConfigError, load_settings
-from app.generation.embedded import StoreDamaged
-from app.registry import RegistryError
+from app.core.config import ConfigError, load_settings
+from app.jobs.embedded_store import StoreDamaged
+from app.pool.registry import RegistryError
 
 APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR
 DIAGNOSING_COMMANDS = {"models", "doctor"}  # `flask --app wsgi …` commands that report a broken models.json

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, String, event, func, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
 
-from app.database import Model, upsert
+from app.core.database import Model, upsert
 from app.models import GalleryExample, Job
 
 GALLERY_EVERYWHERE = "*"  # the version every preset's pages also key by

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import Grouping
 
-from app.database import Model
+from app.core.database import Model
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 

@@ -14,20 +14,20 @@ import httpx
 import redis
 import replicate
 
-from app.config import Settings
-from app.generation.api_usage import RedisApiUsage, SqliteApiUsage
-from app.generation.embedded import store_path
-from app.generation.hooks import make_completions
-from app.generation.progress import ProgressStore, make_progress_store
-from app.generation.rate_limit import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
+from app.core.config import Settings
+from app.jobs.account_limits import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
+from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
+from app.jobs.embedded_store import store_path
+from app.jobs.progress import ProgressStore, make_progress_store
+from app.jobs.webhook_completions import make_completions
+from app.pool.registry import Registry, RegistryError, registry_file
 from app.providers.base import Generator
-from app.providers.downloads import SafeDownloader
+from app.providers.download.downloader import SafeDownloader
 from app.providers.offline import OfflineGenerator
-from app.providers.readings import NEVER
-from app.providers.replicate import ReplicateGenerator
-from app.providers.replicate_http import CancelAfterTransport
-from app.providers.webhooks import fetch_webhook_secret
-from app.registry import Registry, RegistryError, registry_file
+from app.providers.replicate.predictions import ReplicateGenerator
+from app.providers.replicate.readings import NEVER
+from app.providers.replicate.transport import CancelAfterTransport
+from app.providers.replicate.webhooks import fetch_webhook_secret
 from app.storage.base import Storage
 from app.storage.local import MediaStorage
 from app.storage.s3 import S3Storage

@@ -19,14 +19,14 @@ from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 
 from app import configure_logging, create_app
-from app.config import ConfigError, load_settings
-from app.database import db
-from app.generation.embedded import StoreDamaged, embedded_db, store_path
-from app.generation.pipeline import JobNotFound, LeaseLost, run_job
-from app.generation.recovery import finalize_without_worker, sweep_stale_jobs
+from app.core.config import ConfigError, load_settings
+from app.core.database import db
+from app.core.files import create_private_file
+from app.jobs.embedded_store import StoreDamaged, embedded_db, store_path
+from app.jobs.pipeline import JobNotFound, LeaseLost, run_job
+from app.jobs.recovery import finalize_without_worker, sweep_stale_jobs
 from app.models import JobStatus
-from app.private_files import create_private_file
-from app.registry import RegistryError, registry_file
+from app.pool.registry import RegistryError, registry_file
 from app.services import services_of
 
 QUEUE_NAME = "example-generation"

@@ -9,7 +9,7 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, SpendEntry
 
 PROVIDERS = ("NANO_BANANA", "FLUX_KONTEXT", "FLUX_PRO", "STABLE_DIFFUSION")

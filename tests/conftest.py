@@ -36,8 +36,8 @@ os.environ.pop("GENERATE_QUEUE", None)
 os.environ.pop("DATABASE_URL", None)
 
 from app import create_app  # noqa: E402
-from app.config import load_settings  # noqa: E402
-from app.database import db  # noqa: E402
+from app.core.config import load_settings  # noqa: E402
+from app.core.database import db  # noqa: E402
 from app.models import Job  # noqa: E402
 from app.tasks import enqueue_job, huey  # noqa: E402
 
@@ -212,7 +212,7 @@ ADMIN_PASSWORD = "correct horse battery"
 
 
 def create_admin(app, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD):
-    from app.users import create_user
+    from app.accounts.users import create_user
 
     with app.app_context():
         user = create_user(email, password)

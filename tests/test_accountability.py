@@ -9,8 +9,8 @@ import stat
 from flask_migrate import upgrade as migrate_upgrade
 
 from app import create_app
-from app.config import load_settings
-from app.database import db
+from app.core.config import load_settings
+from app.core.database import db
 from app.tasks import enqueue_job, make_huey
 from tests.conftest import (
     ADMIN_EMAIL,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.config import load_settings
+from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import (
     ADMIN_EMAIL,
@@ -27,7 +27,7 @@ from tests.conftest import (
 OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz", "favicon"}
 SIGNED_ENDPOINTS = {"hooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 # the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
-FEED_ENDPOINTS = {"api_feed.preset_gallery": 401, "feed_media.feed_media": 403}
+FEED_ENDPOINTS = {"feed_gallery.preset_gallery": 401, "feed_media.feed_media": 403}
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 SAMPLE_VALUES = {"filename": "admin.css", "key": "examples/p/j/m-0.png"}
 
@@ -85,11 +85,11 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
 def test_the_url_map_walk_covers_admin_api_and_media_routes():
     endpoints = {p.values[0] for p in RULES}
     assert {
-        "api.generate_examples",
+        "api_presets.generate_examples",
         "media.media",
         "admin_presets.preset",
         "admin_jobs.progress",
-        "admin_presets.delete_example",
+        "admin_gallery.delete_example",
         "admin_jobs.jobs",
     } <= endpoints
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import event, func, select
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
 from tests.test_gallery_curation import seed
@@ -532,7 +532,7 @@ def test_demo_creates_a_demo_admin_idempotently_and_prints_its_credentials(make_
 
 
 def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app, admin_client):
-    from app.database import db
+    from app.core.database import db
     from app.models import Job, JobItem
 
     admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None

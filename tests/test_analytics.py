@@ -18,9 +18,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, SpendEntry
-from app.spend import money
+from app.spend.ledger import money
 from tests.analytics_seed import PROVIDERS, RETIRED, seed_history
 from tests.conftest import create_admin, sign_in
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.database import db
+from app.core.database import db
 from app.models import Preset, utcnow
 from tests.analytics_seed import seed_history
 from tests.conftest import auth_headers

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DataError
 
 from app.analytics.queries import Query
 from app.analytics.runner import run
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, SpendEntry
 from tests.analytics_seed import seed_history
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 from tests.test_regenerate import stored_example

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from app.database import db
+from app.core.database import db
 from app.models import Preset
-from app.registry import RegistryError, get_registry, load_registry_file
+from app.pool.registry import RegistryError, get_registry, load_registry_file
 from tests.conftest import auth_headers, create_preset, post_generate
 
 

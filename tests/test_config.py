@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from app.core.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from app.audit import AuditEvent
-from app.database import db
+from app.accounts.audit import AuditEvent
+from app.core.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 

@@ -1,4 +1,4 @@
-"""app.providers.downloads against real HTTP(S) servers on 127.0.0.1 (no internet, no database).
+"""app.providers.download.downloader against real HTTP(S) servers on 127.0.0.1 (no internet, no database).
 
 The "Replicate" server plays the allowed origin; a second server plays the admin (or any
 internal service) that a redirect must never reach; a TLS server with a certificate for
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.providers.downloads import (
+from app.providers.download.downloader import (
     MAX_OUTPUT_BYTES,
     DownloadFailed,
     DownloadRefused,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.config import load_settings
-from app.generation.embedded import StoreDamaged, embedded_db, store_path
-from app.generation.progress import SqliteProgressStore
+from app.core.config import load_settings
+from app.jobs.embedded_store import StoreDamaged, embedded_db, store_path
+from app.jobs.progress import SqliteProgressStore
 from app.services import services_of
 from app.tasks import enqueue_job
 from tests.conftest import base_env, create_admin, sign_in, upgrade

@@ -8,7 +8,7 @@ import html
 import re
 from datetime import timedelta
 
-from app.database import db
+from app.core.database import db
 from app.gallery_versions import touch_everywhere
 from app.models import GalleryExample, Job, utcnow
 from app.services import services_of

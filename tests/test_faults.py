@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate, wait_for_job
 from tests.live_stack import Consumer, isolated_queue

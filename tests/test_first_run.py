@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from app import create_app
-from app.config import load_settings
+from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import base_env
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.audit import AuditEvent
-from app.database import db
+from app.accounts.audit import AuditEvent
+from app.core.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset
 

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from app.config import ConfigError, load_settings
-from app.database import db
+from app.core.config import ConfigError, load_settings
+from app.core.database import db
 from app.models import GalleryExample
 from app.storage.local import MediaStorage
-from app.web import feed_media
-from app.web.api_feed import row_values
+from app.web.feed import links as feed_links
+from app.web.feed.gallery import row_values
 from tests.conftest import API_TOKEN, auth_headers, create_admin, create_preset, post_generate, sign_in
 from tests.test_config import PRODUCTION
 from tests.test_gallery_curation import curated, gallery, seed
@@ -229,13 +229,13 @@ def test_the_etag_is_stable_and_changes_with_the_curated_gallery(feed_app):
 def test_the_etag_and_the_links_change_with_the_day_only(feed_app, monkeypatch):
     preset_id, _ = seeded_preset(feed_app)
     client = feed_app.test_client()
-    start = (time.time() // feed_media.DAY) * feed_media.DAY  # today, 00:00 UTC
+    start = (time.time() // feed_links.DAY) * feed_links.DAY  # today, 00:00 UTC
     monkeypatch.setattr(time, "time", lambda: start + 60)
     morning = feed(client, preset_id)
-    monkeypatch.setattr(time, "time", lambda: start + feed_media.DAY - 60)
+    monkeypatch.setattr(time, "time", lambda: start + feed_links.DAY - 60)
     evening = feed(client, preset_id)
     assert evening.headers["ETag"] == morning.headers["ETag"] and evening.get_json() == morning.get_json()
-    monkeypatch.setattr(time, "time", lambda: start + feed_media.DAY + 60)
+    monkeypatch.setattr(time, "time", lambda: start + feed_links.DAY + 60)
     tomorrow = feed(client, preset_id)
     assert tomorrow.headers["ETag"] != morning.headers["ETag"]
     assert tomorrow.get_json()["items"][0]["imageUrl"] != morning.get_json()["items"][0]["imageUrl"]
@@ -276,7 +276,7 @@ def test_a_signed_link_loads_without_a_session_and_without_a_cookie(feed_app):
     assert Image.open(io.BytesIO(response.get_data())).size == (8, 8)
     assert response.headers["X-Content-Type-Options"] == "nosniff" and "Set-Cookie" not in response.headers
     cache = response.headers["Cache-Control"]
-    assert "public" in cache and 0 < int(re.search(r"max-age=(\d+)", cache).group(1)) <= feed_media.DAY
+    assert "public" in cache and 0 < int(re.search(r"max-age=(\d+)", cache).group(1)) <= feed_links.DAY
     assert stranger.get(urlsplit(link).path.replace("/feed-media/", "/media/")).status_code == 401  # admin's stays
 
 
@@ -290,7 +290,7 @@ def test_a_tampered_or_expired_link_is_refused(feed_app, monkeypatch):
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     for tampered in (
         f"{path}?expires={expires}&signature={flipped}",
-        f"{path}?expires={int(expires) + feed_media.DAY}&signature={signature}",  # a longer life
+        f"{path}?expires={int(expires) + feed_links.DAY}&signature={signature}",  # a longer life
         f"{other_key}?expires={expires}&signature={signature}",  # another image
         f"{path}?expires={expires}",
         path,
@@ -362,7 +362,7 @@ def test_a_signed_link_serves_gallery_images_only(feed_app):
         ("examples/p/j/missing.png", 404),
         ("examples/../references/male_01.png", 404),
     ):
-        url = f"/feed-media/{key}?expires={expires}&signature={feed_media.signature(secret, key, expires)}"
+        url = f"/feed-media/{key}?expires={expires}&signature={feed_links.signature(secret, key, expires)}"
         assert client.get(url).status_code == status, key
 
 

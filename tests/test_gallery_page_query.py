@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import event, text
 
-from app.database import db
-from app.gallery_query import GalleryQuery, gallery_counts, gallery_page
+from app.core.database import db
+from app.gallery.query import GalleryQuery, gallery_counts, gallery_page
 from tests.conftest import create_preset
 from tests.test_gallery_curation import seed
 

@@ -9,8 +9,8 @@ import threading
 from sqlalchemy import delete, event, insert, select, update
 
 from app import create_app
-from app.config import load_settings
-from app.database import db
+from app.core.config import load_settings
+from app.core.database import db
 from app.gallery_versions import versions_columns
 from app.models import GalleryExample, Job, new_id, utcnow
 from app.services import services_of

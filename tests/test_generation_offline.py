@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 

@@ -23,8 +23,8 @@ from sqlalchemy import event, update
 
 from app import create_app
 from app.cli.generate import PICKUP_NOTICE_SECONDS, generate
-from app.config import load_settings
-from app.database import db
+from app.core.config import load_settings
+from app.core.database import db
 from app.health.checks import redact
 from app.models import Job, utcnow
 from app.services import CONSUMER_COMMAND

@@ -10,7 +10,7 @@ import logging
 import pytest
 from sqlalchemy import text
 
-from app.database import db
+from app.core.database import db
 from tests.conftest import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample
 from app.storage import sizes
 from app.storage.base import size_key

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from app.database import db
+from app.core.database import db
 from app.models import PresetModelUsage
 from app.web.admin.kept_html import EXTENSION, TOKEN_PLACEHOLDER
 from tests.conftest import create_preset, sign_in

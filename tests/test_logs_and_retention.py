@@ -3,8 +3,8 @@
 import logging
 from datetime import timedelta
 
-from app.database import db
-from app.generation.progress import RETAIN_FINISHED
+from app.core.database import db
+from app.jobs.progress import RETAIN_FINISHED
 from app.models import GalleryExample, Job, utcnow
 from tests.conftest import API_TOKEN, REPLICATE_TOKEN, auth_headers, create_preset, post_generate
 

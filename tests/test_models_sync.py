@@ -8,10 +8,10 @@ import random
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.database import db
+from app.core.database import db
 from app.models import PresetModelUsage
-from app.registry import load_registry_file, parse_registry
-from app.selection import choose_models
+from app.pool.registry import load_registry_file, parse_registry
+from app.pool.selection import choose_models
 from tests.conftest import create_preset, post_generate
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from app.audit import AuditEvent
-from app.database import db
-from app.users import User, password_problem
+from app.accounts.audit import AuditEvent
+from app.accounts.users import User, password_problem
+from app.core.database import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, auth_headers, create_admin, csrf_token_of, sign_in
 
 NEW_PASSWORD = "plum orchard at dusk"

@@ -5,9 +5,9 @@ import threading
 import pytest
 from PIL import Image
 
-from app.database import db
-from app.generation.pipeline import run_job
-from app.generation.submit import request_generation
+from app.core.database import db
+from app.jobs.pipeline import run_job
+from app.jobs.submit import request_generation
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 

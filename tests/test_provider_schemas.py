@@ -9,7 +9,7 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from app.database import db
+from app.core.database import db
 from app.models import Job, Preset
 from app.providers import schemas
 from app.providers.catalog import PROVIDERS

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.generation.rate_limit import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
+from app.jobs.account_limits import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
 from tests.replicate_server import busiest_window
 
 

@@ -6,15 +6,15 @@ import time
 import pytest
 import replicate
 
-from app.database import db
-from app.generation.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsage
-from app.generation.rate_limit import READ_KEY, RedisCreateLimiter
-from app.generation.rows import recent_durations
+from app.core.database import db
+from app.jobs.account_limits import READ_KEY, RedisCreateLimiter
+from app.jobs.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsage
+from app.jobs.rows import recent_durations
 from app.models import GalleryExample, Job, JobItem
 from app.providers.base import ItemFailed, ItemSpec
-from app.providers.downloads import SafeDownloader
-from app.providers.read_plan import MAX_STEP, Planner, range_of
-from app.providers.replicate import ReplicateGenerator
+from app.providers.download.downloader import SafeDownloader
+from app.providers.replicate.predictions import ReplicateGenerator
+from app.providers.replicate.read_plan import MAX_STEP, Planner, range_of
 from app.storage.local import MediaStorage
 from tests.conftest import REPLICATE_TOKEN, create_admin, create_preset, post_generate, sign_in
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from app.database import db
-from app.generation.recovery import sweep_stale_jobs
+from app.core.database import db
+from app.jobs.recovery import sweep_stale_jobs
 from app.models import Job, PresetModelUsage, utcnow
 from tests.conftest import auth_headers, create_preset, post_generate
 

@@ -10,8 +10,8 @@ import ssl
 import pytest
 from PIL import Image
 
-from app.config import PROJECT_ROOT
-from app.references import THUMB_BOX, photo_key, thumbnail_bytes
+from app.core.config import PROJECT_ROOT
+from app.pool.reference_photos import THUMB_BOX, photo_key, thumbnail_bytes
 from app.services import Services, services_of
 from app.storage.local import MediaStorage
 from tests.test_downloads import (  # noqa: F401 (certificate: the module's TLS certificate fixture)
@@ -147,7 +147,7 @@ def test_failing_photos_give_a_non_zero_exit_naming_each_and_a_rerun_retries_onl
 
 
 def test_a_transient_failure_is_tried_again_then_reported(cache_app, cdn, monkeypatch):
-    monkeypatch.setattr("app.references.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("app.pool.reference_photos.time.sleep", lambda seconds: None)
     app = cache_app({"male_01": "/missing.jpg"}, {})  # the server answers 404: "not there yet", retried
     result = run_cache(app)
     assert result.exit_code == 1

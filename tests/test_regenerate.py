@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from app.database import db
-from app.generation.pipeline import run_job
+from app.core.database import db
+from app.jobs.pipeline import run_job
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 from tests.test_curation import mark_used, model_of, reserve_for_running_job, usage_of

@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from app import create_app
-from app.config import load_settings
-from app.database import db
+from app.core.config import load_settings
+from app.core.database import db
 from app.models import Job, Preset
-from app.registry import RegistryError
+from app.pool.registry import RegistryError
 from app.tasks import enqueue_job
 from tests.conftest import (
     REDIS_TEST_URL,

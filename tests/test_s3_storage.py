@@ -16,9 +16,9 @@ import pytest
 from botocore.credentials import Credentials
 from PIL import Image
 
-from app.config import ConfigError, load_settings
+from app.core.config import ConfigError, load_settings
+from app.core.s3_settings import load_s3_settings
 from app.health.readiness import readiness_checks
-from app.s3_settings import load_s3_settings
 from app.storage import s3 as s3_module
 from app.storage.base import StorageError
 from app.storage.local import MediaStorage

@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from app.database import db
-from app.generation.pipeline import run_job
-from app.generation.submit import GenerationError, request_generation
+from app.core.database import db
+from app.jobs.pipeline import run_job
+from app.jobs.submit import GenerationError, request_generation
 from app.models import GalleryExample, Job, PresetModelUsage
-from app.selection import choose_models, record_model_usage
+from app.pool.selection import choose_models, record_model_usage
 from tests.conftest import create_preset, post_generate
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis as redis_lib
 
-from app.database import db
+from app.core.database import db
 from app.models import Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
 from tests.live_stack import isolated_queue
@@ -132,7 +132,7 @@ def test_redis_restarting_while_a_job_runs_the_job_finishes_and_progress_catches
 ):
     import threading
 
-    from app.generation.pipeline import run_job
+    from app.jobs.pipeline import run_job
 
     replicate_server.latency = 0.5
     with isolated_queue(private_redis.url):

@@ -8,8 +8,8 @@ import time
 
 from sqlalchemy import select
 
-from app.database import db
-from app.sessions import AdminSession
+from app.accounts.sessions import AdminSession
+from app.core.database import db
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, auth_headers, create_admin, csrf_token_of, sign_in
 
 COOKIE = "session"

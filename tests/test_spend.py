@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.database import db
+from app.core.database import db
 from app.models import Job, SpendBasis, SpendEntry
-from app.spend import charge_for, job_spend, month_spend, preset_spend
+from app.spend.ledger import charge_for, job_spend, month_spend, preset_spend
 from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
 
 PRICES = SimpleNamespace(

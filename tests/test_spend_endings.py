@@ -13,13 +13,13 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import update
 
-from app.database import db
-from app.generation.pipeline import run_job
-from app.generation.recovery import finalize_without_worker, sweep_stale_jobs
+from app.core.database import db
+from app.jobs.pipeline import run_job
+from app.jobs.recovery import finalize_without_worker, sweep_stale_jobs
 from app.models import Job, JobItem, SpendBasis, SpendEntry, utcnow
 from app.providers.catalog import get_provider
-from app.providers.readings import Reading, ending_of, past_deadline
-from app.spend import month_json, month_of, month_reserved, month_spend
+from app.providers.replicate.readings import Reading, ending_of, past_deadline
+from app.spend.ledger import month_json, month_of, month_reserved, month_spend
 from tests.conftest import auth_headers, create_preset, post_generate
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.spend import money, spend_text
+from app.spend.ledger import money, spend_text
 from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
 from tests.test_admin_views import count_queries
 

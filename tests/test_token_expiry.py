@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.api_tokens import ApiToken
-from app.config import load_settings
-from app.database import db
+from app.accounts.tokens import ApiToken
+from app.core.config import load_settings
+from app.core.database import db
 from app.models import utcnow
 from tests.conftest import API_TOKEN, auth_headers
 from tests.test_config import PRODUCTION
@@ -65,7 +65,7 @@ def test_a_bad_expiry_is_refused_with_what_is_accepted_and_nothing_is_created(ma
 
 
 def test_lifetimes_are_hours_days_or_weeks():
-    from app.api_tokens import TokenError, parse_lifetime
+    from app.accounts.tokens import TokenError, parse_lifetime
 
     assert parse_lifetime("12h") == timedelta(hours=12)
     assert parse_lifetime("90d") == timedelta(days=90)

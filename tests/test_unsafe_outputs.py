@@ -5,8 +5,8 @@ from __future__ import annotations
 from PIL import Image
 from sqlalchemy import select
 
-from app.database import db
-from app.generation.submit import request_generation
+from app.core.database import db
+from app.jobs.submit import request_generation
 from app.models import GalleryExample, Job, JobItem
 from tests.conftest import create_preset, post_generate
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.config import ConfigError, load_settings
-from app.database import db
-from app.generation.hooks import SqliteCompletions
+from app.core.config import ConfigError, load_settings
+from app.core.database import db
+from app.jobs.webhook_completions import SqliteCompletions
 from app.models import GalleryExample
 from tests.conftest import REDIS_TEST_URL, base_env, create_preset, post_generate, wait_for_job
 from tests.live_stack import LiveWeb
@@ -260,7 +260,7 @@ def test_the_handler_needs_no_session_or_csrf_and_is_idempotent(hook_app):
 
 def test_a_delivery_for_an_unknown_prediction_is_acknowledged_and_logged(hook_app, caplog):
     body = prediction_body("p-nobody-made")
-    with caplog.at_level(logging.WARNING, logger="app.web.hooks"):
+    with caplog.at_level(logging.WARNING, logger="app.web.webhooks"):
         response = hook_app.test_client().post(HOOK, data=body, headers=signed(body))
     assert response.status_code == 200
     assert "p-nobody-made" in caplog.text and "acknowledged" in caplog.text

@@ -23,7 +23,7 @@ it counts in the provider, week and total figures, and has no row of its own amo
 
 from __future__ import annotations
 
-from app.analytics.period import AnalyticsError, Period, parse_period
-from app.analytics.report import build_report
+from app.analytics.period import AnalyticsError, Period, parse_period, period_of
+from app.analytics.report import build_report, report_for
 
-__all__ = ["AnalyticsError", "Period", "build_report", "parse_period"]
+__all__ = ["AnalyticsError", "Period", "build_report", "parse_period", "period_of", "report_for"]

@@ -8,10 +8,12 @@ recorded (when its prediction ended). The range is turned into half-open datetim
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from app.errors import AppError
+from app.core.errors import AppError
+from app.models import utcnow
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 366 * 5  # five years: a range longer than that is almost surely a typo in the year
@@ -68,3 +70,9 @@ def parse_period(first: str | None, last: str | None, today: date) -> Period:
             f"The range {first_day} – {last_day} spans {period.days} days; ask for at most {MAX_DAYS} at a time."
         )
     return period
+
+
+def period_of(args: Mapping[str, str]) -> Period:
+    """The range a request asks for (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, UTC days, both included; the last 90 days
+    by default), or an AnalyticsError (400) naming the value: the page, its CSV files and the API share it."""
+    return parse_period(args.get("from") or None, args.get("to") or None, utcnow().date())

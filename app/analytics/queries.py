@@ -24,7 +24,7 @@ from sqlalchemy.sql import Executable
 
 from app.analytics.period import Period
 from app.models import GalleryExample, ItemState, Job, JobItem, Preset, PresetModelUsage, SpendEntry, UsageState
-from app.spend import usd
+from app.spend.ledger import usd
 
 ENDED = (ItemState.SUCCEEDED, ItemState.FAILED)  # canceled items are the admin's choice, not the model's outcome
 

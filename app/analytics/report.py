@@ -17,7 +17,9 @@ from decimal import Decimal
 from app.analytics import queries, runner
 from app.analytics.period import Period
 from app.models import CurationState, ItemState
-from app.spend import ZERO, as_text
+from app.pool.registry import Registry
+from app.providers.catalog import PROVIDERS
+from app.spend.ledger import ZERO, as_text
 
 APPROVED = (CurationState.APPROVED, CurationState.FEATURED)
 REVIEWED = (*APPROVED, CurationState.REJECTED)
@@ -215,3 +217,9 @@ def build_report(period: Period, registry: Sequence[tuple[str, str]], providers:
         "presets": preset_rows(rows, len(registry)),
         "weeks": weeks,
     }
+
+
+def report_for(period: Period, registry: Registry) -> dict:
+    """The report of `period` over the registry's models and every provider: what the page, its CSV files and
+    the API show, made by this one call."""
+    return build_report(period, [(m.id, m.gender) for m in registry.all], list(PROVIDERS))

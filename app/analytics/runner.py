@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.analytics.queries import Query
-from app.database import db
+from app.core.database import db
 
 MAX_CONNECTIONS = 5  # one a statement of a report, besides the request's own: the pool holds 10 (+ 20 overflow)
 

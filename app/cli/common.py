@@ -8,9 +8,9 @@ import click
 from flask import current_app
 from sqlalchemy import or_, select
 
-from app.database import db
+from app.core.database import db
 from app.models import Preset
-from app.presets import CONTROL
+from app.presets.rules import CONTROL
 from app.services import Services, services_of
 
 

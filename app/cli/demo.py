@@ -10,11 +10,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app.accounts.users import create_user, find_user, password_problem
 from app.cli.common import services
-from app.database import db
+from app.core.database import db
 from app.models import Preset
-from app.presets import apply_preset_fields
-from app.users import create_user, find_user, password_problem
+from app.presets.rules import apply_preset_fields
 
 DEMO_PRESET = {
     "name": "Professional Headshot",

@@ -10,10 +10,10 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import cli_actor, find_preset, printable, services
-from app.database import db
-from app.generation.jobs import job_json
-from app.generation.regenerate import regeneration_message, request_regeneration
-from app.generation.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
+from app.core.database import db
+from app.jobs.reading import job_json
+from app.jobs.regenerate import regeneration_message, request_regeneration
+from app.jobs.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
 from app.services import CONSUMER_COMMAND
 
 PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why it waits, and how to start one

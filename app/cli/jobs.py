@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import delete, select, update
 
-from app.database import db
+from app.core.database import db
 from app.models import JOB_FINAL, GalleryExample, Job, JobItem, PresetModelUsage, utcnow
 
 jobs_cli = AppGroup("jobs", help="Generation jobs.")

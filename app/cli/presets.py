@@ -8,12 +8,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app.audit import record
+from app.accounts.audit import record
 from app.cli.common import cli_actor, printable, services
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Preset
-from app.presets import PresetError, apply_preset_fields
-from app.selection import usage_counts
+from app.pool.selection import usage_counts
+from app.presets.rules import PresetError, apply_preset_fields
 
 presets_cli = AppGroup("presets", help="Create and list presets.")
 

@@ -12,9 +12,9 @@ from replicate.exceptions import ReplicateError
 from sqlalchemy import select
 
 from app.cli.common import printable, services
-from app.database import db
+from app.core.database import db
 from app.models import Preset
-from app.presets import settings_problem
+from app.presets.rules import settings_problem
 from app.providers import schemas
 from app.providers.catalog import PROVIDERS
 

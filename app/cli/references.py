@@ -9,10 +9,10 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import echo_step, named_some, services
-from app.database import db
+from app.core.database import db
 from app.gallery_versions import touch_everywhere
-from app.references import CACHED, FAILED, SKIPPED, cache_references
-from app.registry import RegistryError
+from app.pool.reference_photos import CACHED, FAILED, SKIPPED, cache_references
+from app.pool.registry import RegistryError
 
 
 @click.command("cache")

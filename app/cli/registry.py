@@ -13,8 +13,8 @@ from flask.cli import AppGroup
 
 from app.cli.common import services
 from app.cli.registry_urls import head_all
-from app.generation.submit import MODELS_PER_JOB
-from app.registry import GENDERS, Registry, RegistryError, load_registry_file
+from app.jobs.submit import MODELS_PER_JOB
+from app.pool.registry import GENDERS, Registry, RegistryError, load_registry_file
 
 models_cli = AppGroup("models", help="The registry of reference models (models.json).")
 PER_GENDER = MODELS_PER_JOB // 2  # a job takes 10 male + 10 female models

@@ -10,9 +10,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask.cli import with_appcontext
 
 from app.cli.common import services
-from app.registry import ReferenceModel, Registry, RegistryError, load_registry_file
-from app.registry_sync import SyncPlan, list_photos, plan_sync, used_model_ids, write_registry
-from app.s3_settings import BUCKET_NAME
+from app.core.s3_settings import BUCKET_NAME
+from app.pool.registry import ReferenceModel, Registry, RegistryError, load_registry_file
+from app.pool.sync import SyncPlan, list_photos, plan_sync, used_model_ids, write_registry
 from app.storage.s3 import failure, s3_client
 
 SHOWN = 20  # lines of each kind of change; the counts are always complete

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.registry import ReferenceModel
+from app.pool.registry import ReferenceModel
 
 MAX_REDIRECTS = 5
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
-from app.api_tokens import TokenError, all_tokens, create_token, parse_lifetime, revoke_token
-from app.audit import record
+from app.accounts.audit import record
+from app.accounts.tokens import TokenError, all_tokens, create_token, parse_lifetime, revoke_token
 from app.cli.common import cli_actor
-from app.database import db
+from app.core.database import db
 
 tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
 

@@ -6,14 +6,14 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.audit import record
+from app.accounts.audit import record
 from app.cli.common import cli_actor, find_preset, printable, services
-from app.database import db
-from app.errors import GenerationError
-from app.generation.jobs import live_job_for_preset
-from app.model_release import release_one_model
+from app.core.database import db
+from app.core.errors import GenerationError
+from app.jobs.reading import live_job_for_preset
 from app.models import PresetModelUsage
-from app.selection import clear_usage, usage_counts
+from app.pool.release import release_one_model
+from app.pool.selection import clear_usage, usage_counts
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 

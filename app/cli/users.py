@@ -6,11 +6,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.audit import record
+from app.accounts.audit import record
+from app.accounts.sessions import revoke_user_sessions
+from app.accounts.users import User, UserError, create_user, disable_user, find_user
 from app.cli.common import cli_actor
-from app.database import db
-from app.sessions import revoke_user_sessions
-from app.users import User, UserError, create_user, disable_user, find_user
+from app.core.database import db
 
 users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 

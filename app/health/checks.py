@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.config import Settings
-from app.database import db
+from app.core.config import Settings
+from app.core.database import db
 from app.services import Services
 
 CREDENTIALS_IN_URL = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")

@@ -10,11 +10,11 @@ from replicate.exceptions import ReplicateError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.database import db
+from app.core.database import db
 from app.health.checks import Check, Down, run_check
 from app.health.readiness import database_error, readiness_checks
 from app.models import Job, JobStatus, utcnow
-from app.providers.readings import NEVER
+from app.providers.replicate.readings import NEVER
 from app.services import CONSUMER_COMMAND, Services
 
 QUEUED_TOO_LONG = 300  # seconds a job may wait in the queue before the doctor calls it stuck

@@ -10,10 +10,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import PROJECT_ROOT
-from app.database import db
-from app.generation.embedded import StoreDamaged
+from app.core.config import PROJECT_ROOT
+from app.core.database import db
 from app.health.checks import Check, Down, run_check
+from app.jobs.embedded_store import StoreDamaged
 from app.services import Services
 
 MIGRATIONS = PROJECT_ROOT / "migrations"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.providers.base import ItemFailed, ItemSpec
-from app.providers.downloads import DownloadFailed, DownloadRefused, SafeDownloader
-from app.providers.replicate_http import backoff
+from app.providers.download.downloader import DownloadFailed, DownloadRefused, SafeDownloader
+from app.providers.replicate.transport import backoff
 from app.storage.base import Storage, example_key
 from app.storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, store_sizes
 

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from app.private_files import private_dir
+from app.core.files import private_dir
 from app.storage.base import checked_key
 
 

@@ -29,7 +29,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.s3_settings import S3Settings
+from app.core.s3_settings import S3Settings
 from app.storage.base import StorageError, checked_key
 from app.storage.presign import DAY, SHORT, presign_get, signing_time
 

@@ -1,7 +1,13 @@
-"""Everything that answers HTTP: the JSON API (`api`, with `api_regenerate`, the gallery's routes in
-`api_gallery` and `api_analytics`; `analytics_data` the report a request asks for, shared with the page),
-the admin pages (`admin`), who may call them (`auth`), stored images (`media`), error pages (`errors`), the
-probes (`health`) and the consumer app's gallery feed (`api_feed`, its images `feed_media`)."""
+"""Everything that answers HTTP, one blueprint per module that owns routes, registered here:
+
+- `api/`: the JSON API under /api/admin (`presets`, `jobs`, `gallery`, `regenerate`, `analytics`)
+- `admin/`: the admin pages
+- `feed/`: the consumer app's gallery feed (`gallery`) and its signed image links (`media`)
+- `media`: stored images for the admin; `webhooks`: Replicate's signed webhooks; `health`: /healthz and /readyz
+
+and what every request goes through: who may call (`auth`, `sessions`, `throttle`), refused input (`inputs`)
+and error answers (`errors`).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +15,26 @@ from flask import Flask, current_app, request
 from werkzeug.routing import BaseConverter
 
 from app.services import services_of
-from app.web import (
-    admin,
-    api,
-    api_analytics,
-    api_feed,
-    api_gallery,
-    api_regenerate,
-    auth,
-    errors,
-    feed_media,
-    health,
-    hooks,
-    inputs,
-    media,
-    throttle,
+from app.web import admin, auth, errors, health, inputs, media, throttle, webhooks
+from app.web.api import analytics as api_analytics
+from app.web.api import gallery as api_gallery
+from app.web.api import jobs as api_jobs
+from app.web.api import presets as api_presets
+from app.web.api import regenerate as api_regenerate
+from app.web.feed import gallery as feed_gallery
+from app.web.feed import media as feed_media
+
+BLUEPRINTS = (
+    api_presets.bp,
+    api_jobs.bp,
+    api_gallery.bp,
+    api_regenerate.bp,
+    api_analytics.bp,
+    media.bp,
+    webhooks.bp,
+    health.bp,
+    feed_gallery.bp,
+    feed_media.bp,
 )
 
 
@@ -36,12 +47,8 @@ class IdConverter(BaseConverter):
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     auth.init_app(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(media.bp)
-    app.register_blueprint(hooks.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(api_feed.bp)
-    app.register_blueprint(feed_media.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     admin.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)
@@ -57,8 +64,8 @@ DATA_TYPES = frozenset({"application/json", "text/csv"})
 
 def no_store_for_data(response):
     """JSON and CSV answers carry admin data: no cache, shared or the browser's, keeps them (as the pages).
-    An answer that says otherwise keeps its own; so does the feed, whose rules are `api_feed`'s."""
-    if response.mimetype in DATA_TYPES and not request.path.startswith(api_feed.FEED_PATH_PREFIXES):
+    An answer that says otherwise keeps its own; so does the feed, whose rules are `feed.gallery`'s."""
+    if response.mimetype in DATA_TYPES and not request.path.startswith(feed_gallery.FEED_PATH_PREFIXES):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -72,5 +79,5 @@ def limit_the_feed(app: Flask) -> None:
     """The feed and its images are open to the consumer app (or anyone): each has its own limit per client
     address (GALLERY_FEED_LIMITS), with a 429 that names the feed and when to come back."""
     limiter, limits = app.extensions[throttle.EXTENSION], services_of(app).settings.gallery_feed_limits
-    for blueprint in (api_feed.bp, feed_media.bp):
+    for blueprint in (feed_gallery.bp, feed_media.bp):
         limiter.limit(limits)(blueprint)

@@ -24,13 +24,13 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf import CSRFProtect
 
-from app.api_tokens import find_active_token
-from app.database import db
+from app.accounts.tokens import find_active_token
+from app.accounts.users import user_for_session
+from app.core.database import db
 from app.models import utcnow
-from app.users import user_for_session
-from app.web.api_feed import FEED_PATH_PREFIXES
 from app.web.context import services
 from app.web.errors import error_response
+from app.web.feed.gallery import FEED_PATH_PREFIXES
 from app.web.health import PROBE_PATHS
 from app.web.sessions import ServerSession, ServerSessionInterface
 

@@ -15,8 +15,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from app.database import db
-from app.errors import AppError
+from app.core.database import db
+from app.core.errors import AppError
 
 log = logging.getLogger(__name__)
 

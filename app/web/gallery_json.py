@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import url_for
 
-from app.gallery_query import GalleryQuery, curated_json, gallery_page
+from app.gallery.query import GalleryQuery, curated_json, gallery_page
 from app.web.context import services
 
 
@@ -21,5 +21,5 @@ def gallery_page_json(preset_id: str, query: GalleryQuery) -> dict:
         "page": query.page,
         "perPage": query.per_page,
         "total": page.total,
-        "next": url_for("api.preset_gallery", preset_id=preset_id, **following) if page.has_next else None,
+        "next": url_for("api_gallery.preset_gallery", preset_id=preset_id, **following) if page.has_next else None,
     }

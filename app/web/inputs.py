@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
 
-from app.safe_json import dumps_finite, loads_checked, text_problem
+from app.core.safe_json import dumps_finite, loads_checked, text_problem
 from app.web.errors import error_response
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app import spend
-from app.database import db
-from app.gallery_query import GalleryQuery
+from app.core.database import db
+from app.gallery.query import GalleryQuery
 from app.models import GalleryExample, Preset, PresetModelUsage, SpendEntry, UsageState, iso
+from app.spend import ledger
 from app.web.context import services
 from app.web.gallery_json import gallery_page_json
 
@@ -48,7 +48,7 @@ class PresetFigures:
             .group_by(GalleryExample.preset_id)
         )
         return cls(
-            usage, {preset_id: count for preset_id, count in examples}, spend.totals_by(SpendEntry.preset_id, ids)
+            usage, {preset_id: count for preset_id, count in examples}, ledger.totals_by(SpendEntry.preset_id, ids)
         )
 
     def usage_of(self, preset_id: str) -> dict[str, int]:
@@ -71,7 +71,7 @@ def preset_json(preset: Preset, with_gallery: bool = True, figures: PresetFigure
         "createdBy": preset.created_by,
         "updatedBy": preset.updated_by,
         "usage": {**figures.usage_of(preset.id), "total": len(services().registry())},
-        "spendUsd": spend.as_text(figures.spent.get(preset.id, spend.ZERO)),
+        "spendUsd": ledger.as_text(figures.spent.get(preset.id, ledger.ZERO)),
     }
     if with_gallery:
         data["gallery"] = gallery_page_json(preset.id, GalleryQuery())  # the first page, with the next's address

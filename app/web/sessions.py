@@ -23,12 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
-from app.database import db
+from app.accounts.sessions import MAX_TOKEN_LENGTH, AdminSession, create_session, delete_session, is_expired, token_id
+from app.accounts.users import User
+from app.core.database import db
 from app.models import utcnow
-from app.sessions import MAX_TOKEN_LENGTH, AdminSession, create_session, delete_session, is_expired, token_id
-from app.users import User
-from app.web.api_feed import FEED_PATH_PREFIXES
 from app.web.context import services
+from app.web.feed.gallery import FEED_PATH_PREFIXES
 from app.web.health import PROBE_PATHS
 from app.web.throttle import client_address
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import psycopg
 import redis as redis_lib
 
-from app.generation.rate_limit import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
-from app.generation.rate_limit import READ_KEY  # the shared read budget, likewise
+from app.jobs.account_limits import KEY as LIMIT_KEY  # the shared create bucket, reset between phases
+from app.jobs.account_limits import READ_KEY  # the shared read budget, likewise
 from tests.conftest import create_preset, post_generate
 from tests.live_stack import Consumer, LiveWeb
 from tests.replicate_server import busiest_window  # noqa: F401  (re-exported for the benchmarks)

@@ -7,7 +7,7 @@ import random
 import time
 from datetime import datetime, timedelta
 
-from app.database import db
+from app.core.database import db
 from app.models import utcnow
 from tests.benchmarks.helpers import Report, fmt, median, percentile
 from tests.conftest import create_admin, sign_in

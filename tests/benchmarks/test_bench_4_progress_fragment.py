@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from app.database import db
+from app.core.database import db
 from app.models import Job, JobItem, iso, utcnow
 from tests.benchmarks.helpers import Report, SystemCpu, median
 from tests.benchmarks.ping import add_ping

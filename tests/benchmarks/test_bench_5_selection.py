@@ -7,10 +7,10 @@ import json
 import random
 import time
 
-from app.database import db
+from app.core.database import db
 from app.models import Preset
-from app.registry import get_registry
-from app.selection import choose_models, lock_preset, select_models_for_preset, taken_model_ids
+from app.pool.registry import get_registry
+from app.pool.selection import choose_models, lock_preset, select_models_for_preset, taken_model_ids
 from tests.benchmarks.helpers import Report, fmt, median, percentile
 
 SIZES = (72, 1_000, 10_000)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import event, insert
 
-from app.database import db
+from app.core.database import db
 from app.gallery_versions import touch
 from app.models import GalleryExample, Job, new_id, utcnow
 from app.storage.base import reference_thumb_key, size_key

@@ -11,8 +11,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.config import load_settings
-from app.database import db
+from app.core.config import load_settings
+from app.core.database import db
 from app.tasks import enqueue_job
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPLICATE_TOKEN, TABLES, base_env, create_admin
 from tests.live_stack import Consumer, isolated_queue

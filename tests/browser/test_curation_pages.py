@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, PresetModelUsage
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
 

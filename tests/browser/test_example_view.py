@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from PIL import Image, ImageDraw, ImageFont
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, Preset, utcnow
 from app.services import services_of
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in

@@ -3,7 +3,7 @@ keyboard and without JavaScript), the filters and the live cards of a running jo
 
 from __future__ import annotations
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample
 from tests.browser.conftest import (
     DESKTOP,

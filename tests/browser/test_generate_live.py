@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import func, select
 
-from app.database import db
+from app.core.database import db
 from app.models import Job
 from tests.browser.conftest import (
     DESKTOP,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Job, Preset, utcnow
 from app.services import services_of
 from app.storage.base import reference_thumb_key

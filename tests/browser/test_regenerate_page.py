@@ -3,7 +3,7 @@ the old card stays, and the jobs list names what the job redoes."""
 
 from __future__ import annotations
 
-from app.database import db
+from app.core.database import db
 from app.models import GalleryExample, Preset
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
 

@@ -1,24 +1,26 @@
-"""The browser admin: one blueprint per feature, server-rendered, htmx for the live parts.
+"""The browser admin: server-rendered pages, htmx for the live parts; one blueprint per views module.
 
-- `auth_views`: sign in / sign out
+- `auth_views`: sign in / sign out, your sessions, the activity log, your password
 - `views_presets`: presets list, create / edit / delete, the preset page
-- `views_gallery`: the preset page's live parts (example delete, releases, clear usage, generate form)
+- `views_gallery`: the preset page's actions (example delete, releases, clear usage, the generate form)
 - `views_curation`: the gallery's curation forms (verdicts, one or ticked, and moves); `gallery_section`
   the gallery part of the preset page (curated order, filters, pages)
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_regenerate`: regenerate one example from its card
-- `views_jobs`: jobs list, job page, the live progress fragment
+- `views_jobs`: jobs list, job page, cancel and retry; `progress` the live progress fragment they poll
 - `views_analytics`: which models, providers and presets give the best examples (charts from
   `analytics_charts`, tables and CSV from `analytics_tables`)
+
+Presenters shared by several views live in `common`, `progress` and `kept_html`, never in a views module.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Flask, current_app, g
 
-from app import spend
+from app.spend import ledger
 from app.web.admin import (
     auth_views,
     views_analytics,
@@ -31,7 +33,16 @@ from app.web.admin import (
 )
 from app.web.admin.kept_html import card_html, pool_html
 
-SESSION_LIFETIME = timedelta(hours=12)
+BLUEPRINTS = (
+    auth_views.bp,
+    views_presets.bp,
+    views_gallery.bp,
+    views_curation.bp,
+    views_example.bp,
+    views_regenerate.bp,
+    views_jobs.bp,
+    views_analytics.bp,
+)
 
 
 def content_security_policy(image_origin: str | None = None) -> str:
@@ -56,18 +67,14 @@ CONTENT_SECURITY_POLICY = content_security_policy()  # with media in our own fol
 
 
 def init_app(app: Flask) -> None:
-    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):  # Flask's default: too long for an admin
-        app.config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(views_presets.bp)
-    app.register_blueprint(views_jobs.bp)
-    app.register_blueprint(views_analytics.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.after_request(security_headers)
     app.context_processor(layout_context)
     app.jinja_env.filters["dt"] = format_datetime
     app.jinja_env.filters["duration"] = format_duration
-    app.jinja_env.filters["usd"] = spend.money  # every amount of money on the pages
-    app.jinja_env.filters["spend"] = spend.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
+    app.jinja_env.filters["usd"] = ledger.money  # every amount of money on the pages
+    app.jinja_env.filters["spend"] = ledger.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
     app.jinja_env.globals["card_html"] = card_html  # a gallery card, rendered once per distinct card (kept_html)
     app.jinja_env.globals["pool_html"] = pool_html  # the model pool, the same
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-from app.spend import money
+from app.spend.ledger import money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 

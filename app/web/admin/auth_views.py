@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from app.audit import recent_events, record
-from app.database import db
+from app.accounts.audit import recent_events, record
+from app.accounts.sessions import prune_expired, revoke_user_sessions, user_sessions
+from app.accounts.users import MIN_PASSWORD, find_user, password_problem, verify_credentials
+from app.core.database import db
 from app.models import utcnow
-from app.sessions import prune_expired, revoke_user_sessions, user_sessions
-from app.users import MIN_PASSWORD, find_user, password_problem, verify_credentials
 from app.web.auth import local_admin_path, sign_in, sign_out
 from app.web.context import services
 from app.web.throttle import account_key, client_address

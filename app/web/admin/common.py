@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from sqlalchemy import func, or_, select
 
-from app.database import db
-from app.gallery import example_json
-from app.generation.submit import MODELS_PER_JOB
-from app.models import GalleryExample, JobStatus, utcnow
-from app.references import thumbnail_url
-from app.selection import Holders, holders_of
+from app.core.database import db
+from app.gallery.example_json import example_json
+from app.jobs.submit import MODELS_PER_JOB
+from app.models import GalleryExample, JobStatus, Preset, utcnow
+from app.pool.reference_photos import thumbnail_url
+from app.pool.selection import Holders, holders_of
 from app.web.context import services
 
 log = logging.getLogger(__name__)
@@ -134,3 +134,14 @@ def worker_missing(status: str, created_at: datetime | None, updated_at: datetim
         and (now - updated_at).total_seconds() > RUNNING_STALE_SECONDS
     )
     return waiting and consumers_alive() is False
+
+
+def get_preset(preset_id: str) -> Preset:
+    preset = db.session.get(Preset, preset_id)
+    if preset is None:
+        no_preset(preset_id)
+    return preset
+
+
+def no_preset(preset_id: str) -> NoReturn:
+    abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")

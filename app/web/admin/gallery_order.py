@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
 
-from app.database import db
+from app.core.database import db
 from app.models import CURATED_ORDER, CurationState, GalleryExample
 
 

@@ -9,10 +9,10 @@ from typing import Any, cast
 
 from flask import request, url_for
 
-from app.gallery_query import GalleryCounts, GalleryPage, GalleryQuery, gallery_counts, gallery_page
+from app.gallery.query import GalleryCounts, GalleryPage, GalleryQuery, gallery_counts, gallery_page
 from app.models import CurationState, GalleryExample
+from app.pool.registry import GENDERS
 from app.providers.catalog import PROVIDERS
-from app.registry import GENDERS
 from app.web.admin.common import example_card, is_htmx
 
 TARGET = "gallery-section"  # the section's id: htmx requests aimed at it get the section alone

@@ -29,7 +29,7 @@ from flask import current_app, g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from app.gallery_query import GalleryQuery
+from app.gallery.query import GalleryQuery
 from app.web.admin.common import Pool
 from app.web.admin.gallery_section import gallery_section
 

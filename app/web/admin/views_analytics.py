@@ -1,19 +1,19 @@
-"""Analytics: which reference models, providers and presets give the best examples (issue 19).
+"""Analytics: which reference models, providers and presets give the best examples.
 
 One page with a date range (a GET form), four tables each drawn first as an SVG chart, each table also a
 CSV download; `GET /api/admin/analytics` answers the same report as JSON. No cache: the report is a fixed
-number of grouped queries, fast enough to run on every request (benchmark 10).
+number of grouped queries, fast enough to run on every request.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
 
-from app.analytics import AnalyticsError, Period
-from app.spend import money
+from app.analytics import AnalyticsError, Period, period_of, report_for
+from app.spend.ledger import money
 from app.web.admin.analytics_charts import Scale, Series, add_line, bar_chart, count_scale, nice_top, percent_scale
 from app.web.admin.analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
-from app.web.analytics_data import period_of, report_for
+from app.web.context import services
 
 bp = Blueprint("admin_analytics", __name__, url_prefix="/admin/analytics")
 
@@ -97,7 +97,7 @@ def analytics():
         period = period_of(request.args)
     except AnalyticsError as exc:
         return render_template("admin/analytics.html", error=exc.message, form=period_form(), report=None), 400
-    return page(report_for(period))
+    return page(report_for(period, services().registry()))
 
 
 def page(report: dict) -> str:
@@ -125,7 +125,7 @@ def table_csv(name: str):
     if table is None:
         raise AnalyticsError(f"No analytics table {name!r}: choose one of {', '.join(TABLES)}.", 404)
     period: Period = period_of(request.args)
-    report = report_for(period)
+    report = report_for(period, services().registry())
     filename = f"analytics-{name}-{report['from']}-to-{report['to']}.csv"
     return (
         csv_text(table, report[name]),

@@ -3,21 +3,23 @@ earlier or later within its group (the keyboard's way; drag and drop uses the JS
 
 Plain POST forms with the CSRF token, answered with a 303 back to the page they came from (`next`), the
 message flashed. htmx posts the same forms aimed at the gallery section and, following the redirect, gets
-that section alone (see `views_presets.preset`). Routes of the `admin_presets` blueprint.
+that section alone (see `views_presets.preset`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, request, url_for
 
-from app.curation import move_example, parse_move, parse_state_change, set_state
-from app.database import db
-from app.errors import AppError, CurationError
+from app.core.database import db
+from app.core.errors import AppError, CurationError
+from app.gallery.curation import move_example, parse_move, parse_state_change, set_state
 from app.models import CurationState
-from app.web.admin.views_presets import bp, get_preset
+from app.web.admin.common import get_preset
 from app.web.auth import local_admin_path
+
+bp = Blueprint("admin_curation", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/state")

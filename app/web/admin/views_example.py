@@ -1,20 +1,21 @@
 """One example beside its reference photo, large: a plain page per example with previous / next / back links
 (works without JavaScript), or the same view as a fragment for the gallery's overlay (`HX-Request`).
 
-Routes of the `admin_presets` blueprint; previous / next follow the gallery's order (`gallery_order`: curated).
+Previous / next follow the gallery's order (`gallery_order`: curated).
 """
 
 from __future__ import annotations
 
-from flask import abort, render_template, url_for
+from flask import Blueprint, abort, render_template, url_for
 from sqlalchemy import select
 
-from app.database import db
+from app.core.database import db
 from app.models import CurationState, GalleryExample, Job
-from app.references import photo_url
-from app.web.admin.common import is_htmx, services
+from app.pool.reference_photos import photo_url
+from app.web.admin.common import get_preset, is_htmx, services
 from app.web.admin.gallery_order import place_in_gallery
-from app.web.admin.views_presets import bp, get_preset
+
+bp = Blueprint("admin_example", __name__, url_prefix="/admin")
 
 
 @bp.get("/presets/<id:preset_id>/examples/<id:example_id>")
@@ -34,7 +35,7 @@ def example_view(preset_id: str, example_id: str):
     storage = services().storage
 
     def link(other_id: str | None) -> str | None:
-        return url_for("admin_presets.example_view", preset_id=preset_id, example_id=other_id) if other_id else None
+        return url_for("admin_example.example_view", preset_id=preset_id, example_id=other_id) if other_id else None
 
     context = dict(
         preset=preset,

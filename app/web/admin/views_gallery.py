@@ -1,25 +1,24 @@
 """The preset page's live parts: deleting an example, releasing a model, clearing usage and the
 generate form (htmx gets the progress fragment, a plain form post a 303 to the job page).
-
-Routes of the `admin_presets` blueprint, kept apart from the preset list and forms.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, url_for
 
-from app.audit import record
-from app.database import db
-from app.errors import GenerationError
-from app.generation.jobs import live_job_for_preset
-from app.generation.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from app.model_release import release_one_model, release_unless_held
+from app.accounts.audit import record
+from app.core.database import db
+from app.core.errors import GenerationError
+from app.jobs.reading import live_job_for_preset
+from app.jobs.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
 from app.models import GalleryExample
-from app.selection import clear_usage, lock_preset
+from app.pool.release import release_one_model, release_unless_held
+from app.pool.selection import clear_usage, lock_preset
 from app.storage.sizes import delete_sizes
-from app.web.admin.common import fragment, gallery_count, is_htmx, model_pool, services
-from app.web.admin.views_jobs import progress_response
-from app.web.admin.views_presets import bp, get_preset
+from app.web.admin.common import fragment, gallery_count, get_preset, is_htmx, model_pool, services
+from app.web.admin.progress import queued_fragment
+
+bp = Blueprint("admin_gallery", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
@@ -131,17 +130,3 @@ def generate(preset_id: str):
         flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
     return queued_fragment(preset_id, job, queued.message, queued.selection.warning)
-
-
-def queued_fragment(preset_id: str, job, message: str, warning: str | None):
-    """What the generate panel shows for a job just queued (generate, regenerate): its live progress, the
-    message, and the pool with the models it now holds (none left to show once the job has ended)."""
-    body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))
-    extra = render_template(
-        "admin/_generate_queued.html",
-        pool=None if ended else model_pool(preset_id),
-        preset_id=preset_id,
-        message=message,
-        warning=warning,
-    )
-    return body + extra, 200

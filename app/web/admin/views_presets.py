@@ -8,28 +8,36 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 from functools import cache
-from typing import NoReturn
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app import spend
-from app.audit import record
-from app.database import db
-from app.errors import CurationError, PresetError
-from app.gallery_query import GalleryQuery, parse_gallery_query
+from app.accounts.audit import record
+from app.core.database import db
+from app.core.errors import CurationError, PresetError
+from app.gallery.query import GalleryQuery, parse_gallery_query
 from app.gallery_versions import versions_columns
-from app.generation.jobs import live_job_for_preset, live_job_id_column
-from app.generation.submit import MAX_EXAMPLES_PER_MODEL
+from app.jobs.reading import live_job_for_preset, live_job_id_column
+from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
 from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from app.presets import apply_preset_fields, settings_problem
+from app.presets.rules import apply_preset_fields, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from app.spend import ledger
 from app.storage.base import preset_prefix
-from app.web.admin.common import WORKER_COMMAND, fragment, gallery_count, is_htmx, model_pool, services
+from app.web.admin.common import (
+    WORKER_COMMAND,
+    fragment,
+    gallery_count,
+    get_preset,
+    is_htmx,
+    model_pool,
+    no_preset,
+    services,
+)
 from app.web.admin.gallery_section import wants_section
 from app.web.admin.kept_html import kept_gallery_section
-from app.web.admin.views_jobs import progress_from_job, progress_from_record, read_record, render_progress
+from app.web.admin.progress import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 
@@ -41,26 +49,15 @@ def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None, tuple
     if row is None:
         no_preset(preset_id)
     preset, total, live_id, version, everywhere = row
-    return preset, spend.usd(total), db.session.get(Job, live_id) if live_id else None, (version, everywhere)
+    return preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None, (version, everywhere)
 
 
 @cache
 def head_statement() -> Select:
     """`preset_with_head`'s statement, built once (building it took a third of the query's time on a kept page)."""
     return select(
-        Preset, spend.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_columns(Preset.id)
+        Preset, ledger.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_columns(Preset.id)
     ).where(Preset.id == bindparam("preset_id"))
-
-
-def get_preset(preset_id: str) -> Preset:
-    preset = db.session.get(Preset, preset_id)
-    if preset is None:
-        no_preset(preset_id)
-    return preset
-
-
-def no_preset(preset_id: str) -> NoReturn:
-    abort(404, f"No preset with id {preset_id!r}: it may have been deleted.")
 
 
 def escape_like(text: str) -> str:
@@ -258,9 +255,9 @@ def preset(preset_id: str):
         example_count=section.total,
         pool=pool,
         spent=spent,
-        per_item=spend.estimate_per_item(settings, preset.provider, settings.offline),
-        estimate_note=spend.estimate_note(settings, preset.provider, settings.offline),
-        budget=spend.month_json(settings) if settings.spend_limit_per_month is not None else None,
+        per_item=ledger.estimate_per_item(settings, preset.provider, settings.offline),
+        estimate_note=ledger.estimate_note(settings, preset.provider, settings.offline),
+        budget=ledger.month_json(settings) if settings.spend_limit_per_month is not None else None,
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=WORKER_COMMAND,
         settings_problem=settings_problem(preset),

@@ -2,19 +2,20 @@
 
 htmx gets the new job's progress fragment in the generate panel (its example joins the gallery as the
 poll finds it; an error goes to the panel's feedback); a plain form post a 303 to the job page, or back
-to the card with the reason. Routes on the `admin_presets` blueprint.
+to the card with the reason.
 """
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, url_for
+from flask import Blueprint, flash, g, redirect, url_for
 
-from app.database import db
-from app.errors import GenerationError
-from app.generation.regenerate import regeneration_message, request_regeneration
+from app.core.database import db
+from app.core.errors import GenerationError
+from app.jobs.regenerate import regeneration_message, request_regeneration
 from app.web.admin.common import fragment, is_htmx, services
-from app.web.admin.views_gallery import queued_fragment
-from app.web.admin.views_presets import bp
+from app.web.admin.progress import queued_fragment
+
+bp = Blueprint("admin_regenerate", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/regenerate")

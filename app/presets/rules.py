@@ -1,0 +1,75 @@
+"""Validating preset fields, shared by the API, the admin forms and the CLI."""
+
+from __future__ import annotations
+
+import re
+
+from app.core.errors import PresetError
+from app.core.safe_json import value_problem
+from app.models import Preset
+from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
+
+MAX_NAME = 200
+MAX_PROMPT = 10_000
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1: escape sequences, line breaks, bells
+KEPT = {"name": "", "prompt": "\t\n\r"}  # a prompt keeps its tabs and line breaks (a textarea sends \r\n)
+
+
+def control_problem(field: str, value: str) -> str | None:
+    """Why `value` cannot be this field: a control character would drive the terminal that prints it (an
+    ESC or OSC sequence) or break the line it is listed on. None when it has none the field allows."""
+    for match in CONTROL.finditer(value):
+        if match.group() not in KEPT[field]:
+            allowed = " (tabs and line breaks are fine)" if KEPT[field] else ""
+            return (
+                f"{field} must not contain control characters{allowed}: found U+{ord(match.group()):04X} at "
+                f"character {match.start() + 1}."
+            )
+    return None
+
+
+def checked_text(field: str, value, limit: int) -> str:
+    """The name or prompt as stored (without surrounding whitespace), or a PresetError naming the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise PresetError(f"{field} is required and must be a non-empty string.")
+    if len(value) > limit:
+        raise PresetError(f"{field} must be at most {limit} characters (got {len(value)}).")
+    problem = control_problem(field, value.strip())
+    if problem:
+        raise PresetError(problem)
+    return value.strip()
+
+
+def settings_problem(preset: Preset) -> str | None:
+    """Why the model would refuse this stored preset's settings today (its schema may have changed), or None."""
+    provider = PROVIDERS.get(preset.provider)
+    if provider is None:
+        return f"provider {preset.provider!r} no longer exists; choose one of {', '.join(PROVIDERS)}"
+    found = provider.settings_problems(preset.settings or {})
+    return "; ".join(found) or None
+
+
+def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
+    """Check `body` ({name, prompt, provider, settings}) and copy it onto `preset`, or raise PresetError."""
+    if not isinstance(body, dict):
+        raise PresetError("The request body must be a JSON object with name, prompt, provider and settings.")
+    problem = value_problem(body)  # NUL, unpaired surrogates, NaN / Infinity: refused on every database
+    if problem:
+        raise PresetError(problem.replace("in the JSON", "in the preset"))
+    unknown = set(body) - {"name", "prompt", "provider", "settings"}
+    if unknown:
+        raise PresetError(f"Unknown field(s): {', '.join(sorted(unknown))}. Allowed: name, prompt, provider, settings.")
+    for field, limit in (("name", MAX_NAME), ("prompt", MAX_PROMPT)):
+        if field in body or creating:
+            setattr(preset, field, checked_text(field, body.get(field), limit))
+    provider_name = body.get("provider", preset.provider or DEFAULT_PROVIDER)
+    if not isinstance(provider_name, str) or provider_name not in PROVIDERS:
+        raise PresetError(f"provider must be one of {', '.join(PROVIDERS)}.")
+    provider = get_provider(provider_name)
+    settings = body.get("settings", preset.settings if provider_name == preset.provider else None)
+    try:
+        cleaned = provider.validate_settings(settings)
+    except ValueError as exc:
+        raise PresetError(str(exc)) from None
+    preset.provider = provider_name
+    preset.settings = cleaned

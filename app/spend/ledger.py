@@ -1,0 +1,277 @@
+"""Spend: what each ended prediction cost, in USD, kept in a ledger that pruning jobs never touches.
+
+Official models (per-image prices, `PRICE_<PROVIDER>`) cost their price when the prediction succeeded
+(whether or not its output could be kept) and nothing when it failed; time-billed models
+(`PRICE_<PROVIDER>_PER_SECOND`) cost `metrics.predict_time x rate` whatever the outcome; offline
+placeholders cost 0. A prediction stopped by a cancel or given up by recovery costs what the cancel's
+answer says of it; when Replicate could not say, its estimate is recorded (basis `estimate`).
+
+The month rule: a job's spend counts in the UTC month the job was created in, which is the month its
+estimate was reserved in, even when its predictions end in the next month. So the check made in a month
+sees every reservation that can still turn into that month's spend, and a month's total never passes
+the limit it was checked against. (Replicate's invoice may put the last minutes of such a job in the next
+month.) Items that never got a prediction cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import ScalarSelect, Select, func, select
+
+from app.core.database import db, upsert
+from app.core.errors import GenerationError
+from app.models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
+from app.providers.base import Ending
+
+ZERO = Decimal("0")
+CENT_FRACTION = Decimal("0.000001")  # what the ledger keeps (Numeric(14, 6))
+
+
+def usd(value) -> Decimal:
+    """A price from the settings (float or text) as an exact Decimal."""
+    return Decimal(str(value))
+
+
+def month_of(moment: datetime | None = None) -> str:
+    """The UTC month a moment belongs to, as YYYY-MM."""
+    return (moment or utcnow()).strftime("%Y-%m")
+
+
+@dataclass(frozen=True)
+class Charge:
+    amount: Decimal
+    basis: SpendBasis
+    predict_time: float | None = None
+
+
+def per_second(settings, provider: str, seconds: float | None) -> Decimal | None:
+    """`seconds x rate` for a model billed by time, None for one billed per image."""
+    rate = settings.prices_per_second.get(provider)
+    if rate is None:
+        return None
+    return (usd(seconds or 0) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
+
+
+def charge_for(settings, provider: str, succeeded: bool, offline: bool, predict_time: float | None) -> Charge:
+    """What one ended prediction costs."""
+    if offline:
+        return Charge(ZERO, SpendBasis.OFFLINE, predict_time)
+    amount = per_second(settings, provider, predict_time)
+    if amount is not None:
+        return Charge(amount, SpendBasis.PER_SECOND, predict_time)
+    price = usd(settings.prices.get(provider, 0))
+    return Charge(price if succeeded else ZERO, SpendBasis.PER_IMAGE, predict_time)
+
+
+def add_entry(
+    charge: Charge, *, month: str, job_id: str, preset_id: str, item_id: int, model_id: str, provider: str
+) -> None:
+    """Add the ledger row (committed by the caller, with the item's own update). `month`: the job's."""
+    now = utcnow()
+    db.session.add(
+        SpendEntry(
+            month=month,
+            job_id=job_id,
+            preset_id=preset_id,
+            item_id=item_id,
+            model_id=model_id,
+            provider=provider,
+            basis=charge.basis,
+            amount=charge.amount,
+            predict_time=charge.predict_time,
+            created_at=now,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class JobLedger:
+    """Where one job's costs go: its prices, provider, offline or not, and the month it counts in."""
+
+    settings: Any
+    job_id: str
+    preset_id: str
+    provider: str
+    offline: bool
+    month: str
+
+    @classmethod
+    def of(cls, settings, job: Job) -> JobLedger:
+        return cls(settings, job.id, job.preset_id, job.provider, job.offline, month_of(job.created_at))
+
+    def ended(self, item_id: int, model_id: str, succeeded: bool, predict_time: float | None) -> None:
+        """A prediction ended with this outcome (`succeeded`: as Replicate billed it)."""
+        self.add(item_id, model_id, charge_for(self.settings, self.provider, succeeded, self.offline, predict_time))
+
+    def stopped(self, item_id: int, model_id: str, ending: Ending | None) -> None:
+        """A prediction stopped by a cancel or given up by recovery: what the cancel's answer says it
+        cost, or its estimate (the most it can cost) when Replicate could not say."""
+        if ending is None and not self.offline:
+            charge = Charge(estimate_per_item(self.settings, self.provider, False), SpendBasis.ESTIMATE)
+        else:
+            succeeded, seconds = (ending.succeeded, ending.predict_time) if ending else (False, None)
+            charge = charge_for(self.settings, self.provider, succeeded, self.offline, seconds)
+        self.add(item_id, model_id, charge)
+
+    def add(self, item_id: int, model_id: str, charge: Charge) -> None:
+        add_entry(
+            charge,
+            month=self.month,
+            job_id=self.job_id,
+            preset_id=self.preset_id,
+            item_id=item_id,
+            model_id=model_id,
+            provider=self.provider,
+        )
+
+
+def _sum(*where) -> Select:
+    return select(func.coalesce(func.sum(SpendEntry.amount), 0)).where(*where)
+
+
+def _total(*where) -> Decimal:
+    return usd(db.session.scalar(_sum(*where)))
+
+
+def job_spend(job_id: str) -> Decimal:
+    return _total(SpendEntry.job_id == job_id)
+
+
+def preset_spend(preset_id: str) -> Decimal:
+    return _total(SpendEntry.preset_id == preset_id)
+
+
+def preset_spend_column(preset_id: Any) -> ScalarSelect:
+    """`preset_spend` as a scalar subquery on `preset_id` (a column), for a query that loads the preset too."""
+    return _sum(SpendEntry.preset_id == preset_id).scalar_subquery()
+
+
+def month_spend(month: str | None = None) -> Decimal:
+    return _total(SpendEntry.month == (month or month_of()))
+
+
+def item_spend(job_id: str) -> dict[int, Decimal]:
+    """{item id: cost} of one job's ended predictions, in one query."""
+    query = (
+        select(SpendEntry.item_id, func.sum(SpendEntry.amount))
+        .where(SpendEntry.job_id == job_id)
+        .group_by(SpendEntry.item_id)
+    )
+    return {item_id: usd(total) for item_id, total in db.session.execute(query) if item_id is not None}
+
+
+def totals_by(column, ids: Iterable[str]) -> dict[str, Decimal]:
+    """{id: total} of the ledger grouped by `column` (SpendEntry.job_id or .preset_id), in one query;
+    ids without an entry are absent (nothing recorded yet)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    query = select(column, func.sum(SpendEntry.amount)).where(column.in_(ids)).group_by(column)
+    return {key: usd(total) for key, total in db.session.execute(query)}
+
+
+def as_text(amount: Decimal) -> str:
+    """An amount for JSON: exact, without trailing zeros or an exponent ("0.78", "0")."""
+    return format(amount.normalize(), "f")
+
+
+def month_json(settings, month: str | None = None) -> dict:
+    """This month's spend and reservations against the limit (USD, as exact text)."""
+    month = month or month_of()
+    spent, reserved = month_spend(month), month_reserved(month)
+    limit = None if settings.spend_limit_per_month is None else usd(settings.spend_limit_per_month)
+    left = None if limit is None else max(ZERO, limit - spent - reserved)
+    return {
+        "month": month,
+        "spentUsd": as_text(spent),
+        "reservedUsd": as_text(reserved),
+        "limitUsd": None if limit is None else as_text(limit),
+        "leftUsd": None if left is None else as_text(left),
+    }
+
+
+# -- the monthly budget ------------------------------------------------------------------------------
+def money(value) -> str:
+    """$0.22, $0.78, $1,234.50, $0.039, $0.0093: cents, or up to four decimals for amounts under a dollar
+    that cents would round. The one formatting of money on the pages (the `usd` filter) and in messages."""
+    value = usd(value)
+    if value >= 1 or value == value.quantize(Decimal("0.01")):
+        return f"${value:,.2f}"
+    whole, _, fraction = f"{value:.4f}".partition(".")
+    return f"${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def spend_text(amount: Decimal | None, offline: bool = False) -> str:
+    """A job's spend on a page: "$0.00 (offline)" for placeholders, "—" while nothing is recorded."""
+    if offline:
+        return f"{money(ZERO)} (offline)"
+    return "—" if amount is None else money(amount)
+
+
+def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
+    """What one item may cost at most: an official model's price, or PREDICTION_TIMEOUT x rate."""
+    if offline:
+        return ZERO
+    amount = per_second(settings, provider, settings.prediction_timeout)
+    return amount if amount is not None else usd(settings.prices.get(provider, 0))
+
+
+def estimate_note(settings, provider: str, offline: bool) -> str:
+    """How one image's estimate is made, for the generate form."""
+    if offline:
+        return "offline placeholders: nothing is billed"
+    rate = settings.prices_per_second.get(provider)
+    if rate is None:
+        return f"{money(estimate_per_item(settings, provider, offline))} per image"
+    return (
+        f"up to {money(estimate_per_item(settings, provider, offline))} per image: "
+        f"{settings.prediction_timeout:g} s at ${as_text(usd(rate))} a second, billed by the second it runs"
+    )
+
+
+def month_reserved(month: str) -> Decimal:
+    """The estimates still reserved by this month's unfinished jobs: per-item estimate x open items."""
+    start = datetime.strptime(month, "%Y-%m")
+    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    query = (
+        select(func.coalesce(func.sum(Job.reserved_per_item), 0))
+        .select_from(JobItem)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(Job.created_at >= start, Job.created_at < end, Job.status.not_in(JOB_FINAL))
+        .where(JobItem.state.in_(ITEM_OPEN), Job.reserved_per_item.is_not(None))
+    )
+    return usd(db.session.scalar(query))
+
+
+def lock_month(month: str) -> None:
+    """Hold the month's budget row until the transaction ends: one check-and-reserve at a time."""
+    db.session.execute(upsert(SpendMonth, db.session).values(month=month).on_conflict_do_nothing())
+    db.session.execute(select(SpendMonth.month).where(SpendMonth.month == month).with_for_update())
+
+
+def reserve(settings, job: Job, items: int) -> None:
+    """Reserve the job's estimate against this month's limit, or refuse with a 409 (nothing reserved).
+    Runs in the transaction that creates the job, under the month's lock, so parallel requests cannot
+    overshoot together. The reservation settles as items end (their actual cost goes to the ledger)."""
+    per_item = estimate_per_item(settings, job.provider, job.offline)
+    if settings.spend_limit_per_month is None:
+        job.reserved_per_item = per_item
+        return
+    limit, month = usd(settings.spend_limit_per_month), month_of(job.created_at)
+    lock_month(month)
+    spent, reserved = month_spend(month), month_reserved(month)
+    left = max(ZERO, limit - spent - reserved)
+    cost = per_item * items
+    if cost > left:
+        raise GenerationError(
+            f"Over the monthly budget: this job would cost up to {money(cost)} and only {money(left)} is left "
+            f"of this month's {money(limit)} (spent {money(spent)}, reserved by running jobs {money(reserved)}). "
+            "Nothing was queued.",
+            409,
+        )
+    job.reserved_per_item = per_item
