@@ -1,6 +1,6 @@
 """Everything that answers HTTP, one blueprint per module that owns routes, registered here:
 
-- `api/`: the JSON API under /api/admin (`presets`, `jobs`, `gallery`, `regenerate`, `analytics`)
+- `api/`: the JSON API under /api/admin (`presets`, `jobs`, `gallery`, `regenerate`, `reports`)
 - `admin/`: the admin pages
 - `feed/`: the consumer app's gallery feed (`gallery`) and its signed image links (`media`)
 - `media`: stored images for the admin; `webhooks`: Replicate's signed webhooks; `health`: /healthz and /readyz
@@ -16,11 +16,11 @@ from werkzeug.routing import BaseConverter
 
 from app.services import services_of
 from app.web import admin, auth, errors, health, inputs, media, throttle, webhooks
-from app.web.api import analytics as api_analytics
 from app.web.api import gallery as api_gallery
 from app.web.api import jobs as api_jobs
 from app.web.api import presets as api_presets
 from app.web.api import regenerate as api_regenerate
+from app.web.api import reports as api_reports
 from app.web.feed import gallery as feed_gallery
 from app.web.feed import media as feed_media
 
@@ -29,7 +29,7 @@ BLUEPRINTS = (
     api_jobs.bp,
     api_gallery.bp,
     api_regenerate.bp,
-    api_analytics.bp,
+    api_reports.bp,
     media.bp,
     webhooks.bp,
     health.bp,

@@ -1,5 +1,4 @@
-"""The JSON API's jobs: read one (its progress while it runs), cancel it, retry its failed items; and this
-month's spend against its limit."""
+"""The JSON API's jobs: read one (its progress while it runs), cancel it, retry its failed items."""
 
 from __future__ import annotations
 
@@ -29,13 +28,6 @@ def get_job(job_id: str):
     if data.get("status") in JOB_FINAL:  # a running job's poll reads only the progress store
         data = {**data, "spendUsd": ledger.as_text(ledger.job_spend(job_id))}
     return jsonify(data)
-
-
-@bp.get("/spend")
-@admin_required
-def month_spend():
-    """This UTC month's spend and reservations against SPEND_LIMIT_PER_MONTH_USD."""
-    return jsonify(success=True, **ledger.month_json(services().settings))
 
 
 @bp.post("/jobs/<id:job_id>/cancel")

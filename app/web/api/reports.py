@@ -1,15 +1,17 @@
-"""GET /api/admin/analytics: the analytics report as JSON, the same numbers as the page and its CSV files."""
+"""What generation cost and gave: this month's spend against its budget (`GET /api/admin/spend`) and the analytics
+report (`GET /api/admin/analytics`), the same numbers as the pages and their CSV files."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
 from app.analytics import period_of, report_for
+from app.spend import ledger
 from app.web.api.common import api_blueprint
 from app.web.auth import admin_required
 from app.web.context import services
 
-bp = api_blueprint("api_analytics", __name__)
+bp = api_blueprint("api_reports", __name__)
 
 
 @bp.get("/analytics")
@@ -17,3 +19,10 @@ bp = api_blueprint("api_analytics", __name__)
 def analytics():
     """`?from=&to=` (UTC dates, both included; default the last 90 days); 400 naming a value that is not a date."""
     return jsonify(success=True, **report_for(period_of(request.args), services().registry()))
+
+
+@bp.get("/spend")
+@admin_required
+def month_spend():
+    """This UTC month's spend and reservations against SPEND_LIMIT_PER_MONTH_USD."""
+    return jsonify(success=True, **ledger.month_json(services().settings))
