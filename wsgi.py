@@ -1,4 +1,4 @@
-"""Entry point: `flask --app wsgi run`, `gunicorn wsgi:app`.
+"""Entry point: `flask --app wsgi run`, `gunicorn wsgi:app`. `app` is built when first asked for, not at import.
 
 A configuration error, a broken models.json or a damaged embedded progress store exits with code 4, which
 gunicorn reads as "App failed to load" and halts on; any other exit code would make it boot new workers forever.
@@ -9,10 +9,13 @@ command refuses to start on them too, but for `models` and `doctor`, which are t
 import os
 import sys
 
+from flask import Flask
+
 from app import configure_logging, create_app
 from app.core.config import ConfigError, load_settings
 from app.jobs.embedded_store import StoreDamaged
 from app.pool.registry import RegistryError
+from app.tasks import enqueue_job
 
 APP_LOAD_ERROR = 4  # gunicorn's Arbiter.APP_LOAD_ERROR
 DIAGNOSING_COMMANDS = {"models", "doctor"}  # `flask --app wsgi …` commands that report a broken models.json
@@ -32,20 +35,32 @@ def flask_command(argv: list[str]) -> str | None:
     return None
 
 
-try:
-    settings = load_settings()  # before importing the queue, which would exit with another code
-except ConfigError as exc:  # name the variable and stop, instead of a traceback
-    print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
+def build_app() -> Flask:
+    """The app, or the process stops (exit code 4) with the problem named, never a traceback."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(APP_LOAD_ERROR)
+    configure_logging()
+    checks = flask_command(sys.argv) not in DIAGNOSING_COMMANDS
+    try:
+        return create_app(settings, enqueue=enqueue_job, checks_at_start=checks)
+    except RegistryError as exc:
+        print(exc.refusal(settings.models_file, "the web app"), file=sys.stderr, flush=True)
+    except StoreDamaged as exc:
+        print(f"The web app cannot start. {exc}", file=sys.stderr, flush=True)
     sys.exit(APP_LOAD_ERROR)
 
-from app.tasks import enqueue_job  # noqa: E402 — the queue, built from the (now valid) environment
 
-configure_logging()
-try:
-    app = create_app(settings, enqueue=enqueue_job, checks_at_start=flask_command(sys.argv) not in DIAGNOSING_COMMANDS)
-except RegistryError as exc:
-    print(exc.refusal(settings.models_file, "the web app"), file=sys.stderr, flush=True)
-    sys.exit(APP_LOAD_ERROR)
-except StoreDamaged as exc:
-    print(f"The web app cannot start. {exc}", file=sys.stderr, flush=True)
-    sys.exit(APP_LOAD_ERROR)
+_built: list[Flask] = []
+
+
+def __getattr__(name: str) -> Flask:
+    """`wsgi.app`, built when first asked for (gunicorn and the flask CLI ask for it): importing this module
+    builds nothing and writes nothing."""
+    if name != "app":
+        raise AttributeError(f"module 'wsgi' has no attribute {name!r}")
+    if not _built:
+        _built.append(build_app())
+    return _built[0]

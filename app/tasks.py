@@ -15,11 +15,12 @@ import threading
 import time
 
 from flask import current_app, has_app_context
-from huey import RedisHuey, SqliteHuey
+from huey import Huey
+from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 from sqlalchemy import text
 
 from app import configure_logging, create_app
-from app.core.config import ConfigError, load_settings
+from app.core.config import ConfigError, Settings, load_settings
 from app.core.database import db
 from app.core.files import create_private_file
 from app.jobs.embedded_store import StoreDamaged, embedded_db, store_path
@@ -34,14 +35,51 @@ CONSUMER_HEARTBEAT_SECONDS = 5
 log = logging.getLogger("app.tasks")
 
 
-class ChecksBeforeConsuming:
-    """`huey_consumer` calls `create_consumer` once, before any worker starts: a broken models.json (or a
-    damaged embedded progress store) stops it there, naming the file and every problem, instead of failing jobs
-    later. The workers then share the
-    registry loaded here, and keep the last good one if the file breaks while they run."""
+class QueueStorage:
+    """The queue's storage, built on first use from the environment: Redis when REDIS_URL (or GENERATE_QUEUE) is
+    set, an embedded SQLite file in instance/ otherwise. Importing this module connects to nothing and writes
+    nothing; a process that never queues or consumes never touches the queue."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._storage: BaseStorage | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.built(), attribute)
+
+    def built(self) -> BaseStorage:
+        with self._lock:
+            if self._storage is None:
+                self._storage = queue_storage(load_settings(), self.name)
+            return self._storage
+
+
+def queue_storage(settings: Settings, name: str = QUEUE_NAME) -> BaseStorage:
+    if settings.redis_url:
+        return RedisStorage(name, url=settings.redis_url)
+    queue_file = create_private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
+    return SqliteStorage(name, filename=str(queue_file))
+
+
+class AppHuey(Huey):
+    """Huey with its storage built on first use (`QueueStorage`), and the checks a consumer makes at its start.
+
+    `huey_consumer` calls `create_consumer` once, before any worker starts: a configuration error, a broken
+    models.json or a damaged embedded progress store stops it there, naming the variable or the file and every
+    problem, instead of failing jobs later. The workers then share the registry loaded here, and keep the last
+    good one if the file breaks while they run."""
+
+    def create_storage(self):
+        if self.immediate and self.immediate_use_memory:  # the tests' immediate mode: Huey's memory storage
+            return self.get_immediate_storage()
+        return QueueStorage(self.name)
 
     def create_consumer(self, **options):
-        settings = load_settings()
+        try:
+            settings = load_settings()
+        except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
+            sys.exit(f"Configuration error: {exc}")
         try:
             registry_file(settings.models_file).load()
         except RegistryError as exc:
@@ -51,30 +89,12 @@ class ChecksBeforeConsuming:
                 embedded_db(store_path(settings.instance_path)).check()
             except StoreDamaged as exc:
                 sys.exit(f"The consumer cannot start. {exc}")
-        return super().create_consumer(**options)  # the Huey class it is mixed into
+        return super().create_consumer(**options)
 
 
-class CheckedRedisHuey(ChecksBeforeConsuming, RedisHuey):
-    pass
-
-
-class CheckedSqliteHuey(ChecksBeforeConsuming, SqliteHuey):
-    pass
-
-
-def make_huey(settings):
-    # results=False: a job's outcome lives in its rows and progress record; Huey's result hash
-    # has no expiry and nobody would read it.
-    if settings.redis_url:
-        return CheckedRedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
-    queue_file = create_private_file(settings.instance_path / "queue.sqlite3")  # 0600 in a 0700 instance/
-    return CheckedSqliteHuey(QUEUE_NAME, filename=str(queue_file), results=False)
-
-
-try:
-    huey = make_huey(load_settings())
-except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
-    sys.exit(f"Configuration error: {exc}")
+# results=False: a job's outcome lives in its rows and progress record; Huey's result hash has no expiry and
+# nobody would read it.
+huey = AppHuey(QUEUE_NAME, results=False)
 _worker_app = None
 _worker_app_lock = threading.Lock()
 

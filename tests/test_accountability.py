@@ -11,7 +11,7 @@ from flask_migrate import upgrade as migrate_upgrade
 from app import create_app
 from app.core.config import load_settings
 from app.core.database import db
-from app.tasks import enqueue_job, make_huey
+from app.tasks import enqueue_job, queue_storage
 from tests.conftest import (
     ADMIN_EMAIL,
     API_TOKEN,
@@ -122,7 +122,7 @@ def test_everything_created_under_instance_is_private(tmp_path, redis_client, im
     app = create_app(settings, {"TESTING": True}, enqueue=enqueue_job)
     with app.app_context():
         migrate_upgrade()
-    make_huey(settings).storage.queue_size()  # the embedded queue's file
+    queue_storage(settings).queue_size()  # the embedded queue's file
     create_admin(app)
     client = app.test_client()
     sign_in(client)

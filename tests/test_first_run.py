@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,3 +146,23 @@ def test_cli_commands_print_no_third_party_info_lines(tmp_path):
     assert flask("db", "upgrade").strip() == ""
     for command in (["presets", "list"], ["users", "list"], ["models", "check"]):
         assert "INFO" not in flask(*command), command
+
+
+def test_importing_the_app_and_its_entry_points_writes_nothing(tmp_path):
+    """No work at import: a fresh copy of the project with an empty environment (PATH only) imports the worker's
+    and the web's entry points, and no file appears (Python's own bytecode caches aside), no instance/ at all."""
+    copy = tmp_path / "clone"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "instance", "__pycache__", "*.egg-info"))
+    before = {p for p in copy.rglob("*") if "__pycache__" not in p.parts}
+    done = subprocess.run(
+        [sys.executable, "-c", "import app.tasks, wsgi, app.web, app.cli"],
+        cwd=copy,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    after = {p for p in copy.rglob("*") if "__pycache__" not in p.parts}
+    assert sorted(map(str, after - before)) == []
+    assert not (copy / "instance").exists()
