@@ -8,7 +8,7 @@ import pytest
 import replicate
 
 from app.core.config import ConfigError, load_settings
-from app.jobs.api_usage import LocalApiUsage
+from tests.doubles import LocalApiUsage
 from tests.test_read_budget import CountingLimiter, generator_for, spec
 
 NANO = "google/nano-banana"

@@ -6,8 +6,9 @@ import pytest
 
 from app.core.database import db
 from app.models import Preset
-from app.pool.registry import RegistryError, get_registry, load_registry_file
+from app.pool.registry import RegistryError, load_registry_file
 from tests.conftest import auth_headers, create_preset, post_generate
+from tests.doubles import get_registry
 
 
 def test_models_check_reports_the_seed_registry(make_app):

@@ -8,7 +8,7 @@ import replicate
 
 from app.core.database import db
 from app.jobs.account_limits import READ_KEY, RedisCreateLimiter
-from app.jobs.api_usage import LocalApiUsage, RedisApiUsage, SqliteApiUsage
+from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.rows import recent_durations
 from app.models import GalleryExample, Job, JobItem
 from app.providers.base import ItemFailed, ItemSpec
@@ -17,6 +17,7 @@ from app.providers.replicate.predictions import ReplicateGenerator
 from app.providers.replicate.read_plan import MAX_STEP, Planner, range_of
 from app.storage.local import MediaStorage
 from tests.conftest import REPLICATE_TOKEN, create_admin, create_preset, post_generate, sign_in
+from tests.doubles import LocalApiUsage
 
 
 # -- the plan ---------------------------------------------------------------------------

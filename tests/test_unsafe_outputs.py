@@ -72,7 +72,7 @@ def test_bad_outputs_fail_only_their_model_and_nothing_but_images_is_stored(make
     with app.app_context():  # the five bad models and five good ones, chosen by hand
         registry = services.registry()
         models = [registry.get(m) for m in bad] + [registry.get(f"female_0{n}") for n in range(1, 6)]
-        job_id = request_generation(services, preset["id"], 1, models=models).job.id
+        job_id = request_generation(services, preset["id"], 1, model_ids=[m.id for m in models]).job.id
     replicate_server._output_urls = original_urls
     next_job = post_generate(app.test_client(), preset["id"])  # the queue goes on with the next job
     assert next_job.status_code == 202

@@ -46,13 +46,6 @@ def is_expired(row: AdminSession, idle: timedelta, lifetime: timedelta, now: dat
     return now - row.last_seen_at > idle or now - row.created_at > lifetime
 
 
-def find_session(token: str | None) -> AdminSession | None:
-    """The row of a cookie's token (expiry is the caller's business: see `is_expired`)."""
-    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
-        return None
-    return db.session.get(AdminSession, token_id(token))
-
-
 def create_session(data: dict, user_id: str | None, ip: str | None, user_agent: str | None) -> tuple[str, AdminSession]:
     token = new_token()
     now = utcnow()

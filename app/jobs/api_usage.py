@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from app.jobs.embedded_store import embedded_db
@@ -28,33 +26,6 @@ PREFIX = "pixelglow:api-usage"
 
 def _bucket(now: float) -> int:
     return int(now // BUCKET_SECONDS)
-
-
-class LocalApiUsage:
-    """This process's own counts (no Redis)."""
-
-    shared = False
-
-    def __init__(self):
-        self._counts: Counter[tuple[str, int]] = Counter()
-        self._lock = threading.Lock()
-
-    def record(self, kind: str) -> None:
-        now = _bucket(time.time())
-        with self._lock:
-            self._counts[(kind, now)] += 1
-            if len(self._counts) > 4 * len(KINDS) * KEEP_SECONDS // BUCKET_SECONDS:
-                oldest = now - KEEP_SECONDS // BUCKET_SECONDS
-                for key in [k for k in self._counts if k[1] < oldest]:
-                    del self._counts[key]
-
-    def _sum(self, kind: str, seconds: int) -> int:
-        now = _bucket(time.time())
-        with self._lock:
-            return sum(self._counts[(kind, b)] for b in range(now - seconds // BUCKET_SECONDS + 1, now + 1))
-
-    def summary(self) -> dict:
-        return summary_of(self._sum)
 
 
 class RedisApiUsage:

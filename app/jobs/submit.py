@@ -37,11 +37,6 @@ MAX_EXAMPLES_PER_MODEL = 4
 MAX_MODEL_IDS = 1000  # the registry's own size is checked under the lock
 
 
-def parse_examples_per_model(body) -> int:
-    """`examplesPerModel`: an integer from 1 to 4, default 1. Booleans, floats and strings are refused."""
-    return parse_generation_request(body).examples_per_model
-
-
 @dataclass
 class GenerationRequest:
     examples_per_model: int = 1
@@ -103,17 +98,14 @@ def request_generation(
     examples_per_model: int,
     *,
     rng: random.Random | None = None,
-    models: list[ReferenceModel] | None = None,
     model_ids: list[str] | None = None,
     items: list[Pair] | None = None,
     retry_of: str | None = None,
     regenerate_of: str | None = None,
     created_by: str | None = None,
 ) -> QueuedJob:
-    """Reserve models (10 + 10 at random, exactly `model_ids` / `models`, or the `items` of a retry or a
-    regenerate), create the job and its items, commit, queue it. `created_by`: see `Origin`."""
-    if models is not None:
-        model_ids = [m.id for m in models]
+    """Reserve models (10 + 10 at random, exactly `model_ids`, or the `items` of a retry or a regenerate), create
+    the job and its items, commit, queue it. `created_by`: see `Origin`."""
 
     def pick(preset_id: str, job_id: str) -> tuple[Selection, list[Pair]]:
         if items is not None:

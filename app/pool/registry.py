@@ -263,8 +263,3 @@ def registry_file(path: Path) -> RegistryFile:
         if key not in _files:
             _files[key] = RegistryFile(Path(path))
         return _files[key]
-
-
-def get_registry(path: Path) -> Registry:
-    """The registry at `path`, from memory unless the file changed since it was read."""
-    return registry_file(path).registry()

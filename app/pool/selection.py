@@ -126,10 +126,6 @@ def lock_preset(preset_id: str) -> Preset | None:
     return db.session.execute(select(Preset).where(Preset.id == preset_id).with_for_update()).scalar_one_or_none()
 
 
-def taken_model_ids(preset_id: str) -> set[str]:
-    return set(db.session.scalars(select(PresetModelUsage.model_id).where(PresetModelUsage.preset_id == preset_id)))
-
-
 def choose_models(registry: Registry, taken: set[str], total: int, rng: random.Random) -> Selection:
     """Half male, half female (the odd one female), at random among models not taken."""
     requested = {"male": total // 2, "female": total - total // 2}

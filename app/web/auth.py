@@ -74,10 +74,6 @@ def bearer_actor() -> str | None:
 SIGNED_BY_CALLER_PREFIXES = ("/hooks/",)
 
 
-def bearer_token_ok() -> bool:
-    return bearer_actor() is not None
-
-
 def server_session() -> ServerSession:
     """The request's session, as the server-side session it is (Flask types it as any SessionMixin)."""
     return cast(ServerSession, session)

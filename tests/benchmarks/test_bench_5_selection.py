@@ -9,9 +9,9 @@ import time
 
 from app.core.database import db
 from app.models import Preset
-from app.pool.registry import get_registry
-from app.pool.selection import choose_models, lock_preset, select_models_for_preset, taken_model_ids
+from app.pool.selection import choose_models, lock_preset, select_models_for_preset
 from tests.benchmarks.helpers import Report, fmt, median, percentile
+from tests.doubles import get_registry, taken_model_ids
 
 SIZES = (72, 1_000, 10_000)
 OTHER_ROWS = 100_000
