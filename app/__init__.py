@@ -1,10 +1,11 @@
 """The Flask application factory; it reads like a table of contents.
 
-Packages, from the top: `web` (JSON API, admin pages, auth, media) and `cli` call `generation`
-(request → job, pipeline, progress, recovery, limits), which uses the domain modules here
-(`models`, `registry`, `selection`, `presets`, `users`), `providers` (what makes an example) and
-`storage` (where it is kept). `tasks` (the Huey queue) sits above the factory and hands it the
-enqueue function.
+Packages, from the top (the layers in pyproject.toml): `web` (the JSON API, the admin pages, the gallery feed)
+and `cli` call `health` and `services`, which wire the features: `jobs` (request → job, pipeline, progress,
+recovery, limits), `analytics`, `gallery`, `presets`, `spend`, `pool` (the reference models), `accounts`; below
+them the database tables (`models`), `providers` (what makes an example), `storage` (where it is kept) and
+`core` (settings, database, errors). `tasks` (the Huey queue) sits above the factory and hands it the enqueue
+function.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Database tables: presets, model usage, jobs with their items, and the gallery.
+"""The database tables (the name is the ORM's: reference models are the `pool`'s, Replicate's models the `providers`'):
+presets, model usage, jobs with their items, the gallery and the spend ledger.
 
 The job and its items are the durable truth of a generation; Redis only mirrors
 progress for fast polling. The gallery is one row per image rather than a JSON list,

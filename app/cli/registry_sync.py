@@ -1,6 +1,6 @@
 """`flask --app wsgi models sync`: models.json rebuilt from the bucket's photos, shown as a diff, written with --write.
 
-Registered into the `models` group by `app.cli.init_app`. See `app.registry_sync` for the rules.
+Registered into the `models` group by `app.cli.init_app`. See `app.pool.sync` for the rules.
 """
 
 from __future__ import annotations

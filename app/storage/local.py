@@ -70,5 +70,5 @@ class MediaStorage:
         return f"/media/{key}"
 
     def short_url(self, key: str) -> str:
-        """The same admin-only link: the gallery feed signs its own (`web.feed_media`)."""
+        """The same admin-only link: the gallery feed signs its own (`web.feed.links`)."""
         return self.url(key)

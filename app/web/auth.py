@@ -11,7 +11,7 @@ request that relies on the session cookie must carry one.
 Everything under /admin, /api/admin and /media needs one or the other; the login page
 and static assets stay open. Anonymous requests are refused before the CSRF check, so
 they are told to sign in rather than that their form expired. The consumer app's gallery feed
-(`api_feed`, `feed_media`) is none of this module's business: it has its own token and signed links.
+(`web.feed`) is none of this module's business: it has its own token and signed links.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Input no request may smuggle in: JSON beyond our limits (see `app.safe_json`), NUL characters and
+"""Input no request may smuggle in: JSON beyond our limits (see `app.core.safe_json`), NUL characters and
 unpaired surrogates in the path, the query string or a form. Each is a 400 naming the problem, on every
 database, instead of a 500 with a traceback (or text that PostgreSQL refuses and SQLite keeps)."""
 

@@ -23,7 +23,7 @@ from app.web.errors import unavailable
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("hooks", __name__)
+bp = Blueprint("webhooks", __name__)
 
 
 def _answer(status: int, **body):

@@ -3,7 +3,7 @@
 Who may read it: the holder of GALLERY_FEED_TOKEN (`Authorization: Bearer …`, compared in constant time), or
 anyone with GALLERY_FEED_PUBLIC=1. Never a session: no cookie is read or set and no CSRF token applies.
 What it returns: the curated gallery only (featured, then approved, in the curators' order from
-`gallery_query`), a page at a time like the admin gallery (`page`, `perPage`, `next`), each item as the admin
+`gallery.query`), a page at a time like the admin gallery (`page`, `perPage`, `next`), each item as the admin
 API lists it but with image URLs the consumer can load without signing in (`feed.links.FeedLinks`).
 
 Caching: a weak ETag computed from the page's rows (every column of every example on it, the page, the total,
