@@ -26,8 +26,8 @@ from app.providers.download.downloader import SafeDownloader
 from app.providers.offline import OfflineGenerator
 from app.providers.replicate.predictions import ReplicateGenerator
 from app.providers.replicate.readings import NEVER
+from app.providers.replicate.signatures import fetch_webhook_secret
 from app.providers.replicate.transport import CancelAfterTransport
-from app.providers.replicate.webhooks import fetch_webhook_secret
 from app.storage.base import Storage
 from app.storage.local import MediaStorage
 from app.storage.s3 import S3Storage

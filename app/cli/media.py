@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.cli.common import services
-from app.gallery.sizes import FAILED, GONE, MADE, BackfillResult, backfill_sizes, count_without_sizes
+from app.gallery.example_sizes import FAILED, GONE, MADE, BackfillResult, backfill_sizes, count_without_sizes
 
 media_cli = AppGroup("media", help="Stored images (MEDIA_DIR or the S3 bucket): the examples' sizes, the move to S3.")
 

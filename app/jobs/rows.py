@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core.database import db
 from app.gallery.example_json import example_json
-from app.gallery.sizes import size_columns
+from app.gallery.example_sizes import size_columns
 from app.models import GalleryExample, ItemState, Job, JobItem, PresetModelUsage, UsageState, new_id, utcnow
 from app.providers.base import ItemResult, ItemSpec
 from app.spend.ledger import JobLedger

@@ -2,7 +2,7 @@
 
 - `api/`: the JSON API under /api/admin (`presets`, `jobs`, `gallery`, `regenerate`, `reports`)
 - `admin/`: the admin pages
-- `feed/`: the consumer app's gallery feed (`gallery`) and its signed image links (`media`)
+- `feed/`: the consumer app's gallery feed (`gallery`) and its images (`images`, signed links from `links`)
 - `media`: stored images for the admin; `webhooks`: Replicate's signed webhooks; `health`: /healthz and /readyz
 
 and what every request goes through: who may call (`auth`, `sessions`, `throttle`), refused input (`inputs`)
@@ -22,7 +22,7 @@ from app.web.api import presets as api_presets
 from app.web.api import regenerate as api_regenerate
 from app.web.api import reports as api_reports
 from app.web.feed import gallery as feed_gallery
-from app.web.feed import media as feed_media
+from app.web.feed import images as feed_images
 
 BLUEPRINTS = (
     api_presets.bp,
@@ -34,7 +34,7 @@ BLUEPRINTS = (
     webhooks.bp,
     health.bp,
     feed_gallery.bp,
-    feed_media.bp,
+    feed_images.bp,
 )
 
 
@@ -79,5 +79,5 @@ def limit_the_feed(app: Flask) -> None:
     """The feed and its images are open to the consumer app (or anyone): each has its own limit per client
     address (GALLERY_FEED_LIMITS), with a 429 that names the feed and when to come back."""
     limiter, limits = app.extensions[throttle.EXTENSION], services_of(app).settings.gallery_feed_limits
-    for blueprint in (feed_gallery.bp, feed_media.bp):
+    for blueprint in (feed_gallery.bp, feed_images.bp):
         limiter.limit(limits)(blueprint)

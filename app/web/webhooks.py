@@ -17,7 +17,7 @@ from replicate.exceptions import ReplicateError
 
 from app.core.safe_json import JSONInputError, loads_checked
 from app.providers.replicate.readings import FINISHED
-from app.providers.replicate.webhooks import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
+from app.providers.replicate.signatures import WEBHOOK_HEADERS, WebhookRefused, verify_webhook
 from app.web.context import services
 from app.web.errors import unavailable
 

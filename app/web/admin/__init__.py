@@ -7,11 +7,11 @@
   the gallery part of the preset page (curated order, filters, pages)
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_regenerate`: regenerate one example from its card
-- `views_jobs`: jobs list, job page, cancel and retry; `progress` the live progress fragment they poll
+- `views_jobs`: jobs list, job page, cancel and retry; `progress_fragment` the live progress they poll
 - `views_analytics`: which models, providers and presets give the best examples (charts from
   `analytics_charts`, tables and CSV from `analytics_tables`)
 
-Presenters shared by several views live in `common`, `progress` and `kept_html`, never in a views module.
+Presenters shared by several views live in `common`, `progress_fragment` and `kept_html`, never in a views module.
 """
 
 from __future__ import annotations

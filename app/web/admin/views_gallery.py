@@ -16,7 +16,7 @@ from app.pool.release import release_one_model, release_unless_held
 from app.pool.selection import clear_usage, lock_preset
 from app.storage.sizes import delete_sizes
 from app.web.admin.common import fragment, gallery_count, get_preset, is_htmx, model_pool, services
-from app.web.admin.progress import queued_fragment
+from app.web.admin.progress_fragment import queued_fragment
 
 bp = Blueprint("admin_gallery", __name__, url_prefix="/admin")
 

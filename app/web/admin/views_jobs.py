@@ -1,4 +1,4 @@
-"""Jobs: the recent jobs, one job's per-model outcome, and the route of the live progress fragment (`progress`
+"""Jobs: the recent jobs, one job's per-model outcome, and the route of the live progress fragment (`progress_fragment`
 renders it), cancel and retry."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from app.web.admin.common import (
     services,
     worker_missing,
 )
-from app.web.admin.progress import (
+from app.web.admin.progress_fragment import (
     STOP_POLLING,
     VIEWS,
     progress_from_job,

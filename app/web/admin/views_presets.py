@@ -37,7 +37,7 @@ from app.web.admin.common import (
 )
 from app.web.admin.gallery_section import wants_section
 from app.web.admin.kept_html import kept_gallery_section
-from app.web.admin.progress import progress_from_job, progress_from_record, read_record, render_progress
+from app.web.admin.progress_fragment import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 

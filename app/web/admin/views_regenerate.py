@@ -13,7 +13,7 @@ from app.core.database import db
 from app.core.errors import GenerationError
 from app.jobs.regenerate import regeneration_message, request_regeneration
 from app.web.admin.common import fragment, is_htmx, services
-from app.web.admin.progress import queued_fragment
+from app.web.admin.progress_fragment import queued_fragment
 
 bp = Blueprint("admin_regenerate", __name__, url_prefix="/admin")
 

@@ -1,5 +1,5 @@
 """The gallery feed's image links: signed, expiring `/feed-media/<key>` links to local storage (served by
-`feed.media`), or the storage's own absolute URL (S3, public or presigned for an hour at most).
+`feed.images`), or the storage's own absolute URL (S3, public or presigned for an hour at most).
 
 A link is `/feed-media/<key>?example=<id>&expires=<unix time>&signature=<HMAC-SHA256 of key and expiry>`. The
 HMAC key is derived from SECRET_KEY for this use alone, so a signature made here is worth nothing to sessions
