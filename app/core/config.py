@@ -64,7 +64,7 @@ class Settings:
     trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
     login_limits_account: str = "5 per minute; 10 per 15 minutes; 20 per day"
     login_limits_address: str = "30 per minute; 100 per hour"
-    # webhooks (issue #11): where Replicate can reach us, the signing secret if not fetched, the fallback poll
+    # webhooks: where Replicate can reach us, the signing secret if not fetched, the fallback poll
     public_base_url: str | None = None
     webhook_secret: str | None = None
     webhook_fallback_poll: float = 30.0

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Likely durations (seconds from create to completion) before there is history: the 5th and
-# 95th percentile we expect. nano-banana's is the 8 ± 4 s that issue #10 reports; the others are
+# 95th percentile we expect. nano-banana's is the 8 ± 4 s it takes in practice; the others are
 # guesses. Replaced as soon as 5 predictions of the provider have finished (and checked against
 # the first one that succeeds, by the scout).
 PRIORS: dict[str, tuple[float, float]] = {

@@ -130,7 +130,7 @@ def change_password():
             ended = revoke_user_sessions(user.id, keep=session.row_id)
             record(g.actor, "user.change-password", user.email, f"{ended} other sessions ended")
             db.session.commit()
-            sign_in(user)  # this session goes on, under a new token (the password's stamp changed)
+            sign_in(user)  # the admin stays signed in here, under a new token (the password's stamp changed)
             log.info("password changed: %s (%d other sessions ended)", user.email, ended)
             flash(f"Your password is changed; {ended} other sessions are signed out.", "info")
             return redirect(next_url, 303)
