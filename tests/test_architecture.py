@@ -127,6 +127,10 @@ def test_no_module_class_or_function_is_too_long_to_read():
     assert oversized() == []
 
 
+def test_the_fake_replicate_server_keeps_the_same_sizes_as_app():
+    assert oversized(APP.parent / "tests" / "replicate_server") == []
+
+
 def test_the_size_check_can_fail(tmp_path):
     root = tmp_path / "app"
     root.mkdir()
