@@ -8,6 +8,10 @@ import ast
 import tomllib
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # needs no service: the fast tier (make test-fast)
+
 APP = Path(__file__).resolve().parent.parent / "app"
 
 PYPROJECT = APP.parent / "pyproject.toml"
