@@ -10,7 +10,7 @@ import pytest
 
 from app.spend.ledger import money, spend_text
 from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
-from tests.test_admin_views import count_queries
+from tests.helpers import count_queries
 
 
 @pytest.mark.fast
