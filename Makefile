@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test bench lint format install install-test install-lint
+.PHONY: run test test-fast bench lint format install install-test install-lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: install
 ## test: the whole suite against the local PostgreSQL and Redis (see .ci/run to start them)
 test: install-test
 	$(BIN)/python -m pytest
+
+## test-fast: only the tests that need no service (marked `fast`), in seconds; `make test` runs them too
+test-fast: install-test
+	$(BIN)/python -m pytest -m fast -q
 
 ## bench: the benchmarks (not part of the test run); each prints a table
 bench: install-test

@@ -253,3 +253,14 @@ def admin_client(admin_app):
 
 
 from tests.moto_s3 import moto_s3  # noqa: E402,F401 (the S3 tests' moto server, a session fixture)
+
+# What the fast tier (`make test-fast`, the `fast` marker) must not touch: it runs with them unreachable.
+SERVICE_FIXTURES = frozenset({"pg_database", "redis_client", "replicate_server", "moto_s3", "browser", "page"})
+
+
+def pytest_collection_modifyitems(items):
+    """A test marked fast that asks for a service is a mistake in the marking, refused before anything runs."""
+    for item in items:
+        used = SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if used and item.get_closest_marker("fast"):
+            raise pytest.UsageError(f"{item.nodeid} is marked fast but needs {', '.join(sorted(used))}")

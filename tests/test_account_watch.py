@@ -101,12 +101,14 @@ def test_reading_one_by_one_stays_available(replicate_server, tmp_path):
     assert by_endpoint.get("predictions.list", 0) == 0 and by_endpoint["predictions.get"] >= 1
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("value", "expected"), [("", True), ("1", True), ("0", False)])
 def test_the_setting(value, expected, tmp_path):
     settings = load_settings({"REPLICATE_READ_BY_LIST": value, "INSTANCE_PATH": str(tmp_path)})
     assert settings.read_by_list is expected
 
 
+@pytest.mark.fast
 def test_a_bad_setting_is_refused_with_its_name():
     with pytest.raises(ConfigError, match="REPLICATE_READ_BY_LIST"):
         load_settings({"REPLICATE_READ_BY_LIST": "yes"})

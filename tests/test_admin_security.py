@@ -82,6 +82,7 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
     assert response.headers["HX-Redirect"].startswith("/admin/login")
 
 
+@pytest.mark.fast
 def test_the_url_map_walk_covers_admin_api_and_media_routes():
     endpoints = {p.values[0] for p in RULES}
     assert {

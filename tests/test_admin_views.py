@@ -3,37 +3,17 @@ the gallery's paging, the worker notice, presets, usage, examples, and the users
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
+from tests.helpers import count_queries, htmx
 from tests.test_gallery_curation import seed
-
-
-@contextlib.contextmanager
-def count_queries(app):
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
-def htmx(client, **extra):
-    return {"HX-Request": "true", "X-CSRFToken": client.csrf, **extra}
 
 
 def generate_url(preset_id: str) -> str:

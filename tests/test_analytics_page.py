@@ -15,7 +15,7 @@ from app.core.database import db
 from app.models import Preset, utcnow
 from tests.analytics_seed import seed_history
 from tests.conftest import auth_headers
-from tests.test_admin_views import count_queries
+from tests.helpers import count_queries
 from tests.test_analytics import QUERY, signed_in
 
 

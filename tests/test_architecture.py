@@ -8,6 +8,10 @@ import ast
 import tomllib
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # needs no service: the fast tier (make test-fast)
+
 APP = Path(__file__).resolve().parent.parent / "app"
 
 PYPROJECT = APP.parent / "pyproject.toml"
@@ -125,6 +129,10 @@ def oversized(root: Path = APP) -> list[str]:
 
 def test_no_module_class_or_function_is_too_long_to_read():
     assert oversized() == []
+
+
+def test_the_fake_replicate_server_keeps_the_same_sizes_as_app():
+    assert oversized(APP.parent / "tests" / "replicate_server") == []
 
 
 def test_the_size_check_can_fail(tmp_path):

@@ -40,6 +40,7 @@ def test_a_corrupted_models_file_names_the_bad_entry(make_app, tmp_path, mutate,
         load_registry_file(path)
 
 
+@pytest.mark.fast
 def test_registry_reloads_when_the_file_changes(tmp_path):
     data = json.loads(open("models.json").read())
     path = tmp_path / "models.json"

@@ -21,6 +21,7 @@ PRODUCTION = {
 }
 
 
+@pytest.mark.fast
 def test_a_complete_production_environment_loads(tmp_path):
     settings = load_settings({**PRODUCTION, "INSTANCE_PATH": str(tmp_path)})
     assert settings.generation_mode == "replicate" and not settings.offline
@@ -28,6 +29,7 @@ def test_a_complete_production_environment_loads(tmp_path):
     assert settings.secure_cookies
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "change, variable",
     [
@@ -52,12 +54,14 @@ def test_production_names_the_bad_variable(tmp_path, change, variable):
         load_settings(environ)
 
 
+@pytest.mark.fast
 def test_the_seed_queue_variable_is_accepted(tmp_path):
     environ = {**PRODUCTION, "INSTANCE_PATH": str(tmp_path), "GENERATE_QUEUE": "redis://queue:6379/1"}
     del environ["REDIS_URL"]
     assert load_settings(environ).redis_url == "redis://queue:6379/1"
 
 
+@pytest.mark.fast
 def test_development_needs_no_configuration_and_keeps_its_secrets(tmp_path, capsys):
     first = load_settings({"INSTANCE_PATH": str(tmp_path)})
     assert "ADMIN_API_TOKEN=" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from app.accounts.audit import AuditEvent
 from app.core.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
+from tests.helpers import htmx
 
 
 def usage_of(app, preset_id) -> dict[str, str]:
@@ -227,8 +228,6 @@ def test_eight_free_and_twelve_reserved_makes_the_eight_with_a_warning_naming_th
 
 
 # -- the admin pages (Flask's test client; Chromium in tests/browser/test_curation_pages.py) ---------
-def htmx(client):
-    return {"HX-Request": "true", "X-CSRFToken": client.csrf}
 
 
 def test_the_pool_lists_each_model_with_its_state_and_the_form_generates_the_ticked_ones(admin_client):

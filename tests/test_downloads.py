@@ -401,6 +401,7 @@ def test_non_string_url_is_refused(downloader):
         downloader.download(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.fast
 def test_https_host_resolving_to_loopback_or_private_is_refused(work_dir, monkeypatch):
     spy = ConnectSpy(monkeypatch)
     dns = FakeDNS(
@@ -426,12 +427,14 @@ def test_https_host_resolving_to_loopback_or_private_is_refused(work_dir, monkey
     assert leftovers(work_dir) == []
 
 
+@pytest.mark.fast
 def test_unresolvable_host_is_a_transient_failure(work_dir):
     downloader = SafeDownloader(None, resolver=FakeDNS({}), temp_dir=work_dir)
     with pytest.raises(DownloadFailed, match="cannot resolve"):
         downloader.download("https://replicate.delivery/out.png")
 
 
+@pytest.mark.fast
 def test_address_policy():
     import ipaddress
 
@@ -578,6 +581,7 @@ def test_overall_deadline_stops_a_slow_drip(replicate, work_dir):
     assert leftovers(work_dir) == []
 
 
+@pytest.mark.fast
 def test_connection_refused_is_a_transient_failure(work_dir):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from app.gallery_versions import touch_everywhere
 from app.models import GalleryExample, Job, utcnow
 from app.services import services_of
 from tests.conftest import create_preset
-from tests.test_admin_views import count_queries
+from tests.helpers import count_queries
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import free_port, wait_for_http
 from tests.open_files import deleted_files_held
-from tests.test_first_run import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_DELAY = 4  # seconds each placeholder takes, as a prediction would

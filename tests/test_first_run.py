@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from app import create_app
 from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import base_env
+from tests.helpers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clean_env(**extra) -> dict:
@@ -42,18 +36,6 @@ def clean_env(**extra) -> dict:
         if k in os.environ
     }
     return {**keep, **extra}
-
-
-def wait_for_http(url: str, deadline: float) -> int:
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in time")
 
 
 def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):

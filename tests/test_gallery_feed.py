@@ -452,6 +452,7 @@ def test_the_feed_has_its_own_rate_limit_and_says_when_to_come_back(make_app):
 # --- configuration -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "change, loads",
     [
@@ -475,6 +476,7 @@ def test_production_refuses_a_feed_neither_guarded_nor_public(tmp_path, change, 
         load_settings(environ)
 
 
+@pytest.mark.fast
 def test_the_examples_rows_all_count_in_the_etag():
     """Every column of an example is in its ETag fingerprint (a column added later is too)."""
     example = GalleryExample(id="x", preset_id="p", model_id="m", state="approved", position=3, image_path="k.png")

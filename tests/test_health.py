@@ -9,7 +9,6 @@ that cannot exist, a models.json in a temporary folder)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -30,17 +29,11 @@ from app.models import Job, utcnow
 from app.services import CONSUMER_COMMAND
 from app.tasks import enqueue_job
 from tests.conftest import API_TOKEN, REDIS_TEST_URL, base_env, create_admin, create_preset, post_generate, sign_in
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 READINESS = ["database", "migrations", "progress store", "redis", "registry", "storage"]
 DB_PASSWORD, REDIS_PASSWORD = "db-pass-6f1c2a", "redis-pass-93be7d"
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def beat(app) -> None:
@@ -85,7 +78,7 @@ def test_healthz_answers_without_sign_in_or_the_database(make_app, built):
     client.get("/admin/presets")
     assert statements, "the listener sees the queries a page makes"
 
-    down = built(DATABASE_URL=f"postgresql://pixel:{DB_PASSWORD}@127.0.0.1:{closed_port()}/pixel")
+    down = built(DATABASE_URL=f"postgresql://pixel:{DB_PASSWORD}@127.0.0.1:{free_port()}/pixel")
     assert down.test_client().get("/healthz").status_code == 200
 
 
@@ -110,7 +103,7 @@ def test_readyz_when_everything_is_up(make_app):
 
 def database_down(make_app, built, tmp_path):
     return built(
-        DATABASE_URL=f"postgresql://pixel:{DB_PASSWORD}@127.0.0.1:{closed_port()}/pixel", REDIS_URL=REDIS_TEST_URL
+        DATABASE_URL=f"postgresql://pixel:{DB_PASSWORD}@127.0.0.1:{free_port()}/pixel", REDIS_URL=REDIS_TEST_URL
     )
 
 
@@ -123,7 +116,7 @@ def migrations_behind(make_app, built, tmp_path):
 
 
 def redis_down(make_app, built, tmp_path):
-    return make_app(queue=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{closed_port()}/0")
+    return make_app(queue=f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0")
 
 
 def storage_unwritable(make_app, built, tmp_path):

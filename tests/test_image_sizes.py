@@ -38,6 +38,7 @@ def sideways_jpeg(size=(1600, 1200)) -> bytes:
 
 
 # -- making the sizes -------------------------------------------------------------------------------------
+@pytest.mark.fast
 def test_sizes_of_a_photo_are_webps_of_320_and_1024_next_to_the_original(tmp_path):
     storage = MediaStorage(tmp_path)
     key = "examples/p1/j1/male_01-0.png"
@@ -54,6 +55,7 @@ def test_sizes_of_a_photo_are_webps_of_320_and_1024_next_to_the_original(tmp_pat
     assert storage.path_for(made.thumb_key).stat().st_size < 40_000
 
 
+@pytest.mark.fast
 def test_sizes_are_upright_by_exif_and_a_small_image_is_not_enlarged():
     medium, thumb = resized_webps(io.BytesIO(sideways_jpeg()), (THUMB, MEDIUM))  # largest first, whatever the order
     assert (medium.width, medium.height, thumb.width, thumb.height) == (768, 1024, 240, 320)
@@ -67,6 +69,7 @@ def test_sizes_are_upright_by_exif_and_a_small_image_is_not_enlarged():
         assert image.mode == "RGBA", "transparency is kept"
 
 
+@pytest.mark.fast
 def test_decompression_bombs_and_broken_or_foreign_files_are_refused():
     bomb = io.BytesIO()
     Image.new("L", (5000, 5000)).save(bomb, "PNG")  # 25 MP: tiny as a file, 25 MB decoded
@@ -81,6 +84,7 @@ def test_decompression_bombs_and_broken_or_foreign_files_are_refused():
         resized_webps(io.BytesIO(gif.getvalue()), (MEDIUM, THUMB))
 
 
+@pytest.mark.fast
 def test_at_most_two_resizes_run_at_once_on_the_image_threads(monkeypatch):
     """Whoever asks (here 8 threads at once), resizes run two at a time on the process's image threads."""
     running, most, lock, threads_used = [0], [0], threading.Lock(), set()

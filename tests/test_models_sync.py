@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from app.core.database import db
 from app.models import PresetModelUsage
 from app.pool.registry import load_registry_file, parse_registry
@@ -126,6 +128,7 @@ def test_an_empty_prefix_or_a_missing_bucket_writes_nothing(make_app, moto_s3, t
     assert models.read_bytes() == before
 
 
+@pytest.mark.fast
 def test_the_loader_accepts_retired_and_refuses_a_retired_that_is_not_a_boolean():
     entry = {"id": "male_01", "gender": "male", "s3Url": "https://b.example.com/m.png"}
     registry = parse_registry({"male": [entry | {"retired": True}], "female": []})

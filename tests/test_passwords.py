@@ -15,6 +15,7 @@ from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, auth_headers, create_adm
 NEW_PASSWORD = "plum orchard at dusk"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "password, reason",
     [
@@ -36,6 +37,7 @@ def test_weak_passwords_are_refused_with_the_reason(password, reason):
     assert problem is not None and reason in problem, problem
 
 
+@pytest.mark.fast
 def test_good_passwords_pass_the_rule():
     for password in (ADMIN_PASSWORD, NEW_PASSWORD, "x7#Qm!v2Lp9@", "Tr0ub4dor&3xyz"):
         assert password_problem(password, ADMIN_EMAIL) is None, password

@@ -100,12 +100,14 @@ def test_the_preset_form_shows_the_schemas_choices(admin_client):
     assert "Aspect ratio for the generated image" in html  # descriptions as help text
 
 
+@pytest.mark.fast
 def test_the_defaults_of_each_provider_fit_its_schema():
     for provider in PROVIDERS.values():
         settable = {k: v for k, v in provider.defaults.items() if k not in provider.managed}
         assert provider.settings_problems(settable) == [], provider.name
 
 
+@pytest.mark.fast
 def test_the_snapshots_record_source_and_date_and_match_the_servers_copies():
     """The app's snapshot and the test server's own copy are separate files; this catches them drifting apart."""
     with ReplicateServer() as server:

@@ -9,6 +9,7 @@ from app.jobs.account_limits import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCre
 from tests.replicate_server import busiest_window
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("per_minute", [60, 600, 1200, 5])
 def test_no_60_s_window_of_booked_times_exceeds_the_limit_even_with_late_arrivals(per_minute):
     """Simulated: 3 × the limit booked at once; each create may arrive up to the margin late."""
@@ -65,6 +66,7 @@ def test_waiting_workers_sleep_until_their_own_time_and_stop_when_told(redis_cli
     assert limiter.acquire(stop) is False
 
 
+@pytest.mark.fast
 def test_the_local_limiter_books_the_same_way():
     limiter = LocalCreateLimiter(per_minute=60)
     waits = [limiter.book() for _ in range(21)]

@@ -30,6 +30,7 @@ def reads_until(plan, end: float) -> list[float]:
     return times
 
 
+@pytest.mark.fast
 def test_with_history_the_first_read_comes_near_the_likely_end_then_short_steps():
     planner = Planner(min_step=0.2)
     history = [4 + 8 * n / 49 for n in range(50)]  # 4 … 12 s
@@ -44,6 +45,7 @@ def test_with_history_the_first_read_comes_near_the_likely_end_then_short_steps(
     assert times[-1] - 12.0 <= step
 
 
+@pytest.mark.fast
 def test_a_fast_provider_is_read_at_short_steps_and_a_stuck_prediction_less_and_less_often():
     plan = Planner(min_step=0.2).plan("NANO_BANANA", [2.0 + 0.01 * n for n in range(20)])
     assert reads_until(plan, 2.3) == pytest.approx([2.2, 2.4])
@@ -52,6 +54,7 @@ def test_a_fast_provider_is_read_at_short_steps_and_a_stuck_prediction_less_and_
     assert late and min(late) >= 5.0 - 1e-9 and len(times) < 80
 
 
+@pytest.mark.fast
 def test_without_history_one_scout_checks_the_default_and_a_fast_first_result_replaces_it():
     planner = Planner(min_step=0.2)
     scout, waiting = planner.plan("NANO_BANANA"), planner.plan("NANO_BANANA")
@@ -63,6 +66,7 @@ def test_without_history_one_scout_checks_the_default_and_a_fast_first_result_re
     assert planner.plan("NANO_BANANA").next_read(None) < 2.5
 
 
+@pytest.mark.fast
 def test_the_scout_stops_scouting_once_it_outlives_the_defaults_earliest_end():
     planner = Planner(min_step=0.2)
     scout = planner.plan("NANO_BANANA")
@@ -74,6 +78,7 @@ def test_the_scout_stops_scouting_once_it_outlives_the_defaults_earliest_end():
     assert all(b - a >= 1.5 - 1e-9 for a, b in zip(later, later[1:], strict=False)), "then an ordinary plan"
 
 
+@pytest.mark.fast
 def test_a_first_result_inside_the_default_keeps_it():
     planner = Planner(min_step=0.2)
     planner.plan("NANO_BANANA").next_read(None)  # the scout

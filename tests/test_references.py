@@ -165,6 +165,7 @@ def test_an_invalid_registry_is_a_clear_error(make_app, tmp_path):
     assert result.exit_code == 1 and "it must be an https:// URL" in result.output
 
 
+@pytest.mark.fast
 def test_thumbnails_refuse_images_over_the_pixel_limit(tmp_path):
     path = tmp_path / "big.png"
     path.write_bytes(image_bytes("PNG", (400, 300)))

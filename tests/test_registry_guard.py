@@ -99,6 +99,7 @@ def cli_env(tmp_path: Path, pg_database: str, models_file: Path) -> dict:
 # -- refusing to start --------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("kind", list(BROKEN))
 def test_create_app_refuses_a_broken_file_naming_it_and_the_problem(tmp_path, models_file, kind):
     breaks, problem = BROKEN[kind]
@@ -112,6 +113,7 @@ def test_create_app_refuses_a_broken_file_naming_it_and_the_problem(tmp_path, mo
     assert f"Cannot start the web app: the models file {models_file} is broken:" in refusal and problem in refusal
 
 
+@pytest.mark.fast
 def test_a_schema_check_names_every_problem_at_once(tmp_path, models_file):
     data = seed_copy()
     data["male"][3]["s3Url"] = "http://insecure.example/x.png"

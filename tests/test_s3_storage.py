@@ -274,6 +274,7 @@ def test_a_missing_bucket_is_a_storage_error_and_readyz_names_it(make_app, moto_
     assert moto_s3.env()["AWS_SECRET_ACCESS_KEY"] not in check.cause + answer.get_data(as_text=True)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "env, named",
     [

@@ -1,7 +1,6 @@
 """Redis or the database unreachable when a job is requested: 503 with a message, nothing half-written."""
 
 import shutil
-import socket
 import subprocess
 import time
 
@@ -11,14 +10,9 @@ import redis as redis_lib
 from app.core.database import db
 from app.models import Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
+from tests.helpers import free_port
 from tests.live_stack import isolated_queue
 from tests.tcp_proxy import TcpProxy
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateRedis:

@@ -19,6 +19,7 @@ PRICES = SimpleNamespace(
 )
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "provider, succeeded, offline, predict_time, amount, basis",
     [

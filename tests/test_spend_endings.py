@@ -185,6 +185,7 @@ def test_an_output_that_cannot_be_kept_still_costs_its_price(make_app, immediate
     assert reserved_now(app) == "0"
 
 
+@pytest.mark.fast
 def test_a_prediction_canceled_at_its_deadline_costs_what_the_cancels_answer_says():
     ran = Reading("canceled", error="prediction was canceled", predict_time=12.5)
     assert past_deadline(ran, "too late").predict_time == 12.5

@@ -10,9 +10,10 @@ import pytest
 
 from app.spend.ledger import money, spend_text
 from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
-from tests.test_admin_views import count_queries
+from tests.helpers import count_queries
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "amount, text",
     [("0.78", "$0.78"), ("0.22", "$0.22"), ("1234.5", "$1,234.50"), ("0.039", "$0.039"), ("0.0093", "$0.0093")]
@@ -22,6 +23,7 @@ def test_money_is_written_one_way(amount, text):
     assert money(Decimal(amount)) == text == money(amount)
 
 
+@pytest.mark.fast
 def test_a_jobs_spend_says_offline_or_nothing_yet():
     assert spend_text(Decimal("0.78")) == "$0.78"
     assert spend_text(None) == "—"

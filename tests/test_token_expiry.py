@@ -64,6 +64,7 @@ def test_a_bad_expiry_is_refused_with_what_is_accepted_and_nothing_is_created(ma
         assert db.session.scalars(select(ApiToken)).all() == []
 
 
+@pytest.mark.fast
 def test_lifetimes_are_hours_days_or_weeks():
     from app.accounts.tokens import TokenError, parse_lifetime
 

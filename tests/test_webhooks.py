@@ -364,6 +364,7 @@ def test_with_the_embedded_store_locked_or_damaged_a_delivery_gets_503_with_retr
 
 
 # --------------------------------------------------------------------------- the embedded store
+@pytest.mark.fast
 def test_the_embedded_store_records_once_and_wakes_a_waiter(tmp_path):
     store = SqliteCompletions(tmp_path / "progress.sqlite3")
     other_process = SqliteCompletions(tmp_path / "progress.sqlite3")
@@ -385,6 +386,7 @@ def test_the_embedded_store_records_once_and_wakes_a_waiter(tmp_path):
 
 
 # --------------------------------------------------------------------------- configuration
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "env, message",
     [
@@ -398,6 +400,7 @@ def test_webhook_settings_are_refused_by_name(tmp_path, env, message):
         load_settings(base_env(tmp_path, **env))
 
 
+@pytest.mark.fast
 def test_the_webhook_url_is_the_public_base_url_plus_the_hook_path(tmp_path):
     settings = load_settings(base_env(tmp_path, PUBLIC_BASE_URL="https://admin.example.com/"))
     assert settings.webhook_url == "https://admin.example.com/hooks/replicate"

@@ -411,7 +411,7 @@ def render_markdown(data: dict) -> str:
         f"Python {m['python']}, {m['postgres']}, {m['redis']}  ",
         f"Command: `{data['command']}`  ",
         "Everything on one machine: PostgreSQL, Redis, `huey_consumer -w 4 -k thread` processes and the "
-        "Replicate-compatible test server (`tests/replicate_server.py`, in the benchmark process).",
+        "Replicate-compatible test server (`tests/replicate_server/`, in the benchmark process).",
         "",
     ]
 

@@ -11,7 +11,7 @@ from app.core.database import db
 from app.models import utcnow
 from tests.benchmarks.helpers import Report, fmt, median, percentile
 from tests.conftest import create_admin, sign_in
-from tests.test_admin_views import count_queries
+from tests.helpers import count_queries
 
 PROVIDERS = ("NANO_BANANA", "FLUX_KONTEXT", "FLUX_PRO", "STABLE_DIFFUSION")
 STATES = ("unreviewed", "approved", "featured", "rejected")

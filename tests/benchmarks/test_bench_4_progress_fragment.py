@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,6 +27,7 @@ from tests.conftest import (
     post_generate,
     sign_in,
 )
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(os.sys.executable).parent / "gunicorn"
@@ -35,12 +35,6 @@ WRK = shutil.which("wrk")
 DURATION, CONNECTIONS, THREADS, ROUNDS = 10, 16, 2, 3
 IN_PROCESS = 500
 EXAMPLES_SO_FAR = 8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

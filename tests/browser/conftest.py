@@ -4,6 +4,7 @@ thread, a real `huey_consumer` process, the Replicate-compatible server, and hea
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.live_stack import Consumer, isolated_queue
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
