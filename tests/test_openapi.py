@@ -240,3 +240,12 @@ def test_the_admin_reference_page_lists_every_operation(admin_client):
 
 def test_auth_headers_helper_is_the_token_the_walk_sends():
     assert auth_headers()["Authorization"] == f"Bearer {API_TOKEN}"
+
+
+@pytest.mark.parametrize("settings", [False, [], "aspect_ratio=3:4", 0])
+def test_settings_that_are_not_an_object_are_a_400(contract_app, settings):
+    """Schemathesis's first finding: `"settings": false` was a 500 (and `[]` was stored as {})."""
+    api = ContractClient(contract_app, document())
+    body = {"name": "Odd settings", "prompt": "p", "provider": "FLUX_PRO", "settings": settings}
+    response = api.open("POST", "/api/admin/presets", json=body)
+    assert response.status_code == 400 and "settings must be a JSON object" in response.get_json()["error"]
