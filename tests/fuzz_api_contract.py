@@ -122,6 +122,8 @@ def test_schemathesis_finds_nothing(stack, tmp_path):
         "--max-examples", str(EXAMPLES), "--max-time", str(SECONDS), "--seed", str(seed), "--workers", "1",
         "--request-timeout", "20", "--no-color",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS + 300)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=SECONDS + 300, cwd=tmp_path
+    )  # its cache too
     print(result.stdout[-20000:], result.stderr[-5000:], sep="\n")
     assert result.returncode == 0, f"schemathesis found problems (seed {seed}): see the output above"
