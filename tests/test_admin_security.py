@@ -24,7 +24,15 @@ from tests.conftest import (
     sign_in,
 )
 
-OPEN_ENDPOINTS = {"static", "admin_auth.login", "admin_auth.root", "health.healthz", "health.readyz", "favicon"}
+OPEN_ENDPOINTS = {
+    "static",
+    "admin_auth.login",
+    "admin_auth.root",
+    "health.healthz",
+    "health.readyz",
+    "favicon",
+    "openapi.openapi_json",  # the API's contract: it holds no secret
+}
 SIGNED_ENDPOINTS = {"webhooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 # the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
 FEED_ENDPOINTS = {"feed_gallery.preset_gallery": 401, "feed_media.feed_media": 403}

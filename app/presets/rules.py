@@ -67,6 +67,8 @@ def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
         raise PresetError(f"provider must be one of {', '.join(PROVIDERS)}.")
     provider = get_provider(provider_name)
     settings = body.get("settings", preset.settings if provider_name == preset.provider else None)
+    if settings is not None and not isinstance(settings, dict):
+        raise PresetError('settings must be a JSON object of the model\'s inputs, e.g. {"aspect_ratio": "3:4"}.')
     try:
         cleaned = provider.validate_settings(settings)
     except ValueError as exc:

@@ -3,6 +3,7 @@
 - `api/`: the JSON API under /api/admin (`presets`, `jobs`, `gallery`, `regenerate`, `reports`)
 - `admin/`: the admin pages
 - `feed/`: the consumer app's gallery feed (`gallery`) and its images (`images`, signed links from `links`)
+- `openapi/`: the API's contract (OpenAPI 3.1), served at /api/openapi.json and as the admin's reference page
 - `media`: stored images for the admin; `webhooks`: Replicate's signed webhooks; `health`: /healthz and /readyz
 
 and what every request goes through: who may call (`auth`, `sessions`, `throttle`), refused input (`inputs`)
@@ -23,6 +24,7 @@ from app.web.api import regenerate as api_regenerate
 from app.web.api import reports as api_reports
 from app.web.feed import gallery as feed_gallery
 from app.web.feed import images as feed_images
+from app.web.openapi import bp as openapi_bp
 
 BLUEPRINTS = (
     api_presets.bp,
@@ -35,6 +37,7 @@ BLUEPRINTS = (
     health.bp,
     feed_gallery.bp,
     feed_images.bp,
+    openapi_bp,
 )
 
 
