@@ -25,7 +25,7 @@ from tests.helpers import free_port, wait_for_http
 from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_DELAY = 4  # seconds each placeholder takes, as a prediction would
+OFFLINE_DELAY = 6  # seconds each placeholder takes, as a prediction would: the wait, not the drawing, dominates
 DAMAGE = re.compile(r"disk I/O error|malformed|not a database|database is locked", re.IGNORECASE)
 SLOWDOWN = 1.5
 
