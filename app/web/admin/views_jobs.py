@@ -9,12 +9,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
-from app.jobs.recovery import request_cancel
+from app.jobs.cancel import cancel_job
 from app.jobs.submit import request_retry_of_failed
-from app.models import Job, JobStatus, Preset, SpendEntry, iso, utcnow
+from app.models import Job, Preset, SpendEntry, iso, utcnow
 from app.providers.catalog import PROVIDERS
 from app.spend import ledger
 from app.web.admin.common import (
@@ -66,19 +65,10 @@ def back_to(job_id: str):
 def cancel(job_id: str):
     """Same operation as POST /api/admin/jobs/<id>/cancel."""
     try:
-        outcome = request_cancel(services(), job_id)
+        flash(cancel_job(services(), job_id, g.actor).message, "success")
     except CancelError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return back_to(job_id)
-    record(g.actor, "job.cancel", f"job {job_id}")
-    db.session.commit()
-    flash(
-        "Job canceled."
-        if outcome == JobStatus.CANCELED
-        else "Cancel requested: the worker is canceling the predictions in flight.",
-        "success",
-    )
     return back_to(job_id)
 
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from app.accounts.audit import record
-from app.core.database import db
+from app.jobs import cancel
 from app.jobs.reading import job_json
-from app.jobs.recovery import request_cancel
 from app.jobs.submit import request_retry_of_failed
-from app.models import JOB_FINAL, JobStatus
+from app.models import JOB_FINAL
 from app.spend import ledger
 from app.web.api.common import api_blueprint
 from app.web.auth import admin_required
@@ -33,11 +31,8 @@ def get_job(job_id: str):
 @bp.post("/jobs/<id:job_id>/cancel")
 @admin_required
 def cancel_job(job_id: str):
-    outcome = request_cancel(services(), job_id)  # an AppError is answered by the app's error handler
-    record(g.actor, "job.cancel", f"job {job_id}")
-    db.session.commit()
-    message = "Job canceled." if outcome == JobStatus.CANCELED else "Cancel requested; the worker is stopping the job."
-    return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
+    canceled = cancel.cancel_job(services(), job_id, g.actor)  # an AppError is answered by the app's handler
+    return jsonify(success=True, jobId=job_id, status=canceled.status, message=canceled.message), 202
 
 
 @bp.post("/jobs/<id:job_id>/retry")
