@@ -23,7 +23,7 @@ presets_cli = AppGroup("presets", help="Create and list presets.")
 @click.option("--prompt", required=True)
 @click.option("--provider", default="NANO_BANANA", show_default=True)
 @click.option("--settings", "settings_json", default="{}", help="Provider settings as JSON.")
-def presets_create(name: str, prompt: str, provider: str, settings_json: str):
+def presets_create(name: str, prompt: str, provider: str, settings_json: str) -> None:
     """Create a preset."""
     try:
         settings = json.loads(settings_json)
@@ -38,7 +38,7 @@ def presets_create(name: str, prompt: str, provider: str, settings_json: str):
 
 
 @presets_cli.command("list")
-def presets_list():
+def presets_list() -> None:
     """List presets with their example counts and models used."""
     total = len(services().registry())
     counts = dict(

@@ -19,7 +19,7 @@ usage_cli = AppGroup("usage", help="Which reference models each preset has used.
 @usage_cli.command("clear")
 @click.argument("preset_ref", metavar="PRESET")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def usage_clear(preset_ref: str, yes: bool):
+def usage_clear(preset_ref: str, yes: bool) -> None:
     """Forget which models PRESET (id or name) used, so all can be selected again. Examples stay."""
     preset = find_preset(preset_ref)
     try:
@@ -37,7 +37,7 @@ def usage_clear(preset_ref: str, yes: bool):
 @usage_cli.command("release")
 @click.argument("preset_ref", metavar="PRESET")
 @click.argument("model_id", metavar="MODEL")
-def usage_release(preset_ref: str, model_id: str):
+def usage_release(preset_ref: str, model_id: str) -> None:
     """Make one model PRESET used free again (its examples stay); refused while a running job holds it."""
     preset = find_preset(preset_ref)
     try:
@@ -49,7 +49,7 @@ def usage_release(preset_ref: str, model_id: str):
 
 @usage_cli.command("show")
 @click.argument("preset_ref", metavar="PRESET")
-def usage_show(preset_ref: str):
+def usage_show(preset_ref: str) -> None:
     """List the models PRESET has used or reserved."""
     preset = find_preset(preset_ref)
     rows = db.session.scalars(

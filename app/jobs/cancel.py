@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from app.accounts.audit import record
 from app.core.database import db
+from app.jobs.needs import JobServices
 from app.jobs.recovery import request_cancel
 from app.models import JobStatus
 
@@ -17,7 +18,7 @@ class Canceled:
     message: str
 
 
-def cancel_job(services: object, job_id: str, actor: str | None) -> Canceled:
+def cancel_job(services: JobServices, job_id: str, actor: str | None) -> Canceled:
     """Cancel the job and record who did; a CancelError (404 unknown, 409 ended) changes nothing."""
     status = request_cancel(services, job_id)
     record(actor, "job.cancel", f"job {job_id}")

@@ -8,11 +8,12 @@ as done.
 from __future__ import annotations
 
 from app.core.database import db
+from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, read_record
 from app.models import Job
 
 
-def job_json(services, job_id: str) -> dict | None:
+def job_json(services: JobServices, job_id: str) -> dict | None:
     try:
         record = read_record(services.progress, job_id)
     except Exception:  # progress store down: the database still knows

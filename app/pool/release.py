@@ -14,10 +14,11 @@ from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import GenerationError
 from app.models import ITEM_OPEN, JOB_LIVE, Job, JobItem, Preset, live_job_for_preset
+from app.pool.registry import HasRegistry
 from app.pool.selection import clear_usage, holders_of, lock_preset, release_model
 
 
-def release_one_model(services, preset_id: str, model_id: str, actor: str | None) -> str:
+def release_one_model(services: HasRegistry, preset_id: str, model_id: str, actor: str | None) -> str:
     """Release `model_id` for `preset_id` and commit; returns the message to show. A GenerationError
     (404 unknown preset or model, 409 held by a live job or not used) otherwise."""
     preset = lock_preset(preset_id)

@@ -5,6 +5,7 @@ generate form (htmx gets the progress fragment, a plain form post a 303 to the j
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.core.database import db
 from app.core.errors import GenerationError
@@ -18,7 +19,7 @@ bp = Blueprint("admin_gallery", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
-def delete_example(preset_id: str, example_id: str):
+def delete_example(preset_id: str, example_id: str) -> ResponseReturnValue:
     """Delete one example, and release its model when asked (`gallery.example_delete`; its refusals, a 404 or a
     409 naming the job that holds the model, are answered by the app's error handler)."""
     and_release = request.form.get("release") == "1"
@@ -36,7 +37,7 @@ def delete_example(preset_id: str, example_id: str):
 
 
 @bp.post("/presets/<id:preset_id>/clear-usage")
-def clear_preset_usage(preset_id: str):
+def clear_preset_usage(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
     try:
         flash(release.clear_preset_usage(preset, g.actor), "success")
@@ -46,7 +47,7 @@ def clear_preset_usage(preset_id: str):
 
 
 @bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
-def release_model(preset_id: str, model_id: str):
+def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     """One used model becomes free again (asked on the page); its examples stay."""
     get_preset(preset_id)
     try:
@@ -68,7 +69,7 @@ def chosen_models(form) -> dict:
 
 
 @bp.post("/presets/<id:preset_id>/generate")
-def generate(preset_id: str):
+def generate(preset_id: str) -> ResponseReturnValue:
     """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
     htmx = is_htmx()
     try:

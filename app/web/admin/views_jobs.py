@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -39,7 +40,7 @@ RECENT_JOBS = 50
 
 
 @bp.get("/<id:job_id>/progress")
-def progress(job_id: str):
+def progress(job_id: str) -> ResponseReturnValue:
     """The polled fragment. While the job runs: the progress record only, no SQL."""
     view = request.args.get("view") or "preset"
     view = view if view in VIEWS else "preset"
@@ -62,7 +63,7 @@ def back_to(job_id: str):
 
 
 @bp.post("/<id:job_id>/cancel")
-def cancel(job_id: str):
+def cancel(job_id: str) -> ResponseReturnValue:
     """Same operation as POST /api/admin/jobs/<id>/cancel."""
     try:
         flash(cancel_job(services(), job_id, g.actor).message, "success")
@@ -73,7 +74,7 @@ def cancel(job_id: str):
 
 
 @bp.post("/<id:job_id>/retry")
-def retry(job_id: str):
+def retry(job_id: str) -> ResponseReturnValue:
     """A follow-up job for exactly the models of this job that failed."""
     try:
         queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
@@ -102,7 +103,7 @@ def account_usage() -> dict | None:
 
 
 @bp.get("")
-def jobs():
+def jobs() -> ResponseReturnValue:
     rows = db.session.scalars(
         select(Job).options(joinedload(Job.preset)).order_by(Job.created_at.desc()).limit(RECENT_JOBS)
     ).all()
@@ -120,7 +121,7 @@ def jobs():
 
 
 @bp.get("/<id:job_id>")
-def job(job_id: str):
+def job(job_id: str) -> ResponseReturnValue:
     job = db.session.get(Job, job_id)
     if job is None:
         abort(404, f"No job with id {job_id!r}: it may have been deleted with its preset.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
+from typing import Any, cast
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -64,12 +65,12 @@ def escape_like(text: str) -> str:
 # -- list ------------------------------------------------------------------------
 @bp.get("")
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("admin_presets.presets"))
 
 
 @bp.get("/presets")
-def presets():
+def presets() -> ResponseReturnValue:
     q = (request.args.get("q") or "").strip()[:200]
     query = select(Preset).order_by(func.lower(Preset.name))
     if q:
@@ -88,7 +89,7 @@ def presets():
         total_models=len(services().registry()),
         providers=PROVIDERS,
     )
-    if is_htmx() and request.htmx.target == "presets-table":
+    if is_htmx() and cast(Any, request).htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
     return render_template("admin/presets.html", **context)
 
@@ -138,14 +139,14 @@ def save_preset(preset: Preset | None) -> ResponseReturnValue:
 
 
 @bp.route("/presets/new", methods=["GET", "POST"])
-def new_preset():
+def new_preset() -> ResponseReturnValue:
     if request.method == "POST":
         return save_preset(None)
     return render_form(None, {"provider": DEFAULT_PROVIDER}, None)
 
 
 @bp.route("/presets/<id:preset_id>/edit", methods=["GET", "POST"])
-def edit_preset(preset_id: str):
+def edit_preset(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
     if request.method == "POST":
         return save_preset(preset)
@@ -165,7 +166,7 @@ def delete_preset(preset_id: str) -> ResponseReturnValue:
 
 # -- the preset page ---------------------------------------------------------------
 @bp.get("/presets/<id:preset_id>")
-def preset(preset_id: str):
+def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
     preset, spent, live, versions = preset_with_head(preset_id)
     query, error = GalleryQuery(), None

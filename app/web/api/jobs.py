@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.jobs import cancel
 from app.jobs.reading import job_json
@@ -19,7 +20,7 @@ bp = api_blueprint("api_jobs", __name__)
 
 @bp.get("/jobs/<id:job_id>")
 @admin_required
-def get_job(job_id: str):
+def get_job(job_id: str) -> ResponseReturnValue:
     data = job_json(services(), job_id)
     if data is None:
         return error_response(404, f"No job with id {job_id!r}.")
@@ -30,14 +31,14 @@ def get_job(job_id: str):
 
 @bp.post("/jobs/<id:job_id>/cancel")
 @admin_required
-def cancel_job(job_id: str):
+def cancel_job(job_id: str) -> ResponseReturnValue:
     canceled = cancel.cancel_job(services(), job_id, g.actor)  # an AppError is answered by the app's handler
     return jsonify(success=True, jobId=job_id, status=canceled.status, message=canceled.message), 202
 
 
 @bp.post("/jobs/<id:job_id>/retry")
 @admin_required
-def retry_failed(job_id: str):
+def retry_failed(job_id: str) -> ResponseReturnValue:
     queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
     body = {
         "success": True,

@@ -4,6 +4,7 @@ update and delete them, ask for a preset's examples, release one of its models."
 from __future__ import annotations
 
 from flask import g, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.core.database import db
@@ -22,7 +23,7 @@ bp = api_blueprint("api_presets", __name__)
 
 @bp.post("/presets/<id:preset_id>/generate-examples")
 @admin_required
-def generate_examples(preset_id: str):
+def generate_examples(preset_id: str) -> ResponseReturnValue:
     """Bearer or a JSON body → JSON (below). A signed-in browser's form post is the admin's own route's
     business: a 307 keeps its method and body (old pages and bookmarklets posting here still work)."""
     if g.auth == "session" and not request.is_json:
@@ -50,7 +51,7 @@ def generate_examples(preset_id: str):
 
 @bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
 @admin_required
-def release_model(preset_id: str, model_id: str):
+def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     """One used model becomes free again; its examples stay. 409 while a running job holds it."""
     message = release_one_model(services(), preset_id, model_id, g.actor)
     return jsonify(success=True, presetId=preset_id, modelId=model_id, message=message, usage=usage_counts(preset_id))
@@ -58,33 +59,33 @@ def release_model(preset_id: str, model_id: str):
 
 @bp.get("/presets")
 @admin_required
-def list_presets():
+def list_presets() -> ResponseReturnValue:
     rows = db.session.scalars(select(Preset).order_by(Preset.name)).all()
     return jsonify(presets=presets_json(rows))
 
 
 @bp.post("/presets")
 @admin_required
-def create_preset():
+def create_preset() -> ResponseReturnValue:
     preset = preset_service.create_preset(read_json_body(required=True), g.actor)
     return jsonify(preset_json(preset)), 201
 
 
 @bp.get("/presets/<id:preset_id>")
 @admin_required
-def get_preset(preset_id: str):
+def get_preset(preset_id: str) -> ResponseReturnValue:
     return jsonify(preset_json(get_preset_or_404(preset_id)))
 
 
 @bp.patch("/presets/<id:preset_id>")
 @admin_required
-def update_preset(preset_id: str):
+def update_preset(preset_id: str) -> ResponseReturnValue:
     preset = preset_service.update_preset(get_preset_or_404(preset_id), read_json_body(required=True), g.actor)
     return jsonify(preset_json(preset))
 
 
 @bp.delete("/presets/<id:preset_id>")
 @admin_required
-def delete_preset(preset_id: str):
+def delete_preset(preset_id: str) -> ResponseReturnValue:
     message = preset_service.delete_preset(get_preset_or_404(preset_id), g.actor, services().storage)
     return jsonify(success=True, message=message)
