@@ -12,13 +12,27 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, case, literal_column
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Numeric,
+    ScalarSelect,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import Grouping
 
-from app.core.database import Model
+from app.core.database import Model, db
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -294,3 +308,18 @@ class SpendEntry(Model):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 6))
     predict_time: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- a preset's live jobs: what deleting a preset or clearing its usage waits for --------------------------------
+def live_jobs(preset_id: Any) -> Select:
+    """The preset's queued or running jobs, newest first; `preset_id` a value or a column (a subquery's)."""
+    return select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc())
+
+
+def live_job_for_preset(preset_id: str) -> Job | None:
+    return db.session.scalars(live_jobs(preset_id).limit(1)).first()
+
+
+def live_job_id_column(preset_id: Any) -> ScalarSelect:
+    """The id `live_job_for_preset` finds, as a scalar subquery on `preset_id` (a column)."""
+    return live_jobs(preset_id).with_only_columns(Job.id).limit(1).scalar_subquery()

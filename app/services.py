@@ -15,7 +15,7 @@ import redis
 import replicate
 
 from app.core.config import Settings
-from app.jobs.account_limits import CREATE_BURST, READ_KEY, CreateLimiter, LocalCreateLimiter, RedisCreateLimiter
+from app.jobs.account_limits import CREATE_BURST, READ_KEY, LocalTokenBucket, RedisTokenBucket, TokenBucket
 from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.embedded_store import store_path
 from app.jobs.progress import ProgressStore, make_progress_store
@@ -53,14 +53,14 @@ def no_queue(job_id: str) -> None:
 
 
 class Services:
-    def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None):
+    def __init__(self, settings: Settings, enqueue: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.storage: Storage = make_storage(settings)
         self.registry_file = registry_file(settings.models_file)
         self.progress: ProgressStore = make_progress_store(settings.redis_url, settings.instance_path)
         self._enqueue = enqueue or no_queue
-        self._limiter: CreateLimiter | None = None
-        self._read_limiter: CreateLimiter | None = None
+        self._limiter: TokenBucket | None = None
+        self._read_limiter: TokenBucket | None = None
         self._usage: RedisApiUsage | SqliteApiUsage | None = None
         self._generators: dict[bool, Generator] = {}
         self._completions = None
@@ -144,26 +144,26 @@ class Services:
                 self._webhook_secret = fetch_webhook_secret(self.replicate_client())
             return self._webhook_secret
 
-    def create_limiter(self) -> CreateLimiter:
+    def create_limiter(self) -> TokenBucket:
         """The create-rate limit shared by every consumer (in Redis), or by this process without Redis."""
         if self._limiter is None:
             per_minute = self.settings.create_rate_per_minute
             if self.settings.redis_url:
                 client = redis.Redis.from_url(self.settings.redis_url)
-                self._limiter = RedisCreateLimiter(client, per_minute, burst=CREATE_BURST)
+                self._limiter = RedisTokenBucket(client, per_minute, burst=CREATE_BURST)
             else:
-                self._limiter = LocalCreateLimiter(per_minute, burst=CREATE_BURST)
+                self._limiter = LocalTokenBucket(per_minute, burst=CREATE_BURST)
         return self._limiter
 
-    def read_limiter(self) -> CreateLimiter:
+    def read_limiter(self) -> TokenBucket:
         """The read budget (polls, cancels: every call but create) shared by every consumer, like the create limit."""
         if self._read_limiter is None:
             per_minute = self.settings.reads_per_minute
             if self.settings.redis_url:
                 client = redis.Redis.from_url(self.settings.redis_url)
-                self._read_limiter = RedisCreateLimiter(client, per_minute, key=READ_KEY)
+                self._read_limiter = RedisTokenBucket(client, per_minute, key=READ_KEY)
             else:
-                self._read_limiter = LocalCreateLimiter(per_minute)
+                self._read_limiter = LocalTokenBucket(per_minute)
         return self._read_limiter
 
     def api_usage(self) -> RedisApiUsage | SqliteApiUsage:

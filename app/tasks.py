@@ -40,7 +40,7 @@ class QueueStorage:
     set, an embedded SQLite file in instance/ otherwise. Importing this module connects to nothing and writes
     nothing; a process that never queues or consumes never touches the queue."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str) -> None:
         self.name = name
         self._storage: BaseStorage | None = None
         self._lock = threading.Lock()
@@ -163,7 +163,7 @@ _background_started = False
 
 
 @huey.on_startup()
-def start_consumer_background():
+def start_consumer_background() -> None:
     """Once per consumer process: publish a heartbeat, and sweep for lost jobs every few seconds.
 
     A thread rather than a self-rescheduling task: a task dies with the worker that holds it
@@ -177,7 +177,7 @@ def start_consumer_background():
     app = _app()
     services = services_of(app)
 
-    def heartbeat():
+    def heartbeat() -> None:
         while True:
             try:
                 services.progress.beat(consumer_name(), ttl=CONSUMER_HEARTBEAT_SECONDS * 3)
@@ -185,7 +185,7 @@ def start_consumer_background():
                 log.warning("consumer heartbeat not written: %s", exc)
             time.sleep(CONSUMER_HEARTBEAT_SECONDS)
 
-    def sweep():
+    def sweep() -> None:
         while True:
             try:
                 sweep_once(app)
@@ -204,7 +204,7 @@ def consumer_name() -> str:
 
 
 @huey.on_shutdown()
-def stop_heartbeat():
+def stop_heartbeat() -> None:
     """A consumer that stops is no longer counted alive (its heartbeat would otherwise last its ttl)."""
     try:
         services_of(_app()).progress.stop_beating(consumer_name())

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.jobs.account_limits import ARRIVAL_MARGIN, LocalCreateLimiter, RedisCreateLimiter, book, bucket_shape
+from app.jobs.account_limits import ARRIVAL_MARGIN, LocalTokenBucket, RedisTokenBucket, book, bucket_shape
 from tests.replicate_server import busiest_window
 
 
@@ -30,7 +30,7 @@ def test_no_60_s_window_of_booked_times_exceeds_the_limit_even_with_late_arrival
 @pytest.fixture
 def two_consumers(redis_client):
     """Two limiters on one Redis key, as two consumer processes would have: 60 a minute."""
-    return [RedisCreateLimiter(redis_client, per_minute=60, key="test:bucket") for _ in range(2)]
+    return [RedisTokenBucket(redis_client, per_minute=60, key="test:bucket") for _ in range(2)]
 
 
 def test_a_burst_of_twenty_goes_out_at_once_then_creates_wait_their_turn(two_consumers):
@@ -41,7 +41,7 @@ def test_a_burst_of_twenty_goes_out_at_once_then_creates_wait_their_turn(two_con
 
 
 def test_waiting_workers_sleep_until_their_own_time_and_stop_when_told(redis_client):
-    limiter = RedisCreateLimiter(redis_client, per_minute=600, key="test:bucket")  # burst 20, then ~9.5 a second
+    limiter = RedisTokenBucket(redis_client, per_minute=600, key="test:bucket")  # burst 20, then ~9.5 a second
     stop = threading.Event()
     granted, lock = [], threading.Lock()
 
@@ -68,6 +68,6 @@ def test_waiting_workers_sleep_until_their_own_time_and_stop_when_told(redis_cli
 
 @pytest.mark.fast
 def test_the_local_limiter_books_the_same_way():
-    limiter = LocalCreateLimiter(per_minute=60)
+    limiter = LocalTokenBucket(per_minute=60)
     waits = [limiter.book() for _ in range(21)]
     assert waits[:20] == [0.0] * 20 and waits[20] == pytest.approx(61 / 40, abs=0.01)

@@ -7,7 +7,7 @@ import pytest
 import replicate
 
 from app.core.database import db
-from app.jobs.account_limits import READ_KEY, RedisCreateLimiter
+from app.jobs.account_limits import READ_KEY, RedisTokenBucket
 from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.rows import recent_durations
 from app.models import GalleryExample, Job, JobItem
@@ -150,7 +150,7 @@ def test_reads_refused_past_the_deadline_fail_the_item_and_cancel_its_prediction
 
 
 def test_two_consumers_share_one_read_budget(redis_client):
-    consumers = [RedisCreateLimiter(redis_client, per_minute=1500, key=READ_KEY) for _ in range(2)]
+    consumers = [RedisTokenBucket(redis_client, per_minute=1500, key=READ_KEY) for _ in range(2)]
     waits = [consumers[n % 2].book() for n in range(40)]
     assert all(w == 0 for w in waits[:20]), "a short burst of 20 goes at once"
     interval = 61 / 1480

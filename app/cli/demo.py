@@ -59,7 +59,7 @@ def ensure_demo_admin() -> None:
 
 @click.command("demo")
 @with_appcontext
-def demo():
+def demo() -> None:
     """Create the demo preset and the demo admin (idempotent); used by the first-run command."""
     preset = db.session.scalar(select(Preset).where(Preset.name == DEMO_PRESET["name"]))
     if preset is None:

@@ -16,7 +16,7 @@ from app.health import doctor_checks
 
 @click.command("doctor")
 @with_appcontext
-def doctor():
+def doctor() -> None:
     """Check the database, migrations, Redis, models.json, storage, the Replicate token, the webhook secret,
     live consumers and the oldest queued job; print each, with what to do when it fails."""
     checks = doctor_checks(services())

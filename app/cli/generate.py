@@ -55,7 +55,7 @@ def generate(
     wait: bool,
     timeout: int,
     notice_after: float,
-):
+) -> None:
     """Queue an example generation for PRESET (id or name)."""
     preset = find_preset(preset_ref)
     if example_id is not None and (model_list is not None or examples_per_model != 1):

@@ -22,7 +22,7 @@ jobs_cli = AppGroup("jobs", help="Generation jobs.")
     type=click.IntRange(min=0),
     help="Remove finished jobs that ended more than DAYS days ago.",
 )
-def jobs_prune(days: int):
+def jobs_prune(days: int) -> None:
     """Delete old finished jobs and their items; their examples stay in the gallery."""
     cutoff = utcnow() - timedelta(days=days)
     old = select(Job.id).where(Job.status.in_(JOB_FINAL), Job.finished_at < cutoff)

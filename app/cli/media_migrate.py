@@ -28,7 +28,7 @@ NOT_CONFIGURED = (
     show_default=True,
     help="Files read and checked at once (uploads: 4 at once, the storage's own bound).",
 )
-def media_migrate(target: str, workers: int):
+def media_migrate(target: str, workers: int) -> None:
     """Copy every file under MEDIA_DIR into the bucket under the same key.
 
     Files the bucket already holds with the same size are skipped, so an interrupted run is simply started

@@ -8,12 +8,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app.accounts.audit import record
 from app.cli.common import cli_actor, printable, services
 from app.core.database import db
+from app.core.errors import PresetError
 from app.models import GalleryExample, Preset
 from app.pool.selection import usage_counts
-from app.presets.rules import PresetError, apply_preset_fields
+from app.presets import service as preset_service
 
 presets_cli = AppGroup("presets", help="Create and list presets.")
 
@@ -23,28 +23,22 @@ presets_cli = AppGroup("presets", help="Create and list presets.")
 @click.option("--prompt", required=True)
 @click.option("--provider", default="NANO_BANANA", show_default=True)
 @click.option("--settings", "settings_json", default="{}", help="Provider settings as JSON.")
-def presets_create(name: str, prompt: str, provider: str, settings_json: str):
+def presets_create(name: str, prompt: str, provider: str, settings_json: str) -> None:
     """Create a preset."""
     try:
         settings = json.loads(settings_json)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"--settings is not valid JSON: {exc.msg}") from None
-    preset = Preset()
+    fields = {"name": name, "prompt": prompt, "provider": provider, "settings": settings}
     try:
-        apply_preset_fields(preset, {"name": name, "prompt": prompt, "provider": provider, "settings": settings}, True)
+        preset = preset_service.create_preset(fields, cli_actor())
     except PresetError as exc:
-        raise click.ClickException(exc.message) from None
-    if db.session.scalar(select(Preset).where(Preset.name == preset.name)):
-        raise click.ClickException(f"A preset named {preset.name!r} already exists.")
-    preset.created_by = preset.updated_by = cli_actor()
-    db.session.add(preset)
-    record(preset.created_by, "preset.create", f"preset {preset.name}")
-    db.session.commit()
+        raise click.ClickException(printable(exc.message)) from None
     click.echo(f'Created preset "{preset.name}" with id {preset.id}')
 
 
 @presets_cli.command("list")
-def presets_list():
+def presets_list() -> None:
     """List presets with their example counts and models used."""
     total = len(services().registry())
     counts = dict(

@@ -26,7 +26,7 @@ providers_cli = AppGroup("providers", help="The image models behind the presets 
     "--refresh", is_flag=True, help="Fetch each model's current schema from Replicate and show the differences."
 )
 @click.option("--write", is_flag=True, help="With --refresh: update the snapshots that differ.")
-def providers_schemas(refresh: bool, write: bool):
+def providers_schemas(refresh: bool, write: bool) -> None:
     """Show the input-schema snapshots behind preset settings; --refresh compares them with Replicate's."""
     if write and not refresh:
         raise click.UsageError("--write only goes with --refresh.")

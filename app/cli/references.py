@@ -19,7 +19,7 @@ from app.pool.registry import RegistryError
 @with_appcontext  # AppGroup.command adds it; add_command does not
 @click.option("--force", is_flag=True, help="Download every photo again, even those already cached.")
 @click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Downloads at once.")
-def models_cache(force: bool, workers: int):
+def models_cache(force: bool, workers: int) -> None:
     """Download each model's photo from models.json into storage and make its thumbnail.
 
     Skips the models already cached, so an interrupted run can simply be started again."""

@@ -25,7 +25,7 @@ PER_GENDER = MODELS_PER_JOB // 2  # a job takes 10 male + 10 female models
 @click.option("--urls", is_flag=True, help="Ask every photo URL with HEAD; exit 1 if any cannot be fetched.")
 @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64), help="HEAD requests at once.")
 @click.option("--timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 300), help="Seconds per URL.")
-def models_check(strict: bool, urls: bool, workers: int, timeout: float):
+def models_check(strict: bool, urls: bool, workers: int, timeout: float) -> None:
     """Check models.json now (the file, not what a running process keeps): every problem, then warnings."""
     path = services().settings.models_file
     try:

@@ -24,7 +24,7 @@ SHOWN = 20  # lines of each kind of change; the counts are always complete
 @click.option("--prefix", default="models/", show_default=True, help="Where male/ and female/ are in the bucket.")
 @click.option("--url-base", help="What each photo's URL starts with [default: https://BUCKET.s3.REGION.amazonaws.com].")
 @click.option("--write", is_flag=True, help="Write models.json (atomically); without it nothing is written.")
-def models_sync(bucket: str, prefix: str, url_base: str | None, write: bool):
+def models_sync(bucket: str, prefix: str, url_base: str | None, write: bool) -> None:
     """List the photos under PREFIX male/ and female/ and show how models.json would change."""
     if not BUCKET_NAME.match(bucket):
         raise click.BadParameter(f"{bucket!r} is not a bucket name", param_hint="--bucket")

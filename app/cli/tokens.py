@@ -33,7 +33,7 @@ def lifetime_option(ctx, param, value: str | None) -> timedelta | None:
     callback=lifetime_option,
     help="Expire after this long: hours, days or weeks, e.g. 12h, 90d, 8w (default: never).",
 )
-def tokens_create(name: str, lifetime: timedelta | None):
+def tokens_create(name: str, lifetime: timedelta | None) -> None:
     """Create the API token NAME and print it (once: only its hash is stored)."""
     try:
         row, token = create_token(name, created_by=cli_actor(), lifetime=lifetime)
@@ -48,7 +48,7 @@ def tokens_create(name: str, lifetime: timedelta | None):
 
 
 @tokens_cli.command("list")
-def tokens_list():
+def tokens_list() -> None:
     """List the named API tokens (never the tokens themselves)."""
     rows = all_tokens()
     if not rows:
@@ -68,7 +68,7 @@ def tokens_list():
 
 @tokens_cli.command("revoke")
 @click.argument("name")
-def tokens_revoke(name: str):
+def tokens_revoke(name: str) -> None:
     """Revoke the API token NAME: from now on it gets 401."""
     try:
         row = revoke_token(name)

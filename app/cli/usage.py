@@ -6,14 +6,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.accounts.audit import record
 from app.cli.common import cli_actor, find_preset, printable, services
 from app.core.database import db
 from app.core.errors import GenerationError
-from app.jobs.reading import live_job_for_preset
 from app.models import PresetModelUsage
-from app.pool.release import release_one_model
-from app.pool.selection import clear_usage, usage_counts
+from app.pool.release import clear_preset_usage, refuse_while_live, release_one_model
+from app.pool.selection import usage_counts
 
 usage_cli = AppGroup("usage", help="Which reference models each preset has used.")
 
@@ -21,28 +19,25 @@ usage_cli = AppGroup("usage", help="Which reference models each preset has used.
 @usage_cli.command("clear")
 @click.argument("preset_ref", metavar="PRESET")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def usage_clear(preset_ref: str, yes: bool):
+def usage_clear(preset_ref: str, yes: bool) -> None:
     """Forget which models PRESET (id or name) used, so all can be selected again. Examples stay."""
     preset = find_preset(preset_ref)
-    if live_job_for_preset(preset.id):
-        raise click.ClickException(
-            f'Preset "{printable(preset.name)}" has a job in progress; clear its usage once it has finished.'
-        )
-    counts = usage_counts(preset.id)
-    if not yes:
-        click.confirm(
-            f'Clear {counts["used"] + counts["reserved"]} usage rows of preset "{printable(preset.name)}"?', abort=True
-        )
-    removed = clear_usage(preset.id)
-    record(cli_actor(), "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
-    db.session.commit()
-    click.echo(f'Cleared {removed} usage rows of preset "{printable(preset.name)}"; all models can be selected again.')
+    try:
+        refuse_while_live(preset)  # before asking, not after
+        counts = usage_counts(preset.id)
+        if not yes:
+            rows = counts["used"] + counts["reserved"]
+            click.confirm(f'Clear {rows} usage rows of preset "{printable(preset.name)}"?', abort=True)
+        click.echo(printable(clear_preset_usage(preset, cli_actor())))
+    except GenerationError as exc:
+        db.session.rollback()
+        raise click.ClickException(printable(exc.message)) from None
 
 
 @usage_cli.command("release")
 @click.argument("preset_ref", metavar="PRESET")
 @click.argument("model_id", metavar="MODEL")
-def usage_release(preset_ref: str, model_id: str):
+def usage_release(preset_ref: str, model_id: str) -> None:
     """Make one model PRESET used free again (its examples stay); refused while a running job holds it."""
     preset = find_preset(preset_ref)
     try:
@@ -54,7 +49,7 @@ def usage_release(preset_ref: str, model_id: str):
 
 @usage_cli.command("show")
 @click.argument("preset_ref", metavar="PRESET")
-def usage_show(preset_ref: str):
+def usage_show(preset_ref: str) -> None:
     """List the models PRESET has used or reserved."""
     preset = find_preset(preset_ref)
     rows = db.session.scalars(

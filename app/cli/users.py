@@ -18,7 +18,7 @@ users_cli = AppGroup("users", help="Admin accounts for the web admin.")
 @users_cli.command("create")
 @click.argument("email")
 @click.password_option(help="The password (prompted twice when not given).")
-def users_create(email: str, password: str):
+def users_create(email: str, password: str) -> None:
     """Create an admin who signs in with EMAIL; the password is prompted."""
     try:
         user = create_user(email, password)
@@ -31,7 +31,7 @@ def users_create(email: str, password: str):
 @users_cli.command("set-password")
 @click.argument("email")
 @click.password_option(help="The new password (prompted twice when not given).")
-def users_set_password(email: str, password: str):
+def users_set_password(email: str, password: str) -> None:
     """Change the password of the admin EMAIL (signs out their other sessions)."""
     user = find_user(email)
     if user is None:
@@ -48,7 +48,7 @@ def users_set_password(email: str, password: str):
 
 @users_cli.command("disable")
 @click.argument("email")
-def users_disable(email: str):
+def users_disable(email: str) -> None:
     """Disable the admin EMAIL: they can no longer sign in, and every session of theirs ends now."""
     user = find_user(email)
     if user is None:
@@ -61,7 +61,7 @@ def users_disable(email: str):
 
 
 @users_cli.command("list")
-def users_list():
+def users_list() -> None:
     """List the admins."""
     for user in db.session.scalars(select(User).order_by(User.email)):
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"

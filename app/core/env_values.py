@@ -23,7 +23,7 @@ def whole_number(environ, name, default, minimum=None, maximum=None) -> int:
     return value
 
 
-def number(environ, name, default, minimum=0.0) -> float:
+def number(environ, name, default, minimum: float = 0.0) -> float:
     raw = environ.get(name)
     if raw in (None, ""):
         return default

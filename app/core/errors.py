@@ -11,7 +11,7 @@ from __future__ import annotations
 class AppError(Exception):
     status = 400
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:

@@ -26,7 +26,7 @@ class Check:
 class Down(Exception):
     """A probe's finding that the part is not working: what, and what to do."""
 
-    def __init__(self, detail: str, fix: str, cause: str = ""):
+    def __init__(self, detail: str, fix: str, cause: str = "") -> None:
         super().__init__(detail)
         self.detail, self.fix, self.cause = detail, fix, cause
 

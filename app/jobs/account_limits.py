@@ -66,7 +66,7 @@ def book(tat: float, now: float, interval: float, tolerance: float) -> tuple[flo
     return (now if send_at < now + 1e-6 else send_at), tat + interval
 
 
-class CreateLimiter:
+class TokenBucket:
     """One shared bucket (creates, or the read budget): callers book a send time and sleep until it."""
 
     def book(self) -> float:
@@ -74,18 +74,18 @@ class CreateLimiter:
         raise NotImplementedError
 
     def acquire(self, stop: threading.Event) -> bool:
-        """Wait until this create's booked time; False when `stop` is set meanwhile (the slot is forfeited)."""
+        """Wait until this call's booked time; False when `stop` is set meanwhile (the slot is forfeited)."""
         wait = self.book()
         return not (wait > 0 and stop.wait(wait))
 
 
-class RedisCreateLimiter(CreateLimiter):
-    def __init__(self, redis_client, per_minute: int, key: str = KEY, burst: int = BURST):
+class RedisTokenBucket(TokenBucket):
+    def __init__(self, redis_client, per_minute: int, key: str = KEY, burst: int = BURST) -> None:
         self.redis = redis_client
         self.key = key
         self.interval, self.tolerance = bucket_shape(per_minute, burst=burst)
         self._script = redis_client.register_script(_BOOK)
-        self._fallback = LocalCreateLimiter(per_minute, burst=burst)
+        self._fallback = LocalTokenBucket(per_minute, burst=burst)
 
     def warm_up(self) -> None:
         """Open the connection and load the script (at consumer start, off the first job's clock)."""
@@ -100,10 +100,10 @@ class RedisCreateLimiter(CreateLimiter):
             return self._fallback.book()
 
 
-class LocalCreateLimiter(CreateLimiter):
+class LocalTokenBucket(TokenBucket):
     """The same bucket for a single process (no Redis configured)."""
 
-    def __init__(self, per_minute: int, burst: int = BURST):
+    def __init__(self, per_minute: int, burst: int = BURST) -> None:
         self.interval, self.tolerance = bucket_shape(per_minute, burst=burst)
         self._tat = 0.0
         self._lock = threading.Lock()

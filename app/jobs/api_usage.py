@@ -33,7 +33,7 @@ class RedisApiUsage:
 
     shared = True
 
-    def __init__(self, redis_client, prefix: str = PREFIX):
+    def __init__(self, redis_client, prefix: str = PREFIX) -> None:
         self.redis = redis_client
         self.prefix = prefix
 
@@ -62,7 +62,7 @@ class SqliteApiUsage:
 
     shared = True
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = str(path)
         self._db = embedded_db(Path(path))
         self._pruned = 0

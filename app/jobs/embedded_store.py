@@ -34,7 +34,7 @@ SCHEMA = (
 class StoreDamaged(sqlite3.DatabaseError):
     """The store's file cannot be used: what is wrong, which file, and what to do."""
 
-    def __init__(self, path: Path, problem: str):
+    def __init__(self, path: Path, problem: str) -> None:
         self.path, self.problem = path, problem
         self.fix = (
             f"stop the web admin and every consumer, delete {path} and its -wal and -shm files (they hold only live "
@@ -46,7 +46,7 @@ class StoreDamaged(sqlite3.DatabaseError):
 class EmbeddedDb:
     """One connection to the store's file for this process, used by one thread at a time."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None

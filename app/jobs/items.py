@@ -34,7 +34,7 @@ class ItemPool:
     """One job's items in flight. `handle(event)` records an event; `beat()` keeps the lease and says
     whether an admin asked to cancel."""
 
-    def __init__(self, generator: Generator, concurrency: int, name: str):
+    def __init__(self, generator: Generator, concurrency: int, name: str) -> None:
         self.generator = generator
         self.concurrency = concurrency
         self.name = name

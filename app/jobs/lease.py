@@ -27,7 +27,7 @@ class LeaseLost(Exception):
 
 
 class Lease:
-    def __init__(self, job_id: str, stale_seconds: float):
+    def __init__(self, job_id: str, stale_seconds: float) -> None:
         self.job_id = job_id
         self.stale_seconds = stale_seconds
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"

@@ -23,6 +23,7 @@ from app.gallery.example_json import example_json
 from app.jobs import outcome, rows
 from app.jobs.items import Event, ItemPool
 from app.jobs.lease import Lease, LeaseLost
+from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, item_json, publish
 from app.models import ITEM_OPEN, JOB_FINAL, GalleryExample, ItemState, Job, JobItem, JobStatus, Preset, iso, utcnow
 from app.pool.selection import settle_usage
@@ -59,7 +60,7 @@ class ItemCopy:
 
 
 class JobRunner:
-    def __init__(self, job_id: str, services, generator: Generator, concurrency: int | None = None):
+    def __init__(self, job_id: str, services: JobServices, generator: Generator, concurrency: int | None = None):
         self.job_id = job_id
         self.services = services
         self.generator = generator
@@ -259,7 +260,7 @@ class JobRunner:
         log.info("job=%s preset=%s %s %s", self.job_id, self.preset_id, what, parts)
 
 
-def run_job(job_id: str, services, generator: Generator | None = None) -> dict | None:
+def run_job(job_id: str, services: JobServices, generator: Generator | None = None) -> dict | None:
     job = db.session.get(Job, job_id)
     if job is None:
         raise JobNotFound(job_id)

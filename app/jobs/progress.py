@@ -191,7 +191,7 @@ def read_record(store: ProgressStore, job_id: str) -> ProgressRecord | None:
 
 
 class RedisProgressStore:
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
 
     def write(self, job_id: str, record: dict, finished: bool = False) -> None:
@@ -235,7 +235,7 @@ class RedisProgressStore:
 class SqliteProgressStore:
     """The embedded store for a first run without Redis: one small table in instance/."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = str(path)
         self._db = embedded_db(Path(path))
 

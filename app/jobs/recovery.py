@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from app.core.database import db, rowcount
 from app.core.errors import CancelError
+from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, read_record
 from app.models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
 from app.pool.selection import settle_usage
@@ -37,7 +38,7 @@ def progress_mark(job_id: str) -> int:
     return (finished or 0) + (created or 0)
 
 
-def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]:
+def sweep_stale_jobs(services: JobServices, queued_job_ids, enqueue) -> list[tuple[str, str]]:
     """Re-queue lost jobs; returns (job id, action) pairs. Safe to run from many consumers at once."""
     settings = services.settings
     now = utcnow()
@@ -64,7 +65,7 @@ def sweep_stale_jobs(services, queued_job_ids, enqueue) -> list[tuple[str, str]]
     return actions
 
 
-def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
+def sweep_one(services: JobServices, job: Job, stale_before, now, enqueue) -> str | None:
     """End, fail or re-queue one lost job; returns what was done (None when another sweeper won it)."""
     if job.cancel_requested:
         finalize_without_worker(services, job.id, JobStatus.CANCELED, "Canceled by an admin")
@@ -99,7 +100,7 @@ def sweep_one(services, job: Job, stale_before, now, enqueue) -> str | None:
     return "requeued"
 
 
-def finalize_without_worker(services, job_id: str, status: str, reason: str) -> None:
+def finalize_without_worker(services: JobServices, job_id: str, status: str, reason: str) -> None:
     """End a job no worker is running: cancel its predictions at Replicate and record what each cost
     (canceled or failed alike: no worker will wait for them), close open items (which releases the job's
     reservation), settle usage, write the final record. Items without a prediction cost nothing."""
@@ -125,7 +126,7 @@ def finalize_without_worker(services, job_id: str, status: str, reason: str) -> 
     write_final_record(services, job)
 
 
-def write_final_record(services, job: Job) -> None:
+def write_final_record(services: JobServices, job: Job) -> None:
     """The job's final progress record, from its rows; examples already listed live stay listed."""
     record = ProgressRecord.from_job(job, updated_at=utcnow())
     try:
@@ -136,12 +137,12 @@ def write_final_record(services, job: Job) -> None:
         log.warning("job=%s final progress not written: %s", job.id, exc)
 
 
-def cancel_prediction(services, prediction_id: str, offline: bool) -> Ending | None:
+def cancel_prediction(services: JobServices, prediction_id: str, offline: bool) -> Ending | None:
     """Stop a prediction at Replicate; how it ended, when Replicate said (None offline: nothing billed)."""
     return None if offline else services.generator(offline=False).cancel(prediction_id)
 
 
-def request_cancel(services, job_id: str) -> str:
+def request_cancel(services: JobServices, job_id: str) -> str:
     """Cancel a job: a queued one ends at once, a running one is stopped by its worker."""
     job = db.session.get(Job, job_id)
     if job is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from app.core.database import db
 from app.core.errors import GenerationError
+from app.jobs.needs import JobServices
 from app.jobs.submit import QueuedJob, request_generation
 from app.models import GalleryExample
 
@@ -23,7 +24,9 @@ def find_example(preset_id: str, example_id: str) -> GalleryExample:
     return example
 
 
-def request_regeneration(services, preset_id: str, example_id: str, created_by: str | None = None) -> QueuedJob:
+def request_regeneration(
+    services: JobServices, preset_id: str, example_id: str, created_by: str | None = None
+) -> QueuedJob:
     """Queue one new example for `example_id`'s model and example index (the old one stays)."""
     example = find_example(preset_id, example_id)
     model = services.registry().get(example.model_id)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app.core.database import db
 from app.core.errors import GenerationError
+from app.jobs.needs import JobServices
 from app.models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
 from app.pool.registry import ReferenceModel
 from app.pool.release import holding_job
@@ -93,7 +94,7 @@ Pair = tuple[ReferenceModel, int]  # a (model, example index) item of a job
 
 
 def request_generation(
-    services,
+    services: JobServices,
     preset_id: str,
     examples_per_model: int,
     *,
@@ -151,7 +152,7 @@ class Origin:
     created_by: str | None = None
 
 
-def create_job(services, preset_id, examples_per_model, pick, origin: Origin) -> tuple[Job, Selection]:
+def create_job(services: JobServices, preset_id, examples_per_model, pick, origin: Origin) -> tuple[Job, Selection]:
     """The job, its items and its models' reservations, flushed under the preset's lock (not committed)."""
     preset = lock_preset(preset_id)
     if preset is None:
@@ -215,7 +216,7 @@ def refuse_busy_example(preset_id: str, example_id: str) -> None:
         )
 
 
-def enqueue(services, job_id: str) -> None:
+def enqueue(services: JobServices, job_id: str) -> None:
     """Queue a committed job; when the queue is down, undo it so nothing is left half-written."""
     try:
         services.enqueue_job(job_id)  # job.id would reload the row and, on SQLite, hold the write lock
@@ -240,7 +241,7 @@ def discard_job(job_id: str) -> None:
         log.exception("could not discard unqueued job %s", job_id)
 
 
-def request_retry_of_failed(services, job_id: str, created_by: str | None = None) -> QueuedJob:
+def request_retry_of_failed(services: JobServices, job_id: str, created_by: str | None = None) -> QueuedJob:
     """A follow-up job for exactly the (model, example index) items of `job_id` that got no example,
     whatever examplesPerModel was; its models are reused whether or not they are free."""
     job = db.session.get(Job, job_id)

@@ -64,7 +64,7 @@ def wait_for(
 
 
 class RedisCompletions:
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
         self._record = self.redis.register_script(_RECORD)
         self._events: dict[str, threading.Event] = {}
@@ -149,7 +149,7 @@ class RedisCompletions:
 class SqliteCompletions:
     """The embedded store's version: one table in the progress file, shared by the web process and consumer."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = str(path)
         self._db = embedded_db(Path(path))
 

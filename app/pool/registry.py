@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -71,7 +72,7 @@ class RegistryError(AppError, ValueError):
 
     status = 503
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str]) -> None:
         self.source, self.problems = source, problems
         message = f"{source}: {problems[0]}"
         if len(problems) > 1:
@@ -189,10 +190,16 @@ def load_registry_file(path: Path) -> Registry:
     return parse_registry(data, source=path.name)
 
 
+class HasRegistry(Protocol):
+    """What needs only the reference models asks of the app's services."""
+
+    def registry(self) -> Registry: ...
+
+
 class RegistryFile:
     """models.json as a running process sees it: the last registry that loaded, and what is wrong now."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.loaded_at: float | None = None  # when the registry in use was read (time.time())
         self._stamp: tuple[int, int, int] | None = None

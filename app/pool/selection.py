@@ -25,7 +25,7 @@ CLEAR_USAGE_COMMAND = "flask --app wsgi usage clear {preset}"
 class NoModelsLeft(Exception):
     """No model of the registry is free for this preset: each is used, or reserved by a job that has not ended."""
 
-    def __init__(self, preset: Preset, holders: Holders | None = None):
+    def __init__(self, preset: Preset, holders: Holders | None = None) -> None:
         self.preset = preset
         holders = holders or Holders()
         clear = f"clear its usage to start over: {CLEAR_USAGE_COMMAND.format(preset=preset.id)}"

@@ -77,7 +77,7 @@ def entry(model: ReferenceModel) -> dict:
 class IdMaker:
     """The next `<gender>_NN` after the highest of the current ids, never one already taken."""
 
-    def __init__(self, ids: set[str]):
+    def __init__(self, ids: set[str]) -> None:
         self.taken = set(ids)
 
     def new(self, gender: str) -> str:

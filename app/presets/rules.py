@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from app.core.errors import PresetError
 from app.core.safe_json import value_problem
@@ -28,7 +31,7 @@ def control_problem(field: str, value: str) -> str | None:
     return None
 
 
-def checked_text(field: str, value, limit: int) -> str:
+def checked_text(field: str, value: Any, limit: int) -> str:
     """The name or prompt as stored (without surrounding whitespace), or a PresetError naming the field."""
     if not isinstance(value, str) or not value.strip():
         raise PresetError(f"{field} is required and must be a non-empty string.")
@@ -49,7 +52,7 @@ def settings_problem(preset: Preset) -> str | None:
     return "; ".join(found) or None
 
 
-def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
+def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
     """Check `body` ({name, prompt, provider, settings}) and copy it onto `preset`, or raise PresetError."""
     if not isinstance(body, dict):
         raise PresetError("The request body must be a JSON object with name, prompt, provider and settings.")
@@ -75,3 +78,37 @@ def apply_preset_fields(preset: Preset, body, creating: bool) -> None:
         raise PresetError(str(exc)) from None
     preset.provider = provider_name
     preset.settings = cleaned
+
+
+def fields_from_form(form: Mapping[str, str]) -> dict[str, Any]:
+    """The preset form's post as the fields `apply_preset_fields` checks, so the form and the JSON body are
+    answered by the same rules and messages. Only the chosen provider's `setting-<provider>-<key>` fields count
+    (the form carries every provider's controls); each is read as its schema's type when it is one, and passed
+    on as text otherwise, for the schema check to name (an empty field keeps the model's default)."""
+    provider_name = form.get("provider", "")
+    fields: dict[str, Any] = {"name": form.get("name", ""), "prompt": form.get("prompt", ""), "provider": provider_name}
+    provider = PROVIDERS.get(provider_name)
+    if provider is None:
+        return fields
+    prefix = f"setting-{provider_name}-"
+    kinds = {key: spec.type for key, spec in provider.settings.items()}
+    fields["settings"] = {
+        key[len(prefix) :]: typed_form_value(kinds.get(key[len(prefix) :], "string"), raw.strip())
+        for key, raw in form.items()
+        if key.startswith(prefix) and raw.strip() != ""
+    }
+    return fields
+
+
+def typed_form_value(kind: str, raw: str) -> Any:
+    """A form field's text as the JSON value it stands for (`true`, `42`, `0.5`), or the text itself."""
+    if kind == "boolean" and raw in ("true", "false"):
+        return raw == "true"
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number" and math.isfinite(value := float(raw)):
+            return value
+    except ValueError:
+        pass
+    return raw

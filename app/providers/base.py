@@ -22,7 +22,7 @@ class ItemFailed(Exception):
     `succeeded`: the prediction itself succeeded at Replicate, which bills it as such, but its output
     could not be kept (a refused or undownloadable image)."""
 
-    def __init__(self, reason: str | None, predict_time: float | None = None, succeeded: bool = False):
+    def __init__(self, reason: str | None, predict_time: float | None = None, succeeded: bool = False) -> None:
         super().__init__(reason)
         self.predict_time = predict_time
         self.succeeded = succeeded

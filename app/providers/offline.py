@@ -53,7 +53,7 @@ def render_placeholder(spec: ItemSpec) -> bytes:
 class OfflineGenerator:
     offline = True
 
-    def __init__(self, storage: Storage, delay: float = 0.0):
+    def __init__(self, storage: Storage, delay: float = 0.0) -> None:
         self.storage = storage
         self.delay = delay
 

@@ -128,6 +128,17 @@ def problems(schema: dict, settings, model: str) -> list[str]:
     return found
 
 
+# what a JSON Schema type is called in a message (a form's field and a JSON value are answered alike)
+TYPE_WORDS = {
+    "integer": "an integer (a whole number)",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "string": "a string (text)",
+    "object": "an object",
+    "array": "an array",
+}
+
+
 def describe(error: ValidationError, schema: dict, model: str) -> str:
     """A sentence an admin can act on: the setting, what it may be, what it was."""
     if error.validator == "additionalProperties":
@@ -141,7 +152,7 @@ def describe(error: ValidationError, schema: dict, model: str) -> str:
     rule: Any = error.validator_value
     messages = {
         "enum": lambda: f"must be one of: {', '.join(map(str, rule))}",
-        "type": lambda: f"must be {'an' if str(rule)[0] in 'aeiou' else 'a'} {rule}",
+        "type": lambda: f"must be {TYPE_WORDS.get(str(rule), rule)}",
         "minimum": lambda: f"must be at least {rule}",
         "maximum": lambda: f"must be at most {rule}",
         "maxLength": lambda: f"must be at most {rule:,} characters",

@@ -18,7 +18,7 @@ from app.storage.base import checked_key
 
 
 class MediaStorage:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     url_origin = None  # served from our own origin (`/media/...`)

@@ -36,7 +36,7 @@ class DatedQueryAuth(S3SigV4QueryAuth):
     The same steps as botocore's `SigV4Auth.add_auth`, which reads the clock itself and has no parameter
     for the time."""
 
-    def __init__(self, credentials, region_name: str, signed_at: datetime, expires: timedelta):
+    def __init__(self, credentials, region_name: str, signed_at: datetime, expires: timedelta) -> None:
         super().__init__(credentials, "s3", region_name, expires=int(expires.total_seconds()))
         self.signed_at = signed_at
 

@@ -91,7 +91,7 @@ class ChunkStream:
     from. `read(n)` returns exactly n bytes until the end (a short part would be refused by S3), holding at
     most one part and one chunk."""
 
-    def __init__(self, chunks: Iterable[bytes]):
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
         self._buffer = bytearray()
         self.size = 0
@@ -127,7 +127,7 @@ class S3Storage:
         part_size: int = PART_SIZE,
         pool_size: int = 32,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ):
+    ) -> None:
         assert settings.bucket, "S3Storage needs S3_BUCKET"
         self.settings, self.bucket = settings, settings.bucket
         self.transfer = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size, use_threads=False)

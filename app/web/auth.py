@@ -22,6 +22,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf import CSRFProtect
 
 from app.accounts.tokens import find_active_token
@@ -175,7 +176,7 @@ def init_app(app) -> None:
     csrf.init_app(app)
 
     @app.before_request
-    def _authenticate_and_check_csrf():
+    def _authenticate_and_check_csrf() -> ResponseReturnValue | None:
         if request.path.startswith(SIGNED_BY_CALLER_PREFIXES + FEED_PATH_PREFIXES) or request.path in PROBE_PATHS:
             return None
         authenticate()
@@ -187,3 +188,4 @@ def init_app(app) -> None:
             and (g.auth == "session" or not request.path.startswith("/api/"))
         ):
             csrf.protect()
+        return None

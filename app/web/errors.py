@@ -11,6 +11,7 @@ import logging
 import sqlite3
 
 from flask import current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -63,7 +64,7 @@ def service_down(exc: Exception):
 
 def init_app(app) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         messages = {
             400: "The request could not be understood.",
             404: "Nothing here: check the address.",
@@ -78,7 +79,7 @@ def init_app(app) -> None:
         return response
 
     @app.errorhandler(AppError)
-    def refused(exc: AppError):
+    def refused(exc: AppError) -> ResponseReturnValue:
         """Every AppError raised below the web side, answered in the caller's language."""
         db.session.rollback()
         if exc.status == 503:  # a service is down (the queue, Redis): say when to try again

@@ -9,6 +9,7 @@ and answers 503 while any is down.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from app.health import readiness_checks
 from app.web.context import services
@@ -20,12 +21,12 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     return jsonify(status="ok"), 200, NO_STORE
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     checks = readiness_checks(services())
     down = [check.name for check in checks if not check.ok]
     body = {

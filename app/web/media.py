@@ -5,6 +5,7 @@ never with a cookie (the session interface sets none under /media/). With media 
 bucket directly; a `/media/...` address (a link kept from before `media migrate`) redirects there."""
 
 from flask import Blueprint, abort, redirect, send_from_directory
+from flask.typing import ResponseReturnValue
 
 from app.storage.local import MediaStorage
 from app.web.auth import admin_required
@@ -15,7 +16,7 @@ bp = Blueprint("media", __name__)
 
 @bp.get("/media/<path:key>")
 @admin_required
-def media(key: str):
+def media(key: str) -> ResponseReturnValue:
     storage = services().storage
     try:
         if not isinstance(storage, MediaStorage):

@@ -57,7 +57,7 @@ def find_session_with_user(token: str | None) -> tuple[AdminSession, User | None
 
 
 class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, token: str | None = None):
+    def __init__(self, token: str | None = None) -> None:
         def on_update(self) -> None:
             self.modified = True
 

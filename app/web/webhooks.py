@@ -13,6 +13,7 @@ import logging
 
 import httpx
 from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 from replicate.exceptions import ReplicateError
 
 from app.core.safe_json import JSONInputError, loads_checked
@@ -31,7 +32,7 @@ def _answer(status: int, **body):
 
 
 @bp.post("/hooks/replicate")
-def replicate_webhook():
+def replicate_webhook() -> ResponseReturnValue:
     try:
         body = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError:

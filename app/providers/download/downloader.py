@@ -127,7 +127,7 @@ class SafeDownloader:
         resolver: Resolver = socket.getaddrinfo,
         temp_dir: str | os.PathLike | None = None,
         ssl_context: ssl.SSLContext | None = None,
-    ):
+    ) -> None:
         self.allowed_origin = parse_allowed_origin(allowed_origin)
         self.max_bytes = int(max_bytes)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)

@@ -50,7 +50,9 @@ class Watched:
 class AccountWatcher:
     """Lists the account's predictions for the items of this process; a daemon thread, idle when none wait."""
 
-    def __init__(self, client: replicate.Client, usage, read_limiter, min_step: float, max_pages: int = MAX_PAGES):
+    def __init__(
+        self, client: replicate.Client, usage, read_limiter, min_step: float, max_pages: int = MAX_PAGES
+    ) -> None:
         self.client = client
         self.usage = usage
         self.read_limiter = read_limiter

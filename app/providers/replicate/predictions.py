@@ -104,7 +104,7 @@ class ReplicateGenerator:
         completions=None,
         fallback_poll: float = 30.0,
         read_by_list: bool = True,
-    ):
+    ) -> None:
         self.client = client
         self.storage = storage
         self.sd_version = sd_version

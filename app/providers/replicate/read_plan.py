@@ -61,7 +61,7 @@ def range_of(durations: Sequence[float]) -> Range | None:
 class Planner:
     """The generator's memory of each provider: its checked default and who scouts it in this process."""
 
-    def __init__(self, min_step: float = 0.2):
+    def __init__(self, min_step: float = 0.2) -> None:
         self.min_step = min_step
         self._lock = threading.Lock()
         self._priors: dict[str, Range] = {}
@@ -115,7 +115,7 @@ class Planner:
 class Plan:
     """The read times of one prediction, in seconds since it was created."""
 
-    def __init__(self, planner: Planner, provider: str, learned: Range | None):
+    def __init__(self, planner: Planner, provider: str, learned: Range | None) -> None:
         self.planner = planner
         self.provider = provider
         self.learned = learned  # fixed for the prediction's life; else the (live) default applies

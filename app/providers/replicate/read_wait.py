@@ -28,7 +28,7 @@ def sleep_or_stop(seconds: float, stop: threading.Event) -> None:
 class ReadWait:
     """What an item does between two reads of its prediction, by how this process learns of ends."""
 
-    def __init__(self, completions=None, watcher: AccountWatcher | None = None):
+    def __init__(self, completions=None, watcher: AccountWatcher | None = None) -> None:
         self.completions = completions  # webhooks' records (None: off)
         self.watcher = watcher  # lists of the account (None: each prediction is read on its own)
 

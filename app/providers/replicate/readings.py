@@ -27,7 +27,7 @@ FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
 class TransientReadError(Exception):
     """A read of a prediction failed in a way that may pass (5xx, 429, network)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after  # set on a 429: the reset hint
 
@@ -110,7 +110,7 @@ class Schedule(Protocol):
 class FallbackPlan:
     """With webhooks on, a prediction is read only as a fallback: every `interval` seconds."""
 
-    def __init__(self, interval: float):
+    def __init__(self, interval: float) -> None:
         self.interval = interval
 
     def next_read(self, last: float | None) -> float:

@@ -20,7 +20,7 @@ class CancelAfterTransport(httpx.BaseTransport):
     """Adds `Cancel-After: <timeout>s` to every create (POST …/predictions): client 1.0.7 has no parameter
     for it, but takes an httpx transport (`replicate.Client(transport=…)`), which it wraps in its retries."""
 
-    def __init__(self, inner: httpx.BaseTransport, seconds: float):
+    def __init__(self, inner: httpx.BaseTransport, seconds: float) -> None:
         self.inner = inner
         self.value = f"{max(CANCEL_AFTER_MIN, seconds):.0f}s"
 

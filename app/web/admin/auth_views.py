@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from app.accounts.audit import recent_events, record
 from app.accounts.sessions import prune_expired, revoke_user_sessions, user_sessions
@@ -34,12 +36,12 @@ def session_timeouts() -> tuple[timedelta, timedelta]:
 
 
 @bp.get("/")
-def root():
+def root() -> ResponseReturnValue:
     return redirect(url_for("admin_presets.presets"))
 
 
 @bp.route("/admin/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET" and g.get("auth") == "session":
         return redirect(next_url)
@@ -69,7 +71,7 @@ def login():
 
 
 @bp.post("/admin/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     if g.get("user") is not None:
         log.info("sign-out: %s", g.user.email)
     sign_out()
@@ -78,21 +80,21 @@ def logout():
 
 
 @bp.get("/admin/sessions")
-def sessions():
+def sessions() -> ResponseReturnValue:
     """The signed-in admin's active sessions (an API token has none)."""
     rows = user_sessions(g.user.id, *session_timeouts()) if g.get("user") is not None else []
     idle, lifetime = (delta.total_seconds() for delta in session_timeouts())
     return render_template(
         "admin/sessions.html",
         rows=rows,
-        current=session.row_id,
+        current=cast(Any, session).row_id,
         idle=idle,
         lifetime=lifetime,
     )
 
 
 @bp.post("/admin/sessions/revoke-all")
-def revoke_all():
+def revoke_all() -> ResponseReturnValue:
     """Sign out everywhere: every session of this admin ends, this one included."""
     if g.get("user") is None:
         flash("Only a signed-in admin has sessions to end.", "error")
@@ -106,7 +108,7 @@ def revoke_all():
 
 
 @bp.route("/admin/password", methods=["GET", "POST"])
-def change_password():
+def change_password() -> ResponseReturnValue:
     """The signed-in admin's own password: the current one, then the new one twice. Their other sessions end."""
     user = g.get("user")
     if user is None:
@@ -127,7 +129,7 @@ def change_password():
             error = password_problem(new, user.email)
         if error is None:
             user.set_password(new)
-            ended = revoke_user_sessions(user.id, keep=session.row_id)
+            ended = revoke_user_sessions(user.id, keep=cast(Any, session).row_id)
             record(g.actor, "user.change-password", user.email, f"{ended} other sessions ended")
             db.session.commit()
             sign_in(user)  # the admin stays signed in here, under a new token (the password's stamp changed)
@@ -140,6 +142,6 @@ def change_password():
 
 
 @bp.get("/admin/activity")
-def activity():
+def activity() -> ResponseReturnValue:
     """The audit trail: who changed, cleared or deleted what (an admin's email or "token NAME")."""
     return render_template("admin/activity.html", events=recent_events())

@@ -8,6 +8,7 @@ number of grouped queries, fast enough to run on every request.
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.analytics import AnalyticsError, Period, period_of, report_for
 from app.spend.ledger import money
@@ -92,7 +93,7 @@ def period_form() -> dict:
 
 
 @bp.get("")
-def analytics():
+def analytics() -> ResponseReturnValue:
     try:
         period = period_of(request.args)
     except AnalyticsError as exc:
@@ -119,7 +120,7 @@ def page(report: dict) -> str:
 
 
 @bp.get("/<name>.csv")
-def table_csv(name: str):
+def table_csv(name: str) -> ResponseReturnValue:
     """One table as CSV (`?from=&to=` as the page's), the same numbers; 404 for a table that does not exist."""
     table = TABLES.get(name)
     if table is None:

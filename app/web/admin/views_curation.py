@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.core.database import db
 from app.core.errors import AppError, CurationError
@@ -23,7 +24,7 @@ bp = Blueprint("admin_curation", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/state")
-def set_example_state(preset_id: str, example_id: str):
+def set_example_state(preset_id: str, example_id: str) -> ResponseReturnValue:
     """Approve / feature / reject / reset one example (rejecting may release its model, when ticked)."""
 
     def act() -> str:
@@ -33,7 +34,7 @@ def set_example_state(preset_id: str, example_id: str):
 
 
 @bp.post("/presets/<id:preset_id>/examples/state")
-def set_selection_state(preset_id: str):
+def set_selection_state(preset_id: str) -> ResponseReturnValue:
     """The bulk bar: the verdict for exactly the ticked examples (`ids`), or none of them."""
 
     def act() -> str:
@@ -46,7 +47,7 @@ def set_selection_state(preset_id: str):
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/move")
-def move_example_in_group(preset_id: str, example_id: str):
+def move_example_in_group(preset_id: str, example_id: str) -> ResponseReturnValue:
     """direction=earlier|later, or before=/after= another example of the same group."""
 
     def act() -> str:

@@ -7,6 +7,7 @@ Previous / next follow the gallery's order (`gallery_order`: curated).
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.core.database import db
@@ -19,7 +20,7 @@ bp = Blueprint("admin_example", __name__, url_prefix="/admin")
 
 
 @bp.get("/presets/<id:preset_id>/examples/<id:example_id>")
-def example_view(preset_id: str, example_id: str):
+def example_view(preset_id: str, example_id: str) -> ResponseReturnValue:
     """The side-by-side view; 404 for an example that is not (or no longer) in this preset's gallery."""
     preset = get_preset(preset_id)
     row = db.session.execute(

@@ -4,17 +4,14 @@ generate form (htmx gets the progress fragment, a plain form post a 303 to the j
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
-from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import GenerationError
-from app.jobs.reading import live_job_for_preset
+from app.gallery import example_delete
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
-from app.models import GalleryExample
-from app.pool.release import release_one_model, release_unless_held
-from app.pool.selection import clear_usage, lock_preset
-from app.storage.sizes import delete_sizes
+from app.pool import release
 from app.web.admin.common import fragment, gallery_count, get_preset, is_htmx, model_pool, services
 from app.web.admin.progress_fragment import queued_fragment
 
@@ -22,26 +19,11 @@ bp = Blueprint("admin_gallery", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/delete")
-def delete_example(preset_id: str, example_id: str):
-    """Delete one example, and release its model when asked: under the preset's lock and refused like any
-    release (409 naming the job, nothing deleted) while a job that has not ended holds the model."""
-    release = request.form.get("release") == "1"
-    preset = lock_preset(preset_id)
-    example = db.session.get(GalleryExample, example_id)
-    if preset is None or example is None or example.preset_id != preset_id:
-        abort(404, "That example no longer exists.")
-    model_id, key = example.model_id, example.image_path
-    if release:
-        try:
-            release_unless_held(preset, model_id)
-        except GenerationError as exc:  # rolled back and answered (409) by the app's handler
-            raise GenerationError(f"{exc.message} Nothing was deleted.", exc.status) from None
-    db.session.delete(example)
-    record(g.actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
-    db.session.commit()
-    services().storage.delete(key)
-    delete_sizes(services().storage, key)
-    message = f"Example of model {model_id} deleted" + ("; the model can be selected again." if release else ".")
+def delete_example(preset_id: str, example_id: str) -> ResponseReturnValue:
+    """Delete one example, and release its model when asked (`gallery.example_delete`; its refusals, a 404 or a
+    409 naming the job that holds the model, are answered by the app's error handler)."""
+    and_release = request.form.get("release") == "1"
+    message = example_delete.delete_example(preset_id, example_id, and_release, g.actor, services().storage)
     if is_htmx():
         return fragment(
             "admin/_example_deleted.html",
@@ -55,28 +37,21 @@ def delete_example(preset_id: str, example_id: str):
 
 
 @bp.post("/presets/<id:preset_id>/clear-usage")
-def clear_preset_usage(preset_id: str):
+def clear_preset_usage(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
-    if live_job_for_preset(preset.id):
-        flash(f'Preset "{preset.name}" has a job in progress; clear its usage once it has finished.', "error")
-    else:
-        removed = clear_usage(preset.id)
-        record(g.actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
-        db.session.commit()
-        flash(
-            f"Cleared {removed} usage rows: all {len(services().registry())} models can be selected again. "
-            f"The gallery is unchanged.",
-            "success",
-        )
+    try:
+        flash(release.clear_preset_usage(preset, g.actor), "success")
+    except GenerationError as exc:
+        flash(exc.message, "error")
     return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
 
 
 @bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
-def release_model(preset_id: str, model_id: str):
+def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     """One used model becomes free again (asked on the page); its examples stay."""
     get_preset(preset_id)
     try:
-        flash(release_one_model(services(), preset_id, model_id, g.actor), "success")
+        flash(release.release_one_model(services(), preset_id, model_id, g.actor), "success")
     except GenerationError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -94,7 +69,7 @@ def chosen_models(form) -> dict:
 
 
 @bp.post("/presets/<id:preset_id>/generate")
-def generate(preset_id: str):
+def generate(preset_id: str) -> ResponseReturnValue:
     """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
     htmx = is_htmx()
     try:

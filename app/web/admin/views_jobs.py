@@ -6,15 +6,15 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
-from app.jobs.recovery import request_cancel
+from app.jobs.cancel import cancel_job
 from app.jobs.submit import request_retry_of_failed
-from app.models import Job, JobStatus, Preset, SpendEntry, iso, utcnow
+from app.models import Job, Preset, SpendEntry, iso, utcnow
 from app.providers.catalog import PROVIDERS
 from app.spend import ledger
 from app.web.admin.common import (
@@ -40,7 +40,7 @@ RECENT_JOBS = 50
 
 
 @bp.get("/<id:job_id>/progress")
-def progress(job_id: str):
+def progress(job_id: str) -> ResponseReturnValue:
     """The polled fragment. While the job runs: the progress record only, no SQL."""
     view = request.args.get("view") or "preset"
     view = view if view in VIEWS else "preset"
@@ -63,27 +63,18 @@ def back_to(job_id: str):
 
 
 @bp.post("/<id:job_id>/cancel")
-def cancel(job_id: str):
+def cancel(job_id: str) -> ResponseReturnValue:
     """Same operation as POST /api/admin/jobs/<id>/cancel."""
     try:
-        outcome = request_cancel(services(), job_id)
+        flash(cancel_job(services(), job_id, g.actor).message, "success")
     except CancelError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return back_to(job_id)
-    record(g.actor, "job.cancel", f"job {job_id}")
-    db.session.commit()
-    flash(
-        "Job canceled."
-        if outcome == JobStatus.CANCELED
-        else "Cancel requested: the worker is canceling the predictions in flight.",
-        "success",
-    )
     return back_to(job_id)
 
 
 @bp.post("/<id:job_id>/retry")
-def retry(job_id: str):
+def retry(job_id: str) -> ResponseReturnValue:
     """A follow-up job for exactly the models of this job that failed."""
     try:
         queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
@@ -112,7 +103,7 @@ def account_usage() -> dict | None:
 
 
 @bp.get("")
-def jobs():
+def jobs() -> ResponseReturnValue:
     rows = db.session.scalars(
         select(Job).options(joinedload(Job.preset)).order_by(Job.created_at.desc()).limit(RECENT_JOBS)
     ).all()
@@ -130,7 +121,7 @@ def jobs():
 
 
 @bp.get("/<id:job_id>")
-def job(job_id: str):
+def job(job_id: str) -> ResponseReturnValue:
     job = db.session.get(Job, job_id)
     if job is None:
         abort(404, f"No job with id {job_id!r}: it may have been deleted with its preset.")

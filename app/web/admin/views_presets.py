@@ -5,26 +5,24 @@ The page's live parts (gallery pages, the generate form's route) are in `views_g
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 from functools import cache
+from typing import Any, cast
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.exc import IntegrityError
 
-from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import CurationError, PresetError
 from app.gallery.query import GalleryQuery, parse_gallery_query
 from app.gallery_versions import versions_columns
-from app.jobs.reading import live_job_for_preset, live_job_id_column
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
-from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage
-from app.presets.rules import apply_preset_fields, settings_problem
+from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
+from app.presets import service as preset_service
+from app.presets.rules import fields_from_form, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
 from app.spend import ledger
-from app.storage.base import preset_prefix
 from app.web.admin.common import (
     WORKER_COMMAND,
     fragment,
@@ -67,12 +65,12 @@ def escape_like(text: str) -> str:
 # -- list ------------------------------------------------------------------------
 @bp.get("")
 @bp.get("/")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("admin_presets.presets"))
 
 
 @bp.get("/presets")
-def presets():
+def presets() -> ResponseReturnValue:
     q = (request.args.get("q") or "").strip()[:200]
     query = select(Preset).order_by(func.lower(Preset.name))
     if q:
@@ -91,7 +89,7 @@ def presets():
         total_models=len(services().registry()),
         providers=PROVIDERS,
     )
-    if is_htmx() and request.htmx.target == "presets-table":
+    if is_htmx() and cast(Any, request).htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
     return render_template("admin/presets.html", **context)
 
@@ -105,41 +103,6 @@ def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> di
 
 
 # -- create / edit / delete ---------------------------------------------------------
-def preset_body_from_form(form) -> dict:
-    provider_name = form.get("provider", "")
-    body = {"name": form.get("name", ""), "prompt": form.get("prompt", ""), "provider": provider_name}
-    provider = PROVIDERS.get(provider_name)
-    if provider is None:
-        return body
-    settings = {}
-    for key, spec in provider.settings.items():
-        raw = (form.get(f"setting-{provider_name}-{key}") or "").strip()
-        if raw != "":
-            settings[key] = form_value(key, spec.type, raw)
-    body["settings"] = settings
-    return body
-
-
-def form_value(key: str, kind: str, raw: str):
-    """A form field's text as the schema's type; the schema check that follows names any other problem."""
-    try:
-        if kind == "boolean":
-            if raw not in ("true", "false"):
-                raise ValueError
-            return raw == "true"
-        if kind == "integer":
-            return int(raw)
-        if kind == "number":
-            value = float(raw)
-            if not math.isfinite(value):
-                raise ValueError
-            return value
-        return raw
-    except ValueError:
-        wanted = {"boolean": "yes or no", "integer": "a whole number", "number": "a number"}.get(kind, "text")
-        raise PresetError(f"setting {key!r} must be {wanted}, got {raw[:40]!r}.") from None
-
-
 def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
     return render_template(
         "admin/preset_form.html",
@@ -160,63 +123,50 @@ def form_values_of(preset: Preset) -> dict:
     return values
 
 
-def save_preset(preset: Preset, creating: bool):
+def save_preset(preset: Preset | None) -> ResponseReturnValue:
+    """The form's post through the presets' own service (the JSON API's rules and messages); the form again
+    with the message when refused."""
+    fields = fields_from_form(request.form)
     try:
-        apply_preset_fields(preset, preset_body_from_form(request.form), creating=creating)
-        if creating:
-            db.session.add(preset)
-            preset.created_by = g.actor
-        preset.updated_by = g.actor
-        record(g.actor, "preset.create" if creating else "preset.update", f"preset {preset.name}")
-        db.session.commit()
+        if preset is None:
+            saved = preset_service.create_preset(fields, g.actor)
+        else:
+            saved = preset_service.update_preset(preset, fields, g.actor)
     except PresetError as exc:
-        db.session.rollback()
-        return render_form(None if creating else preset, request.form.to_dict(), exc.message, 400)
-    except IntegrityError:
-        db.session.rollback()
-        return render_form(
-            None if creating else preset,
-            request.form.to_dict(),
-            "A preset with this name already exists; choose another name.",
-            409,
-        )
-    flash(f'Preset "{preset.name}" {"created" if creating else "saved"}.', "success")
-    return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
+        return render_form(preset, request.form.to_dict(), exc.message, exc.status)
+    flash(f'Preset "{saved.name}" {"created" if preset is None else "saved"}.', "success")
+    return redirect(url_for("admin_presets.preset", preset_id=saved.id), 303)
 
 
 @bp.route("/presets/new", methods=["GET", "POST"])
-def new_preset():
+def new_preset() -> ResponseReturnValue:
     if request.method == "POST":
-        return save_preset(Preset(), creating=True)
+        return save_preset(None)
     return render_form(None, {"provider": DEFAULT_PROVIDER}, None)
 
 
 @bp.route("/presets/<id:preset_id>/edit", methods=["GET", "POST"])
-def edit_preset(preset_id: str):
+def edit_preset(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
     if request.method == "POST":
-        return save_preset(preset, creating=False)
+        return save_preset(preset)
     return render_form(preset, form_values_of(preset), None)
 
 
 @bp.post("/presets/<id:preset_id>/delete")
-def delete_preset(preset_id: str):
+def delete_preset(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
-    if live_job_for_preset(preset.id):
-        flash(f'Preset "{preset.name}" has a job in progress; wait for it to finish before deleting it.', "error")
-        return redirect(url_for("admin_presets.preset", preset_id=preset.id), 303)
-    name = preset.name
-    db.session.delete(preset)
-    record(g.actor, "preset.delete", f"preset {name}", f"id {preset_id}")
-    db.session.commit()
-    services().storage.delete_tree(preset_prefix(preset_id))
-    flash(f'Preset "{name}" deleted with its gallery.', "success")
+    try:
+        flash(preset_service.delete_preset(preset, g.actor, services().storage), "success")
+    except PresetError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
     return redirect(url_for("admin_presets.presets"), 303)
 
 
 # -- the preset page ---------------------------------------------------------------
 @bp.get("/presets/<id:preset_id>")
-def preset(preset_id: str):
+def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
     preset, spent, live, versions = preset_with_head(preset_id)
     query, error = GalleryQuery(), None

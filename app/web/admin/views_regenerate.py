@@ -8,6 +8,7 @@ to the card with the reason.
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, url_for
+from flask.typing import ResponseReturnValue
 
 from app.core.database import db
 from app.core.errors import GenerationError
@@ -19,7 +20,7 @@ bp = Blueprint("admin_regenerate", __name__, url_prefix="/admin")
 
 
 @bp.post("/presets/<id:preset_id>/examples/<id:example_id>/regenerate")
-def regenerate_example(preset_id: str, example_id: str):
+def regenerate_example(preset_id: str, example_id: str) -> ResponseReturnValue:
     try:
         queued = request_regeneration(services(), preset_id, example_id, created_by=g.actor)
     except GenerationError as exc:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask.typing import ResponseReturnValue
 
-from app.accounts.audit import record
-from app.core.database import db
+from app.jobs import cancel
 from app.jobs.reading import job_json
-from app.jobs.recovery import request_cancel
 from app.jobs.submit import request_retry_of_failed
-from app.models import JOB_FINAL, JobStatus
+from app.models import JOB_FINAL
 from app.spend import ledger
 from app.web.api.common import api_blueprint
 from app.web.auth import admin_required
@@ -21,7 +20,7 @@ bp = api_blueprint("api_jobs", __name__)
 
 @bp.get("/jobs/<id:job_id>")
 @admin_required
-def get_job(job_id: str):
+def get_job(job_id: str) -> ResponseReturnValue:
     data = job_json(services(), job_id)
     if data is None:
         return error_response(404, f"No job with id {job_id!r}.")
@@ -32,17 +31,14 @@ def get_job(job_id: str):
 
 @bp.post("/jobs/<id:job_id>/cancel")
 @admin_required
-def cancel_job(job_id: str):
-    outcome = request_cancel(services(), job_id)  # an AppError is answered by the app's error handler
-    record(g.actor, "job.cancel", f"job {job_id}")
-    db.session.commit()
-    message = "Job canceled." if outcome == JobStatus.CANCELED else "Cancel requested; the worker is stopping the job."
-    return jsonify(success=True, jobId=job_id, status=outcome, message=message), 202
+def cancel_job(job_id: str) -> ResponseReturnValue:
+    canceled = cancel.cancel_job(services(), job_id, g.actor)  # an AppError is answered by the app's handler
+    return jsonify(success=True, jobId=job_id, status=canceled.status, message=canceled.message), 202
 
 
 @bp.post("/jobs/<id:job_id>/retry")
 @admin_required
-def retry_failed(job_id: str):
+def retry_failed(job_id: str) -> ResponseReturnValue:
     queued = request_retry_of_failed(services(), job_id, created_by=g.actor)
     body = {
         "success": True,

@@ -4,19 +4,15 @@ update and delete them, ask for a preset's examples, release one of its models."
 from __future__ import annotations
 
 from flask import g, jsonify, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from app.accounts.audit import record
 from app.core.database import db
-from app.core.errors import PresetError
-from app.jobs.reading import live_job_for_preset
 from app.jobs.submit import parse_generation_request, request_generation
 from app.models import Preset
 from app.pool.release import release_one_model
 from app.pool.selection import usage_counts
-from app.presets.rules import apply_preset_fields
-from app.storage.base import preset_prefix
+from app.presets import service as preset_service
 from app.web.api.common import api_blueprint, get_preset_or_404, read_json_body
 from app.web.auth import admin_required
 from app.web.context import services
@@ -27,7 +23,7 @@ bp = api_blueprint("api_presets", __name__)
 
 @bp.post("/presets/<id:preset_id>/generate-examples")
 @admin_required
-def generate_examples(preset_id: str):
+def generate_examples(preset_id: str) -> ResponseReturnValue:
     """Bearer or a JSON body → JSON (below). A signed-in browser's form post is the admin's own route's
     business: a 307 keeps its method and body (old pages and bookmarklets posting here still work)."""
     if g.auth == "session" and not request.is_json:
@@ -55,7 +51,7 @@ def generate_examples(preset_id: str):
 
 @bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
 @admin_required
-def release_model(preset_id: str, model_id: str):
+def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     """One used model becomes free again; its examples stay. 409 while a running job holds it."""
     message = release_one_model(services(), preset_id, model_id, g.actor)
     return jsonify(success=True, presetId=preset_id, modelId=model_id, message=message, usage=usage_counts(preset_id))
@@ -63,59 +59,33 @@ def release_model(preset_id: str, model_id: str):
 
 @bp.get("/presets")
 @admin_required
-def list_presets():
-    presets = db.session.scalars(select(Preset).order_by(Preset.name)).all()
-    return jsonify(presets=presets_json(presets))
+def list_presets() -> ResponseReturnValue:
+    rows = db.session.scalars(select(Preset).order_by(Preset.name)).all()
+    return jsonify(presets=presets_json(rows))
 
 
 @bp.post("/presets")
 @admin_required
-def create_preset():
-    body = read_json_body(required=True)
-    preset = Preset()
-    apply_preset_fields(preset, body, creating=True)
-    preset.created_by = preset.updated_by = g.actor
-    db.session.add(preset)
-    record(g.actor, "preset.create", f"preset {preset.name}")
-    commit_preset()
+def create_preset() -> ResponseReturnValue:
+    preset = preset_service.create_preset(read_json_body(required=True), g.actor)
     return jsonify(preset_json(preset)), 201
 
 
 @bp.get("/presets/<id:preset_id>")
 @admin_required
-def get_preset(preset_id: str):
+def get_preset(preset_id: str) -> ResponseReturnValue:
     return jsonify(preset_json(get_preset_or_404(preset_id)))
 
 
 @bp.patch("/presets/<id:preset_id>")
 @admin_required
-def update_preset(preset_id: str):
-    preset = get_preset_or_404(preset_id)
-    apply_preset_fields(preset, read_json_body(required=True), creating=False)
-    preset.updated_by = g.actor
-    record(g.actor, "preset.update", f"preset {preset.name}")
-    commit_preset()
+def update_preset(preset_id: str) -> ResponseReturnValue:
+    preset = preset_service.update_preset(get_preset_or_404(preset_id), read_json_body(required=True), g.actor)
     return jsonify(preset_json(preset))
 
 
 @bp.delete("/presets/<id:preset_id>")
 @admin_required
-def delete_preset(preset_id: str):
-    preset = get_preset_or_404(preset_id)
-    if live_job_for_preset(preset.id):
-        raise PresetError(
-            f'Preset "{preset.name}" has a job in progress; wait for it to finish (or cancel it) before deleting.', 409
-        )
-    db.session.delete(preset)
-    record(g.actor, "preset.delete", f"preset {preset.name}", f"id {preset_id}")
-    db.session.commit()
-    services().storage.delete_tree(preset_prefix(preset_id))
-    return jsonify(success=True, message=f'Preset "{preset.name}" deleted.')
-
-
-def commit_preset() -> None:
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise PresetError("A preset with this name already exists; choose another name.", 409) from None
+def delete_preset(preset_id: str) -> ResponseReturnValue:
+    message = preset_service.delete_preset(get_preset_or_404(preset_id), g.actor, services().storage)
+    return jsonify(success=True, message=message)

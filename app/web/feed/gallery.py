@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import inspect
 
@@ -128,7 +129,7 @@ def with_caching(response, etag: str, settings: Settings):
 
 
 @bp.get("/<id:preset_id>/gallery")
-def preset_gallery(preset_id: str):
+def preset_gallery(preset_id: str) -> ResponseReturnValue:
     """?page=&perPage= → {presetId, items, page, perPage, total, next}; 304 when If-None-Match holds its ETag."""
     settings = services().settings
     refused = refusal(settings)

@@ -15,6 +15,7 @@ import re
 import time
 
 from flask import Blueprint, abort, current_app, request, send_from_directory
+from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 
 from app.core.database import db
@@ -50,7 +51,7 @@ def published_image(example_id: str, key: str) -> bool:
 
 
 @bp.get("/feed-media/<path:key>")
-def feed_media(key: str):
+def feed_media(key: str) -> ResponseReturnValue:
     settings = services().settings
     expires, given = request.args.get("expires", ""), request.args.get("signature", "")
     if not valid_link(settings.secret_key, key, expires, given):

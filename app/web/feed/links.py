@@ -66,7 +66,7 @@ class FeedLinks:
 
     def __init__(
         self, storage: Storage, secret_key: str, day: int, base_url: str | None, example_id: str | None = None
-    ):
+    ) -> None:
         self.storage, self.secret_key, self.day, self.base_url = storage, secret_key, day, base_url
         self.example_id = example_id
 

@@ -1,0 +1,67 @@
+"""A preset's writes: create, update and delete, each checked, recorded in the activity log and committed here,
+so the API, the admin form and the CLI change a preset the same way and the log reads the same whichever was used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from app.accounts.audit import record
+from app.core.database import db
+from app.core.errors import PresetError
+from app.models import Preset, live_job_for_preset
+from app.presets.rules import apply_preset_fields
+from app.storage.base import Storage, preset_prefix
+
+DUPLICATE_NAME = "A preset with this name already exists; choose another name."
+
+
+def create_preset(fields: Any, actor: str | None) -> Preset:
+    """A new preset from `fields` ({name, prompt, provider, settings}); a PresetError (400, or 409 for a
+    name already taken) stores nothing."""
+    preset = Preset()
+    apply_preset_fields(preset, fields, creating=True)
+    preset.created_by = preset.updated_by = actor
+    db.session.add(preset)
+    record(actor, "preset.create", f"preset {preset.name}")
+    commit_preset()
+    return preset
+
+
+def update_preset(preset: Preset, fields: Any, actor: str | None) -> Preset:
+    """Change the fields `fields` names (the others stay); a PresetError changes nothing."""
+    try:
+        apply_preset_fields(preset, fields, creating=False)
+    except PresetError:
+        db.session.rollback()  # the preset may be half-changed in the session: forget it
+        raise
+    preset.updated_by = actor
+    record(actor, "preset.update", f"preset {preset.name}")
+    commit_preset()
+    return preset
+
+
+def delete_preset(preset: Preset, actor: str | None, storage: Storage) -> str:
+    """Delete the preset with its gallery (rows, then stored images); refused (409) while a job of it has not
+    ended. Returns the message to show."""
+    name, preset_id = preset.name, preset.id
+    if live_job_for_preset(preset_id):
+        raise PresetError(
+            f'Preset "{name}" has a job in progress; wait for it to finish (or cancel it) before deleting it.', 409
+        )
+    db.session.delete(preset)
+    record(actor, "preset.delete", f"preset {name}", f"id {preset_id}")
+    db.session.commit()
+    storage.delete_tree(preset_prefix(preset_id))
+    return f'Preset "{name}" deleted with its gallery.'
+
+
+def commit_preset() -> None:
+    """Commit, or a 409 PresetError when the name is taken (the unique index decides, race-free)."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise PresetError(DUPLICATE_NAME, 409) from None
