@@ -9,7 +9,7 @@ from importlib.resources import files
 from typing import Any
 
 import yaml
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template
 
 from app.web.auth import admin_required
 from app.web.openapi.reference import operations, schemas
@@ -27,7 +27,7 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/api/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     response = jsonify(document())
     response.cache_control.public = True
     response.cache_control.max_age = CACHE_SECONDS
@@ -36,7 +36,7 @@ def openapi_json():
 
 @bp.get("/admin/api")
 @admin_required
-def reference_page():
+def reference_page() -> str:
     spec = document()
     return render_template(
         "openapi/reference.html", info=spec["info"], operations=operations(spec), schemas=schemas(spec)
