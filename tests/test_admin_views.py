@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
+from tests.factories import seed
 from tests.helpers import count_queries, htmx
-from tests.test_gallery_curation import seed
 
 
 def generate_url(preset_id: str) -> str:

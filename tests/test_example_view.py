@@ -9,11 +9,9 @@ import re
 from datetime import timedelta
 
 from app.core.database import db
-from app.gallery_versions import touch_everywhere
 from app.models import GalleryExample, Job, utcnow
-from app.services import services_of
 from tests.conftest import create_preset
-from tests.helpers import count_queries
+from tests.helpers import cache_reference, count_queries
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
@@ -49,17 +47,6 @@ def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **f
         db.session.add_all(rows)
         db.session.commit()
         return [row.id for row in rows]
-
-
-def cache_reference(app, model_id: str) -> None:
-    """What `models cache` leaves behind for one model (the bytes do not matter to the pages), with the
-    everywhere gallery version it bumps so kept galleries show the thumbnail at once."""
-    storage = services_of(app).storage
-    storage.save_bytes(f"references/{model_id}.jpg", b"photo")
-    storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
-    with app.app_context():
-        touch_everywhere(db.session)
-        db.session.commit()
 
 
 def view_url(preset_id: str, example_id: str) -> str:

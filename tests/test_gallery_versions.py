@@ -18,9 +18,8 @@ from app.tasks import enqueue_job
 from app.web.admin import kept_html
 from app.web.admin.kept_html import EXTENSION
 from tests.conftest import create_admin, create_preset, sign_in
-from tests.test_example_view import cache_reference
-from tests.test_gallery_curation import seed
-from tests.test_kept_html import tokens_in
+from tests.factories import seed
+from tests.helpers import cache_reference, tokens_in
 
 
 def versions(app, preset_id: str) -> tuple[int, int]:
