@@ -1,13 +1,14 @@
-"""Builders for the rows a test needs, one way each: examples in given curation states, a finished example, a
-running job's reservations, used models. Presets, admins and API tokens come from conftest's `create_preset`,
-`create_admin` and `auth_headers`; bulk seeds for analytics and benchmarks stay in their own modules."""
+"""Builders for the rows a test needs, one way each: examples in given curation states, a finished example, a job
+with items, a running job's reservations, used models. Presets, admins and API tokens come from conftest's
+`create_preset`, `create_admin` and `auth_headers`; bulk seeds for analytics and benchmarks stay in their own
+modules."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from app.core.database import db
-from app.models import GalleryExample, Job, PresetModelUsage
+from app.models import GalleryExample, Job, JobItem, PresetModelUsage
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 
@@ -73,3 +74,17 @@ def stored_example(app, preset_id: str, model_id: str) -> str:
         db.session.add(example)
         db.session.commit()
         return example.id
+
+
+def job(app, preset_id, *, status="succeeded", items=(), **fields) -> str:
+    """A NANO_BANANA job of the preset (prompt "p") with one item per model id in `items` (items in their
+    default state), any other column given by keyword; returns its id."""
+    with app.app_context():
+        row = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status=status, **fields)
+        if items:
+            row.total = len(items)
+        db.session.add(row)
+        db.session.flush()
+        db.session.add_all(JobItem(job_id=row.id, model_id=m, gender=m.split("_")[0], reference_url="x") for m in items)
+        db.session.commit()
+        return row.id

@@ -9,19 +9,16 @@ import re
 from datetime import timedelta
 
 from app.core.database import db
-from app.models import GalleryExample, Job, utcnow
+from app.models import GalleryExample, utcnow
 from tests.conftest import create_preset
+from tests.factories import job
 from tests.helpers import cache_reference, count_queries
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
 
 def add_job(app, preset_id: str, created_by: str | None = "curator@example.com") -> str:
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", created_by=created_by, status="succeeded")
-        db.session.add(job)
-        db.session.commit()
-        return job.id
+    return job(app, preset_id, created_by=created_by)
 
 
 def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **fields) -> list[str]:
