@@ -18,6 +18,7 @@ SD_RATE = Decimal("0.000225")
 STATES = ("unreviewed", "approved", "featured", "rejected")
 RETIRED = "retired-model-7"  # in the data, no longer in models.json
 FIRST, LAST = datetime(2026, 9, 1), datetime(2026, 10, 31)  # the range the tests ask for
+QUERY = "from=2026-09-01&to=2026-10-31"  # the same range as a query string
 
 
 def cost(provider: str, state: str, seconds: float | None) -> Decimal:

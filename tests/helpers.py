@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import re
 import socket
 import time
 import urllib.error
 import urllib.request
 
+import replicate
 from sqlalchemy import event
 
 from app.core.database import db
+from app.gallery_versions import touch_everywhere
+from app.models import GalleryExample, PresetModelUsage
+from app.providers.base import ItemSpec
+from app.providers.download.downloader import SafeDownloader
+from app.providers.replicate.predictions import ReplicateGenerator
+from app.services import services_of
+from app.storage.local import MediaStorage
+from tests.conftest import REPLICATE_TOKEN, auth_headers, create_admin, sign_in
 
 
 def free_port() -> int:
@@ -53,3 +64,117 @@ def count_queries(app):
 def htmx(client, **extra) -> dict:
     """The headers htmx sends, with the signed-in test client's CSRF token."""
     return {"HX-Request": "true", "X-CSRFToken": client.csrf, **extra}
+
+
+# the curated order: featured, approved, unreviewed; rejected examples are hidden
+RANK = {"featured": 0, "approved": 1, "unreviewed": 2, "rejected": 3}
+
+
+def curated(app, preset_id, states=("featured", "approved", "unreviewed")) -> list[str]:
+    """The curated order computed here, independently of the app's SQL."""
+    with app.app_context():
+        rows = db.session.query(GalleryExample).filter(GalleryExample.preset_id == preset_id).all()
+        rows = [r for r in rows if r.state in states]
+    rows.sort(key=lambda r: r.id, reverse=True)
+    rows.sort(key=lambda r: r.created_at, reverse=True)
+    rows.sort(key=lambda r: (RANK[r.state], r.position is None, r.position or 0))
+    return [r.id for r in rows]
+
+
+def gallery(client, preset_id, **params):
+    """One page of a preset's gallery from the admin API (asserted 200)."""
+    response = client.get(f"/api/admin/presets/{preset_id}/gallery", query_string=params, headers=auth_headers())
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+# the webhook signing secret the tests configure, and the path Replicate posts to
+SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two byte").decode()
+HOOK = "/hooks/replicate"
+
+
+# a complete production environment: every variable production requires, each valid
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 32,
+    "ADMIN_API_TOKEN": "t" * 32,
+    "DATABASE_URL": "postgresql://app@db/pixelglow",
+    "REDIS_URL": "redis://cache:6379/0",
+    "REPLICATE_API_TOKEN": "r8_" + "x" * 10,
+    "GALLERY_FEED_TOKEN": "f" * 32,
+}
+
+
+class CountingLimiter:
+    """A read limiter that never waits and counts the reads it allowed."""
+
+    def __init__(self):
+        self.taken = 0
+
+    def acquire(self, stop):
+        self.taken += 1
+        return True
+
+
+def generator_for(server, tmp_path, **kw) -> ReplicateGenerator:
+    """The app's Replicate generator pointed at the Replicate-compatible test server, storing under tmp_path."""
+    client = replicate.Client(api_token=REPLICATE_TOKEN, base_url=server.url)
+    downloader = SafeDownloader(server.url, temp_dir=tmp_path / "tmp")  # the test server's plain-http files
+    return ReplicateGenerator(
+        client, MediaStorage(tmp_path), sd_version="x", poll_interval=0.02, downloader=downloader, **kw
+    )
+
+
+def spec(n: int = 0, **kw) -> ItemSpec:
+    """One item to generate (item `n`), any field overridden by keyword."""
+    values = dict(
+        item_id=n,
+        job_id="j" * 32,
+        preset_id="p" * 32,
+        preset_name="P",
+        model_id=f"m{n}",
+        gender="female",
+        reference_url="https://example.com/ref.png",
+        index=0,
+        prompt="portrait",
+        provider="NANO_BANANA",
+        settings={},
+    )
+    values.update(kw)
+    return ItemSpec(**values)
+
+
+def signed_in(app):
+    """A test client signed in as a new admin."""
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
+def cache_reference(app, model_id: str) -> None:
+    """What `models cache` leaves behind for one model (the bytes do not matter to the pages), with the
+    everywhere gallery version it bumps so kept galleries show the thumbnail at once."""
+    storage = services_of(app).storage
+    storage.save_bytes(f"references/{model_id}.jpg", b"photo")
+    storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
+    with app.app_context():
+        touch_everywhere(db.session)
+        db.session.commit()
+
+
+def tokens_in(html: str) -> set[str]:
+    """The CSRF tokens in a page's forms."""
+    return set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
+
+
+def usage_of(app, preset_id) -> dict[str, str]:
+    """Model id to its state (reserved, used) for a preset."""
+    with app.app_context():
+        rows = db.session.query(PresetModelUsage).filter_by(preset_id=preset_id).all()
+        return {r.model_id: r.state for r in rows}
+
+
+def model_of(create: dict) -> str:
+    """The reference model a Replicate create request was for (from its image input's file name)."""
+    return create["input"]["image_input"][0].rsplit("/", 1)[1].rsplit("_", 1)[0]

@@ -46,3 +46,15 @@ def photo_bytes(seed: int, size: tuple[int, int] = (1024, 1024), image_format: s
     buffer = io.BytesIO()
     photo(seed, size).save(buffer, image_format, **save)
     return buffer.getvalue()
+
+
+ORIENTATION = 0x0112
+
+
+def sideways_jpeg(size=(1600, 1200)) -> bytes:
+    """A JPEG whose EXIF says "rotate 90° clockwise to view": upright it is portrait."""
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    Image.new("RGB", size, (30, 120, 200)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()

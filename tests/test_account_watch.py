@@ -9,7 +9,7 @@ import replicate
 
 from app.core.config import ConfigError, load_settings
 from tests.doubles import LocalApiUsage
-from tests.test_read_budget import CountingLimiter, generator_for, spec
+from tests.helpers import CountingLimiter, generator_for, spec
 
 NANO = "google/nano-banana"
 

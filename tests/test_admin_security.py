@@ -4,25 +4,20 @@ API token; CSRF on every session-authenticated unsafe request; security headers;
 from __future__ import annotations
 
 import re
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from app import create_app
-from app.core.config import load_settings
-from app.tasks import enqueue_job
 from tests.conftest import (
     ADMIN_EMAIL,
     auth_headers,
-    base_env,
     create_admin,
     create_preset,
     csrf_token_of,
     post_generate,
     sign_in,
 )
+from tests.url_rules import RULES
 
 OPEN_ENDPOINTS = {
     "static",
@@ -37,27 +32,6 @@ SIGNED_ENDPOINTS = {"webhooks.replicate_webhook"}  # called by Replicate: its si
 # the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
 FEED_ENDPOINTS = {"feed_gallery.preset_gallery": 401, "feed_media.feed_media": 403}
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
-SAMPLE_VALUES = {"filename": "admin.css", "key": "examples/p/j/m-0.png"}
-
-
-def _rules():
-    """Every rule of the URL map with each of its methods (the app built once, at collection)."""
-    with tempfile.TemporaryDirectory(prefix="pixelglow-urlmap-") as tmp:
-        instance = Path(tmp)
-        app = create_app(
-            load_settings(base_env(instance, DATABASE_URL=f"sqlite:///{instance / 'x.sqlite3'}")), enqueue=enqueue_job
-        )
-    cases = []
-    for rule in app.url_map.iter_rules():
-        url = rule.rule
-        for arg in rule.arguments:
-            url = re.sub(rf"<(?:[a-z]+:)?{arg}>", SAMPLE_VALUES.get(arg, "abc123"), url)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            cases.append(pytest.param(rule.endpoint, method, url, id=f"{method} {rule.rule}"))
-    return cases
-
-
-RULES = _rules()
 
 
 @pytest.mark.parametrize("endpoint, method, url", RULES)

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
+from tests.factories import job, mark_used, seed
 from tests.helpers import count_queries, htmx
-from tests.test_gallery_curation import seed
 
 
 def generate_url(preset_id: str) -> str:
@@ -432,13 +432,8 @@ def test_deleting_an_example_and_releasing_a_model_a_running_job_holds_is_refuse
     example_id = seed(app, preset["id"], ["approved"])[0]
     with app.app_context():
         model_id = db.session.get(GalleryExample, example_id).model_id
-        db.session.add(PresetModelUsage(preset_id=preset["id"], model_id=model_id, state="used"))
-        job = Job(preset_id=preset["id"], prompt="p", provider="NANO_BANANA", status="running", total=1)
-        db.session.add(job)
-        db.session.flush()
-        db.session.add(JobItem(job_id=job.id, model_id=model_id, gender="male", reference_url="x", state="pending"))
-        db.session.commit()
-        running = job.id
+    mark_used(app, preset["id"], [model_id])
+    running = job(app, preset["id"], status="running", items=[model_id])  # its item pending on that model
     url = f"/admin/presets/{preset['id']}/examples/{example_id}/delete"
     for headers in (htmx(c), {"X-CSRFToken": c.csrf}):
         refused = c.post(url, data={"release": "1", "csrf_token": c.csrf}, headers=headers)
@@ -513,7 +508,7 @@ def test_demo_creates_a_demo_admin_idempotently_and_prints_its_credentials(make_
 
 def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app, admin_client):
     from app.core.database import db
-    from app.models import Job, JobItem
+    from app.models import Job
 
     admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(admin_client)

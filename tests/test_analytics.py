@@ -21,10 +21,9 @@ from sqlalchemy import select
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, SpendEntry
 from app.spend.ledger import money
-from tests.analytics_seed import PROVIDERS, RETIRED, seed_history
-from tests.conftest import create_admin, sign_in
+from tests.analytics_seed import PROVIDERS, QUERY, RETIRED, seed_history
+from tests.helpers import signed_in
 
-QUERY = "from=2026-09-01&to=2026-10-31"
 FIRST, LAST = date(2026, 9, 1), date(2026, 10, 31)
 
 
@@ -172,13 +171,6 @@ def csv_table(client, key: str) -> list[dict[str, str]]:
     assert response.headers["Content-Type"].startswith("text/csv")
     assert f'filename="analytics-{key}-2026-09-01-to-2026-10-31.csv"' in response.headers["Content-Disposition"]
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-
-
-def signed_in(app):
-    create_admin(app)
-    client = app.test_client()
-    sign_in(client)
-    return client
 
 
 @pytest.fixture(params=["postgres", "sqlite"])

@@ -13,10 +13,9 @@ import pytest
 
 from app.core.database import db
 from app.models import Preset, utcnow
-from tests.analytics_seed import seed_history
+from tests.analytics_seed import QUERY, seed_history
 from tests.conftest import auth_headers
-from tests.helpers import count_queries
-from tests.test_analytics import QUERY, signed_in
+from tests.helpers import count_queries, signed_in
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
-from tests.test_regenerate import stored_example
+from tests.factories import stored_example
 
 
 def nothing_stored(app):

@@ -186,3 +186,37 @@ def test_no_view_module_imports_another():
     assert len(views) >= 15, sorted(views)
     crossing = [f"{m} imports {t}" for m, targets in graph().items() if m in views for t in targets if t in views]
     assert crossing == []
+
+
+def imports_of_test_modules(root: Path) -> list[str]:
+    """`file: module` for every import, anywhere under root, of a test module (tests.test_* or tests/**/test_*):
+    what two test modules share belongs in a helper module (helpers, factories, …) or a conftest fixture."""
+
+    def is_test_module(name: str) -> bool:
+        return name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_")
+
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            else:
+                continue
+            found += [f"{path.relative_to(root)}: {name}" for name in names if is_test_module(name)]
+    return found
+
+
+def test_no_module_under_tests_imports_a_test_module():
+    assert imports_of_test_modules(APP.parent / "tests") == []
+
+
+def test_the_test_module_import_check_can_fail(tmp_path):
+    (tmp_path / "test_a.py").write_text("from tests.test_b import seed\nimport tests.sub.test_c\n")
+    (tmp_path / "helpers.py").write_text("from tests import test_d\nfrom tests.factories import seed\n")
+    assert imports_of_test_modules(tmp_path) == [
+        "helpers.py: tests.test_d",
+        "test_a.py: tests.test_b",
+        "test_a.py: tests.sub.test_c",
+    ]

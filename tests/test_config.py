@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.core.config import ConfigError, load_settings
+from tests.helpers import PRODUCTION
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = {
-    "APP_ENV": "production",
-    "SECRET_KEY": "s" * 32,
-    "ADMIN_API_TOKEN": "t" * 32,
-    "DATABASE_URL": "postgresql://app@db/pixelglow",
-    "REDIS_URL": "redis://cache:6379/0",
-    "REPLICATE_API_TOKEN": "r8_" + "x" * 10,
-    "GALLERY_FEED_TOKEN": "f" * 32,
-}
 
 
 @pytest.mark.fast

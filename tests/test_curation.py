@@ -8,43 +8,15 @@ from collections import Counter
 
 from app.accounts.audit import AuditEvent
 from app.core.database import db
-from app.models import GalleryExample, Job, PresetModelUsage
+from app.models import GalleryExample, Job
 from tests.conftest import auth_headers, create_preset, post_generate
-from tests.helpers import htmx
-
-
-def usage_of(app, preset_id) -> dict[str, str]:
-    with app.app_context():
-        rows = db.session.query(PresetModelUsage).filter_by(preset_id=preset_id).all()
-        return {r.model_id: r.state for r in rows}
+from tests.factories import mark_used, reserve_for_running_job
+from tests.helpers import htmx, model_of, usage_of
 
 
 def items_of(app, job_id) -> list[tuple[str, int]]:
     with app.app_context():
         return sorted((i.model_id, i.example_index) for i in db.session.get(Job, job_id).items)
-
-
-def model_of(create: dict) -> str:
-    return create["input"]["image_input"][0].rsplit("/", 1)[1].rsplit("_", 1)[0]
-
-
-def reserve_for_running_job(app, preset_id, model_ids) -> str:
-    """A job that has not ended, holding `model_ids` (as a running job's reservations look)."""
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="running", total=len(model_ids))
-        db.session.add(job)
-        db.session.flush()
-        db.session.add_all(
-            PresetModelUsage(preset_id=preset_id, model_id=m, state="reserved", job_id=job.id) for m in model_ids
-        )
-        db.session.commit()
-        return job.id
-
-
-def mark_used(app, preset_id, model_ids) -> None:
-    with app.app_context():
-        db.session.add_all(PresetModelUsage(preset_id=preset_id, model_id=m, state="used") for m in model_ids)
-        db.session.commit()
 
 
 # -- 1. manual selection ----------------------------------------------------------------------------

@@ -9,21 +9,16 @@ import re
 from datetime import timedelta
 
 from app.core.database import db
-from app.gallery_versions import touch_everywhere
-from app.models import GalleryExample, Job, utcnow
-from app.services import services_of
+from app.models import GalleryExample, utcnow
 from tests.conftest import create_preset
-from tests.helpers import count_queries
+from tests.factories import job
+from tests.helpers import cache_reference, count_queries
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
 
 def add_job(app, preset_id: str, created_by: str | None = "curator@example.com") -> str:
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", created_by=created_by, status="succeeded")
-        db.session.add(job)
-        db.session.commit()
-        return job.id
+    return job(app, preset_id, created_by=created_by)
 
 
 def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **fields) -> list[str]:
@@ -49,17 +44,6 @@ def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **f
         db.session.add_all(rows)
         db.session.commit()
         return [row.id for row in rows]
-
-
-def cache_reference(app, model_id: str) -> None:
-    """What `models cache` leaves behind for one model (the bytes do not matter to the pages), with the
-    everywhere gallery version it bumps so kept galleries show the thumbnail at once."""
-    storage = services_of(app).storage
-    storage.save_bytes(f"references/{model_id}.jpg", b"photo")
-    storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
-    with app.app_context():
-        touch_everywhere(db.session)
-        db.session.commit()
 
 
 def view_url(preset_id: str, example_id: str) -> str:

@@ -37,8 +37,8 @@ from tests.conftest import (
     post_generate,
     sign_in,
 )
-from tests.test_admin_security import RULES
-from tests.test_webhooks import HOOK, SECRET
+from tests.helpers import HOOK, SECRET
+from tests.url_rules import RULES
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))  # at least 300 in CI; fewer while developing
 # Signing out ends the fuzzing client's session: those two are fuzzed without a valid CSRF token.

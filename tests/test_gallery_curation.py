@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,53 +12,8 @@ from app.accounts.audit import AuditEvent
 from app.core.database import db
 from app.models import GalleryExample, Job, PresetModelUsage
 from tests.conftest import auth_headers, create_preset
-
-RANK = {"featured": 0, "approved": 1, "unreviewed": 2, "rejected": 3}
-T0 = datetime(2026, 11, 1, 12, 0, 0)
-
-
-def seed(app, preset_id, states, *, positions=None, same_time_every=1, job_id=None) -> list[str]:
-    """One example per entry of `states` (model ids cycle through male/female 1–36), created one second
-    apart (or `same_time_every` at the same instant, to exercise the id tie-break); returns their ids."""
-    ids = []
-    with app.app_context():
-        for n, state in enumerate(states):
-            gender = "male" if n % 2 == 0 else "female"
-            example = GalleryExample(
-                preset_id=preset_id,
-                job_id=job_id,
-                model_id=f"{gender}_{(n // 2) % 36 + 1:02d}",
-                gender=gender,
-                example_index=n // 72,
-                provider="NANO_BANANA" if n % 3 else "FLUX_PRO",
-                prompt="p",
-                image_path=f"examples/{preset_id}/{n}.png",
-                created_at=T0 + timedelta(seconds=n // same_time_every),
-                state=state,
-                position=None if positions is None else positions[n],
-            )
-            db.session.add(example)
-            db.session.flush()
-            ids.append(example.id)
-        db.session.commit()
-    return ids
-
-
-def curated(app, preset_id, states=("featured", "approved", "unreviewed")) -> list[str]:
-    """The curated order computed here, independently of the app's SQL."""
-    with app.app_context():
-        rows = db.session.query(GalleryExample).filter(GalleryExample.preset_id == preset_id).all()
-        rows = [r for r in rows if r.state in states]
-    rows.sort(key=lambda r: r.id, reverse=True)
-    rows.sort(key=lambda r: r.created_at, reverse=True)
-    rows.sort(key=lambda r: (RANK[r.state], r.position is None, r.position or 0))
-    return [r.id for r in rows]
-
-
-def gallery(client, preset_id, **params):
-    response = client.get(f"/api/admin/presets/{preset_id}/gallery", query_string=params, headers=auth_headers())
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
+from tests.factories import seed
+from tests.helpers import curated, gallery
 
 
 def walk(client, first_url) -> tuple[list[str], list[dict]]:

@@ -20,8 +20,8 @@ from app.storage.local import MediaStorage
 from app.web.feed import links as feed_links
 from app.web.feed.gallery import row_values
 from tests.conftest import API_TOKEN, auth_headers, create_admin, create_preset, post_generate, sign_in
-from tests.test_config import PRODUCTION
-from tests.test_gallery_curation import curated, gallery, seed
+from tests.factories import seed
+from tests.helpers import PRODUCTION, curated, gallery
 
 FEED_TOKEN = "feed-token-0123456789abcdef"
 FEED = {"Authorization": f"Bearer {FEED_TOKEN}"}

@@ -8,7 +8,7 @@ from sqlalchemy import event, text
 from app.core.database import db
 from app.gallery.query import GalleryQuery, gallery_counts, gallery_page
 from tests.conftest import create_preset
-from tests.test_gallery_curation import seed
+from tests.factories import seed
 
 
 def page_statements(app, preset_id: str, query: GalleryQuery, with_counts: bool) -> tuple[list, object]:

@@ -18,9 +18,8 @@ from app.tasks import enqueue_job
 from app.web.admin import kept_html
 from app.web.admin.kept_html import EXTENSION
 from tests.conftest import create_admin, create_preset, sign_in
-from tests.test_example_view import cache_reference
-from tests.test_gallery_curation import seed
-from tests.test_kept_html import tokens_in
+from tests.factories import job, seed
+from tests.helpers import cache_reference, tokens_in
 
 
 def versions(app, preset_id: str) -> tuple[int, int]:
@@ -29,14 +28,6 @@ def versions(app, preset_id: str) -> tuple[int, int]:
         version, everywhere = db.session.execute(select(*versions_columns(preset_id))).one()
         db.session.remove()
         return version, everywhere
-
-
-def add_job(app, preset_id: str) -> str:
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="succeeded")
-        db.session.add(job)
-        db.session.commit()
-        return job.id
 
 
 def example_row(preset_id: str) -> dict:
@@ -94,13 +85,13 @@ def test_every_way_examples_change_bumps_their_presets_version_once_per_commit(a
         db.session.commit()
     assert versions(app, preset_id) == (4, 1)
 
-    job_id = add_job(app, preset_id)  # a job alone changes no gallery …
+    job_id = job(app, preset_id)  # a job alone changes no gallery …
     assert versions(app, preset_id) == (4, 1)
     with app.app_context():  # … its deletion does: its examples now say "job pruned"
         db.session.delete(db.session.get(Job, job_id))
         db.session.commit()
     assert versions(app, preset_id) == (5, 1)
-    job_id = add_job(app, preset_id)
+    job_id = job(app, preset_id)
     with app.app_context():
         db.session.execute(delete(Job).where(Job.id == job_id))
         db.session.commit()

@@ -20,21 +20,11 @@ from app.storage.base import size_key
 from app.storage.local import MediaStorage
 from app.storage.sizes import MEDIUM, THUMB, SizingError, resized_webps, store_sizes
 from tests.conftest import auth_headers, create_preset, csrf_token_of, post_generate
-from tests.photos import photo_bytes
+from tests.photos import ORIENTATION, photo_bytes, sideways_jpeg
 
-ORIENTATION = 0x0112
 SIZE_COLUMNS = dict.fromkeys(
     ("thumb_path", "thumb_width", "thumb_height", "medium_path", "medium_width", "medium_height")
 )
-
-
-def sideways_jpeg(size=(1600, 1200)) -> bytes:
-    """A JPEG whose EXIF says "rotate 90° clockwise to view": upright it is portrait."""
-    buffer = io.BytesIO()
-    exif = Image.Exif()
-    exif[ORIENTATION] = 6
-    Image.new("RGB", size, (30, 120, 200)).save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
 
 
 # -- making the sizes -------------------------------------------------------------------------------------

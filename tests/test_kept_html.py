@@ -4,23 +4,18 @@ gives."""
 
 from __future__ import annotations
 
-import re
-
 from app.core.database import db
 from app.models import PresetModelUsage
 from app.web.admin.kept_html import EXTENSION, TOKEN_PLACEHOLDER
 from tests.conftest import create_preset, sign_in
-from tests.test_gallery_curation import seed
+from tests.factories import seed
+from tests.helpers import tokens_in
 
 
 def card_of(html: str, example_id: str) -> str:
     start = html.index(f'<li class="example" id="example-{example_id}"')
     end = html.find('<li class="example"', start + 1)
     return html[start : end if end != -1 else html.index("</ul>", start)]
-
-
-def tokens_in(html: str) -> set[str]:
-    return set(re.findall(r'name="csrf_token" value="([^"]+)"', html))
 
 
 def test_two_sessions_get_the_same_card_each_with_its_own_working_token(admin_app, admin_client):

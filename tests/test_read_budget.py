@@ -4,20 +4,17 @@ import threading
 import time
 
 import pytest
-import replicate
 
 from app.core.database import db
 from app.jobs.account_limits import READ_KEY, RedisTokenBucket
 from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.rows import recent_durations
 from app.models import GalleryExample, Job, JobItem
-from app.providers.base import ItemFailed, ItemSpec
-from app.providers.download.downloader import SafeDownloader
-from app.providers.replicate.predictions import ReplicateGenerator
+from app.providers.base import ItemFailed
 from app.providers.replicate.read_plan import MAX_STEP, Planner, range_of
-from app.storage.local import MediaStorage
-from tests.conftest import REPLICATE_TOKEN, create_admin, create_preset, post_generate, sign_in
+from tests.conftest import create_admin, create_preset, post_generate, sign_in
 from tests.doubles import LocalApiUsage
+from tests.helpers import CountingLimiter, generator_for, spec
 
 
 # -- the plan ---------------------------------------------------------------------------
@@ -89,41 +86,6 @@ def test_a_first_result_inside_the_default_keeps_it():
 
 
 # -- the budget -------------------------------------------------------------------------
-class CountingLimiter:
-    def __init__(self):
-        self.taken = 0
-
-    def acquire(self, stop):
-        self.taken += 1
-        return True
-
-
-def generator_for(server, tmp_path, **kw) -> ReplicateGenerator:
-    client = replicate.Client(api_token=REPLICATE_TOKEN, base_url=server.url)
-    downloader = SafeDownloader(server.url, temp_dir=tmp_path / "tmp")  # the test server's plain-http files
-    return ReplicateGenerator(
-        client, MediaStorage(tmp_path), sd_version="x", poll_interval=0.02, downloader=downloader, **kw
-    )
-
-
-def spec(n: int = 0, **kw) -> ItemSpec:
-    values = dict(
-        item_id=n,
-        job_id="j" * 32,
-        preset_id="p" * 32,
-        preset_name="P",
-        model_id=f"m{n}",
-        gender="female",
-        reference_url="https://example.com/ref.png",
-        index=0,
-        prompt="portrait",
-        provider="NANO_BANANA",
-        settings={},
-    )
-    values.update(kw)
-    return ItemSpec(**values)
-
-
 def test_every_read_and_every_cancel_takes_a_token_from_the_read_budget(replicate_server, tmp_path):
     replicate_server.latency = 0.3
     reads, usage = CountingLimiter(), LocalApiUsage()

@@ -14,7 +14,7 @@ from app.core.config import PROJECT_ROOT
 from app.pool.reference_photos import THUMB_BOX, photo_key, thumbnail_bytes
 from app.services import Services, services_of
 from app.storage.local import MediaStorage
-from tests.test_downloads import (  # noqa: F401 (certificate: the module's TLS certificate fixture)
+from tests.download_server import (  # noqa: F401 (certificate: the TLS certificate fixture)
     HTML,
     FakeDNS,
     LoopbackIsPublic,
@@ -24,22 +24,10 @@ from tests.test_downloads import (  # noqa: F401 (certificate: the module's TLS 
     image_bytes,
     png_declaring,
 )
-
-ORIENTATION = 0x0112
-
-
-def sideways_jpeg() -> bytes:
-    """A 600 x 400 JPEG whose EXIF says "rotate 90° clockwise to view": upright it is 400 x 600."""
-    image = Image.new("RGB", (600, 400), (30, 120, 200))
-    exif = Image.Exif()
-    exif[ORIENTATION] = 6
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif)
-    return buffer.getvalue()
-
+from tests.photos import sideways_jpeg
 
 PHOTOS = {
-    "/male_01.jpg": body(sideways_jpeg(), "image/jpeg"),
+    "/male_01.jpg": body(sideways_jpeg((600, 400)), "image/jpeg"),
     "/female_01.png": body(image_bytes("PNG", (800, 1000))),
     "/female_02.webp": body(image_bytes("WEBP", (200, 250)), "image/webp"),
     "/error-page.jpg": body(HTML, "text/html"),
@@ -101,7 +89,7 @@ def test_cache_stores_each_photo_and_an_upright_thumbnail_and_a_rerun_fetches_no
     assert photo_key(storage, "male_01") == "references/male_01.jpg"
     assert photo_key(storage, "female_01") == "references/female_01.png"
     assert photo_key(storage, "female_02") == "references/female_02.webp"
-    assert (storage.root / "references/male_01.jpg").read_bytes() == sideways_jpeg()
+    assert (storage.root / "references/male_01.jpg").read_bytes() == sideways_jpeg((600, 400))
     with Image.open(storage.root / "references/male_01-thumb.webp") as thumb:
         assert thumb.format == "WEBP"
         assert thumb.size == (213, 320)  # turned upright (400 x 600), then scaled into 320 x 320

@@ -11,7 +11,8 @@ from app.core.database import db
 from app.jobs.pipeline import run_job
 from app.models import GalleryExample, Job, JobItem, PresetModelUsage
 from tests.conftest import auth_headers, create_preset, post_generate
-from tests.test_curation import mark_used, model_of, reserve_for_running_job, usage_of
+from tests.factories import job, reserve_for_running_job, stored_example
+from tests.helpers import model_of, usage_of
 
 SD_VERSION = "ddd4eb440853a42c055203289a3da0c8886b0b9492fe619b1c1dbd34be160ce7"
 
@@ -26,23 +27,6 @@ def regenerate(client, preset_id, example_id):
 
 def example_of(examples: list[dict], model_id: str, index: int = 0) -> dict:
     return next(e for e in examples if e["modelId"] == model_id and e["index"] == index)
-
-
-def stored_example(app, preset_id: str, model_id: str) -> str:
-    """An example of a finished job, its model used (as a job leaves them); returns its id."""
-    mark_used(app, preset_id, [model_id])
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="succeeded", total=1, done=1)
-        db.session.add(job)
-        db.session.flush()
-        gender = model_id.split("_")[0]
-        example = GalleryExample(
-            preset_id=preset_id, job_id=job.id, model_id=model_id, gender=gender, provider="NANO_BANANA",
-            prompt="p", image_path=f"examples/{model_id}.png",
-        )  # fmt: skip
-        db.session.add(example)
-        db.session.commit()
-        return example.id
 
 
 # -- what made each example -------------------------------------------------------------------------
@@ -215,13 +199,7 @@ def test_regenerate_is_refused_while_another_job_of_the_preset_works_on_the_mode
     client.post(f"/api/admin/presets/{preset['id']}/models/female_11/release", headers=auth_headers())
     running = reserve_for_running_job(app, preset["id"], ["female_11"])
     # and a running retry works on male_11, which stays "used" (no reservation row names that job's items)
-    with app.app_context():
-        retry = Job(preset_id=preset["id"], prompt="p", provider="NANO_BANANA", status="queued", total=1)
-        db.session.add(retry)
-        db.session.flush()
-        db.session.add(JobItem(job_id=retry.id, model_id="male_11", gender="male", reference_url="x"))
-        db.session.commit()
-        retry_id = retry.id
+    retry_id = job(app, preset["id"], status="queued", items=["male_11"])
     for model_id, holder in (("female_11", running), ("male_11", retry_id)):
         response = regenerate(client, preset["id"], example_of(examples, model_id)["id"])
         assert response.status_code == 409

@@ -13,7 +13,7 @@ from app.core.config import load_settings
 from app.core.database import db
 from app.models import utcnow
 from tests.conftest import API_TOKEN, auth_headers
-from tests.test_config import PRODUCTION
+from tests.helpers import PRODUCTION
 
 
 def bearer(token: str) -> dict:

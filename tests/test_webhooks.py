@@ -22,12 +22,10 @@ from app.core.database import db
 from app.jobs.webhook_completions import SqliteCompletions
 from app.models import GalleryExample
 from tests.conftest import REDIS_TEST_URL, base_env, create_preset, post_generate, wait_for_job
+from tests.helpers import HOOK, SECRET
 from tests.live_stack import LiveWeb
 from tests.replicate_server import sign_webhook
 from tests.tcp_proxy import TcpProxy
-
-SECRET = "whsec_" + base64.b64encode(b"a test secret of thirty-two byte").decode()
-HOOK = "/hooks/replicate"
 
 
 @pytest.fixture

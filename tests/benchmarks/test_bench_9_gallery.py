@@ -20,9 +20,7 @@ from app.models import GalleryExample, Job, new_id, utcnow
 from app.storage.base import reference_thumb_key, size_key
 from app.storage.local import MediaStorage
 from app.storage.sizes import MEDIUM, THUMB, resized_webps, store_sizes
-from tests.benchmarks.helpers import Report, SystemCpu, median, percentile
-from tests.benchmarks.ping import add_ping
-from tests.benchmarks.test_bench_4_progress_fragment import (
+from tests.benchmarks.gunicorn_wrk import (
     CONNECTIONS,
     DURATION,
     ROOT,
@@ -31,6 +29,8 @@ from tests.benchmarks.test_bench_4_progress_fragment import (
     signed_in_gunicorn,
     wrk,
 )
+from tests.benchmarks.helpers import Report, SystemCpu, median, percentile
+from tests.benchmarks.ping import add_ping
 from tests.conftest import create_admin, create_preset, sign_in
 from tests.photos import photo_bytes
 

@@ -10,7 +10,7 @@ from PIL import Image
 from app.core.database import db
 from app.models import GalleryExample
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
-from tests.browser.test_example_view import seed_gallery
+from tests.browser.gallery_seed import seed_gallery
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "preset-page.png"
 TALL = {"width": DESKTOP["width"], "height": 2200}  # tall enough for the form, the pool and the gallery

@@ -4,70 +4,8 @@ a plain page with previous / next / back links; at 390 px the two images stack a
 
 from __future__ import annotations
 
-import io
-from datetime import timedelta
-
-from PIL import Image, ImageDraw, ImageFont
-
-from app.core.database import db
-from app.models import GalleryExample, Job, Preset, utcnow
-from app.services import services_of
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
-
-MODELS = ["female_03", "male_07", "female_11", "male_02", "female_20"]  # newest first
-CACHED = {"female_03", "male_07", "female_11"}  # the other two show the "not cached" placeholder
-
-
-def picture(label: str, colour: tuple[int, int, int], size=(400, 500), fmt="PNG") -> bytes:
-    image = Image.new("RGB", size, colour)
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((size[0] * 0.3, size[1] * 0.18, size[0] * 0.7, size[1] * 0.5), fill=(240, 210, 190))
-    draw.rectangle((size[0] * 0.2, size[1] * 0.55, size[0] * 0.8, size[1]), fill=(60, 70, 90))
-    draw.text((12, 12), label, fill=(255, 255, 255), font=ImageFont.load_default(size=max(14, size[0] // 16)))
-    out = io.BytesIO()
-    image.save(out, fmt)
-    return out.getvalue()
-
-
-def seed_gallery(live) -> tuple[str, list[str]]:
-    """A preset with five examples made by one job, three of whose reference photos are cached."""
-    storage = services_of(live.app).storage
-
-    def add():
-        preset = Preset(name="Film Noir", prompt="Black and white film noir portrait, hard key light")
-        db.session.add(preset)
-        db.session.flush()
-        job = Job(preset_id=preset.id, prompt=preset.prompt, provider="NANO_BANANA", status="succeeded")
-        job.created_by = "curator@example.com"
-        db.session.add(job)
-        db.session.flush()
-        now, ids = utcnow(), []
-        for n, model_id in enumerate(MODELS):
-            key = f"examples/{preset.id}/{job.id}/{model_id}-0.png"
-            storage.save_bytes(key, picture(f"OUTPUT {model_id}", (40 + n * 30, 40, 60)))
-            example = GalleryExample(
-                preset_id=preset.id,
-                job_id=job.id,
-                model_id=model_id,
-                gender=model_id.split("_")[0],
-                provider="NANO_BANANA",
-                prompt=preset.prompt,
-                image_path=key,
-                model_version="google/nano-banana" if n == 0 else None,
-                settings={"aspect_ratio": "4:5", "output_format": "png"} if n == 0 else None,
-                created_at=now - timedelta(minutes=n),
-            )
-            db.session.add(example)
-            db.session.flush()
-            ids.append(example.id)
-        db.session.commit()
-        return preset.id, ids
-
-    for model_id in CACHED:  # what `models cache` leaves: the photo and its thumbnail
-        label, colour = f"REF {model_id}", (150, 120, 90)
-        storage.save_bytes(f"references/{model_id}.jpg", picture(label, colour, (800, 1000), "JPEG"))
-        storage.save_bytes(f"references/{model_id}-thumb.webp", picture(label, colour, (256, 320), "WEBP"))
-    return live.query(add)
+from tests.browser.gallery_seed import seed_gallery
 
 
 def shown_id(page) -> str:

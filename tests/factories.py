@@ -1,0 +1,90 @@
+"""Builders for the rows a test needs, one way each: examples in given curation states, a finished example, a job
+with items, a running job's reservations, used models. Presets, admins and API tokens come from conftest's
+`create_preset`, `create_admin` and `auth_headers`; bulk seeds for analytics and benchmarks stay in their own
+modules."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from app.core.database import db
+from app.models import GalleryExample, Job, JobItem, PresetModelUsage
+
+T0 = datetime(2026, 11, 1, 12, 0, 0)
+
+
+def seed(app, preset_id, states, *, positions=None, same_time_every=1, job_id=None) -> list[str]:
+    """One example per entry of `states` (model ids cycle through male/female 1–36), created one second
+    apart (or `same_time_every` at the same instant, to exercise the id tie-break); returns their ids."""
+    ids = []
+    with app.app_context():
+        for n, state in enumerate(states):
+            gender = "male" if n % 2 == 0 else "female"
+            example = GalleryExample(
+                preset_id=preset_id,
+                job_id=job_id,
+                model_id=f"{gender}_{(n // 2) % 36 + 1:02d}",
+                gender=gender,
+                example_index=n // 72,
+                provider="NANO_BANANA" if n % 3 else "FLUX_PRO",
+                prompt="p",
+                image_path=f"examples/{preset_id}/{n}.png",
+                created_at=T0 + timedelta(seconds=n // same_time_every),
+                state=state,
+                position=None if positions is None else positions[n],
+            )
+            db.session.add(example)
+            db.session.flush()
+            ids.append(example.id)
+        db.session.commit()
+    return ids
+
+
+def reserve_for_running_job(app, preset_id, model_ids) -> str:
+    """A job that has not ended, holding `model_ids` (as a running job's reservations look)."""
+    with app.app_context():
+        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="running", total=len(model_ids))
+        db.session.add(job)
+        db.session.flush()
+        db.session.add_all(
+            PresetModelUsage(preset_id=preset_id, model_id=m, state="reserved", job_id=job.id) for m in model_ids
+        )
+        db.session.commit()
+        return job.id
+
+
+def mark_used(app, preset_id, model_ids) -> None:
+    with app.app_context():
+        db.session.add_all(PresetModelUsage(preset_id=preset_id, model_id=m, state="used") for m in model_ids)
+        db.session.commit()
+
+
+def stored_example(app, preset_id: str, model_id: str) -> str:
+    """An example of a finished job, its model used (as a job leaves them); returns its id."""
+    mark_used(app, preset_id, [model_id])
+    with app.app_context():
+        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="succeeded", total=1, done=1)
+        db.session.add(job)
+        db.session.flush()
+        gender = model_id.split("_")[0]
+        example = GalleryExample(
+            preset_id=preset_id, job_id=job.id, model_id=model_id, gender=gender, provider="NANO_BANANA",
+            prompt="p", image_path=f"examples/{model_id}.png",
+        )  # fmt: skip
+        db.session.add(example)
+        db.session.commit()
+        return example.id
+
+
+def job(app, preset_id, *, status="succeeded", items=(), **fields) -> str:
+    """A NANO_BANANA job of the preset (prompt "p") with one item per model id in `items` (items in their
+    default state), any other column given by keyword; returns its id."""
+    with app.app_context():
+        row = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status=status, **fields)
+        if items:
+            row.total = len(items)
+        db.session.add(row)
+        db.session.flush()
+        db.session.add_all(JobItem(job_id=row.id, model_id=m, gender=m.split("_")[0], reference_url="x") for m in items)
+        db.session.commit()
+        return row.id
