@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _trusted_proxies(environ) -> tuple:
+def _trusted_proxies(environ: Mapping[str, str]) -> tuple:
     raw = environ.get("TRUSTED_PROXIES") or ""
     networks = []
     for part in raw.replace(",", " ").split():
@@ -133,7 +134,7 @@ def _development_secrets(instance_path: Path) -> dict:
     return values
 
 
-def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str | None]:
+def _secrets(environ: Mapping[str, str], production: bool, instance_path: Path) -> tuple[str, str | None]:
     """SECRET_KEY, and ADMIN_API_TOKEN: the bootstrap / break-glass token, optional in production."""
     secret_key = environ.get("SECRET_KEY")
     admin_token = environ.get("ADMIN_API_TOKEN") or None
@@ -149,7 +150,7 @@ def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str |
     return secret_key, admin_token
 
 
-def _database_url(environ, production: bool, instance_path: Path) -> str:
+def _database_url(environ: Mapping[str, str], production: bool, instance_path: Path) -> str:
     database_url = environ.get("DATABASE_URL")
     if not database_url:
         if production:
@@ -162,7 +163,7 @@ def _database_url(environ, production: bool, instance_path: Path) -> str:
     return database_url
 
 
-def _redis_url(environ, production: bool) -> str | None:
+def _redis_url(environ: Mapping[str, str], production: bool) -> str | None:
     redis_url = environ.get("REDIS_URL") or environ.get("GENERATE_QUEUE") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be a redis:// or rediss:// URL")
@@ -173,7 +174,7 @@ def _redis_url(environ, production: bool) -> str | None:
     return redis_url
 
 
-def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
+def _generation_mode(environ: Mapping[str, str], production: bool) -> tuple[str | None, str]:
     token = environ.get("REPLICATE_API_TOKEN") or None
     mode = environ.get("GENERATION_MODE") or ("replicate" if (token or production) else "offline")
     if mode not in GENERATION_MODES:
@@ -183,7 +184,7 @@ def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
     return token, mode
 
 
-def _tuning(environ) -> dict:
+def _tuning(environ: Mapping[str, str]) -> dict:
     """The numbers that tune the worker and the limits, each with its default and its allowed range."""
     return dict(
         port=whole_number(environ, "PORT", 5000, 1, 65535),
@@ -204,7 +205,7 @@ def _tuning(environ) -> dict:
     )
 
 
-def _webhooks(environ) -> dict:
+def _webhooks(environ: Mapping[str, str]) -> dict:
     """PUBLIC_BASE_URL (turns webhooks on), REPLICATE_WEBHOOK_SECRET (else fetched from Replicate once)."""
     base = (environ.get("PUBLIC_BASE_URL") or "").strip().rstrip("/") or None
     if base and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", base):
@@ -216,7 +217,7 @@ def _webhooks(environ) -> dict:
     return {"public_base_url": base, "webhook_secret": secret, "webhook_fallback_poll": poll}
 
 
-def _gallery_feed(environ, production: bool, admin_token: str | None) -> dict:
+def _gallery_feed(environ: Mapping[str, str], production: bool, admin_token: str | None) -> dict:
     """GALLERY_FEED_TOKEN (the consumer app's Bearer token) or GALLERY_FEED_PUBLIC=1: production needs one."""
     token = environ.get("GALLERY_FEED_TOKEN") or None
     public = whole_number(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1
@@ -228,7 +229,7 @@ def _gallery_feed(environ, production: bool, admin_token: str | None) -> dict:
     return {"gallery_feed_token": token, "gallery_feed_public": public, "gallery_feed_limits": limits}
 
 
-def load_settings(environ=None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
     if env not in ENVIRONMENTS:
