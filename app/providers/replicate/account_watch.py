@@ -25,6 +25,7 @@ import httpx
 import replicate
 from replicate.exceptions import ReplicateError
 
+from app.providers.base import Limiter, UsageCounter
 from app.providers.replicate.read_plan import MAX_STEP, SCOUT_FIRST, Plan
 from app.providers.replicate.readings import FINISHED, timestamp
 from app.providers.replicate.transport import backoff, retry_after
@@ -51,7 +52,12 @@ class AccountWatcher:
     """Lists the account's predictions for the items of this process; a daemon thread, idle when none wait."""
 
     def __init__(
-        self, client: replicate.Client, usage, read_limiter, min_step: float, max_pages: int = MAX_PAGES
+        self,
+        client: replicate.Client,
+        usage: UsageCounter,
+        read_limiter: Limiter,
+        min_step: float,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.client = client
         self.usage = usage
