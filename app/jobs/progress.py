@@ -31,7 +31,7 @@ LIVE_TTL = 2 * 24 * 3600
 PREFIX = "pixelglow:"
 
 
-def item_json(item) -> dict:
+def item_json(item: Any) -> dict:
     """A job item as the API and the progress record show it (a JobItem row or the runner's copy)."""
     return {
         "modelId": item.model_id,
