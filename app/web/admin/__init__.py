@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, g
+from werkzeug.wrappers import Response
 
 from app.spend import ledger
 from app.web.admin import (
@@ -79,7 +80,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["pool_html"] = pool_html  # the model pool, the same
 
 
-def security_headers(response):
+def security_headers(response: Response) -> Response:
     headers = response.headers
     services = current_app.extensions.get("pixelglow")  # absent only on error pages of a half-built app
     headers.setdefault("Content-Security-Policy", content_security_policy(services and services.storage.url_origin))

@@ -31,7 +31,7 @@ def is_htmx() -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
-def fragment(template: str, status: int = 200, headers: dict | None = None, **context):
+def fragment(template: str, status: int = 200, headers: dict | None = None, **context: Any) -> tuple[str, int, dict]:
     return render_template(template, **context), status, headers or {}
 
 

@@ -10,6 +10,7 @@ to stop polling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import render_template, url_for
 
@@ -19,6 +20,7 @@ from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
 from app.web.admin.common import (
     WORKER_COMMAND,
+    Pool,
     gallery_count,
     model_pool,
     parse_iso,
@@ -77,11 +79,11 @@ def render_progress(
     shown: int,
     provider: str | None,
     view: str,
-    new_examples=(),
-    oob_pool=None,
-    oob_count=None,
+    new_examples: Sequence[dict] = (),
+    oob_pool: Pool | None = None,
+    oob_count: int | None = None,
     base: int | None = None,
-):
+) -> str:
     """`base`: how many gallery examples the preset had besides this job's, so the count can follow."""
     ended = progress["status"] in JOB_FINAL
     if oob_count is None and new_examples and base is not None:
@@ -136,7 +138,7 @@ def progress_response(
     return html, ended
 
 
-def queued_fragment(preset_id: str, job, message: str, warning: str | None):
+def queued_fragment(preset_id: str, job: Job, message: str, warning: str | None) -> tuple[str, int]:
     """What the generate panel shows for a job just queued (generate, regenerate): its live progress, the
     message, and the pool with the models it now holds (none left to show once the job has ended)."""
     body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
 
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
@@ -54,7 +55,7 @@ def progress(job_id: str) -> ResponseReturnValue:
     return html, STOP_POLLING, {"HX-Refresh": "true"} if view == "job" else {}
 
 
-def back_to(job_id: str):
+def back_to(job_id: str) -> Response:
     """Where a cancel or retry form came from: the preset page or the job page (never elsewhere)."""
     target = local_admin_path(request.form.get("next"))
     if target:

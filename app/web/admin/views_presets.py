@@ -94,7 +94,7 @@ def presets() -> ResponseReturnValue:
     return render_template("admin/presets.html", **context)
 
 
-def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> dict:
+def count_by_preset(preset_column: Any, aggregate: Any, ids: list[str], *conditions: Any) -> dict:
     """{preset id: aggregate} for the listed presets, in one grouped query (none when the list is empty)."""
     if not ids:
         return {}
@@ -103,7 +103,7 @@ def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> di
 
 
 # -- create / edit / delete ---------------------------------------------------------
-def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
+def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200) -> tuple[str, int]:
     return render_template(
         "admin/preset_form.html",
         preset=preset,
