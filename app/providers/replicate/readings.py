@@ -14,6 +14,7 @@ import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 
+from app.core.iso_time import parse_utc
 from app.providers.base import Completions, Ending, Limiter, UsageCounter
 from app.providers.replicate.transport import retry_after
 
@@ -50,26 +51,16 @@ def predict_time_of(metrics: Any) -> float | None:
     return None
 
 
-def timestamp(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
 def _timing(prediction: Any) -> tuple[float | None, float | None]:
     """(duration if finished, age) of a prediction from its created_at / completed_at."""
     return _timing_of(getattr(prediction, "created_at", None), getattr(prediction, "completed_at", None))
 
 
 def _timing_of(created_at: Any, completed_at: Any) -> tuple[float | None, float | None]:
-    created = timestamp(created_at)
+    created = parse_utc(created_at)
     if created is None:
         return None, None
-    completed = timestamp(completed_at)
+    completed = parse_utc(completed_at)
     seconds = (completed - created).total_seconds() if completed else None
     age = (datetime.now(UTC) - created).total_seconds()
     return (max(0.0, seconds) if seconds is not None else None), max(0.0, age)
@@ -160,7 +151,7 @@ def reading_of_object(prediction: Any) -> Reading:
 def ran_for(started_at: Any, completed_at: Any) -> float | None:
     """Seconds from start to end: what a canceled prediction ran (and a time-billed model billed) when
     its answer carries no `metrics.predict_time`; None when it never started."""
-    started, completed = timestamp(started_at), timestamp(completed_at)
+    started, completed = parse_utc(started_at), parse_utc(completed_at)
     if started is None or completed is None:
         return None
     return max(0.0, (completed - started).total_seconds())

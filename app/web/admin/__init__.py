@@ -21,6 +21,7 @@ from datetime import datetime
 from flask import Flask, current_app, g
 from werkzeug.wrappers import Response
 
+from app.core.iso_time import parse_naive_utc
 from app.spend import ledger
 from app.web.admin import (
     auth_views,
@@ -108,10 +109,10 @@ def format_datetime(value: datetime | str | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            return str(value)
+        parsed = parse_naive_utc(value)
+        if parsed is None:
+            return value
+        value = parsed
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -103,15 +103,6 @@ def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:
 
 
 # -- worker liveness -------------------------------------------------------------
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-
-
 def consumers_alive() -> bool | None:
     """True/False, or None when the progress store cannot tell (then we say nothing)."""
     try:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from flask import render_template, url_for
 
 from app.core.database import db
+from app.core.iso_time import parse_naive_utc
 from app.jobs.progress import ProgressRecord
 from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
@@ -23,7 +24,6 @@ from app.web.admin.common import (
     Pool,
     gallery_count,
     model_pool,
-    parse_iso,
     record_card,
     services,
     worker_missing,
@@ -60,7 +60,9 @@ def progress_from_record(record: ProgressRecord) -> dict:
         "failures": [i for i in record.items if i.get("state") == ItemState.FAILED],
         "examples": record.examples,
         "created_by": record.created_by,
-        "worker_missing": worker_missing(record.status, parse_iso(record.created_at), parse_iso(record.updated_at)),
+        "worker_missing": worker_missing(
+            record.status, parse_naive_utc(record.created_at), parse_naive_utc(record.updated_at)
+        ),
     }
 
 
