@@ -30,6 +30,11 @@ ENVIRONMENTS = ("development", "production")
 GENERATION_MODES = ("replicate", "offline")
 
 
+# an admin session ends after this long without a request, and this long after sign-in whatever it does
+SESSION_IDLE_SECONDS = 2 * 3600.0
+SESSION_LIFETIME_SECONDS = 12 * 3600.0
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -60,8 +65,8 @@ class Settings:
     prices: dict = field(default_factory=dict)
     prices_per_second: dict = field(default_factory=dict)  # USD/s of predict_time, time-billed (default: Nvidia T4)
     spend_limit_per_month: float | None = None  # USD per UTC month; None: no limit
-    session_idle_seconds: float = 7200.0
-    session_lifetime_seconds: float = 43200.0
+    session_idle_seconds: float = SESSION_IDLE_SECONDS
+    session_lifetime_seconds: float = SESSION_LIFETIME_SECONDS
     trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
     login_limits_account: str = "5 per minute; 10 per 15 minutes; 20 per day"
     login_limits_address: str = "30 per minute; 100 per hour"
@@ -256,8 +261,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
         sd_img2img_version=environ.get("SD_IMG2IMG_VERSION") or Settings.sd_img2img_version,
         prices={name: number(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
-        session_idle_seconds=number(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
-        session_lifetime_seconds=number(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
+        session_idle_seconds=number(environ, "SESSION_IDLE_SECONDS", SESSION_IDLE_SECONDS, 1.0),
+        session_lifetime_seconds=number(environ, "SESSION_LIFETIME_SECONDS", SESSION_LIFETIME_SECONDS, 1.0),
         trusted_proxies=_trusted_proxies(environ),
         login_limits_account=rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
         login_limits_address=rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),

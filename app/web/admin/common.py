@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 QUEUED_GRACE_SECONDS = 5  # a queued job older than this with no consumer alive: say so
 RUNNING_STALE_SECONDS = 30  # a running job whose progress stopped moving this long
-WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
 
 
 def is_htmx() -> bool:

@@ -19,8 +19,8 @@ from app.core.iso_time import parse_naive_utc
 from app.jobs.progress import ProgressRecord
 from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
+from app.services import CONSUMER_COMMAND
 from app.web.admin.common import (
-    WORKER_COMMAND,
     Pool,
     gallery_count,
     model_pool,
@@ -99,7 +99,7 @@ def render_progress(
         new_examples=[
             record_card(e, progress["preset_id"], provider or "", progress.get("created_by")) for e in new_examples
         ],
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         oob_pool=oob_pool,
         oob_count=oob_count,
         preset_id=progress["preset_id"],

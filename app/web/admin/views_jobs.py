@@ -17,9 +17,9 @@ from app.jobs.cancel import cancel_job
 from app.jobs.submit import request_retry_of_failed
 from app.models import Job, Preset, SpendEntry, iso, utcnow
 from app.providers.catalog import PROVIDERS
+from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
-    WORKER_COMMAND,
     services,
     worker_missing,
 )
@@ -115,7 +115,7 @@ def jobs() -> ResponseReturnValue:
         spends=ledger.totals_by(SpendEntry.job_id, [j.id for j in rows]),  # one query for the whole list
         now=utcnow(),
         worker_missing=waiting,
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         account=account_usage(),
         spend=ledger.month_json(services().settings),
     )

@@ -22,9 +22,9 @@ from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, 
 from app.presets import service as preset_service
 from app.presets.rules import fields_from_form, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
-    WORKER_COMMAND,
     fragment,
     gallery_count,
     get_preset,
@@ -209,7 +209,7 @@ def preset(preset_id: str) -> ResponseReturnValue:
         estimate_note=ledger.estimate_note(settings, preset.provider, settings.offline),
         budget=ledger.month_json(settings) if settings.spend_limit_per_month is not None else None,
         max_examples=MAX_EXAMPLES_PER_MODEL,
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         settings_problem=settings_problem(preset),
         section_html=section.html,
     ), status
