@@ -19,7 +19,15 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, String, event, func, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, scoped_session
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    mapped_column,
+    scoped_session,
+)
 
 from app.core.database import Model, upsert
 from app.models import GalleryExample, Job
@@ -73,7 +81,7 @@ def bump(session: Session, preset_ids: list[str]) -> None:
 
 # -- what the session sees ------------------------------------------------------------------------------------
 @event.listens_for(Session, "after_flush")
-def _flushed(session: Session, _context) -> None:
+def _flushed(session: Session, _context: UOWTransaction) -> None:
     """The ORM's own changes: examples added, changed or deleted, jobs deleted (the session's state here is
     still the flush's: new, dirty and deleted)."""
     touched = {e.preset_id for e in chain(session.new, session.dirty, session.deleted) if isinstance(e, GalleryExample)}
@@ -114,7 +122,7 @@ def _bump_before_commit(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _forget(session: Session, transaction) -> None:
+def _forget(session: Session, transaction: SessionTransaction) -> None:
     """A rolled-back transaction changed nothing (a savepoint's rollback keeps the set: bumping too often is
     harmless, too rarely is a stale page)."""
     if transaction.parent is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,7 +20,7 @@ from app.jobs.account_limits import CREATE_BURST, READ_KEY, LocalTokenBucket, Re
 from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.embedded_store import store_path
 from app.jobs.progress import ProgressStore, make_progress_store
-from app.jobs.webhook_completions import make_completions
+from app.jobs.webhook_completions import CompletionStore, make_completions
 from app.pool.registry import Registry, RegistryError, registry_file
 from app.providers.base import Generator
 from app.providers.download.downloader import SafeDownloader
@@ -63,7 +64,7 @@ class Services:
         self._read_limiter: TokenBucket | None = None
         self._usage: RedisApiUsage | SqliteApiUsage | None = None
         self._generators: dict[bool, Generator] = {}
-        self._completions = None
+        self._completions: CompletionStore | None = None
         self._webhook_secret: str | None = None
         self._lock = threading.Lock()
 
@@ -127,7 +128,7 @@ class Services:
             api_token=settings.replicate_api_token, base_url=settings.replicate_base_url, transport=transport
         )
 
-    def completions(self):
+    def completions(self) -> CompletionStore:
         """Where webhooks' completions are recorded (web process) and awaited (consumers)."""
         if self._completions is None:
             self._completions = make_completions(self.settings.redis_url, self.settings.instance_path)
@@ -197,7 +198,13 @@ class Services:
         self._enqueue(job_id)
 
 
-def services_of(app) -> Services:
+class AppWithExtensions(Protocol):
+    """The Flask app as this module sees it (Flask itself is imported only by the web and the CLI)."""
+
+    extensions: dict
+
+
+def services_of(app: AppWithExtensions) -> Services:
     """The app's services (typed), for code that holds the app object."""
     services: Services = app.extensions["pixelglow"]
     return services

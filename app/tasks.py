@@ -13,8 +13,9 @@ import socket
 import sys
 import threading
 import time
+from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from huey import Huey
 from huey.storage import BaseStorage, RedisStorage, SqliteStorage
 from sqlalchemy import text
@@ -45,7 +46,7 @@ class QueueStorage:
         self._storage: BaseStorage | None = None
         self._lock = threading.Lock()
 
-    def __getattr__(self, attribute: str):
+    def __getattr__(self, attribute: str) -> Any:
         return getattr(self.built(), attribute)
 
     def built(self) -> BaseStorage:
@@ -70,12 +71,12 @@ class AppHuey(Huey):
     problem, instead of failing jobs later. The workers then share the registry loaded here, and keep the last
     good one if the file breaks while they run."""
 
-    def create_storage(self):
+    def create_storage(self) -> BaseStorage:
         if self.immediate and self.immediate_use_memory:  # the tests' immediate mode: Huey's memory storage
             return self.get_immediate_storage()
         return QueueStorage(self.name)
 
-    def create_consumer(self, **options):
+    def create_consumer(self, **options: Any) -> Any:
         try:
             settings = load_settings()
         except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
@@ -99,12 +100,12 @@ _worker_app = None
 _worker_app_lock = threading.Lock()
 
 
-def _app():
+def _app() -> Flask:
     """The app of the current context (tests, immediate mode) or this worker's own (one per process, however
     many worker threads ask for it first)."""
     global _worker_app
     if has_app_context():
-        return current_app._get_current_object()
+        return current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy, typed as the app
     with _worker_app_lock:
         if _worker_app is None:
             configure_logging()
@@ -115,7 +116,7 @@ def _app():
 
 
 @huey.task(retries=3, retry_delay=10, retry_backoff=2, context=True)
-def generate_examples(job_id: str, task=None):
+def generate_examples(job_id: str, task: Any = None) -> dict | None:
     """Run one job; a retry resumes it from its items. After the last retry the job is failed."""
     app = _app()
     with app.app_context():
@@ -152,7 +153,7 @@ def queued_job_ids() -> list[str]:
     return ids
 
 
-def sweep_once(app) -> list:
+def sweep_once(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
         services = services_of(app)
         return sweep_stale_jobs(services, queued_job_ids, services.enqueue_job)
@@ -212,7 +213,7 @@ def stop_heartbeat() -> None:
         log.warning("consumer heartbeat not removed: %s", exc)
 
 
-def warm_up(app) -> None:
+def warm_up(app: Flask) -> None:
     """Build what the first job would otherwise build on its own clock, so it runs as fast as the next ones:
     the generator and its HTTP clients, the registry, the limiters' Redis scripts, and a database connection
     for each of the consumer's workers."""

@@ -7,11 +7,14 @@ second so a new job starts at once instead of after up to ten.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from app.services import CONSUMER_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -19,10 +22,11 @@ BIN = Path(sys.executable).parent
 
 def main() -> int:
     port = os.environ.get("PORT", "5000")
-    consumer = [str(BIN / "huey_consumer"), "app.tasks.huey", "-w", "4", "-k", "thread", "-m", "1"]
+    program, *options = shlex.split(CONSUMER_COMMAND)
+    consumer = [str(BIN / program), *options, "-m", "1"]
     web = [str(BIN / "flask"), "--app", "wsgi", "run", "--port", port, "--host", "127.0.0.1"]
     processes = [subprocess.Popen(consumer, cwd=ROOT), subprocess.Popen(web, cwd=ROOT)]
-    print(f"\n  Admin:  http://127.0.0.1:{port}/admin/presets\n  Worker: huey_consumer app.tasks.huey\n", flush=True)
+    print(f"\n  Admin:  http://127.0.0.1:{port}/admin/presets\n  Worker: {CONSUMER_COMMAND} -m 1\n", flush=True)
 
     def stop(*_):
         for process in processes:

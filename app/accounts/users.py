@@ -12,6 +12,7 @@ import hmac
 import string
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,7 +81,7 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
-def password_problem(password, email: str | None = None) -> str | None:
+def password_problem(password: Any, email: str | None = None) -> str | None:
     """Why `password` is refused for the admin `email`, or None when it is good enough.
 
     The one password rule: every way of setting a password checks it (`users create` and `set-password`, `demo`,
@@ -139,7 +140,7 @@ def disable_user(user: User) -> None:
         user.disabled_at = utcnow()
 
 
-def user_for_session(user_id, stamp) -> User | None:
+def user_for_session(user_id: Any, stamp: Any) -> User | None:
     """The signed-in user, if the id still exists and the password has not changed since sign-in."""
     if not isinstance(user_id, str) or not isinstance(stamp, str):
         return None

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement
 
 from app.core.errors import AppError
 from app.models import utcnow
@@ -41,7 +44,7 @@ class Period:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
-    def covers(self, column):
+    def covers(self, column: Any) -> ColumnElement[bool]:
         """The SQL condition: `column` falls within the range."""
         return (column >= self.start) & (column < self.end)
 

@@ -149,7 +149,7 @@ def spend(dialect: str, period: Period) -> Query:
     )
 
 
-def as_date(value) -> date:
+def as_date(value: date | str) -> date:
     """`date(...)` comes back as a date on PostgreSQL and as text on SQLite."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 

@@ -6,6 +6,8 @@ One module per command group; `common` holds what they share. `init_app` registe
 
 from __future__ import annotations
 
+from flask import Flask
+
 from app.cli.demo import demo
 from app.cli.doctor import doctor
 from app.cli.generate import generate
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     models_cli.add_command(models_cache)  # `models cache` and `models sync`: their own modules, the group stays
     models_cli.add_command(models_sync)  # in `registry`
     media_cli.add_command(media_migrate)  # `media migrate`: its own module, next to `media thumbnails`

@@ -53,7 +53,7 @@ def providers_schemas(refresh: bool, write: bool) -> None:
         sys.exit(1)
 
 
-def refresh_schema(client, provider_name: str, write: bool) -> bool:
+def refresh_schema(client: replicate.Client, provider_name: str, write: bool) -> bool:
     """Compare one provider's snapshot with Replicate's schema; True when they differ."""
     snap = schemas.load_snapshot(provider_name)
     try:

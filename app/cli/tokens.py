@@ -15,7 +15,7 @@ from app.core.database import db
 tokens_cli = AppGroup("tokens", help="Named API tokens (Bearer), besides ADMIN_API_TOKEN.")
 
 
-def lifetime_option(ctx, param, value: str | None) -> timedelta | None:
+def lifetime_option(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
     if value is None:
         return None
     try:

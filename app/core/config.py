@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,11 @@ DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
 
 ENVIRONMENTS = ("development", "production")
 GENERATION_MODES = ("replicate", "offline")
+
+
+# an admin session ends after this long without a request, and this long after sign-in whatever it does
+SESSION_IDLE_SECONDS = 2 * 3600.0
+SESSION_LIFETIME_SECONDS = 12 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,8 @@ class Settings:
     prices: dict = field(default_factory=dict)
     prices_per_second: dict = field(default_factory=dict)  # USD/s of predict_time, time-billed (default: Nvidia T4)
     spend_limit_per_month: float | None = None  # USD per UTC month; None: no limit
-    session_idle_seconds: float = 7200.0
-    session_lifetime_seconds: float = 43200.0
+    session_idle_seconds: float = SESSION_IDLE_SECONDS
+    session_lifetime_seconds: float = SESSION_LIFETIME_SECONDS
     trusted_proxies: tuple = ()  # ipaddress networks whose X-Forwarded-For is believed
     login_limits_account: str = "5 per minute; 10 per 15 minutes; 20 per day"
     login_limits_address: str = "30 per minute; 100 per hour"
@@ -102,7 +108,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _trusted_proxies(environ) -> tuple:
+def _trusted_proxies(environ: Mapping[str, str]) -> tuple:
     raw = environ.get("TRUSTED_PROXIES") or ""
     networks = []
     for part in raw.replace(",", " ").split():
@@ -133,7 +139,7 @@ def _development_secrets(instance_path: Path) -> dict:
     return values
 
 
-def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str | None]:
+def _secrets(environ: Mapping[str, str], production: bool, instance_path: Path) -> tuple[str, str | None]:
     """SECRET_KEY, and ADMIN_API_TOKEN: the bootstrap / break-glass token, optional in production."""
     secret_key = environ.get("SECRET_KEY")
     admin_token = environ.get("ADMIN_API_TOKEN") or None
@@ -149,7 +155,7 @@ def _secrets(environ, production: bool, instance_path: Path) -> tuple[str, str |
     return secret_key, admin_token
 
 
-def _database_url(environ, production: bool, instance_path: Path) -> str:
+def _database_url(environ: Mapping[str, str], production: bool, instance_path: Path) -> str:
     database_url = environ.get("DATABASE_URL")
     if not database_url:
         if production:
@@ -162,7 +168,7 @@ def _database_url(environ, production: bool, instance_path: Path) -> str:
     return database_url
 
 
-def _redis_url(environ, production: bool) -> str | None:
+def _redis_url(environ: Mapping[str, str], production: bool) -> str | None:
     redis_url = environ.get("REDIS_URL") or environ.get("GENERATE_QUEUE") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL (or GENERATE_QUEUE) must be a redis:// or rediss:// URL")
@@ -173,7 +179,7 @@ def _redis_url(environ, production: bool) -> str | None:
     return redis_url
 
 
-def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
+def _generation_mode(environ: Mapping[str, str], production: bool) -> tuple[str | None, str]:
     token = environ.get("REPLICATE_API_TOKEN") or None
     mode = environ.get("GENERATION_MODE") or ("replicate" if (token or production) else "offline")
     if mode not in GENERATION_MODES:
@@ -183,7 +189,7 @@ def _generation_mode(environ, production: bool) -> tuple[str | None, str]:
     return token, mode
 
 
-def _tuning(environ) -> dict:
+def _tuning(environ: Mapping[str, str]) -> dict:
     """The numbers that tune the worker and the limits, each with its default and its allowed range."""
     return dict(
         port=whole_number(environ, "PORT", 5000, 1, 65535),
@@ -204,7 +210,7 @@ def _tuning(environ) -> dict:
     )
 
 
-def _webhooks(environ) -> dict:
+def _webhooks(environ: Mapping[str, str]) -> dict:
     """PUBLIC_BASE_URL (turns webhooks on), REPLICATE_WEBHOOK_SECRET (else fetched from Replicate once)."""
     base = (environ.get("PUBLIC_BASE_URL") or "").strip().rstrip("/") or None
     if base and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", base):
@@ -216,7 +222,7 @@ def _webhooks(environ) -> dict:
     return {"public_base_url": base, "webhook_secret": secret, "webhook_fallback_poll": poll}
 
 
-def _gallery_feed(environ, production: bool, admin_token: str | None) -> dict:
+def _gallery_feed(environ: Mapping[str, str], production: bool, admin_token: str | None) -> dict:
     """GALLERY_FEED_TOKEN (the consumer app's Bearer token) or GALLERY_FEED_PUBLIC=1: production needs one."""
     token = environ.get("GALLERY_FEED_TOKEN") or None
     public = whole_number(environ, "GALLERY_FEED_PUBLIC", 0, 0, 1) == 1
@@ -228,7 +234,7 @@ def _gallery_feed(environ, production: bool, admin_token: str | None) -> dict:
     return {"gallery_feed_token": token, "gallery_feed_public": public, "gallery_feed_limits": limits}
 
 
-def load_settings(environ=None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
     if env not in ENVIRONMENTS:
@@ -255,8 +261,8 @@ def load_settings(environ=None) -> Settings:
         secure_cookies=environ.get("SESSION_COOKIE_SECURE", "1" if production else "0") == "1",
         sd_img2img_version=environ.get("SD_IMG2IMG_VERSION") or Settings.sd_img2img_version,
         prices={name: number(environ, f"PRICE_{name}", price) for name, price in DEFAULT_PRICES.items()},
-        session_idle_seconds=number(environ, "SESSION_IDLE_SECONDS", 7200.0, 1.0),
-        session_lifetime_seconds=number(environ, "SESSION_LIFETIME_SECONDS", 43200.0, 1.0),
+        session_idle_seconds=number(environ, "SESSION_IDLE_SECONDS", SESSION_IDLE_SECONDS, 1.0),
+        session_lifetime_seconds=number(environ, "SESSION_LIFETIME_SECONDS", SESSION_LIFETIME_SECONDS, 1.0),
         trusted_proxies=_trusted_proxies(environ),
         login_limits_account=rate_limits(environ, "LOGIN_LIMITS_ACCOUNT", Settings.login_limits_account),
         login_limits_address=rate_limits(environ, "LOGIN_LIMITS_ADDRESS", Settings.login_limits_address),

@@ -43,7 +43,7 @@ def rowcount(result: Any) -> int:
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """SQLite: enforce foreign keys (cascades), wait for locks, and let SQLAlchemy issue BEGIN itself."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.isolation_level = None
@@ -55,7 +55,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
+def _sqlite_begin(conn: Any) -> None:
     """SQLite: every transaction takes the write lock up front (BEGIN IMMEDIATE).
 
     A deferred transaction that reads and then writes fails at once with "database is

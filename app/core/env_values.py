@@ -4,13 +4,20 @@ variable when its value is not one (used by `config` and `s3_settings`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TypeVar
+
+# what `number` gives when the variable is unset: a float, or None for an optional setting
+Default = TypeVar("Default", float, None)
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message names the variable."""
 
 
-def whole_number(environ, name, default, minimum=None, maximum=None) -> int:
+def whole_number(
+    environ: Mapping[str, str], name: str, default: int, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = environ.get(name)
     if raw in (None, ""):
         return default
@@ -23,7 +30,7 @@ def whole_number(environ, name, default, minimum=None, maximum=None) -> int:
     return value
 
 
-def number(environ, name, default, minimum: float = 0.0) -> float:
+def number(environ: Mapping[str, str], name: str, default: Default, minimum: float = 0.0) -> float | Default:
     raw = environ.get(name)
     if raw in (None, ""):
         return default
@@ -40,7 +47,7 @@ _ONE_LIMIT = r"\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*"
 RATE_LIMITS = re.compile(rf"^{_ONE_LIMIT}(;{_ONE_LIMIT})*;?\s*$")
 
 
-def rate_limits(environ, name, default) -> str:
+def rate_limits(environ: Mapping[str, str], name: str, default: str) -> str:
     raw = environ.get(name)
     if raw in (None, ""):
         return default

@@ -8,6 +8,7 @@ variables; when they are not set, boto3's own chain (a profile, an instance role
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from app.core.env_values import ConfigError
@@ -41,14 +42,14 @@ class S3Settings:
         return f"https://{bucket}.s3.{self.region}.amazonaws.com"
 
 
-def _url(environ, name: str) -> str | None:
+def _url(environ: Mapping[str, str], name: str) -> str | None:
     value = (environ.get(name) or "").strip().rstrip("/") or None
     if value and not HTTP_URL.match(value):
         raise S3SettingsError(f"{name} must be an http(s) URL like https://s3.example.com, got {value!r}")
     return value
 
 
-def load_s3_settings(environ) -> S3Settings:
+def load_s3_settings(environ: Mapping[str, str]) -> S3Settings:
     bucket = (environ.get("S3_BUCKET") or "").strip() or None
     if bucket and not BUCKET_NAME.match(bucket):
         raise S3SettingsError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any
 
 MAX_DEPTH = 32
 MAX_BYTES = 1024 * 1024  # as MAX_CONTENT_LENGTH, which answers larger bodies with a 413 first
@@ -47,7 +48,7 @@ def _where(path: str) -> str:
     return f" (at {path})" if path else ""
 
 
-def value_problem(value, max_depth: int = MAX_DEPTH) -> str | None:
+def value_problem(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
     """Why a parsed value cannot be accepted (too deep, bad text, non-finite number), naming where, or None."""
     stack = [(value, 1, "")]
     while stack:
@@ -67,7 +68,7 @@ def value_problem(value, max_depth: int = MAX_DEPTH) -> str | None:
     return None
 
 
-def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int | None = MAX_BYTES):
+def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int | None = MAX_BYTES) -> Any:
     """json.loads with the limits above; raises JSONInputError (a ValueError) naming the problem."""
     if max_bytes is not None and len(data) > max_bytes:
         raise JSONInputError(f"The JSON body is too large: at most {max_bytes} bytes.")
@@ -90,7 +91,7 @@ def loads_checked(data: str | bytes, max_depth: int = MAX_DEPTH, max_bytes: int 
     return value
 
 
-def finite(value):
+def finite(value: Any) -> Any:
     """A copy of `value` with every NaN / Infinity replaced by None."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -101,7 +102,7 @@ def finite(value):
     return value
 
 
-def dumps_finite(value, **kwargs) -> str:
+def dumps_finite(value: Any, **kwargs: Any) -> str:
     """json.dumps that never emits NaN or Infinity."""
     kwargs["allow_nan"] = False
     try:

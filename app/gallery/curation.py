@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -63,14 +64,14 @@ def plural(items: list) -> str:
     return "it" if len(items) == 1 else "them"
 
 
-def parse_state(value) -> CurationState:
+def parse_state(value: Any) -> CurationState:
     if not isinstance(value, str) or value not in tuple(CurationState):
         shown = repr(value)[:40] if value is not None else "nothing"
         raise CurationError(f"state must be one of {', '.join(CurationState)}, got {shown}.")
     return CurationState(value)
 
 
-def parse_state_change(body, example_id: str | None = None) -> StateChange:
+def parse_state_change(body: Any, example_id: str | None = None) -> StateChange:
     """{"state", "releaseModel"} for one example (`example_id`), {"ids", "state", "releaseModel"} for a
     selection; a 400 CurationError says what is wrong."""
     allowed = ("ids", "state", "releaseModel") if example_id is None else ("state", "releaseModel")
@@ -89,7 +90,7 @@ def parse_state_change(body, example_id: str | None = None) -> StateChange:
     return StateChange(state, ids, release)
 
 
-def selection_ids(value) -> tuple[str, ...]:
+def selection_ids(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise CurationError("ids must be a non-empty list of example ids.")
     if len(value) > MAX_SELECTION:
@@ -158,7 +159,7 @@ class Move:
     direction: str | None = None
 
 
-def parse_move(body) -> Move:
+def parse_move(body: Any) -> Move:
     if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in ("before", "after", "direction"):
         raise CurationError(
             'Say where to move the example with one field: {"before": id}, {"after": id} '

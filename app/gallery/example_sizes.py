@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from app.core.database import db, rowcount
 from app.models import GalleryExample
@@ -46,7 +46,7 @@ def size_columns(sizes: ImageSizes) -> dict:
     }
 
 
-def without_sizes():
+def without_sizes() -> ColumnElement[bool]:
     return or_(GalleryExample.thumb_path.is_(None), GalleryExample.medium_path.is_(None))
 
 

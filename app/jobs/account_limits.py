@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 
+from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -80,7 +81,7 @@ class TokenBucket:
 
 
 class RedisTokenBucket(TokenBucket):
-    def __init__(self, redis_client, per_minute: int, key: str = KEY, burst: int = BURST) -> None:
+    def __init__(self, redis_client: Redis, per_minute: int, key: str = KEY, burst: int = BURST) -> None:
         self.redis = redis_client
         self.key = key
         self.interval, self.tolerance = bucket_shape(per_minute, burst=burst)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from redis import Redis
 
 from app.jobs.embedded_store import embedded_db
 
@@ -33,7 +36,7 @@ class RedisApiUsage:
 
     shared = True
 
-    def __init__(self, redis_client, prefix: str = PREFIX) -> None:
+    def __init__(self, redis_client: Redis, prefix: str = PREFIX) -> None:
         self.redis = redis_client
         self.prefix = prefix
 
@@ -93,7 +96,7 @@ class SqliteApiUsage:
         return summary_of(self._sum)
 
 
-def summary_of(total) -> dict:
+def summary_of(total: Callable[[str, int], int]) -> dict:
     """Calls of the last minute (the current 10 s bucket and the five before it) and 429s of the last hour."""
     return {
         "creates": total("create", 60),

@@ -255,7 +255,7 @@ class JobRunner:
             recent_seconds=recent,
         )
 
-    def _log(self, what: str, **fields) -> None:
+    def _log(self, what: str, **fields: object) -> None:
         parts = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         log.info("job=%s preset=%s %s %s", self.job_id, self.preset_id, what, parts)
 

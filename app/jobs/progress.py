@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import redis
 
+from app.core.iso_time import parse_naive_utc
 from app.jobs.embedded_store import embedded_db, store_path
 from app.models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
 
@@ -31,7 +32,7 @@ LIVE_TTL = 2 * 24 * 3600
 PREFIX = "pixelglow:"
 
 
-def item_json(item) -> dict:
+def item_json(item: Any) -> dict:
     """A job item as the API and the progress record show it (a JobItem row or the runner's copy)."""
     return {
         "modelId": item.model_id,
@@ -140,9 +141,8 @@ class ProgressRecord:
         """A live record nobody updated for a while (its worker died, or its last write was lost)."""
         if self.status not in JOB_LIVE:
             return False
-        try:
-            updated = datetime.fromisoformat(str(self.updated_at).replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
+        updated = parse_naive_utc(self.updated_at)
+        if updated is None:
             return True
         return utcnow() - updated > timedelta(seconds=stale_seconds)
 

@@ -11,7 +11,8 @@ forever.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
@@ -38,7 +39,9 @@ def progress_mark(job_id: str) -> int:
     return (finished or 0) + (created or 0)
 
 
-def sweep_stale_jobs(services: JobServices, queued_job_ids, enqueue) -> list[tuple[str, str]]:
+def sweep_stale_jobs(
+    services: JobServices, queued_job_ids: Callable[[], Iterable[str]], enqueue: Callable[[str], object]
+) -> list[tuple[str, str]]:
     """Re-queue lost jobs; returns (job id, action) pairs. Safe to run from many consumers at once."""
     settings = services.settings
     now = utcnow()
@@ -65,7 +68,9 @@ def sweep_stale_jobs(services: JobServices, queued_job_ids, enqueue) -> list[tup
     return actions
 
 
-def sweep_one(services: JobServices, job: Job, stale_before, now, enqueue) -> str | None:
+def sweep_one(
+    services: JobServices, job: Job, stale_before: datetime, now: datetime, enqueue: Callable[[str], object]
+) -> str | None:
     """End, fail or re-queue one lost job; returns what was done (None when another sweeper won it)."""
     if job.cancel_requested:
         finalize_without_worker(services, job.id, JobStatus.CANCELED, "Canceled by an admin")

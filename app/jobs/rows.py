@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -101,7 +103,17 @@ def recent_durations(provider: str, limit: int) -> tuple[float, ...]:
     return tuple(r for r in rows if r is not None)
 
 
-def confirm_reservations(preset_id: str, job_id: str, open_items) -> list[int]:
+class OpenItem(Protocol):
+    """An item still to make, as far as its reservation goes (the runner's copy of a job item)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+
+def confirm_reservations(preset_id: str, job_id: str, open_items: Sequence[OpenItem]) -> list[int]:
     """Reserve again any model of `open_items` whose reservation is gone; returns the ids of the items
     whose model another job holds now (flushed, committed by the caller)."""
     owners = dict(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -44,7 +46,7 @@ class GenerationRequest:
     model_ids: list[str] | None = None  # chosen by hand; None: 10 + 10 at random
 
 
-def parse_generation_request(body) -> GenerationRequest:
+def parse_generation_request(body: Any) -> GenerationRequest:
     """`{"examplesPerModel": 1–4, "modelIds": [ids]}`, both optional. Whether each id can be chosen is
     decided under the preset's lock (`selection.reserve_chosen_models`); here only the shape is checked."""
     if body is None:
@@ -66,7 +68,7 @@ def parse_generation_request(body) -> GenerationRequest:
     return GenerationRequest(value, parse_model_ids(body["modelIds"]) if "modelIds" in body else None)
 
 
-def parse_model_ids(value) -> list[str]:
+def parse_model_ids(value: Any) -> list[str]:
     if not isinstance(value, list) or not value:
         raise GenerationError('modelIds must be a non-empty list of model ids, e.g. ["male_01", "female_07"].')
     if len(value) > MAX_MODEL_IDS:
@@ -152,7 +154,13 @@ class Origin:
     created_by: str | None = None
 
 
-def create_job(services: JobServices, preset_id, examples_per_model, pick, origin: Origin) -> tuple[Job, Selection]:
+def create_job(
+    services: JobServices,
+    preset_id: str,
+    examples_per_model: int,
+    pick: Callable[[str, str], tuple[Selection, list[Pair]]],
+    origin: Origin,
+) -> tuple[Job, Selection]:
     """The job, its items and its models' reservations, flushed under the preset's lock (not committed)."""
     preset = lock_preset(preset_id)
     if preset is None:

@@ -50,7 +50,11 @@ return 2
 
 
 def wait_for(
-    get: Callable[[str], dict | None], prediction_id: str, timeout: float, stop: threading.Event, pause
+    get: Callable[[str], dict | None],
+    prediction_id: str,
+    timeout: float,
+    stop: threading.Event,
+    pause: Callable[[float], object],
 ) -> dict | None:
     """Look for the prediction's completion until it is there, the timeout passes or the job stops;
     `pause(remaining)` sleeps between looks (woken early by a notification where there is one)."""
@@ -192,7 +196,10 @@ class SqliteCompletions:
         pass
 
 
-def make_completions(redis_url: str | None, instance_path: Path):
+CompletionStore = RedisCompletions | SqliteCompletions
+
+
+def make_completions(redis_url: str | None, instance_path: Path) -> CompletionStore:
     if redis_url:
         return RedisCompletions(redis_url)
     return SqliteCompletions(store_path(instance_path))

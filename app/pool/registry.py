@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -113,7 +113,7 @@ class Registry:
         return len(self.male) + len(self.female)
 
 
-def parse_registry(data, source: str = "models.json") -> Registry:
+def parse_registry(data: Any, source: str = "models.json") -> Registry:
     """The registry in `data` (models.json's parsed JSON), or a RegistryError naming every problem."""
     problems = list(dict.fromkeys(describe(error, data) for error in VALIDATOR.iter_errors(data)))
     problems += duplicate_ids(data)
@@ -125,7 +125,7 @@ def parse_registry(data, source: str = "models.json") -> Registry:
     return Registry(male=lists["male"], female=lists["female"])
 
 
-def describe(error: ValidationError, data) -> str:
+def describe(error: ValidationError, data: Any) -> str:
     """One schema error as a sentence that says where (`male[7] (id 'male_08')`) and what is wrong."""
     path = list(error.absolute_path)
     if not path:
@@ -150,7 +150,7 @@ def describe(error: ValidationError, data) -> str:
     return f"{where} has {name} {value!r}; {FIELD_RULES.get(name, error.message)}"
 
 
-def duplicate_ids(data) -> list[str]:
+def duplicate_ids(data: Any) -> list[str]:
     """Every entry whose id an earlier entry already has (a schema cannot say this); entries without a
     usable id are the schema's to report."""
     seen: set[str] = set()

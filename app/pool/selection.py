@@ -9,8 +9,10 @@ model. The unique key on (preset_id, model_id) is the last line of defence.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -159,7 +161,7 @@ def select_models_for_preset(
     return selection
 
 
-def reserve(preset_id: str, models, job_id: str | None) -> None:
+def reserve(preset_id: str, models: Iterable[ReferenceModel], job_id: str | None) -> None:
     now = utcnow()
     db.session.add_all(
         PresetModelUsage(preset_id=preset_id, model_id=m.id, state=UsageState.RESERVED, job_id=job_id, used_at=now)
@@ -226,7 +228,7 @@ def release_model(preset_id: str, model_id: str) -> bool:
     return bool(rowcount(result))
 
 
-def record_model_usage(preset_id: str, model_ids, job_id: str | None = None) -> None:
+def record_model_usage(preset_id: str, model_ids: Iterable[str], job_id: str | None = None) -> None:
     """Mark models as used for a preset; calling it again with the same models changes nothing."""
     model_ids = set(model_ids)
     if not model_ids:
@@ -250,7 +252,7 @@ def record_model_usage(preset_id: str, model_ids, job_id: str | None = None) -> 
     )
 
 
-def release_models(preset_id: str, job_id: str, model_ids) -> None:
+def release_models(preset_id: str, job_id: str, model_ids: Iterable[str]) -> None:
     """Give back models a job reserved but never got an example for."""
     model_ids = set(model_ids)
     if not model_ids:
@@ -265,7 +267,7 @@ def release_models(preset_id: str, job_id: str, model_ids) -> None:
     )
 
 
-def settle_usage(preset_id: str, job_id: str, items) -> bool:
+def settle_usage(preset_id: str, job_id: str, items: Iterable[Any]) -> bool:
     """At a job's end a model keeps a `used` row exactly when it got an example; the others are released.
 
     Returns whether any model got an example."""

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from sqlalchemy import select
@@ -49,7 +50,7 @@ class SyncPlan:
         return bool(self.added or self.removed or self.changed or self.retired)
 
 
-def list_photos(client, bucket: str, prefix: str, url_base: str) -> list[BucketPhoto]:
+def list_photos(client: Any, bucket: str, prefix: str, url_base: str) -> list[BucketPhoto]:
     """Every photo under `<prefix>male/` and `<prefix>female/` (paginated listings), sorted by key."""
     photos = []
     paginator = client.get_paginator("list_objects_v2")

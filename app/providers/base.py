@@ -84,3 +84,25 @@ class Generator(Protocol):
         """Ask the provider to stop a prediction; never raises. Returns how it ended (it may have
         finished before the cancel), or None when the provider could not say (unreachable, still stopping)."""
         ...
+
+
+class Limiter(Protocol):
+    """Waits for a turn to call the provider (a token bucket); False when `stop` was set first."""
+
+    def acquire(self, stop: threading.Event) -> bool: ...
+
+
+class UsageCounter(Protocol):
+    """Counts the provider calls made, by kind ("create", "read", "read_429", …)."""
+
+    def record(self, kind: str) -> None: ...
+
+
+class Completions(Protocol):
+    """What webhooks told of predictions, shared between the web process (which records) and the workers."""
+
+    def expect(self, prediction_id: str) -> None: ...
+
+    def get(self, prediction_id: str) -> dict | None: ...
+
+    def wait(self, prediction_id: str, timeout: float, stop: threading.Event) -> dict | None: ...

@@ -9,6 +9,7 @@ preset may set come from the model's published input schema (`schemas.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.providers import schemas
 
@@ -36,7 +37,7 @@ class Provider:
         """The settings a preset may set, in the schema's order, for forms."""
         return {f.name: f for f in schemas.fields(self.settings_schema)}
 
-    def settings_problems(self, settings) -> list[str]:
+    def settings_problems(self, settings: Any) -> list[str]:
         return schemas.problems(self.settings_schema, settings or {}, self.model)
 
     def sent_settings(self, settings: dict | None) -> dict:
@@ -57,7 +58,7 @@ class Provider:
         payload[self.image_field] = [reference_url] if self.image_as_list else reference_url
         return payload
 
-    def output_urls(self, output) -> list[str]:
+    def output_urls(self, output: Any) -> list[str]:
         """Normalise what `predictions.get` returns: a URL string or a list of them."""
         if isinstance(output, str):
             return [output]
@@ -65,7 +66,7 @@ class Provider:
             return [u for u in output if isinstance(u, str)]
         return []
 
-    def validate_settings(self, settings) -> dict:
+    def validate_settings(self, settings: Any) -> dict:
         """Return the settings or raise ValueError naming every setting the model would refuse."""
         if settings is None:
             return {}

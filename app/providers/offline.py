@@ -21,7 +21,7 @@ from app.storage.base import Storage, example_key
 SIZE = (512, 640)
 
 
-def _font(size: int):
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without scalable default font

@@ -116,7 +116,7 @@ def fields(schema: dict) -> list[Field]:
     ]
 
 
-def problems(schema: dict, settings, model: str) -> list[str]:
+def problems(schema: dict, settings: Any, model: str) -> list[str]:
     """What is wrong with `settings`, one sentence per setting; empty when they fit."""
     if not isinstance(settings, dict):
         return ["settings must be an object of setting names and values"]
@@ -162,7 +162,7 @@ def describe(error: ValidationError, schema: dict, model: str) -> str:
     return f"setting {name!r} {what} (got {shown})"
 
 
-def fetch_published(client, model: str) -> tuple[str | None, dict, str]:
+def fetch_published(client: Any, model: str) -> tuple[str | None, dict, str]:
     """The model's latest published version from Replicate: (version id, its Input schema, the API address read).
 
     `client` is a `replicate.Client`; GET /v1/models/{owner}/{name} answers the latest version with its
@@ -177,7 +177,7 @@ def fetch_published(client, model: str) -> tuple[str | None, dict, str]:
     return version.id, inline_refs(schema, version.openapi_schema), f"https://api.replicate.com/v1/models/{model}"
 
 
-def inline_refs(node, root: dict):
+def inline_refs(node: Any, root: dict) -> Any:
     """`node` with local `$ref`s inlined, so a snapshot stands alone.
 
     Cog publishes an enum input as `{"allOf": [{"$ref": "#/components/schemas/x"}], "default": …}`; the

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, func, select
 
+from app.core.config import Settings
 from app.core.database import db, upsert
 from app.core.errors import GenerationError
 from app.models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
@@ -32,7 +33,7 @@ ZERO = Decimal("0")
 CENT_FRACTION = Decimal("0.000001")  # what the ledger keeps (Numeric(14, 6))
 
 
-def usd(value) -> Decimal:
+def usd(value: float | str | Decimal) -> Decimal:
     """A price from the settings (float or text) as an exact Decimal."""
     return Decimal(str(value))
 
@@ -49,7 +50,7 @@ class Charge:
     predict_time: float | None = None
 
 
-def per_second(settings, provider: str, seconds: float | None) -> Decimal | None:
+def per_second(settings: Settings, provider: str, seconds: float | None) -> Decimal | None:
     """`seconds x rate` for a model billed by time, None for one billed per image."""
     rate = settings.prices_per_second.get(provider)
     if rate is None:
@@ -57,7 +58,7 @@ def per_second(settings, provider: str, seconds: float | None) -> Decimal | None
     return (usd(seconds or 0) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
 
 
-def charge_for(settings, provider: str, succeeded: bool, offline: bool, predict_time: float | None) -> Charge:
+def charge_for(settings: Settings, provider: str, succeeded: bool, offline: bool, predict_time: float | None) -> Charge:
     """What one ended prediction costs."""
     if offline:
         return Charge(ZERO, SpendBasis.OFFLINE, predict_time)
@@ -93,7 +94,7 @@ def add_entry(
 class JobLedger:
     """Where one job's costs go: its prices, provider, offline or not, and the month it counts in."""
 
-    settings: Any
+    settings: Settings
     job_id: str
     preset_id: str
     provider: str
@@ -101,7 +102,7 @@ class JobLedger:
     month: str
 
     @classmethod
-    def of(cls, settings, job: Job) -> JobLedger:
+    def of(cls, settings: Settings, job: Job) -> JobLedger:
         return cls(settings, job.id, job.preset_id, job.provider, job.offline, month_of(job.created_at))
 
     def ended(self, item_id: int, model_id: str, succeeded: bool, predict_time: float | None) -> None:
@@ -130,11 +131,11 @@ class JobLedger:
         )
 
 
-def _sum(*where) -> Select:
+def _sum(*where: Any) -> Select:
     return select(func.coalesce(func.sum(SpendEntry.amount), 0)).where(*where)
 
 
-def _total(*where) -> Decimal:
+def _total(*where: Any) -> Decimal:
     return usd(db.session.scalar(_sum(*where)))
 
 
@@ -165,7 +166,7 @@ def item_spend(job_id: str) -> dict[int, Decimal]:
     return {item_id: usd(total) for item_id, total in db.session.execute(query) if item_id is not None}
 
 
-def totals_by(column, ids: Iterable[str]) -> dict[str, Decimal]:
+def totals_by(column: Any, ids: Iterable[str]) -> dict[str, Decimal]:
     """{id: total} of the ledger grouped by `column` (SpendEntry.job_id or .preset_id), in one query;
     ids without an entry are absent (nothing recorded yet)."""
     ids = list(ids)
@@ -180,7 +181,7 @@ def as_text(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
 
 
-def month_json(settings, month: str | None = None) -> dict:
+def month_json(settings: Settings, month: str | None = None) -> dict:
     """This month's spend and reservations against the limit (USD, as exact text)."""
     month = month or month_of()
     spent, reserved = month_spend(month), month_reserved(month)
@@ -196,7 +197,7 @@ def month_json(settings, month: str | None = None) -> dict:
 
 
 # -- the monthly budget ------------------------------------------------------------------------------
-def money(value) -> str:
+def money(value: float | str | Decimal) -> str:
     """$0.22, $0.78, $1,234.50, $0.039, $0.0093: cents, or up to four decimals for amounts under a dollar
     that cents would round. The one formatting of money on the pages (the `usd` filter) and in messages."""
     value = usd(value)
@@ -213,7 +214,7 @@ def spend_text(amount: Decimal | None, offline: bool = False) -> str:
     return "—" if amount is None else money(amount)
 
 
-def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
+def estimate_per_item(settings: Settings, provider: str, offline: bool) -> Decimal:
     """What one item may cost at most: an official model's price, or PREDICTION_TIMEOUT x rate."""
     if offline:
         return ZERO
@@ -221,7 +222,7 @@ def estimate_per_item(settings, provider: str, offline: bool) -> Decimal:
     return amount if amount is not None else usd(settings.prices.get(provider, 0))
 
 
-def estimate_note(settings, provider: str, offline: bool) -> str:
+def estimate_note(settings: Settings, provider: str, offline: bool) -> str:
     """How one image's estimate is made, for the generate form."""
     if offline:
         return "offline placeholders: nothing is billed"
@@ -254,7 +255,7 @@ def lock_month(month: str) -> None:
     db.session.execute(select(SpendMonth.month).where(SpendMonth.month == month).with_for_update())
 
 
-def reserve(settings, job: Job, items: int) -> None:
+def reserve(settings: Settings, job: Job, items: int) -> None:
     """Reserve the job's estimate against this month's limit, or refuse with a 409 (nothing reserved).
     Runs in the transaction that creates the job, under the month's lock, so parallel requests cannot
     overshoot together. The reservation settles as items end (their actual cost goes to the ledger)."""

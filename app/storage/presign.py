@@ -15,6 +15,7 @@ expire, and changes when they rotate: S3 checks the session token it carries.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from botocore.auth import SIGV4_TIMESTAMP, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
@@ -36,7 +37,7 @@ class DatedQueryAuth(S3SigV4QueryAuth):
     The same steps as botocore's `SigV4Auth.add_auth`, which reads the clock itself and has no parameter
     for the time."""
 
-    def __init__(self, credentials, region_name: str, signed_at: datetime, expires: timedelta) -> None:
+    def __init__(self, credentials: Any, region_name: str, signed_at: datetime, expires: timedelta) -> None:
         super().__init__(credentials, "s3", region_name, expires=int(expires.total_seconds()))
         self.signed_at = signed_at
 
@@ -49,7 +50,7 @@ class DatedQueryAuth(S3SigV4QueryAuth):
         self._inject_signature_to_request(request, self.signature(string_to_sign, request))
 
 
-def presign_get(unsigned_url: str, credentials, region_name: str, now: datetime, period: timedelta = DAY) -> str:
+def presign_get(unsigned_url: str, credentials: Any, region_name: str, now: datetime, period: timedelta = DAY) -> str:
     """`unsigned_url` (a GET of one object) signed at the start of `now`'s period, valid for two periods."""
     request = AWSRequest(method="GET", url=unsigned_url)
     DatedQueryAuth(credentials, region_name, signing_time(now, period), 2 * period).add_auth(request)

@@ -60,7 +60,7 @@ def s3_session(settings: S3Settings) -> boto3.session.Session:
     )
 
 
-def s3_client(settings: S3Settings, *, session=None, unsigned: bool = False, pool_size: int = 32):
+def s3_client(settings: S3Settings, *, session: Any = None, unsigned: bool = False, pool_size: int = 32) -> Any:
     """A boto3 S3 client for these settings. Checksums only when an operation requires one: since boto3 1.36
     every upload carries a CRC by default, which some S3-compatible stores refuse."""
     config = Config(
@@ -145,7 +145,7 @@ class S3Storage:
         self._uploaders = ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT, thread_name_prefix="s3-upload")
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if self._client is None:
             with self._lock:
                 if self._client is None:

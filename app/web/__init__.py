@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response
 
 from app.services import services_of
 from app.web import admin, auth, errors, health, inputs, media, throttle, webhooks
@@ -65,7 +66,7 @@ def init_app(app: Flask) -> None:
 DATA_TYPES = frozenset({"application/json", "text/csv"})
 
 
-def no_store_for_data(response):
+def no_store_for_data(response: Response) -> Response:
     """JSON and CSV answers carry admin data: no cache, shared or the browser's, keeps them (as the pages).
     An answer that says otherwise keeps its own; so does the feed, whose rules are `feed.gallery`'s."""
     if response.mimetype in DATA_TYPES and not request.path.startswith(feed_gallery.FEED_PATH_PREFIXES):
@@ -73,7 +74,7 @@ def no_store_for_data(response):
     return response
 
 
-def favicon():
+def favicon() -> Response:
     """Browsers ask for /favicon.ico on their own (JSON answers, images): the pages' icon."""
     return current_app.send_static_file("favicon.svg")
 

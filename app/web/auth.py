@@ -17,16 +17,17 @@ they are told to sign in rather than that their form expired. The consumer app's
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from functools import wraps
-from typing import cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import CSRFProtect
 
 from app.accounts.tokens import find_active_token
-from app.accounts.users import user_for_session
+from app.accounts.users import User, user_for_session
 from app.core.database import db
 from app.models import utcnow
 from app.web.context import services
@@ -97,7 +98,7 @@ def authenticate() -> None:
                 server_session().touch()
 
 
-def sign_in(user) -> None:
+def sign_in(user: User) -> None:
     server_session().start(user.id)  # a fresh session: new token, new row, new CSRF token; the old row is deleted
     session[SESSION_USER] = user.id
     session[SESSION_STAMP] = user.session_stamp
@@ -107,7 +108,7 @@ def sign_out() -> None:
     server_session().end()  # the row is deleted: a copy of the cookie is worth nothing afterwards
 
 
-def local_admin_path(target) -> str | None:
+def local_admin_path(target: object) -> str | None:
     """`target` if it is one of our admin pages, else None: never another host (absolute, scheme-relative
     or backslash URLs), never a control character (CR/LF would split the Location header)."""
     if not isinstance(target, str) or not target or len(target) > 2000:
@@ -139,7 +140,7 @@ def login_url() -> str:
     return url_for("admin_auth.login")
 
 
-def unauthenticated():
+def unauthenticated() -> ResponseReturnValue:
     if request.headers.get("HX-Request") and "admin_auth.login" in current_app.view_functions:
         # htmx does not follow a 302 to a login page sensibly: tell it where to go instead
         response = error_response(401, "Your session has expired: sign in again.")
@@ -161,9 +162,9 @@ def unauthenticated():
     return error_response(401, "Sign in, or send an API token as 'Authorization: Bearer <token>'.")
 
 
-def admin_required(view):
+def admin_required(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     @wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         if getattr(g, "auth", None) is None:
             return unauthenticated()
         return view(*args, **kwargs)
@@ -171,7 +172,7 @@ def admin_required(view):
     return wrapper
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     app.session_interface = ServerSessionInterface()
     csrf.init_app(app)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from flask import current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
@@ -28,7 +28,7 @@ def wants_json() -> bool:
     return request.path.startswith(("/api/", "/hooks/")) or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str):
+def error_response(status: int, message: str) -> ResponseReturnValue:
     if wants_json():
         return jsonify(success=False, error=message), status
     try:
@@ -37,7 +37,7 @@ def error_response(status: int, message: str):
         return message, status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def unavailable(message: str):
+def unavailable(message: str) -> ResponseReturnValue:
     """503 with the time to wait before trying again."""
     response = current_app.make_response(error_response(503, message))
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -56,13 +56,13 @@ OUTAGES = {
 }
 
 
-def service_down(exc: Exception):
+def service_down(exc: Exception) -> ResponseReturnValue:
     db.session.rollback()
     log.warning("unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
     return unavailable(next(message for error, message in OUTAGES.items() if isinstance(exc, error)))
 
 
-def init_app(app) -> None:
+def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         messages = {
@@ -90,12 +90,12 @@ def init_app(app) -> None:
         app.register_error_handler(outage, service_down)
 
     @app.errorhandler(DataError)
-    def bad_value(exc):
+    def bad_value(exc: Exception) -> ResponseReturnValue:
         db.session.rollback()
         return error_response(400, "A value in the request cannot be stored or looked up (bad characters or too long).")
 
     @app.errorhandler(Exception)
-    def unexpected(exc):
+    def unexpected(exc: Exception) -> ResponseReturnValue:
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Something went wrong on our side; it has been logged.")

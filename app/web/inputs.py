@@ -4,8 +4,11 @@ database, instead of a 500 with a traceback (or text that PostgreSQL refuses and
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 
 from app.core.safe_json import dumps_finite, loads_checked, text_problem
 from app.web.errors import error_response
@@ -14,10 +17,10 @@ from app.web.errors import error_response
 class CheckedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, with `loads_checked` for reading and no NaN / Infinity ever written."""
 
-    def loads(self, s, **kwargs):
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return loads_checked(s, max_bytes=None)  # request bodies are capped by MAX_CONTENT_LENGTH (and the API's own)
 
-    def dumps(self, obj, **kwargs) -> str:
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
         kwargs.setdefault("default", self.default)
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
         kwargs.setdefault("sort_keys", self.sort_keys)
@@ -36,7 +39,7 @@ def input_problem() -> str | None:
     return None
 
 
-def refuse_bad_input():
+def refuse_bad_input() -> ResponseReturnValue | None:
     problem = input_problem()
     if problem:
         return error_response(400, problem)

@@ -58,7 +58,7 @@ def find_session_with_user(token: str | None) -> tuple[AdminSession, User | None
 
 class ServerSession(CallbackDict, SessionMixin):
     def __init__(self, token: str | None = None) -> None:
-        def on_update(self) -> None:
+        def on_update(self: ServerSession) -> None:
             self.modified = True
 
         super().__init__(None, on_update)

@@ -15,9 +15,11 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Iterable
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.wrappers import Response
 
 from app.services import services_of
 from app.web.context import services
@@ -29,7 +31,7 @@ LOGIN_ENDPOINT = "admin_auth.login"
 EXTENSION = "pixelglow_limiter"
 
 
-def _trusted(address: str, networks) -> bool:
+def _trusted(address: str, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -67,7 +69,7 @@ def account_and_address() -> str:
     return f"{account_key()}|{client_address()}"
 
 
-def failed_attempt(response) -> bool:
+def failed_attempt(response: Response) -> bool:
     return response.status_code == 401
 
 
@@ -78,7 +80,7 @@ def retry_after() -> int:
     return max(1, math.ceil(max(resets, default=time.time() + 60) - time.time()))
 
 
-def too_many_attempts(exc: RateLimitExceeded):
+def too_many_attempts(exc: RateLimitExceeded) -> Response:
     wait = retry_after()
     log.warning("sign-in locked out: account key %s from %s for %d s", account_key(), client_address(), wait)
     message = f"Too many sign-in attempts: try again in {wait} s."

@@ -15,6 +15,7 @@ import httpx
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from replicate.exceptions import ReplicateError
+from werkzeug.wrappers import Response
 
 from app.core.safe_json import JSONInputError, loads_checked
 from app.providers.replicate.readings import FINISHED
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
-def _answer(status: int, **body):
+def _answer(status: int, **body: object) -> tuple[Response, int]:
     return jsonify(body), status
 
 

@@ -98,7 +98,7 @@ class Downloaded:
     def __enter__(self) -> Downloaded:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.discard()
 
 

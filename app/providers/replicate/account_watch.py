@@ -25,8 +25,10 @@ import httpx
 import replicate
 from replicate.exceptions import ReplicateError
 
+from app.core.iso_time import parse_utc
+from app.providers.base import Limiter, UsageCounter
 from app.providers.replicate.read_plan import MAX_STEP, SCOUT_FIRST, Plan
-from app.providers.replicate.readings import FINISHED, timestamp
+from app.providers.replicate.readings import FINISHED
 from app.providers.replicate.transport import backoff, retry_after
 
 log = logging.getLogger("app.providers.replicate.predictions")
@@ -51,7 +53,12 @@ class AccountWatcher:
     """Lists the account's predictions for the items of this process; a daemon thread, idle when none wait."""
 
     def __init__(
-        self, client: replicate.Client, usage, read_limiter, min_step: float, max_pages: int = MAX_PAGES
+        self,
+        client: replicate.Client,
+        usage: UsageCounter,
+        read_limiter: Limiter,
+        min_step: float,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.client = client
         self.usage = usage
@@ -178,7 +185,7 @@ class AccountWatcher:
             self._last_list = started
 
     def _older_pages_matter(self, results: list[dict], oldest: datetime | None) -> bool:
-        last = timestamp(results[-1].get("created_at")) if results else None
+        last = parse_utc(results[-1].get("created_at")) if results else None
         return oldest is not None and last is not None and last > oldest - CLOCK_SLACK
 
     def _page(self, url: str) -> dict | None:

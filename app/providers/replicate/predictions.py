@@ -33,7 +33,7 @@ from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 from replicate.prediction import Predictions
 
-from app.providers.base import Ending, ItemFailed, ItemResult, ItemSpec, Stopped
+from app.providers.base import Completions, Ending, ItemFailed, ItemResult, ItemSpec, Limiter, Stopped, UsageCounter
 from app.providers.catalog import Provider, get_provider
 from app.providers.download.downloader import SafeDownloader
 from app.providers.outputs import StoredOutput, store_output
@@ -96,12 +96,12 @@ class ReplicateGenerator:
         sd_version: str,
         deadline: float = 600.0,
         poll_interval: float = 0.2,
-        limiter=None,
-        read_limiter=None,
-        usage=None,
+        limiter: Limiter | None = None,
+        read_limiter: Limiter | None = None,
+        usage: UsageCounter | None = None,
         downloader: SafeDownloader | None = None,
         webhook_url: str | None = None,
-        completions=None,
+        completions: Completions | None = None,
         fallback_poll: float = 30.0,
         read_by_list: bool = True,
     ) -> None:

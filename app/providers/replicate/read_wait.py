@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from app.providers.base import Stopped
+from app.providers.base import Completions, Stopped
 from app.providers.replicate.account_watch import AccountWatcher
 from app.providers.replicate.read_plan import Plan
 from app.providers.replicate.readings import FINISHED, Reading, Schedule, reading_of, told_by_webhook
@@ -28,12 +28,18 @@ def sleep_or_stop(seconds: float, stop: threading.Event) -> None:
 class ReadWait:
     """What an item does between two reads of its prediction, by how this process learns of ends."""
 
-    def __init__(self, completions=None, watcher: AccountWatcher | None = None) -> None:
+    def __init__(self, completions: Completions | None = None, watcher: AccountWatcher | None = None) -> None:
         self.completions = completions  # webhooks' records (None: off)
         self.watcher = watcher  # lists of the account (None: each prediction is read on its own)
 
     def until_read(
-        self, prediction_id: str, plan: Schedule, created: float | None, last: float | None, deadline: float, stop
+        self,
+        prediction_id: str,
+        plan: Schedule,
+        created: float | None,
+        last: float | None,
+        deadline: float,
+        stop: threading.Event,
     ) -> Reading | None:
         """Wait for the next read; return instead what a webhook or a list told meanwhile. A resumed
         prediction (`created` None) is read at once, unless its webhook came meanwhile."""
@@ -60,7 +66,7 @@ class ReadWait:
 
     @staticmethod
     def _until_listed(
-        watcher: AccountWatcher, prediction_id: str, plan: Plan, created: float, deadline: float, stop
+        watcher: AccountWatcher, prediction_id: str, plan: Plan, created: float, deadline: float, stop: threading.Event
     ) -> Reading | None:
         """Wait for a list of the account to show the prediction ended; None when the item should read
         it itself (no list has shown it lately, it passed its deadline, or the list gave no output)."""

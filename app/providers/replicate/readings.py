@@ -7,14 +7,15 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import replicate
 from pydantic.v1 import ValidationError as PydanticV1ValidationError
 from replicate.exceptions import ReplicateError
 
-from app.providers.base import Ending
+from app.core.iso_time import parse_utc
+from app.providers.base import Completions, Ending, Limiter, UsageCounter
 from app.providers.replicate.transport import retry_after
 
 log = logging.getLogger("app.providers.replicate.predictions")
@@ -42,7 +43,7 @@ class Reading:
     predict_time: float | None = None  # metrics.predict_time, set on completion: what time-billed models cost
 
 
-def predict_time_of(metrics) -> float | None:
+def predict_time_of(metrics: Any) -> float | None:
     """`metrics.predict_time` of a prediction, when it is a finite number of seconds."""
     value = metrics.get("predict_time") if isinstance(metrics, dict) else None
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
@@ -50,26 +51,16 @@ def predict_time_of(metrics) -> float | None:
     return None
 
 
-def timestamp(value) -> datetime | None:
-    if not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
-def _timing(prediction) -> tuple[float | None, float | None]:
+def _timing(prediction: Any) -> tuple[float | None, float | None]:
     """(duration if finished, age) of a prediction from its created_at / completed_at."""
     return _timing_of(getattr(prediction, "created_at", None), getattr(prediction, "completed_at", None))
 
 
-def _timing_of(created_at, completed_at) -> tuple[float | None, float | None]:
-    created = timestamp(created_at)
+def _timing_of(created_at: Any, completed_at: Any) -> tuple[float | None, float | None]:
+    created = parse_utc(created_at)
     if created is None:
         return None, None
-    completed = timestamp(completed_at)
+    completed = parse_utc(completed_at)
     seconds = (completed - created).total_seconds() if completed else None
     age = (datetime.now(UTC) - created).total_seconds()
     return (max(0.0, seconds) if seconds is not None else None), max(0.0, age)
@@ -91,7 +82,7 @@ def reading_of(prediction: dict) -> Reading:
     return Reading(status, prediction.get("output"), None, seconds, age, spent)
 
 
-def told_by_webhook(completions, prediction_id: str) -> Reading | None:
+def told_by_webhook(completions: Completions, prediction_id: str) -> Reading | None:
     """What a webhook told of a prediction, once it has finished (None: nothing final yet)."""
     prediction = completions.get(prediction_id)
     if prediction is not None and str(prediction.get("status")) in FINISHED:
@@ -120,7 +111,7 @@ class FallbackPlan:
         pass
 
 
-def read_prediction(client: replicate.Client, usage, prediction_id: str) -> Reading:
+def read_prediction(client: replicate.Client, usage: UsageCounter, prediction_id: str) -> Reading:
     """One read of the prediction; TransientReadError when it is worth trying again."""
     try:
         usage.record("read")
@@ -143,7 +134,7 @@ def read_prediction(client: replicate.Client, usage, prediction_id: str) -> Read
     return reading_of_object(prediction)
 
 
-def reading_of_object(prediction) -> Reading:
+def reading_of_object(prediction: Any) -> Reading:
     """What the client's `Prediction` (a GET's or a cancel's answer) tells."""
     seconds, age = _timing(prediction)
     spent = predict_time_of(getattr(prediction, "metrics", None))
@@ -157,16 +148,18 @@ def reading_of_object(prediction) -> Reading:
     return Reading(prediction.status, prediction.output, None, seconds, age, spent)
 
 
-def ran_for(started_at, completed_at) -> float | None:
+def ran_for(started_at: Any, completed_at: Any) -> float | None:
     """Seconds from start to end: what a canceled prediction ran (and a time-billed model billed) when
     its answer carries no `metrics.predict_time`; None when it never started."""
-    started, completed = timestamp(started_at), timestamp(completed_at)
+    started, completed = parse_utc(started_at), parse_utc(completed_at)
     if started is None or completed is None:
         return None
     return max(0.0, (completed - started).total_seconds())
 
 
-def cancel_prediction(client: replicate.Client, usage, read_limiter, prediction_id: str) -> Reading | None:
+def cancel_prediction(
+    client: replicate.Client, usage: UsageCounter, read_limiter: Limiter, prediction_id: str
+) -> Reading | None:
     """Cancel, and return what the answer tells of the prediction (it may have ended before the cancel);
     None when Replicate could not be asked. A cancel is a read as far as the account's limits go: it
     takes a token from the budget."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import replicate
 from replicate.webhook import WebhookSigningSecret
 
@@ -13,7 +15,7 @@ class WebhookRefused(Exception):
     """A webhook whose headers or signature do not check out."""
 
 
-def verify_webhook(headers, body: str, secret: str) -> None:
+def verify_webhook(headers: Any, body: str, secret: str) -> None:
     """Replicate's signature (Standard Webhooks), through the client's own check: HMAC-SHA256 over
     "{id}.{timestamp}.{body}" keyed with the base64 part of the whsec_ secret, any `v1,<b64>` entry of
     `webhook-signature` may match, compared in constant time; a timestamp over 5 minutes away is refused."""

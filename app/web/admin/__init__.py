@@ -19,7 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, current_app, g
+from werkzeug.wrappers import Response
 
+from app.core.iso_time import parse_naive_utc
 from app.spend import ledger
 from app.web.admin import (
     auth_views,
@@ -79,7 +81,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["pool_html"] = pool_html  # the model pool, the same
 
 
-def security_headers(response):
+def security_headers(response: Response) -> Response:
     headers = response.headers
     services = current_app.extensions.get("pixelglow")  # absent only on error pages of a half-built app
     headers.setdefault("Content-Security-Policy", content_security_policy(services and services.storage.url_origin))
@@ -107,10 +109,10 @@ def format_datetime(value: datetime | str | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-        except ValueError:
-            return str(value)
+        parsed = parse_naive_utc(value)
+        if parsed is None:
+            return value
+        value = parsed
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -107,7 +107,15 @@ def count_scale(values: Sequence[float | None], label: str) -> Scale:
     return Scale(top, lambda v: f"{v:,.0f}" if top >= 4 else f"{v:g}", label)
 
 
-def bar_chart(key: str, title: str, description: str, x_label: str, categories: Sequence[str], series, scale):
+def bar_chart(
+    key: str,
+    title: str,
+    description: str,
+    x_label: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    scale: Scale,
+) -> Chart:
     """Grouped vertical bars: one group per category, one bar per series in each group."""
     chart = Chart(key, title, description, x_label, scale, legend=[(s.css, s.name) for s in series])
     slot = (chart.plot_right - chart.left) / max(1, len(categories))

@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -21,7 +22,7 @@ from app.spend.ledger import money
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 
 
-def page_count(value) -> str:
+def page_count(value: Any) -> str:
     return f"{value:,}"
 
 
@@ -30,15 +31,15 @@ def page_rate(part: int, whole: int) -> str:
     return "—" if not whole else f"{part * 100 / whole:.1f} %"
 
 
-def page_seconds(value) -> str:
+def page_seconds(value: Any) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
-def page_usd(value) -> str:
+def page_usd(value: Any) -> str:
     return money(Decimal(value))
 
 
-def page_text(value) -> str:
+def page_text(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
@@ -167,7 +168,7 @@ def page_rows(table: Table, rows: Sequence[dict], link: Callable[[dict], str] | 
     return written
 
 
-def csv_cell(column: Column, value) -> str:
+def csv_cell(column: Column, value: Any) -> str:
     """A CSV cell: empty for none, rates as 4-decimal fractions, and any text a spreadsheet would run as a
     formula (starting with = + - @, a tab or a carriage return) prefixed with an apostrophe."""
     if value is None:

@@ -6,7 +6,6 @@ made before it) signs in as usual and is sent to change it."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any, cast
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
@@ -18,7 +17,7 @@ from app.accounts.users import MIN_PASSWORD, find_user, password_problem, verify
 from app.core.database import db
 from app.models import utcnow
 from app.web.auth import local_admin_path, sign_in, sign_out
-from app.web.context import services
+from app.web.sessions import timeouts as session_timeouts
 from app.web.throttle import account_key, client_address
 
 log = logging.getLogger(__name__)
@@ -28,11 +27,6 @@ bp = Blueprint("admin_auth", __name__)
 def safe_next(target: str | None) -> str:
     """Only our own admin pages: never another host, never a protocol-relative URL, never CR/LF."""
     return local_admin_path(target) or url_for("admin_presets.presets")
-
-
-def session_timeouts() -> tuple[timedelta, timedelta]:
-    settings = services().settings
-    return timedelta(seconds=settings.session_idle_seconds), timedelta(seconds=settings.session_lifetime_seconds)
 
 
 @bp.get("/")

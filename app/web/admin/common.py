@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 QUEUED_GRACE_SECONDS = 5  # a queued job older than this with no consumer alive: say so
 RUNNING_STALE_SECONDS = 30  # a running job whose progress stopped moving this long
-WORKER_COMMAND = "huey_consumer app.tasks.huey -w 4 -k thread"
 
 
 def is_htmx() -> bool:
@@ -31,7 +30,7 @@ def is_htmx() -> bool:
     return bool(htmx) and not htmx.history_restore_request
 
 
-def fragment(template: str, status: int = 200, headers: dict | None = None, **context):
+def fragment(template: str, status: int = 200, headers: dict | None = None, **context: Any) -> tuple[str, int, dict]:
     return render_template(template, **context), status, headers or {}
 
 
@@ -103,15 +102,6 @@ def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:
 
 
 # -- worker liveness -------------------------------------------------------------
-def parse_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-
-
 def consumers_alive() -> bool | None:
     """True/False, or None when the progress store cannot tell (then we say nothing)."""
     try:

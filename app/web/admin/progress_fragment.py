@@ -10,18 +10,20 @@ to stop polling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import render_template, url_for
 
 from app.core.database import db
+from app.core.iso_time import parse_naive_utc
 from app.jobs.progress import ProgressRecord
 from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
+from app.services import CONSUMER_COMMAND
 from app.web.admin.common import (
-    WORKER_COMMAND,
+    Pool,
     gallery_count,
     model_pool,
-    parse_iso,
     record_card,
     services,
     worker_missing,
@@ -58,7 +60,9 @@ def progress_from_record(record: ProgressRecord) -> dict:
         "failures": [i for i in record.items if i.get("state") == ItemState.FAILED],
         "examples": record.examples,
         "created_by": record.created_by,
-        "worker_missing": worker_missing(record.status, parse_iso(record.created_at), parse_iso(record.updated_at)),
+        "worker_missing": worker_missing(
+            record.status, parse_naive_utc(record.created_at), parse_naive_utc(record.updated_at)
+        ),
     }
 
 
@@ -77,11 +81,11 @@ def render_progress(
     shown: int,
     provider: str | None,
     view: str,
-    new_examples=(),
-    oob_pool=None,
-    oob_count=None,
+    new_examples: Sequence[dict] = (),
+    oob_pool: Pool | None = None,
+    oob_count: int | None = None,
     base: int | None = None,
-):
+) -> str:
     """`base`: how many gallery examples the preset had besides this job's, so the count can follow."""
     ended = progress["status"] in JOB_FINAL
     if oob_count is None and new_examples and base is not None:
@@ -95,7 +99,7 @@ def render_progress(
         new_examples=[
             record_card(e, progress["preset_id"], provider or "", progress.get("created_by")) for e in new_examples
         ],
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         oob_pool=oob_pool,
         oob_count=oob_count,
         preset_id=progress["preset_id"],
@@ -136,7 +140,7 @@ def progress_response(
     return html, ended
 
 
-def queued_fragment(preset_id: str, job, message: str, warning: str | None):
+def queued_fragment(preset_id: str, job: Job, message: str, warning: str | None) -> tuple[str, int]:
     """What the generate panel shows for a job just queued (generate, regenerate): its live progress, the
     message, and the pool with the models it now holds (none left to show once the job has ended)."""
     body, ended = progress_response(job.id, 0, job.provider, "preset", gallery_count(preset_id, exclude_job=job.id))

@@ -12,7 +12,16 @@ from flask.typing import ResponseReturnValue
 
 from app.analytics import AnalyticsError, Period, period_of, report_for
 from app.spend.ledger import money
-from app.web.admin.analytics_charts import Scale, Series, add_line, bar_chart, count_scale, nice_top, percent_scale
+from app.web.admin.analytics_charts import (
+    Chart,
+    Scale,
+    Series,
+    add_line,
+    bar_chart,
+    count_scale,
+    nice_top,
+    percent_scale,
+)
 from app.web.admin.analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
 from app.web.context import services
 
@@ -27,7 +36,7 @@ def column(table: str, key: str) -> Column:
     return next(c for c in TABLES[table].columns if c.key == key)
 
 
-def week_chart(weeks: list[dict]):
+def week_chart(weeks: list[dict]) -> Chart:
     labels = [w["week"].split("-")[1] for w in weeks]
     counts = [w["examples"] for w in weeks]
     examples = Series("examples", "series-examples", counts, [f"{n:,}" for n in counts])

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from app.core.database import db
 from app.core.errors import AppError, CurationError
@@ -63,7 +64,7 @@ def verdict_form() -> dict:
     return {"state": state, "releaseModel": state == CurationState.REJECTED and request.form.get("release") == "1"}
 
 
-def curate(preset_id: str, act: Callable[[], str], anchor: str):
+def curate(preset_id: str, act: Callable[[], str], anchor: str) -> Response:
     get_preset(preset_id)
     try:
         flash(act(), "success")

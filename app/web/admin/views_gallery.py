@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from app.core.database import db
 from app.core.errors import GenerationError
@@ -58,7 +59,7 @@ def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin_presets.preset", preset_id=preset_id) + "#pool", 303)
 
 
-def chosen_models(form) -> dict:
+def chosen_models(form: MultiDict[str, str]) -> dict:
     """The form's "choose models" mode: the ticked pool boxes as modelIds (none ticked is refused)."""
     if form.get("mode") != "choose":
         return {}

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from werkzeug.wrappers import Response
 
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
@@ -16,9 +17,9 @@ from app.jobs.cancel import cancel_job
 from app.jobs.submit import request_retry_of_failed
 from app.models import Job, Preset, SpendEntry, iso, utcnow
 from app.providers.catalog import PROVIDERS
+from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
-    WORKER_COMMAND,
     services,
     worker_missing,
 )
@@ -54,7 +55,7 @@ def progress(job_id: str) -> ResponseReturnValue:
     return html, STOP_POLLING, {"HX-Refresh": "true"} if view == "job" else {}
 
 
-def back_to(job_id: str):
+def back_to(job_id: str) -> Response:
     """Where a cancel or retry form came from: the preset page or the job page (never elsewhere)."""
     target = local_admin_path(request.form.get("next"))
     if target:
@@ -114,7 +115,7 @@ def jobs() -> ResponseReturnValue:
         spends=ledger.totals_by(SpendEntry.job_id, [j.id for j in rows]),  # one query for the whole list
         now=utcnow(),
         worker_missing=waiting,
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         account=account_usage(),
         spend=ledger.month_json(services().settings),
     )

@@ -22,9 +22,9 @@ from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, 
 from app.presets import service as preset_service
 from app.presets.rules import fields_from_form, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
-    WORKER_COMMAND,
     fragment,
     gallery_count,
     get_preset,
@@ -94,7 +94,7 @@ def presets() -> ResponseReturnValue:
     return render_template("admin/presets.html", **context)
 
 
-def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> dict:
+def count_by_preset(preset_column: Any, aggregate: Any, ids: list[str], *conditions: Any) -> dict:
     """{preset id: aggregate} for the listed presets, in one grouped query (none when the list is empty)."""
     if not ids:
         return {}
@@ -103,7 +103,7 @@ def count_by_preset(preset_column, aggregate, ids: list[str], *conditions) -> di
 
 
 # -- create / edit / delete ---------------------------------------------------------
-def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200):
+def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200) -> tuple[str, int]:
     return render_template(
         "admin/preset_form.html",
         preset=preset,
@@ -209,7 +209,7 @@ def preset(preset_id: str) -> ResponseReturnValue:
         estimate_note=ledger.estimate_note(settings, preset.provider, settings.offline),
         budget=ledger.month_json(settings) if settings.spend_limit_per_month is not None else None,
         max_examples=MAX_EXAMPLES_PER_MODEL,
-        worker_command=WORKER_COMMAND,
+        worker_command=CONSUMER_COMMAND,
         settings_problem=settings_problem(preset),
         section_html=section.html,
     ), status

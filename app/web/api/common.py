@@ -3,7 +3,10 @@ lookup. A route that takes no body refuses one, one rule for the whole API (`ref
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from app.core.database import db
 from app.core.errors import GenerationError, PresetError
@@ -34,7 +37,7 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
     return bp
 
 
-def refuse_a_body_where_none_is_taken():
+def refuse_a_body_where_none_is_taken() -> ResponseReturnValue | None:
     """A route that takes no body accepts nothing or {} and refuses anything else (400) before it acts:
     options it would ignore, or a body it cannot parse, are a caller's mistake worth telling."""
     if request.endpoint in TAKES_A_BODY:
@@ -53,7 +56,7 @@ def refuse_a_body_where_none_is_taken():
     return None
 
 
-def read_json_body(required: bool):
+def read_json_body(required: bool) -> Any:
     """The parsed JSON body, None when empty and allowed, or a GenerationError with a message."""
     raw = request.get_data(cache=True)
     if not raw.strip():

@@ -24,6 +24,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from sqlalchemy import inspect
+from werkzeug.wrappers import Response
 
 from app.core.config import Settings
 from app.core.database import db
@@ -115,7 +116,7 @@ def feed_body(preset_id: str, page: GalleryPage, links: FeedLinks) -> dict:
     }
 
 
-def with_caching(response, etag: str, settings: Settings):
+def with_caching(response: Response, etag: str, settings: Settings) -> Response:
     response.set_etag(etag, weak=True)
     response.cache_control.max_age = MAX_AGE
     if settings.gallery_feed_public:

@@ -17,6 +17,7 @@ import time
 from flask import Blueprint, abort, current_app, request, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
+from werkzeug.wrappers import Response
 
 from app.core.database import db
 from app.gallery.query import PUBLISHED_STATES
@@ -72,7 +73,7 @@ def feed_media(key: str) -> ResponseReturnValue:
     return publicly_cached(response, lifetime)
 
 
-def publicly_cached(response, max_age: int):
+def publicly_cached(response: Response, max_age: int) -> Response:
     """The signed link is the credential: any cache may keep the answer, for `max_age` seconds."""
     response.cache_control.public = True
     response.cache_control.max_age = max_age

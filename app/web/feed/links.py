@@ -14,10 +14,12 @@ import base64
 import hashlib
 import hmac
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 from flask_limiter import RateLimitExceeded
+from werkzeug.wrappers import Response
 
 from app.models import GalleryExample
 from app.storage.base import Storage
@@ -92,11 +94,11 @@ class FeedLinks:
     def sign(self, key: str, expires: int) -> str:
         return signature(self.secret_key, key, expires)
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.storage, name)
 
 
-def too_many_requests(exc: RateLimitExceeded):
+def too_many_requests(exc: RateLimitExceeded) -> Response:
     """The feed's and its images' own 429 (the app's default one is about sign-ins)."""
     wait = retry_after()
     response = current_app.make_response(error_response(429, f"Too many gallery feed requests: try again in {wait} s."))
