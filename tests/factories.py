@@ -1,14 +1,17 @@
-"""Builders for the rows a test needs, one way each: examples in given curation states, a finished example, a job
-with items, a running job's reservations, used models. Presets, admins and API tokens come from conftest's
-`create_preset`, `create_admin` and `auth_headers`; bulk seeds for analytics and benchmarks stay in their own
-modules."""
+"""Builders for the rows a test needs, one way each: a preset row, a user row, examples (of given models, or in
+given curation states), a finished example, a job with items, a running job's reservations, used models.
+Presets made through the API, admins and API tokens come from conftest's `create_preset`, `create_admin` and
+`auth_headers`; these builders write rows straight to the database, for rows the API would refuse today or cannot
+make yet. Bulk seeds for analytics and benchmarks stay in their own modules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from app.accounts.users import User
 from app.core.database import db
-from app.models import GalleryExample, Job, JobItem, PresetModelUsage
+from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 
@@ -76,11 +79,11 @@ def stored_example(app, preset_id: str, model_id: str) -> str:
         return example.id
 
 
-def job(app, preset_id, *, status="succeeded", items=(), **fields) -> str:
-    """A NANO_BANANA job of the preset (prompt "p") with one item per model id in `items` (items in their
-    default state), any other column given by keyword; returns its id."""
+def job(app, preset_id, *, status="succeeded", items=(), prompt="p", **fields) -> str:
+    """A NANO_BANANA job of the preset with one item per model id in `items` (items in their default state), any
+    other column given by keyword; returns its id."""
     with app.app_context():
-        row = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status=status, **fields)
+        row = Job(preset_id=preset_id, prompt=prompt, provider="NANO_BANANA", status=status, **fields)
         if items:
             row.total = len(items)
         db.session.add(row)
@@ -88,3 +91,54 @@ def job(app, preset_id, *, status="succeeded", items=(), **fields) -> str:
         db.session.add_all(JobItem(job_id=row.id, model_id=m, gender=m.split("_")[0], reference_url="x") for m in items)
         db.session.commit()
         return row.id
+
+
+def preset(app, name="Professional Headshot", *, provider="NANO_BANANA", prompt="p", settings=None) -> str:
+    """A preset row as it is stored, unchecked (a name or settings the API would refuse now); returns its id."""
+    with app.app_context():
+        row = Preset(name=name, prompt=prompt, provider=provider, settings=settings or {})
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def user(app, email: str, password_hash: str) -> None:
+    """An admin row with the given password hash, as older versions of `users create` stored it."""
+    with app.app_context():
+        db.session.add(User(email=email, password_hash=password_hash))
+        db.session.commit()
+
+
+def examples(
+    app,
+    preset_id: str,
+    model_ids: Iterable[str],
+    *,
+    job_id: str | None = None,
+    apart: timedelta = timedelta(seconds=1),
+    each: Callable[[int, str], dict] | None = None,
+    **fields,
+) -> list[str]:
+    """One example per model id, the first the newest (each `apart` older than the one before, from now); any column
+    given by keyword for every row, or per row by `each(n, model_id)`; returns their ids, newest first."""
+    with app.app_context():
+        now = utcnow()
+        rows = []
+        for n, model_id in enumerate(model_ids):
+            values = dict(
+                preset_id=preset_id,
+                job_id=job_id,
+                model_id=model_id,
+                gender=model_id.split("_")[0],
+                example_index=0,
+                provider="NANO_BANANA",
+                prompt="p",
+                image_path=f"examples/{preset_id}/{job_id}/{model_id}-0.png",
+                created_at=now - n * apart,
+            )
+            values.update(fields)
+            values.update(each(n, model_id) if each else {})
+            rows.append(GalleryExample(**values))
+        db.session.add_all(rows)
+        db.session.commit()
+        return [row.id for row in rows]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.core.database import db
 from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
 from tests.conftest import ADMIN_EMAIL, auth_headers, create_preset, post_generate, sign_in
-from tests.factories import job, mark_used, seed
+from tests.factories import examples, job, mark_used, seed
 from tests.helpers import count_queries, htmx
 
 
@@ -104,10 +104,8 @@ def test_plain_form_errors_are_flashed_on_the_preset_page(admin_client):
 
 def test_no_models_left_is_explained_in_the_fragment(admin_client):
     preset = create_preset(admin_client)
-    with admin_client.application.app_context():
-        registry = admin_client.application.extensions["pixelglow"].registry()
-        db.session.add_all(PresetModelUsage(preset_id=preset["id"], model_id=m.id, state="used") for m in registry.all)
-        db.session.commit()
+    registry = admin_client.application.extensions["pixelglow"].registry()
+    mark_used(admin_client.application, preset["id"], [m.id for m in registry.all])
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     assert "Every reference model has been used" in page
     response = admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
@@ -222,21 +220,10 @@ def test_reloading_the_preset_page_mid_job_shows_the_live_fragment_without_dupli
         job = db.session.scalars(select(Job)).one()
         job_id = job.id
         job.status = "running"
-        # 3 examples are stored: the record lists 2, the third landed after the record was written
-        for i in range(3):
-            db.session.add(
-                GalleryExample(
-                    id=f"ex{i}",
-                    preset_id=preset["id"],
-                    job_id=job_id,
-                    model_id=f"male_{i:02d}",
-                    gender="male",
-                    provider="NANO_BANANA",
-                    prompt="p",
-                    image_path="examples/x.jpg",
-                )
-            )
         db.session.commit()
+    # 3 examples are stored: the record lists 2, the third landed after the record was written
+    models = [f"male_{i:02d}" for i in range(3)]
+    examples(app, preset["id"], models, job_id=job_id, each=lambda n, _: {"id": f"ex{n}"}, image_path="examples/x.jpg")
     app.extensions["pixelglow"].progress.write(job_id, progress_record(job_id, preset["id"], "running", 2))
     html = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in html and "shown=2" in html
@@ -247,22 +234,13 @@ def test_reloading_the_preset_page_mid_job_shows_the_live_fragment_without_dupli
 
 # -- gallery paging ---------------------------------------------------------------------------------------
 def add_examples(app, preset_id: str, n: int) -> None:
-    with app.app_context():
-        now = utcnow()
-        db.session.add_all(
-            GalleryExample(
-                preset_id=preset_id,
-                model_id=f"male_{i % 36 + 1:02d}",
-                example_index=i,
-                gender="male",
-                provider="NANO_BANANA",
-                prompt="p",
-                image_path=f"examples/{preset_id}/x/{i}.jpg",
-                created_at=now - timedelta(seconds=i),
-            )
-            for i in range(n)
-        )
-        db.session.commit()
+    """`n` examples of the 72 models in turn, one second apart, the first the newest."""
+    models = [f"male_{i % 36 + 1:02d}" for i in range(n)]
+
+    def numbered(i: int, _model: str) -> dict:
+        return {"example_index": i, "image_path": f"examples/{preset_id}/x/{i}.jpg"}
+
+    examples(app, preset_id, models, each=numbered)
 
 
 def test_a_preset_with_1000_examples_renders_with_as_many_queries_as_one_with_20(admin_client):

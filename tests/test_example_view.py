@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 
-from app.core.database import db
-from app.models import GalleryExample, utcnow
 from tests.conftest import create_preset
-from tests.factories import job
+from tests.factories import examples, job
 from tests.helpers import cache_reference, count_queries
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
@@ -19,31 +16,6 @@ HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
 def add_job(app, preset_id: str, created_by: str | None = "curator@example.com") -> str:
     return job(app, preset_id, created_by=created_by)
-
-
-def add_examples(app, preset_id: str, job_id: str | None, models: list[str], **fields) -> list[str]:
-    """One example per model, the first the newest; returns their ids newest first."""
-    with app.app_context():
-        now = utcnow()
-        rows = [
-            GalleryExample(
-                preset_id=preset_id,
-                job_id=job_id,
-                model_id=model_id,
-                gender="female" if model_id.startswith("female") else "male",
-                example_index=0,
-                provider="NANO_BANANA",
-                prompt=fields.get("prompt", "Studio portrait, soft light"),
-                model_version=fields.get("model_version"),
-                settings=fields.get("settings"),
-                image_path=f"examples/{preset_id}/{job_id}/{model_id}-0.png",
-                created_at=now - timedelta(seconds=n),
-            )
-            for n, model_id in enumerate(models)
-        ]
-        db.session.add_all(rows)
-        db.session.commit()
-        return [row.id for row in rows]
 
 
 def view_url(preset_id: str, example_id: str) -> str:
@@ -59,7 +31,7 @@ def test_cards_show_the_reference_thumbnail_or_a_labelled_placeholder_with_job_a
     app = admin_client.application
     preset = create_preset(admin_client)
     job_id = add_job(app, preset["id"])
-    cached, missing = add_examples(app, preset["id"], job_id, ["male_01", "female_02"])
+    cached, missing = examples(app, preset["id"], ["male_01", "female_02"], job_id=job_id)
     cache_reference(app, "male_01")
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     card = page[page.index(f'id="example-{cached}"') :]
@@ -78,9 +50,9 @@ def test_cards_show_the_reference_thumbnail_or_a_labelled_placeholder_with_job_a
 def test_the_page_needs_no_query_per_card_for_who_started_the_job(admin_client):
     app = admin_client.application
     small, large = create_preset(admin_client, name="Small"), create_preset(admin_client, name="Large")
-    add_examples(app, small["id"], add_job(app, small["id"]), ["male_01"])
+    examples(app, small["id"], ["male_01"], job_id=add_job(app, small["id"]))
     for n in range(6):
-        add_examples(app, large["id"], add_job(app, large["id"], f"admin{n}@example.com"), [f"male_{n + 1:02d}"])
+        examples(app, large["id"], [f"male_{n + 1:02d}"], job_id=add_job(app, large["id"], f"admin{n}@example.com"))
     with count_queries(app) as q_small:
         admin_client.get(f"/admin/presets/{small['id']}")
     with count_queries(app) as q_large:
@@ -93,7 +65,7 @@ def test_the_plain_page_walks_the_gallery_newest_first_with_previous_and_next(ad
     app = admin_client.application
     preset = create_preset(admin_client)
     job_id = add_job(app, preset["id"])
-    ids = add_examples(app, preset["id"], job_id, ["male_01", "male_02", "female_01", "female_02"])
+    ids = examples(app, preset["id"], ["male_01", "male_02", "female_01", "female_02"], job_id=job_id)
     cache_reference(app, "male_02")
     url, seen = view_url(preset["id"], ids[0]), []
     while url:
@@ -123,12 +95,12 @@ def test_what_made_the_example_is_shown_or_said_to_be_not_recorded(admin_client)
     app = admin_client.application
     preset = create_preset(admin_client)
     job_id = add_job(app, preset["id"], created_by="token deploy-bot")
-    (old,) = add_examples(app, preset["id"], job_id, ["male_01"])
-    (new,) = add_examples(
+    (old,) = examples(app, preset["id"], ["male_01"], job_id=job_id, prompt="Studio portrait, soft light")
+    (new,) = examples(
         app,
         preset["id"],
-        job_id,
         ["male_02"],
+        job_id=job_id,
         prompt="Film noir portrait",
         model_version="google/nano-banana:abc123",
         settings={"aspect_ratio": "4:5", "output_format": "png", "seed": 7},
@@ -146,11 +118,11 @@ def test_what_made_the_example_is_shown_or_said_to_be_not_recorded(admin_client)
 def test_prompt_settings_and_version_are_escaped(admin_client):
     app = admin_client.application
     preset = create_preset(admin_client)
-    (example,) = add_examples(
+    (example,) = examples(
         app,
         preset["id"],
-        add_job(app, preset["id"], created_by=HOSTILE),
         ["male_01"],
+        job_id=add_job(app, preset["id"], created_by=HOSTILE),
         prompt=HOSTILE,
         model_version=HOSTILE,
         settings={"negative_prompt": HOSTILE, HOSTILE: 1, "nested": {"x": "</code><b>"}},
@@ -166,7 +138,7 @@ def test_prompt_settings_and_version_are_escaped(admin_client):
 def test_an_example_of_another_preset_or_a_deleted_one_is_a_404(admin_client):
     app = admin_client.application
     mine, other = create_preset(admin_client, name="Mine"), create_preset(admin_client, name="Other")
-    (theirs,) = add_examples(app, other["id"], add_job(app, other["id"]), ["male_01"])
+    (theirs,) = examples(app, other["id"], ["male_01"], job_id=add_job(app, other["id"]))
     response = admin_client.get(view_url(mine["id"], theirs))
     assert response.status_code == 404 and "Not found" in response.get_data(as_text=True)
     assert admin_client.get(view_url(mine["id"], "0" * 32)).status_code == 404
@@ -178,7 +150,7 @@ def test_an_example_of_another_preset_or_a_deleted_one_is_a_404(admin_client):
 def test_the_overlay_gets_the_fragment_and_an_example_whose_job_was_pruned_still_shows(admin_client):
     app = admin_client.application
     preset = create_preset(admin_client)
-    (example,) = add_examples(app, preset["id"], None, ["female_03"])
+    (example,) = examples(app, preset["id"], ["female_03"])
     response = admin_client.get(view_url(preset["id"], example), headers={"HX-Request": "true"})
     fragment = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in fragment and "data-example-view" in fragment
