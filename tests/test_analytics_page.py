@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.core.database import db
-from app.models import Preset, utcnow
+from app.models import utcnow
+from tests import factories
 from tests.analytics_seed import QUERY, seed_history
 from tests.conftest import auth_headers
 from tests.helpers import count_queries, signed_in
@@ -90,10 +90,8 @@ def test_the_query_count_does_not_grow_with_presets(client):
 
 def test_csv_cells_never_start_a_formula(client):
     app = client.application
-    with app.app_context():
-        for name in ('=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "Plain = fine"):
-            db.session.add(Preset(name=name, prompt="p", provider="FLUX_PRO", settings={}))
-        db.session.commit()
+    for name in ('=HYPERLINK("http://evil")', "+1+1", "-2", "@SUM(A1)", "Plain = fine"):
+        factories.preset(app, name, provider="FLUX_PRO")
     rows = list(csv.reader(io.StringIO(client.get(f"/admin/analytics/presets.csv?{QUERY}").get_data(as_text=True))))
     names = {row[1] for row in rows[1:]}
     assert {'\'=HYPERLINK("http://evil")', "'+1+1", "'-2", "'@SUM(A1)", "Plain = fine"} <= names

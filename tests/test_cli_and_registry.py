@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from app.core.database import db
-from app.models import Preset
 from app.pool.registry import RegistryError, load_registry_file
+from tests import factories
 from tests.conftest import auth_headers, create_preset, post_generate
 from tests.doubles import get_registry
 
@@ -108,10 +107,7 @@ def test_a_name_stored_with_control_characters_prints_escaped_never_raw(make_app
     terminal of whoever lists the presets: its ESC, OSC and line breaks print as \\x1b, \\n."""
     app = make_app()
     hostile = "Evil\x1b]0;pwned\x07\x1b[2J\nsecond line\x9b"
-    with app.app_context():
-        db.session.add(Preset(name=hostile, prompt="p", provider="NANO_BANANA", settings={}))
-        db.session.commit()
-        preset_id = db.session.query(Preset.id).scalar()
+    preset_id = factories.preset(app, hostile)
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["presets", "list"])
     assert listed.exit_code == 0, listed.output

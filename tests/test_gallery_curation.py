@@ -10,9 +10,9 @@ import pytest
 
 from app.accounts.audit import AuditEvent
 from app.core.database import db
-from app.models import GalleryExample, Job, PresetModelUsage
+from app.models import GalleryExample, PresetModelUsage
 from tests.conftest import auth_headers, create_preset
-from tests.factories import seed
+from tests.factories import job, mark_used, reserve_for_running_job, seed
 from tests.helpers import curated, gallery
 
 
@@ -118,11 +118,7 @@ def test_a_page_past_the_end_is_empty_and_filters_combine(api):
 
 def test_the_job_filter(api):
     app, client, preset_id = api
-    with app.app_context():
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="succeeded")
-        db.session.add(job)
-        db.session.commit()
-        job_id = job.id
+    job_id = job(app, preset_id)
     mine = seed(app, preset_id, ["unreviewed"] * 3, job_id=job_id)
     seed(app, preset_id, ["approved"] * 4)
     body = gallery(client, preset_id, job=job_id)
@@ -279,16 +275,8 @@ def test_one_example_unknown_or_of_another_preset_is_404(api):
 def test_rejecting_can_release_the_model_and_is_refused_while_a_running_job_holds_it(api):
     app, client, preset_id = api
     first, second, third = seed(app, preset_id, ["unreviewed"] * 3)  # male_01, female_01, male_02
-    with app.app_context():
-        db.session.add_all(
-            PresetModelUsage(preset_id=preset_id, model_id=m, state="used") for m in ("male_01", "female_01")
-        )
-        job = Job(preset_id=preset_id, prompt="p", provider="NANO_BANANA", status="running")
-        db.session.add(job)
-        db.session.flush()
-        db.session.add(PresetModelUsage(preset_id=preset_id, model_id="male_02", state="reserved", job_id=job.id))
-        db.session.commit()
-        job_id = job.id
+    mark_used(app, preset_id, ["male_01", "female_01"])
+    job_id = reserve_for_running_job(app, preset_id, ["male_02"])
 
     kept = post_state(client, preset_id, {"state": "rejected"}, second)  # not asked: the model stays used
     assert kept.status_code == 200 and kept.get_json()["releasedModels"] == []

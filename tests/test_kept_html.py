@@ -4,11 +4,9 @@ gives."""
 
 from __future__ import annotations
 
-from app.core.database import db
-from app.models import PresetModelUsage
 from app.web.admin.kept_html import EXTENSION, TOKEN_PLACEHOLDER
 from tests.conftest import create_preset, sign_in
-from tests.factories import seed
+from tests.factories import mark_used, seed
 from tests.helpers import tokens_in
 
 
@@ -76,9 +74,7 @@ def test_the_kept_markup_is_what_rendering_the_card_gives(admin_app, admin_clien
 def test_the_pool_is_kept_until_a_model_changes_state_and_its_release_forms_work(admin_app, admin_client):
     preset_id = create_preset(admin_client)["id"]
     page = f"/admin/presets/{preset_id}"
-    with admin_app.app_context():
-        db.session.add(PresetModelUsage(preset_id=preset_id, model_id="male_01", state="used"))
-        db.session.commit()
+    mark_used(admin_app, preset_id, ["male_01"])
     pool = pool_of(admin_client.get(page).get_data(as_text=True))
     assert 'data-pool-model="male_01"' in pool and "/models/male_01/release" in pool
     assert 'data-model-id="male_02" data-state="free"' in pool

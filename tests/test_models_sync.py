@@ -10,11 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from app.core.database import db
-from app.models import PresetModelUsage
 from app.pool.registry import load_registry_file, parse_registry
 from app.pool.selection import choose_models
 from tests.conftest import create_preset, post_generate
+from tests.factories import mark_used
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "pixelglow-admin-assets"  # the bucket models.json's URLs name
@@ -78,9 +77,7 @@ def test_a_used_model_gone_from_the_bucket_is_retired_and_never_selected_an_unus
     app, models = sync_app(make_app, moto_s3, tmp_path)
     client = app.test_client()
     preset, other = create_preset(client, name="Used it"), create_preset(client, name="Other")
-    with app.app_context():
-        db.session.add(PresetModelUsage(preset_id=preset["id"], model_id="male_05", state="used"))
-        db.session.commit()
+    mark_used(app, preset["id"], ["male_05"])
     s3 = moto_s3.client()
     for gone in ("male_05_", "female_07_"):
         s3.delete_object(Bucket=BUCKET, Key=next(k for k in keys if f"/{gone}" in k))

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from app.accounts.audit import AuditEvent
-from app.accounts.users import User, password_problem
+from app.accounts.users import password_problem
 from app.core.database import db
+from tests import factories
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, auth_headers, create_admin, csrf_token_of, sign_in
 
 NEW_PASSWORD = "plum orchard at dusk"
@@ -110,9 +111,9 @@ def test_the_change_page_needs_a_signed_in_admin(admin_app):
 
 
 def test_an_admin_with_a_password_from_before_the_rule_signs_in_and_is_asked_to_change_it(admin_app):
-    with admin_app.app_context():  # as `users create` accepted it before the rule
-        db.session.add(User(email="old@example.com", password_hash=generate_password_hash("password12")))
-        db.session.commit()
+    factories.user(
+        admin_app, "old@example.com", generate_password_hash("password12")
+    )  # as `users create` accepted it before the rule
     client = admin_app.test_client()
     token = csrf_token_of(client.get("/admin/login").get_data(as_text=True))
     signed_in = client.post(

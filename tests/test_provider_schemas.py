@@ -13,6 +13,7 @@ from app.core.database import db
 from app.models import Job, Preset
 from app.providers import schemas
 from app.providers.catalog import PROVIDERS
+from tests import factories
 from tests.conftest import auth_headers, create_preset, post_generate
 from tests.replicate_server import ReplicateServer
 
@@ -155,9 +156,7 @@ def test_refresh_prints_the_difference_and_write_updates_the_snapshot(make_app, 
     new_version = replicate_server.publish_version(model, openapi)
     narrowed = replicate_server.input_schema(model, new_version)
     narrowed["properties"]["output_quality"]["maximum"] = 90
-    with app.app_context():
-        db.session.add(Preset(name="Old", prompt="p", provider="FLUX_PRO", settings={"output_quality": 95}))
-        db.session.commit()
+    factories.preset(app, "Old", provider="FLUX_PRO", settings={"output_quality": 95})
 
     shown = runner.invoke(args=["providers", "schemas", "--refresh"])
     assert shown.exit_code == 1 and '-      "maximum": 100' in shown.output and '+      "maximum": 90' in shown.output

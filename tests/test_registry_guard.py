@@ -26,6 +26,7 @@ from app.core.database import db
 from app.models import Job, Preset
 from app.pool.registry import RegistryError
 from app.tasks import enqueue_job
+from tests import factories
 from tests.conftest import (
     REDIS_TEST_URL,
     auth_headers,
@@ -244,10 +245,8 @@ def test_without_any_good_registry_generate_answers_503_naming_the_file(tmp_path
     app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job, checks_at_start=False)
     with app.app_context():
         db.session.execute(delete(Preset).where(Preset.name == "No Registry Yet"))
-        preset = Preset(name="No Registry Yet", prompt="portrait")
-        db.session.add(preset)
         db.session.commit()
-        preset_id = preset.id
+    preset_id = factories.preset(app, "No Registry Yet", prompt="portrait")
     client = app.test_client()
     for answer in (post_generate(client, preset_id), client.get("/api/admin/presets", headers=auth_headers())):
         assert answer.status_code == 503
