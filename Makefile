@@ -3,6 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 PORT ?= 5000
+# test workers (pytest-xdist): each has its own PostgreSQL database and Redis database (see tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: run test test-fast bench lint format install install-test install-lint
 
@@ -25,9 +27,9 @@ run: install
 	$(BIN)/flask --app wsgi demo
 	PORT=$(PORT) $(BIN)/python scripts/run_dev.py
 
-## test: the whole suite against the local PostgreSQL and Redis (see .ci/run to start them)
+## test: the whole suite against the local PostgreSQL and Redis (see .ci/run to start them), in TEST_WORKERS processes
 test: install-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 ## test-fast: only the tests that need no service (marked `fast`), in seconds; `make test` runs them too
 test-fast: install-test

@@ -17,7 +17,23 @@ import pytest
 import redis as redis_lib
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """Each pytest-xdist worker (gw0, gw1, ...) its own Redis database, counting down from the one given, since
+    tests flush it: gw0 uses TEST_REDIS_URL's database N, gw1 N - 1, ... (10-15 stay live_stack.py's)."""
+    if not worker:
+        return url
+    base, number = url.rsplit("/", 1)
+    database = int(number) - int(worker.removeprefix("gw"))
+    if database < 0:
+        raise RuntimeError(f"TEST_REDIS_URL's database {number} leaves no Redis database for xdist worker {worker}")
+    return f"{base}/{database}"
+
+
+REDIS_TEST_URL = worker_redis_url(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"), os.environ.get("PYTEST_XDIST_WORKER")
+)
 API_TOKEN = "test-admin-token-0123456789"
 REPLICATE_TOKEN = "r8_test_token_not_real"
 
