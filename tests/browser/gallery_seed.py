@@ -8,9 +8,8 @@ from datetime import timedelta
 
 from PIL import Image, ImageDraw, ImageFont
 
-from app.core.database import db
-from app.models import GalleryExample, Job, Preset, utcnow
 from app.services import services_of
+from tests import factories
 
 MODELS = ["female_03", "male_07", "female_11", "male_02", "female_20"]  # newest first
 CACHED = {"female_03", "male_07", "female_11"}  # the other two show the "not cached" placeholder
@@ -30,39 +29,29 @@ def picture(label: str, colour: tuple[int, int, int], size=(400, 500), fmt="PNG"
 def seed_gallery(live) -> tuple[str, list[str]]:
     """A preset with five examples made by one job, three of whose reference photos are cached."""
     storage = services_of(live.app).storage
+    prompt = "Black and white film noir portrait, hard key light"
+    preset_id = factories.preset(live.app, "Film Noir", prompt=prompt)
+    job_id = factories.job(live.app, preset_id, prompt=prompt, created_by="curator@example.com")
+    for n, model_id in enumerate(MODELS):
+        key = f"examples/{preset_id}/{job_id}/{model_id}-0.png"
+        storage.save_bytes(key, picture(f"OUTPUT {model_id}", (40 + n * 30, 40, 60)))
 
-    def add():
-        preset = Preset(name="Film Noir", prompt="Black and white film noir portrait, hard key light")
-        db.session.add(preset)
-        db.session.flush()
-        job = Job(preset_id=preset.id, prompt=preset.prompt, provider="NANO_BANANA", status="succeeded")
-        job.created_by = "curator@example.com"
-        db.session.add(job)
-        db.session.flush()
-        now, ids = utcnow(), []
-        for n, model_id in enumerate(MODELS):
-            key = f"examples/{preset.id}/{job.id}/{model_id}-0.png"
-            storage.save_bytes(key, picture(f"OUTPUT {model_id}", (40 + n * 30, 40, 60)))
-            example = GalleryExample(
-                preset_id=preset.id,
-                job_id=job.id,
-                model_id=model_id,
-                gender=model_id.split("_")[0],
-                provider="NANO_BANANA",
-                prompt=preset.prompt,
-                image_path=key,
-                model_version="google/nano-banana" if n == 0 else None,
-                settings={"aspect_ratio": "4:5", "output_format": "png"} if n == 0 else None,
-                created_at=now - timedelta(minutes=n),
-            )
-            db.session.add(example)
-            db.session.flush()
-            ids.append(example.id)
-        db.session.commit()
-        return preset.id, ids
+    def first_with_what_made_it(n: int, _model: str) -> dict:
+        if n:
+            return {}
+        return {"model_version": "google/nano-banana", "settings": {"aspect_ratio": "4:5", "output_format": "png"}}
 
+    ids = factories.examples(
+        live.app,
+        preset_id,
+        MODELS,
+        job_id=job_id,
+        prompt=prompt,
+        apart=timedelta(minutes=1),
+        each=first_with_what_made_it,
+    )
     for model_id in CACHED:  # what `models cache` leaves: the photo and its thumbnail
         label, colour = f"REF {model_id}", (150, 120, 90)
         storage.save_bytes(f"references/{model_id}.jpg", picture(label, colour, (800, 1000), "JPEG"))
         storage.save_bytes(f"references/{model_id}-thumb.webp", picture(label, colour, (256, 320), "WEBP"))
-    return live.query(add)
+    return preset_id, ids

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.core.database import db
-from app.models import Job, PresetModelUsage, utcnow
+from app.models import Job, utcnow
+from tests import factories
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
 
 HOSTILE = "<script>alert(1)</script>"
@@ -17,14 +18,8 @@ def test_clear_usage_from_the_preset_page_frees_all_72_models(page, live):
     sign_in(page)
     preset_id = create_preset_in_browser(page, "Pastel Dream")
 
-    def use_some_models():
-        registry = live.app.extensions["pixelglow"].registry()
-        db.session.add_all(
-            PresetModelUsage(preset_id=preset_id, model_id=m.id, state="used") for m in registry.all[::3]
-        )
-        db.session.commit()
-
-    live.query(use_some_models)
+    registry = live.app.extensions["pixelglow"].registry()
+    factories.mark_used(live.app, preset_id, [m.id for m in registry.all[::3]])
     page.reload()
     assert page.locator("#pool .cell.used").count() == 24
     assert page.locator("#pool .cell").count() == 72

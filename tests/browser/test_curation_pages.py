@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.core.database import db
-from app.models import GalleryExample, PresetModelUsage
+from app.models import GalleryExample
+from tests import factories
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
 
 CHOSEN = ["female_04", "female_07", "male_12"]
@@ -14,13 +15,7 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
     sign_in(page)
     preset_id = create_preset_in_browser(page, "Chosen Few")
 
-    def use_two():
-        db.session.add_all(
-            PresetModelUsage(preset_id=preset_id, model_id=m, state="used") for m in ("male_01", "female_01")
-        )
-        db.session.commit()
-
-    live.query(use_two)
+    factories.mark_used(live.app, preset_id, ["male_01", "female_01"])
     page.reload()
     assert page.locator("#pool li.pool-model").count() == 72
     assert "used 20" in page.locator("#pool li.pool-model[data-pool-model=male_01] .pool-state").inner_text()

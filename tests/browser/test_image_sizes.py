@@ -7,11 +7,10 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from app.core.database import db
-from app.models import GalleryExample, Job, Preset, utcnow
 from app.services import services_of
 from app.storage.base import reference_thumb_key
 from app.storage.sizes import THUMB, resized_webps, store_sizes
+from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
 from tests.photos import photo_bytes
 
@@ -27,41 +26,28 @@ def seed_sized_gallery(live) -> tuple[str, list[str]]:
         [thumb] = resized_webps(io.BytesIO(photo_bytes(100 + n, (800, 1000), "JPEG", quality=85)), (THUMB,))
         storage.save_bytes(reference_thumb_key(model_id), thumb.data)
 
-    def add():
-        preset = Preset(name="Golden Hour", prompt="Warm golden-hour portrait, shallow depth of field")
-        db.session.add(preset)
-        db.session.flush()
-        job = Job(preset_id=preset.id, prompt=preset.prompt, provider="NANO_BANANA", status="succeeded")
-        db.session.add(job)
-        db.session.flush()
-        now, ids = utcnow(), []
-        for n, model_id in enumerate(MODELS):
-            key = f"examples/{preset.id}/{job.id}/{model_id}-0.png"
-            storage.save_bytes(key, sources[n % len(sources)])
-            sizes = store_sizes(storage, key, io.BytesIO(sources[n % len(sources)]))
-            example = GalleryExample(
-                preset_id=preset.id,
-                job_id=job.id,
-                model_id=model_id,
-                gender=model_id.split("_")[0],
-                provider="NANO_BANANA",
-                prompt=preset.prompt,
-                image_path=key,
-                created_at=now - timedelta(minutes=n),
-                thumb_path=sizes.thumb_key,
-                thumb_width=sizes.thumb_width,
-                thumb_height=sizes.thumb_height,
-                medium_path=sizes.medium_key,
-                medium_width=sizes.medium_width,
-                medium_height=sizes.medium_height,
-            )
-            db.session.add(example)
-            db.session.flush()
-            ids.append(example.id)
-        db.session.commit()
-        return preset.id, ids
+    prompt = "Warm golden-hour portrait, shallow depth of field"
+    preset_id = factories.preset(live.app, "Golden Hour", prompt=prompt)
+    job_id = factories.job(live.app, preset_id, prompt=prompt)
 
-    return live.query(add)
+    def stored_with_sizes(n: int, model_id: str) -> dict:
+        key = f"examples/{preset_id}/{job_id}/{model_id}-0.png"
+        storage.save_bytes(key, sources[n % len(sources)])
+        sizes = store_sizes(storage, key, io.BytesIO(sources[n % len(sources)]))
+        return dict(
+            image_path=key,
+            thumb_path=sizes.thumb_key,
+            thumb_width=sizes.thumb_width,
+            thumb_height=sizes.thumb_height,
+            medium_path=sizes.medium_key,
+            medium_width=sizes.medium_width,
+            medium_height=sizes.medium_height,
+        )
+
+    ids = factories.examples(
+        live.app, preset_id, MODELS, job_id=job_id, prompt=prompt, apart=timedelta(minutes=1), each=stored_with_sizes
+    )
+    return preset_id, ids
 
 
 def load_every_card(page) -> None:
