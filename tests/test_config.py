@@ -71,3 +71,14 @@ def test_gunicorn_entry_point_exits_with_the_variable_named(tmp_path):
     result = subprocess.run([sys.executable, "-c", asked], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.fast
+def test_each_xdist_worker_gets_its_own_redis_database_counting_down_from_the_one_given():
+    from tests.conftest import worker_redis_url
+
+    assert worker_redis_url("redis://127.0.0.1:6379/9", None) == "redis://127.0.0.1:6379/9"
+    assert worker_redis_url("redis://127.0.0.1:6379/9", "gw0") == "redis://127.0.0.1:6379/9"
+    assert worker_redis_url("redis://127.0.0.1:6379/9", "gw1") == "redis://127.0.0.1:6379/8"
+    with pytest.raises(RuntimeError, match="no Redis database for xdist worker gw2"):
+        worker_redis_url("redis://127.0.0.1:6379/1", "gw2")
