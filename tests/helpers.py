@@ -61,6 +61,14 @@ def count_queries(app):
         event.remove(engine, "before_cursor_execute", before)
 
 
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Return once `condition()` is true, polling every 20 ms; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
 def htmx(client, **extra) -> dict:
     """The headers htmx sends, with the signed-in test client's CSRF token."""
     return {"HX-Request": "true", "X-CSRFToken": client.csrf, **extra}

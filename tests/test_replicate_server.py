@@ -31,6 +31,7 @@ from replicate.webhook import (
     WebhookSigningSecret,
 )
 
+from tests.helpers import wait_until
 from tests.replicate_server import (
     DEFAULT_TOKEN,
     FAILURE_ERROR,
@@ -993,13 +994,6 @@ def hooked(client, receiver, events=("completed",), prompt="x", model=NANO):
     return client.predictions.create(
         model=model, input={"prompt": prompt}, webhook=receiver.url, webhook_events_filter=list(events)
     )
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def recorded(server, n):

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from app.spend.ledger import money, spend_text
-from tests.conftest import auth_headers, create_admin, create_preset, post_generate, sign_in
-from tests.helpers import count_queries
+from tests.conftest import auth_headers, create_preset, post_generate
+from tests.helpers import count_queries, signed_in
 
 
 @pytest.mark.fast
@@ -28,13 +28,6 @@ def test_a_jobs_spend_says_offline_or_nothing_yet():
     assert spend_text(Decimal("0.78")) == "$0.78"
     assert spend_text(None) == "—"
     assert spend_text(Decimal("0"), offline=True) == spend_text(None, offline=True) == "$0.00 (offline)"
-
-
-def signed_in(app):
-    create_admin(app)
-    client = app.test_client()
-    sign_in(client)
-    return client
 
 
 def cells(html: str, css_class: str) -> list[str]:

@@ -22,7 +22,7 @@ from app.core.database import db
 from app.jobs.webhook_completions import SqliteCompletions
 from app.models import GalleryExample
 from tests.conftest import REDIS_TEST_URL, base_env, create_preset, post_generate, wait_for_job
-from tests.helpers import HOOK, SECRET
+from tests.helpers import HOOK, SECRET, wait_until
 from tests.live_stack import LiveWeb
 from tests.replicate_server import sign_webhook
 from tests.tcp_proxy import TcpProxy
@@ -57,13 +57,6 @@ def prediction_gets(server) -> int:
 def stored_examples(app) -> int:
     with app.app_context():
         return db.session.query(GalleryExample).count()
-
-
-def wait_until(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- end to end
