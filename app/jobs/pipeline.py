@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from app.core.database import db
 from app.gallery.example_json import example_json
 from app.jobs import outcome, rows
-from app.jobs.items import Event, ItemPool
+from app.jobs.items import Event, ItemPool, start_order
 from app.jobs.lease import Lease, LeaseLost
 from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, item_json, publish
@@ -107,7 +107,7 @@ class JobRunner:
         self.publish(20, "selecting", f"{len({i.model_id for i in self.items.values()})} models reserved")
         if not self.cancel_requested:
             recent = rows.recent_durations(self.provider, RECENT_DURATIONS)
-            specs = [self.spec(i, recent) for i in self.items.values() if i.state in ITEM_OPEN]
+            specs = start_order([self.spec(i, recent) for i in self.items.values() if i.state in ITEM_OPEN])
             self.pool.run(specs, self.handle, self.heartbeat, self.salvage)
         if self.cancel_requested:
             self.cancel_open_items()
