@@ -138,7 +138,9 @@ class JobRunner:
         db.session.commit()
         self.status, self.finished_at = status, now
         self._log("finish", status=status, done=done, failed=failed)
-        self.publish(100, "complete", outcome.final_message(status, done, failed, len(self.items)))
+        total = len(self.items)
+        percent, stage = outcome.final_percent(status, done, failed, total), outcome.final_stage(status)
+        self.publish(percent, stage, outcome.final_message(status, done, failed, total))
 
     # -- events from the items -----------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -224,6 +226,7 @@ class JobRunner:
             message=message,
             done=sum(1 for i in items if i.state == ItemState.SUCCEEDED),
             failed=sum(1 for i in items if i.state == ItemState.FAILED),
+            canceled=sum(1 for i in items if i.state == ItemState.CANCELED),
             total=len(items),
             offline=self.offline,
             examples_per_model=self.examples_per_model,
