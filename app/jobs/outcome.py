@@ -56,6 +56,11 @@ def final_message(status: str, done: int, failed: int, total: int) -> str:
     return f"Failed: none of the {total} predictions produced an example"
 
 
+def final_progress(status: str, done: int, failed: int, total: int) -> tuple[int, str, str]:
+    """(percent, stage, message) of the last progress record of a job."""
+    return final_percent(status, done, failed, total), final_stage(status), final_message(status, done, failed, total)
+
+
 @dataclass(frozen=True)
 class Rerun:
     """What a retry of a job reruns: its items that got no example, by how they ended."""

@@ -138,9 +138,7 @@ class JobRunner:
         db.session.commit()
         self.status, self.finished_at = status, now
         self._log("finish", status=status, done=done, failed=failed)
-        total = len(self.items)
-        percent, stage = outcome.final_percent(status, done, failed, total), outcome.final_stage(status)
-        self.publish(percent, stage, outcome.final_message(status, done, failed, total))
+        self.publish(*outcome.final_progress(status, done, failed, len(self.items)))
 
     # -- events from the items -----------------------------------------------------
     def handle(self, event: Event) -> None:
