@@ -183,6 +183,11 @@ class Job(Model):
     def is_live(self) -> bool:
         return self.status in JOB_LIVE
 
+    @property
+    def canceled(self) -> int:
+        """Items that ended canceled: every item of an ended job that was neither stored nor failed."""
+        return 0 if self.is_live else max(0, self.total - self.done - self.failed)
+
 
 class JobItem(Model):
     """One prediction of a job: a (model, example index) pair and what became of it."""

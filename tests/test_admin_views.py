@@ -435,7 +435,7 @@ def test_job_pages_show_the_per_model_outcome(admin_client, immediate_huey):
     job_id = re.search(r"/admin/jobs/([0-9a-f]{32})", jobs).group(1)
     assert "succeeded" in jobs and "20 / 20" in jobs
     page = c.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
-    assert page.count('data-label="Model"') == 20 and "20 stored, 0 failed of 20" in page
+    assert page.count('data-label="Model"') == 20 and "20 stored of 20" in re.sub(r"<[^>]+>", "", page)
     assert c.get("/admin/jobs/0000").status_code == 404
 
 
@@ -502,7 +502,7 @@ def test_cancel_and_retry_buttons_drive_the_same_operations_as_the_api(admin_app
     with admin_app.app_context():
         assert db.session.get(Job, job_id).status == "canceled"
     page = admin_client.get(f"/admin/jobs/{job_id}").get_data(as_text=True)
-    assert "Job canceled." in page and "Retry failed items" in page
+    assert "Job canceled." in page and "Retry 20 canceled items" in page
     retried = admin_client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": admin_client.csrf})
     assert retried.status_code == 303
     new_job = retried.headers["Location"].rsplit("/", 1)[1]

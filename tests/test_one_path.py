@@ -260,4 +260,4 @@ def test_deleting_an_example_records_the_services_entry(admin_client, immediate_
     response = admin("/admin/presets/{preset}/examples/{first}/delete", release="0")(admin_client, state)
     assert response.status_code == 303
     entries, _ = what_it_left(admin_client.application, 0)
-    assert entries[-1] == ("example.delete", "preset <id>", "model male_01")
+    assert entries[-1] == ("example.delete", "preset Doors", "model male_01")

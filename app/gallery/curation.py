@@ -138,7 +138,14 @@ def set_state(preset_id: str, change: StateChange, actor: str | None, *, one: bo
         if example.state != change.state:
             example.state, example.position = change.state, None
     released = [m for m in model_ids if change.release_models and release_model(preset.id, m)]
-    record(actor, f"example.{VERBS[change.state]}", f"preset {preset.name}", audit_detail(examples, released))
+    record(
+        actor,
+        f"example.{VERBS[change.state]}",
+        f"preset {preset.name}",
+        audit_detail(examples, released),
+        preset_id=preset.id,
+        subjects=[e.id for e in examples],
+    )
     db.session.commit()
     return Curated(examples, change.state, released, model_ids)
 
@@ -204,7 +211,8 @@ def move_example(preset_id: str, example_id: str, move: Move, actor: str | None)
     new = target_place(preset, example, order, old, move)
     order.insert(new, example.id)
     renumber(preset.id, order, {row.id: row.position for row in group}, max(old, new) + 1)
-    record(actor, "example.move", f"preset {preset.name}", f"{example.id} ({example.model_id}) to place {new + 1}")
+    detail = f"{example.id} ({example.model_id}) to place {new + 1}"
+    record(actor, "example.move", f"preset {preset.name}", detail, preset_id=preset.id, subjects=[example.id])
     db.session.commit()
     return Moved(example, new, len(order))
 

@@ -29,7 +29,8 @@ def delete_example(preset_id: str, example_id: str, release: bool, actor: str | 
             db.session.rollback()
             raise GenerationError(f"{exc.message} Nothing was deleted.", exc.status) from None
     db.session.delete(example)
-    record(actor, "example.delete", f"preset {preset_id}", f"model {model_id}" + (", released" if release else ""))
+    detail = f"model {model_id}" + (", released" if release else "")
+    record(actor, "example.delete", f"preset {preset.name}", detail, preset_id=preset_id, subjects=[model_id])
     db.session.commit()
     storage.delete(key)
     delete_sizes(storage, key)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from app.accounts.audit import record
 from app.core.database import db
 from app.jobs.needs import JobServices
 from app.jobs.recovery import request_cancel
-from app.models import JobStatus
+from app.models import Job, JobStatus
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,8 @@ class Canceled:
 def cancel_job(services: JobServices, job_id: str, actor: str | None) -> Canceled:
     """Cancel the job and record who did; a CancelError (404 unknown, 409 ended) changes nothing."""
     status = request_cancel(services, job_id)
-    record(actor, "job.cancel", f"job {job_id}")
+    preset_id = db.session.scalar(select(Job.preset_id).where(Job.id == job_id))
+    record(actor, "job.cancel", f"job {job_id}", preset_id=preset_id, subjects=[job_id])
     db.session.commit()
     if status == JobStatus.CANCELED:
         return Canceled(status, "Job canceled.")

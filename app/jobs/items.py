@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain, zip_longest
 
 from app.providers.base import Generator, ItemFailed, ItemSpec, Stopped
 
@@ -28,6 +29,16 @@ class Event:
     kind: str  # created | stored | failed | stopped | crashed
     spec: ItemSpec
     value: object = None
+
+
+def start_order(specs: list[ItemSpec]) -> list[ItemSpec]:
+    """The order items start in: every model's first example before any second one, genders taking turns
+    (male, female, male, …), so a job canceled part way has started as many of one gender as of the other."""
+    by_gender: dict[str, list[ItemSpec]] = {}
+    for spec in sorted(specs, key=lambda s: (s.index, s.model_id)):
+        by_gender.setdefault(spec.gender, []).append(spec)
+    turns = [by_gender[g] for g in sorted(by_gender, key=lambda g: (g != "male", g))]
+    return [s for s in chain.from_iterable(zip_longest(*turns)) if s is not None]
 
 
 class ItemPool:

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from app.core.database import db
 from app.gallery.example_json import example_json
 from app.jobs import outcome, rows
-from app.jobs.items import Event, ItemPool
+from app.jobs.items import Event, ItemPool, start_order
 from app.jobs.lease import Lease, LeaseLost
 from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, item_json, publish
@@ -107,7 +107,7 @@ class JobRunner:
         self.publish(20, "selecting", f"{len({i.model_id for i in self.items.values()})} models reserved")
         if not self.cancel_requested:
             recent = rows.recent_durations(self.provider, RECENT_DURATIONS)
-            specs = [self.spec(i, recent) for i in self.items.values() if i.state in ITEM_OPEN]
+            specs = start_order([self.spec(i, recent) for i in self.items.values() if i.state in ITEM_OPEN])
             self.pool.run(specs, self.handle, self.heartbeat, self.salvage)
         if self.cancel_requested:
             self.cancel_open_items()
@@ -138,7 +138,7 @@ class JobRunner:
         db.session.commit()
         self.status, self.finished_at = status, now
         self._log("finish", status=status, done=done, failed=failed)
-        self.publish(100, "complete", outcome.final_message(status, done, failed, len(self.items)))
+        self.publish(*outcome.final_progress(status, done, failed, len(self.items)))
 
     # -- events from the items -----------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -224,6 +224,7 @@ class JobRunner:
             message=message,
             done=sum(1 for i in items if i.state == ItemState.SUCCEEDED),
             failed=sum(1 for i in items if i.state == ItemState.FAILED),
+            canceled=sum(1 for i in items if i.state == ItemState.CANCELED),
             total=len(items),
             offline=self.offline,
             examples_per_model=self.examples_per_model,

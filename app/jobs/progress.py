@@ -21,6 +21,7 @@ import redis
 
 from app.core.iso_time import parse_naive_utc
 from app.jobs.embedded_store import embedded_db, store_path
+from app.jobs.outcome import final_message, final_percent, final_stage
 from app.models import ITEM_OPEN, JOB_LIVE, Job, JobStatus, iso, utcnow
 
 log = logging.getLogger("app.pipeline")
@@ -71,6 +72,7 @@ class ProgressRecord:
     message: str = ""
     done: int = 0
     failed: int = 0
+    canceled: int = 0
     total: int = 0
     offline: bool = False
     examples_per_model: int | None = None
@@ -104,7 +106,9 @@ class ProgressRecord:
             percent, stage = 20 + int(60 * finished / (job.total or 1)), "running"
             message = f"{job.done} of {job.total} examples stored"
         else:
-            percent, stage, message = 100, "complete", job.error or job.status
+            percent, stage = final_percent(job.status, job.done, job.failed, job.total), final_stage(job.status)
+            told = final_message(job.status, job.done, job.failed, job.total)
+            message = told if job.status == JobStatus.CANCELED else job.error or told
         return cls(
             job_id=job.id,
             preset_id=job.preset_id,
@@ -114,6 +118,7 @@ class ProgressRecord:
             message=message,
             done=job.done,
             failed=job.failed,
+            canceled=job.canceled,
             total=job.total,
             offline=job.offline,
             examples_per_model=job.examples_per_model,
@@ -127,7 +132,7 @@ class ProgressRecord:
 
     def api_json(self) -> dict[str, Any]:
         """What GET /api/admin/jobs/<id> answers."""
-        keys = ("presetId", "status", "percent", "stage", "message", "done", "failed", "total", "items")
+        keys = ("presetId", "status", "percent", "stage", "message", "done", "failed", "canceled", "total", "items")
         data = self.as_json()
         return {"id": self.job_id, **{k: data[k] for k in keys}} | {
             "createdAt": self.created_at,

@@ -19,8 +19,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from app.core.database import db
 from app.core.errors import GenerationError
 from app.jobs.needs import JobServices
+from app.jobs.outcome import Rerun
 from app.models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
-from app.pool.registry import ReferenceModel
+from app.pool.registry import ReferenceModel, Registry
 from app.pool.release import holding_job
 from app.pool.selection import (
     NoModelsLeft,
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MODELS_PER_JOB = 20
 MAX_EXAMPLES_PER_MODEL = 4
+RETRIABLE = (JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELED)  # ended with items that got no example
 MAX_MODEL_IDS = 1000  # the registry's own size is checked under the lock
 
 
@@ -83,6 +85,13 @@ def parse_model_ids(value: Any) -> list[str]:
 class QueuedJob:
     job: Job
     selection: Selection
+    rerun: Rerun | None = None  # a retry: the items of the job it retries, by how they ended
+
+    @property
+    def retry_message(self) -> str:
+        """ "Retrying 40 canceled items of 20 models" (a retry only)."""
+        what = self.rerun.items_text if self.rerun else f"{self.job.total} items"
+        return f"Retrying {what} of {len(self.selection.models)} models"
 
     @property
     def message(self) -> str:
@@ -249,24 +258,29 @@ def discard_job(job_id: str) -> None:
         log.exception("could not discard unqueued job %s", job_id)
 
 
+def rerun_items(job: Job, registry: Registry) -> tuple[list[Pair], Rerun]:
+    """The (model, example index) items of a job that got no example, and how they ended (what the retry
+    button and the API's answer name). Items of a model gone from models.json cannot be rerun."""
+    rerun = [(model, i) for i in job.items if i.state != ItemState.SUCCEEDED and (model := registry.get(i.model_id))]
+    failed = sum(1 for model, i in rerun if i.state == ItemState.FAILED)
+    return [(model, i.example_index) for model, i in rerun], Rerun(failed, len(rerun) - failed)
+
+
 def request_retry_of_failed(services: JobServices, job_id: str, created_by: str | None = None) -> QueuedJob:
-    """A follow-up job for exactly the (model, example index) items of `job_id` that got no example,
-    whatever examplesPerModel was; its models are reused whether or not they are free."""
+    """A follow-up job for exactly the (model, example index) items of `job_id` that got no example (failed or
+    canceled), whatever examplesPerModel was; its models are reused whether or not they are free."""
     job = db.session.get(Job, job_id)
     if job is None:
         raise GenerationError(f"No job with id {job_id!r}.", 404)
-    if job.status not in (JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELED):
+    if job.status not in RETRIABLE:
         raise GenerationError(
-            f"Job {job_id} is {job.status}; only a finished job with failed models can be retried.", 409
+            f"Job {job_id} is {job.status}; only a finished job with failed or canceled items can be retried.", 409
         )
-    registry = services.registry()
-    pairs = [
-        (model, i.example_index)
-        for i in job.items
-        if i.state != ItemState.SUCCEEDED and (model := registry.get(i.model_id)) is not None
-    ]
+    pairs, rerun = rerun_items(job, services.registry())
     if not pairs:
-        raise GenerationError(f"Job {job_id} has no failed items to retry.", 409)
-    return request_generation(
+        raise GenerationError(f"Job {job_id} has no failed or canceled items to retry.", 409)
+    queued = request_generation(
         services, job.preset_id, job.examples_per_model, items=pairs, retry_of=job_id, created_by=created_by
     )
+    queued.rerun = rerun
+    return queued

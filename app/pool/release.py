@@ -28,7 +28,8 @@ def release_one_model(services: HasRegistry, preset_id: str, model_id: str, acto
         raise GenerationError(f"No reference model {model_id!r} in models.json.", 404)
     if not release_unless_held(preset, model_id):
         raise GenerationError(f'Model {model_id} is not used by preset "{preset.name}"; it is already free.', 409)
-    record(actor, "usage.release", f"preset {preset.name}", f"model {model_id}")
+    detail = f"model {model_id}"
+    record(actor, "usage.release", f"preset {preset.name}", detail, preset_id=preset.id, subjects=[model_id])
     db.session.commit()
     return f"Model {model_id} released: the next job can select it again. Its examples stay in the gallery."
 
@@ -38,7 +39,7 @@ def clear_preset_usage(preset: Preset, actor: str | None) -> str:
     the message to show. A 409 GenerationError while a job of the preset has not ended."""
     refuse_while_live(preset)
     removed = clear_usage(preset.id)
-    record(actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows")
+    record(actor, "usage.clear", f"preset {preset.name}", f"{removed} usage rows", preset_id=preset.id)
     db.session.commit()
     return (
         f'Cleared {removed} usage rows of preset "{preset.name}": every model can be selected again. '

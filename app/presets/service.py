@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import PresetError
-from app.models import Preset, live_job_for_preset
+from app.models import Preset, live_job_for_preset, new_id
 from app.presets.rules import apply_preset_fields
 from app.storage.base import Storage, preset_prefix
 
@@ -21,11 +21,11 @@ DUPLICATE_NAME = "A preset with this name already exists; choose another name."
 def create_preset(fields: Any, actor: str | None) -> Preset:
     """A new preset from `fields` ({name, prompt, provider, settings}); a PresetError (400, or 409 for a
     name already taken) stores nothing."""
-    preset = Preset()
+    preset = Preset(id=new_id())  # known now, for the activity log
     apply_preset_fields(preset, fields, creating=True)
     preset.created_by = preset.updated_by = actor
     db.session.add(preset)
-    record(actor, "preset.create", f"preset {preset.name}")
+    record(actor, "preset.create", f"preset {preset.name}", preset_id=preset.id)
     commit_preset()
     return preset
 
@@ -38,7 +38,7 @@ def update_preset(preset: Preset, fields: Any, actor: str | None) -> Preset:
         db.session.rollback()  # the preset may be half-changed in the session: forget it
         raise
     preset.updated_by = actor
-    record(actor, "preset.update", f"preset {preset.name}")
+    record(actor, "preset.update", f"preset {preset.name}", preset_id=preset.id)
     commit_preset()
     return preset
 
@@ -52,7 +52,7 @@ def delete_preset(preset: Preset, actor: str | None, storage: Storage) -> str:
             f'Preset "{name}" has a job in progress; wait for it to finish (or cancel it) before deleting it.', 409
         )
     db.session.delete(preset)
-    record(actor, "preset.delete", f"preset {name}", f"id {preset_id}")
+    record(actor, "preset.delete", f"preset {name}", f"id {preset_id}", preset_id=preset_id)
     db.session.commit()
     storage.delete_tree(preset_prefix(preset_id))
     return f'Preset "{name}" deleted with its gallery.'

@@ -10,12 +10,14 @@ from typing import Any, cast
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
-from app.accounts.audit import recent_events, record
+from app.accounts.audit import KINDS, PER_PAGE, activity_page, actors, record
 from app.accounts.sessions import prune_expired, revoke_user_sessions, user_sessions
 from app.accounts.users import MIN_PASSWORD, find_user, password_problem, verify_credentials
 from app.core.database import db
-from app.models import utcnow
+from app.models import Preset, utcnow
+from app.web.admin import activity_sentences
 from app.web.auth import local_admin_path, sign_in, sign_out
 from app.web.sessions import timeouts as session_timeouts
 from app.web.throttle import account_key, client_address
@@ -137,5 +139,18 @@ def change_password() -> ResponseReturnValue:
 
 @bp.get("/admin/activity")
 def activity() -> ResponseReturnValue:
-    """The audit trail: who changed, cleared or deleted what (an admin's email or "token NAME")."""
-    return render_template("admin/activity.html", events=recent_events())
+    """The audit trail as sentences with links: who changed, curated, canceled or deleted what, filtered by
+    preset, person and kind, a page at a time."""
+    wanted = activity_sentences.parse_filter(request.args)
+    events, total = activity_page(wanted)
+    presets = db.session.execute(select(Preset.id, Preset.name).order_by(Preset.name)).all()
+    return render_template(
+        "admin/activity.html",
+        lines=activity_sentences.lines(events),
+        total=total,
+        wanted=wanted,
+        pages=max(1, -(-total // PER_PAGE)),
+        presets=presets,
+        actors=actors(),
+        kinds=KINDS,
+    )

@@ -54,6 +54,7 @@ def progress_from_record(record: ProgressRecord) -> dict:
         "message": record.message,
         "done": record.done,
         "failed": record.failed,
+        "canceled": record.canceled,
         "total": record.total,
         "offline": record.offline,
         "items": record.items,

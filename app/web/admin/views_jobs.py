@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
 from app.jobs.cancel import cancel_job
-from app.jobs.submit import request_retry_of_failed
+from app.jobs.submit import RETRIABLE, request_retry_of_failed, rerun_items
 from app.models import Job, Preset, SpendEntry, iso, utcnow
 from app.providers.catalog import PROVIDERS
 from app.services import CONSUMER_COMMAND
@@ -82,7 +82,7 @@ def retry(job_id: str) -> ResponseReturnValue:
     except GenerationError as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin_jobs.job", job_id=job_id), 303)
-    flash(f"Retrying {queued.job.total} failed items of {len(queued.selection.models)} models in a new job.", "success")
+    flash(f"{queued.retry_message} in a new job.", "success")
     return redirect(url_for("admin_jobs.job", job_id=queued.job.id), 303)
 
 
@@ -133,6 +133,7 @@ def job(job_id: str) -> ResponseReturnValue:
         state = progress_from_record(record) if record else progress_from_job(job)
         progress_html = render_progress(state, shown=0, provider=job.provider, view="job")
     costs = ledger.item_spend(job.id)
+    rerun = rerun_items(job, services().registry())[1] if job.status in RETRIABLE else None
     return render_template(
         "admin/job.html",
         job=job,
@@ -140,6 +141,7 @@ def job(job_id: str) -> ResponseReturnValue:
         spent=sum(costs.values(), ledger.ZERO) if costs else None,
         preset=preset,
         progress_html=progress_html,
+        rerun=rerun,
         provider=PROVIDERS.get(job.provider),
         now=utcnow(),
         iso=iso,

@@ -45,7 +45,9 @@ def retry_failed(job_id: str) -> ResponseReturnValue:
         "jobId": queued.job.id,
         "retryOf": job_id,
         "presetId": queued.job.preset_id,
-        "message": f"Retrying {queued.job.total} failed items of {len(queued.selection.models)} models",
+        "message": queued.retry_message,
+        "failedItems": queued.rerun.failed if queued.rerun else 0,
+        "canceledItems": queued.rerun.canceled if queued.rerun else 0,
         "modelIds": [m.id for m in queued.selection.models],
         "items": [{"modelId": i.model_id, "index": i.example_index} for i in queued.job.items],
     }
