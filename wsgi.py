@@ -14,6 +14,7 @@ from flask import Flask
 from app import configure_logging, create_app
 from app.core.config import ConfigError, load_settings
 from app.core.env_file import load_env_file
+from app.core.error_reporting import start_error_reporting
 from app.jobs.embedded_store import StoreDamaged
 from app.pool.registry import RegistryError
 from app.tasks import enqueue_job
@@ -45,6 +46,7 @@ def build_app() -> Flask:
         print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(APP_LOAD_ERROR)
     configure_logging()
+    start_error_reporting(settings)
     checks = flask_command(sys.argv) not in DIAGNOSING_COMMANDS
     try:
         return create_app(settings, enqueue=enqueue_job, checks_at_start=checks)

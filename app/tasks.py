@@ -24,6 +24,7 @@ from app import configure_logging, create_app
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.database import db
 from app.core.env_file import load_env_file
+from app.core.error_reporting import start_error_reporting
 from app.core.files import create_private_file
 from app.jobs.embedded_store import StoreDamaged, embedded_db, store_path
 from app.jobs.pipeline import JobNotFound, LeaseLost, run_job
@@ -83,6 +84,7 @@ class AppHuey(Huey):
             settings = load_settings()
         except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
             sys.exit(f"Configuration error: {exc}")
+        start_error_reporting(settings)  # the workers' task exceptions (sentry-sdk's Huey integration)
         try:
             registry_file(settings.models_file).load()
         except RegistryError as exc:
