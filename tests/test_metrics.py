@@ -50,6 +50,10 @@ def test_without_the_token_401_and_unset_404(make_app):
     answer = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert answer.status_code == 200 and answer.mimetype == "text/plain"
     assert samples(answer.get_data(as_text=True))[("pixelglow_consumers_alive", ())] == 0
+
+    assert client.post("/hooks/replicate", data=b"{}").status_code == 401  # unsigned: refused, and counted
+    figures = samples(client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(True))
+    assert labelled(figures, "pixelglow_webhook_deliveries_total", "result") == {"refused": 1}
     assert make_app().test_client().get("/metrics").status_code == 404
 
 
@@ -59,6 +63,34 @@ def test_a_short_metrics_token_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="METRICS_TOKEN"):
         load_settings({"INSTANCE_PATH": str(tmp_path), "METRICS_TOKEN": "short"})
+
+
+EXPORTED = {
+    "pixelglow_jobs",
+    "pixelglow_job_items",
+    "pixelglow_queue_depth",
+    "pixelglow_consumers_alive",
+    "pixelglow_time_to_example_seconds_bucket",
+    "pixelglow_replicate_calls_total",
+    "pixelglow_read_budget_tokens",
+    "pixelglow_webhook_deliveries_total",
+    "pixelglow_spend_month_usd",
+}
+
+
+@pytest.mark.fast
+def test_the_alert_rules_and_the_dashboard_use_only_exported_metrics():
+    import json
+    import re
+
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "docs" / "prometheus-alerts.yml").read_text())["groups"][0]["rules"]
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    expressions = [rule["expr"] for rule in rules] + [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for expr in expressions for name in re.findall(r"pixelglow_[a-z_]+", expr)}
+    assert used == EXPORTED, used ^ EXPORTED
+    assert all(rule["annotations"]["summary"] for rule in rules)
 
 
 def gunicorn(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
@@ -146,6 +178,9 @@ def check_against_the_database_and_the_server(app, figures: dict, server) -> Non
     assert spent == {p: float(v) for p, v in spend.items()} and spend["NANO_BANANA"] == Decimal("0.78")
     assert figures[("pixelglow_time_to_example_seconds_count", ())] == 20
     assert figures[("pixelglow_queue_depth", ())] == 0
+    exported = {name for name, _ in figures} - {"pixelglow_time_to_example_seconds_count"}
+    exported -= {"pixelglow_time_to_example_seconds_sum", "pixelglow_replicate_calls_created"}
+    assert {n for n in exported if not n.endswith("_created")} == EXPORTED
 
     counts = server.call_counts()
     calls = {
