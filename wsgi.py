@@ -13,6 +13,8 @@ from flask import Flask
 
 from app import configure_logging, create_app
 from app.core.config import ConfigError, load_settings
+from app.core.env_file import load_env_file
+from app.core.error_reporting import start_error_reporting
 from app.jobs.embedded_store import StoreDamaged
 from app.pool.registry import RegistryError
 from app.tasks import enqueue_job
@@ -38,11 +40,13 @@ def flask_command(argv: list[str]) -> str | None:
 def build_app() -> Flask:
     """The app, or the process stops (exit code 4) with the problem named, never a traceback."""
     try:
+        load_env_file()  # the project's .env, under what the environment already sets
         settings = load_settings()
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr, flush=True)
         sys.exit(APP_LOAD_ERROR)
     configure_logging()
+    start_error_reporting(settings)
     checks = flask_command(sys.argv) not in DIAGNOSING_COMMANDS
     try:
         return create_app(settings, enqueue=enqueue_job, checks_at_start=checks)

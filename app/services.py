@@ -19,6 +19,7 @@ from app.core.config import Settings
 from app.jobs.account_limits import CREATE_BURST, READ_KEY, LocalTokenBucket, RedisTokenBucket, TokenBucket
 from app.jobs.api_usage import RedisApiUsage, SqliteApiUsage
 from app.jobs.embedded_store import store_path
+from app.jobs.metric_counts import MetricCounts
 from app.jobs.progress import ProgressStore, make_progress_store
 from app.jobs.webhook_completions import CompletionStore, make_completions
 from app.pool.registry import Registry, RegistryError, registry_file
@@ -63,6 +64,7 @@ class Services:
         self._limiter: TokenBucket | None = None
         self._read_limiter: TokenBucket | None = None
         self._usage: RedisApiUsage | SqliteApiUsage | None = None
+        self._metric_counts: MetricCounts | None = None
         self._generators: dict[bool, Generator] = {}
         self._completions: CompletionStore | None = None
         self._webhook_secret: str | None = None
@@ -166,6 +168,14 @@ class Services:
             else:
                 self._read_limiter = LocalTokenBucket(per_minute)
         return self._read_limiter
+
+    def metric_counts(self) -> MetricCounts | None:
+        """The counters every process adds to for /metrics (in Redis; None without Redis: nothing is counted)."""
+        if self.settings.redis_url is None:
+            return None
+        if self._metric_counts is None:
+            self._metric_counts = MetricCounts(redis.Redis.from_url(self.settings.redis_url))
+        return self._metric_counts
 
     def api_usage(self) -> RedisApiUsage | SqliteApiUsage:
         """Calls to Replicate and 429s of the last minute / hour, as every consumer counted them."""

@@ -23,6 +23,8 @@ from sqlalchemy import text
 from app import configure_logging, create_app
 from app.core.config import ConfigError, Settings, load_settings
 from app.core.database import db
+from app.core.env_file import load_env_file
+from app.core.error_reporting import start_error_reporting
 from app.core.files import create_private_file
 from app.jobs.embedded_store import StoreDamaged, embedded_db, store_path
 from app.jobs.pipeline import JobNotFound, LeaseLost, run_job
@@ -66,10 +68,10 @@ def queue_storage(settings: Settings, name: str = QUEUE_NAME) -> BaseStorage:
 class AppHuey(Huey):
     """Huey with its storage built on first use (`QueueStorage`), and the checks a consumer makes at its start.
 
-    `huey_consumer` calls `create_consumer` once, before any worker starts: a configuration error, a broken
-    models.json or a damaged embedded progress store stops it there, naming the variable or the file and every
-    problem, instead of failing jobs later. The workers then share the registry loaded here, and keep the last
-    good one if the file breaks while they run."""
+    `huey_consumer` calls `create_consumer` once, before any worker starts: it reads `.env`; then a configuration
+    error, a broken models.json or a damaged embedded progress store stops it there, naming the variable or the
+    file and every problem, instead of failing jobs later. The workers then share the registry loaded here, and
+    keep the last good one if the file breaks while they run."""
 
     def create_storage(self) -> BaseStorage:
         if self.immediate and self.immediate_use_memory:  # the tests' immediate mode: Huey's memory storage
@@ -78,9 +80,11 @@ class AppHuey(Huey):
 
     def create_consumer(self, **options: Any) -> Any:
         try:
+            load_env_file()  # before the settings: the workers and the queue read them after this
             settings = load_settings()
         except ConfigError as exc:  # the consumer stops with the variable named, not a traceback
             sys.exit(f"Configuration error: {exc}")
+        start_error_reporting(settings)  # the workers' task exceptions (sentry-sdk's Huey integration)
         try:
             registry_file(settings.models_file).load()
         except RegistryError as exc:

@@ -22,7 +22,7 @@ from tests.conftest import API_TOKEN, auth_headers, create_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
-SETTINGS_MODULES = ["app/core/config.py", "app/core/env_values.py", "app/core/s3_settings.py"]
+SETTINGS_MODULES = ["app/core/config.py", "app/core/env_values.py", "app/core/s3_settings.py", "app/core/env_file.py"]
 ENV_HELPERS = {"whole_number", "number", "rate_limits", "_url"}  # helper(environ, "NAME", …)
 LINK = re.compile(r"(?<!\!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -124,6 +124,18 @@ def test_configuration_md_names_exactly_the_variables_the_settings_read():
     documented = variables_documented()
     assert read - documented == set(), "read by the settings but not in docs/configuration.md"
     assert documented - read == set(), "in docs/configuration.md but read by no setting"
+
+
+def test_env_example_lists_every_variable_each_with_a_comment():
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    listed = {}
+    for number, line in enumerate(lines):
+        match = re.fullmatch(r"#? ?([A-Z][A-Z0-9_]+)=.*", line)
+        if match:
+            listed[match.group(1)] = lines[number - 1]
+    assert set(listed) == variables_read_by_the_settings()
+    uncommented = [name for name, above in listed.items() if not above.startswith("# ") or "=" in above.split()[1]]
+    assert uncommented == [], "each variable has a comment line above it"
 
 
 # --- commands ----------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from app import create_app
 from app.core.config import load_settings
 from app.tasks import enqueue_job
@@ -38,9 +40,16 @@ def clean_env(**extra) -> dict:
     return {**keep, **extra}
 
 
-def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):
+DOTENV_TOKEN = "a-token-from-the-dotenv-file-0123"
+
+
+@pytest.mark.parametrize("dotenv", [False, True], ids=["no-env-file", "env-file"])
+def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path, dotenv):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    if dotenv:  # a .env in the project root: the web app, the consumer and the flask CLI all read it
+        (clone / ".env").write_text(f"ADMIN_API_TOKEN={DOTENV_TOKEN}\nOFFLINE_DELAY=0.01\n")
+        (clone / ".env").chmod(0o600)
     port = free_port()
     log = open(tmp_path / "run.log", "wb")
     run = subprocess.Popen(
@@ -55,6 +64,9 @@ def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path):
         status = wait_for_http(f"http://127.0.0.1:{port}/api/admin/presets", time.monotonic() + 300)
         assert status == 401, "the admin answers, and asks for credentials"
         secrets = json.loads((clone / "instance" / "dev-secrets.json").read_text())
+        if dotenv:
+            assert secrets["ADMIN_API_TOKEN"] != DOTENV_TOKEN
+            secrets["ADMIN_API_TOKEN"] = DOTENV_TOKEN  # the file's token is the one the admin accepts
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/admin/presets",
             headers={"Authorization": f"Bearer {secrets['ADMIN_API_TOKEN']}"},

@@ -78,6 +78,10 @@ class Settings:
     gallery_feed_public: bool = False  # GALLERY_FEED_PUBLIC=1: the feed and its images need no token
     gallery_feed_limits: str = "600 per minute"  # per client address, on the feed and on its images each
     s3: S3Settings = field(default_factory=S3Settings)  # S3_BUCKET set: media in the bucket (app/storage/s3.py)
+    sentry_dsn: str | None = None  # error reporting on (app/core/error_reporting.py)
+    sentry_environment: str = "development"
+    sentry_release: str | None = None
+    metrics_token: str | None = None  # the Prometheus scraper's Bearer token for GET /metrics; unset: 404
 
     @property
     def webhook_url(self) -> str | None:
@@ -234,6 +238,22 @@ def _gallery_feed(environ: Mapping[str, str], production: bool, admin_token: str
     return {"gallery_feed_token": token, "gallery_feed_public": public, "gallery_feed_limits": limits}
 
 
+def _monitoring(environ: Mapping[str, str], env: str, admin_token: str | None) -> dict:
+    """SENTRY_DSN (error reporting), its environment and release; METRICS_TOKEN (the scraper's, not an admin's)."""
+    dsn = environ.get("SENTRY_DSN") or None
+    if dsn and not re.fullmatch(r"https?://[^@/\s]+@[^/\s]+/\S*\d+", dsn):
+        raise ConfigError("SENTRY_DSN must be a DSN like https://<key>@o0.ingest.sentry.io/<project>, as Sentry shows")
+    token = environ.get("METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or token == admin_token):
+        raise ConfigError("METRICS_TOKEN must be a random string of at least 16 characters, not ADMIN_API_TOKEN")
+    return {
+        "sentry_dsn": dsn,
+        "sentry_environment": environ.get("SENTRY_ENVIRONMENT") or env,
+        "sentry_release": environ.get("SENTRY_RELEASE") or None,
+        "metrics_token": token,
+    }
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     env = environ.get("APP_ENV", "development") or "development"
@@ -269,4 +289,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         **_webhooks(environ),
         **_gallery_feed(environ, production, admin_token),
         s3=load_s3_settings(environ),
+        **_monitoring(environ, env, admin_token),
     )

@@ -92,6 +92,13 @@ class RedisTokenBucket(TokenBucket):
         """Open the connection and load the script (at consumer start, off the first job's clock)."""
         self.redis.script_load(_BOOK)
 
+    def tokens_left(self) -> float:
+        """Calls that could go out at once now (0 to the burst): what the bucket's arrival time leaves."""
+        seconds, micros = self.redis.time()
+        raw = self.redis.get(self.key)
+        tat = max(float(raw) if raw else 0.0, seconds + micros / 1e6)
+        return max(0.0, (seconds + micros / 1e6 + self.tolerance - tat) / self.interval + 1)
+
     def book(self) -> float:
         """While Redis is unreachable (a restart), this process keeps to the limit on its own."""
         try:

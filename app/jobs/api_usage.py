@@ -18,6 +18,7 @@ from pathlib import Path
 from redis import Redis
 
 from app.jobs.embedded_store import embedded_db
+from app.jobs.metric_counts import KEY as TOTALS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class RedisApiUsage:
             pipe = self.redis.pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, KEEP_SECONDS + 2 * BUCKET_SECONDS)
+            pipe.hincrby(TOTALS_KEY, f"calls:{kind}", 1)  # the total since ever, for /metrics
             pipe.execute()
         except Exception as exc:
             log.debug("api usage not counted: %s", exc)

@@ -17,7 +17,7 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wrappers import Response
 
 from app.services import services_of
-from app.web import admin, auth, errors, health, inputs, media, throttle, webhooks
+from app.web import admin, auth, errors, health, inputs, media, metrics, throttle, webhooks
 from app.web.api import gallery as api_gallery
 from app.web.api import jobs as api_jobs
 from app.web.api import presets as api_presets
@@ -36,6 +36,7 @@ BLUEPRINTS = (
     media.bp,
     webhooks.bp,
     health.bp,
+    metrics.bp,
     feed_gallery.bp,
     feed_images.bp,
     openapi_bp,
@@ -58,6 +59,7 @@ def init_app(app: Flask) -> None:
     inputs.init_app(app)
     throttle.init_app(app)
     app.extensions[throttle.EXTENSION].exempt(health.bp)  # a probe is never rate limited
+    app.extensions[throttle.EXTENSION].exempt(metrics.bp)  # nor a scrape
     limit_the_feed(app)
     app.after_request(no_store_for_data)
     app.add_url_rule("/favicon.ico", "favicon", favicon)

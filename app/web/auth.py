@@ -34,6 +34,7 @@ from app.web.context import services
 from app.web.errors import error_response
 from app.web.feed.gallery import FEED_PATH_PREFIXES
 from app.web.health import PROBE_PATHS
+from app.web.metrics import METRICS_PATH
 from app.web.sessions import ServerSession, ServerSessionInterface
 
 csrf = CSRFProtect()
@@ -178,7 +179,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _authenticate_and_check_csrf() -> ResponseReturnValue | None:
-        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES + FEED_PATH_PREFIXES) or request.path in PROBE_PATHS:
+        own_token = request.path in PROBE_PATHS or request.path == METRICS_PATH  # (none, or METRICS_TOKEN)
+        if request.path.startswith(SIGNED_BY_CALLER_PREFIXES + FEED_PATH_PREFIXES) or own_token:
             return None
         authenticate()
         if g.auth is None and requires_admin():

@@ -26,6 +26,16 @@ from app.web.errors import unavailable
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
+RESULTS = {200: "accepted", 400: "malformed", 401: "refused", 503: "unavailable"}
+
+
+@bp.after_request
+def count_delivery(response: Response) -> Response:
+    """Each delivery counted by its result, for /metrics (in Redis: every web worker adds to the same count)."""
+    counts = services().metric_counts()
+    if counts is not None:
+        counts.add(f"webhooks:{RESULTS.get(response.status_code, str(response.status_code))}")
+    return response
 
 
 def _answer(status: int, **body: object) -> tuple[Response, int]:
