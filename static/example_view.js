@@ -206,7 +206,7 @@
   /* -- events -------------------------------------------------------------------------------------------- */
   document.addEventListener("click", function (event) {
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    var link = event.target.closest && event.target.closest("a[data-example-open], a[data-example-step], a[data-example-close], button[data-dialog-close]");
+    var link = event.target.closest && event.target.closest("a[data-example-open], a[data-example-step], a[data-example-go], a[data-example-close], button[data-dialog-close]");
     if (!link) return;
     if (link.matches("a[data-example-open]")) {
       event.preventDefault();
@@ -216,6 +216,9 @@
     } else if (link.matches("a[data-example-step]") && currentView() && currentView().contains(link)) {
       event.preventDefault();
       run({ step: link.dataset.exampleStep });
+    } else if (link.matches("a[data-example-go]") && currentView() && currentView().contains(link)) {
+      event.preventDefault();  // from a regenerated example to the other one, in the same place
+      load(link.href);
     } else if (dialogOpen() && dialog.contains(link)) {  // Close, or "Back to the gallery" inside the overlay
       event.preventDefault();
       dialog.close();

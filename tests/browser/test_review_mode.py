@@ -114,3 +114,35 @@ def test_with_the_shortcuts_off_the_keys_do_nothing_and_the_buttons_still_work(p
     page.keyboard.press("r")
     page.wait_for_url(f"**/examples/{ids[1]}")
     assert api(live, preset_id)[ids[2]] == "rejected"
+
+
+def test_regenerate_from_the_view_makes_one_prediction_and_links_the_two_examples(page, live):
+    preset_id, ids = seed_review(live, 2)
+    live.start_consumer()
+    sign_in(page)
+    page.goto(f"/admin/presets/{preset_id}")
+    page.locator(f"#example-{ids[0]} a[data-example-open]").click()
+    dialog = page.locator("dialog.example-dialog")
+    dialog.wait_for(state="visible")
+    creates = len(live.replicate.creates)
+    page.problems.expect_confirm = True  # asked first: it costs a prediction
+    dialog.locator("button", has_text="Regenerate the example of male_01").click()
+    dialog.locator("[data-regenerating]").wait_for()  # its progress, in the view
+    assert "Regenerating example 1 of model male_01" in dialog.locator(".review-messages").inner_text()
+    screenshot(page, "review-regenerating", full_page=False)
+    made = dialog.locator("[data-regenerated-as-link]")
+    made.wait_for(timeout=60_000)
+    assert len(live.replicate.creates) == creates + 1
+    assert shown(page) == ids[0] and page.url.endswith(f"/examples/{ids[0]}")
+    new_id = made.get_attribute("href").rsplit("/", 1)[1]
+    assert new_id not in ids
+    page.keyboard.press("ArrowRight")  # the new example is one → away
+    page.wait_for_function(IN_DIALOG, arg=new_id)
+    back = dialog.locator("[data-regenerated-from] a")
+    assert back.get_attribute("href").endswith(f"/examples/{ids[0]}")
+    assert "Regenerated from the example of male_01" in dialog.locator("[data-regenerated-from]").inner_text()
+    screenshot(page, "review-regenerated", full_page=False)
+    back.click()  # and back again, through the link
+    page.wait_for_function(IN_DIALOG, arg=ids[0])
+    assert page.url.endswith(f"/examples/{ids[0]}")
+    assert len(live.replicate.creates) == creates + 1  # one prediction in all
