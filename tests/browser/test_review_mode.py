@@ -4,7 +4,8 @@ without JavaScript; with the shortcuts turned off the keys do nothing and the bu
 
 from __future__ import annotations
 
-from tests.browser.conftest import DESKTOP, screenshot, sign_in
+from tests.browser.axe import axe_violations
+from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
 from tests.browser.review_seed import seed_review
 from tests.review_helpers import PLAN, STATE_OF_KEY, api_states
 
@@ -146,3 +147,25 @@ def test_regenerate_from_the_view_makes_one_prediction_and_links_the_two_example
     page.wait_for_function(IN_DIALOG, arg=ids[0])
     assert page.url.endswith(f"/examples/{ids[0]}")
     assert len(live.replicate.creates) == creates + 1  # one prediction in all
+
+
+def test_axe_finds_no_wcag_violation_on_the_review_view_at_1280_and_390(page, live):
+    preset_id, ids = seed_review(live, 2)
+    sign_in(page)
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.goto(f"/admin/presets/{preset_id}/examples/{ids[0]}")  # the plain page
+        page.locator("span[data-keys-hint]").wait_for()
+        found = axe_violations(page)
+        assert found == [], found
+        assert no_horizontal_overflow(page)
+        screenshot(page, "review-plain")
+        page.goto(f"/admin/presets/{preset_id}")  # the overlay on the gallery
+        page.locator(f"#example-{ids[1]} a[data-example-open]").click()
+        page.locator("dialog.example-dialog [data-example-view]").wait_for()
+        found = axe_violations(page)
+        assert found == [], found
+        screenshot(page, "review-dialog", full_page=False)
+    page.click("button:has-text('Turn single-key shortcuts off')")
+    page.locator("dialog [data-example-view][data-keys=off]").wait_for()
+    assert axe_violations(page) == []
