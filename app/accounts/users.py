@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -49,6 +49,8 @@ class User(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]  # a disabled admin cannot sign in; their sessions are ended
+    # The review view's single-key shortcuts (A, F, R, U): on unless the admin turned them off (WCAG 2.1.4).
+    review_keys: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     @property
     def disabled(self) -> bool:

@@ -38,7 +38,8 @@ def test_a_card_opens_the_side_by_side_view_and_the_keys_move_and_close_it(page,
     dialog.wait_for(state="visible")
     assert shown_id(page) == ids[1]
     assert page.evaluate("document.activeElement.id") == "example-view-title"
-    assert page.url.endswith(f"/admin/presets/{preset_id}")  # an overlay on the gallery, not a new page
+    assert page.url.endswith(f"/admin/presets/{preset_id}/examples/{ids[1]}")  # the URL follows the example shown
+    assert page.locator("#gallery li.example").count() == 5  # an overlay on the gallery, not a new page
     dialog.locator("img.reference").evaluate("img => img.decode()")
     screenshot(page, "example-overlay", full_page=False)
 
@@ -55,6 +56,7 @@ def test_a_card_opens_the_side_by_side_view_and_the_keys_move_and_close_it(page,
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
     assert page.evaluate("document.activeElement.closest('li.example').id") == f"example-{ids[0]}"
+    assert page.url.endswith(f"/admin/presets/{preset_id}")  # closed: the gallery's URL again
 
     cards.nth(4).locator("a[data-example-open]").click()  # the oldest, whose reference is not cached
     dialog.wait_for(state="visible")
@@ -93,7 +95,7 @@ def test_without_javascript_a_card_is_a_link_to_a_plain_page_with_previous_next_
         plain.locator(f"#example-{ids[1]} a[data-example-open]").click()
         plain.wait_for_url(f"**/admin/presets/{preset_id}/examples/{ids[1]}")
         assert plain.locator("[data-example-view]").get_attribute("data-example-id") == ids[1]
-        assert plain.locator("[data-keys-hint]").is_hidden()  # no keys without JavaScript: the hint says nothing
+        assert plain.locator("span[data-keys-hint]").is_hidden()  # no keys without JavaScript: the hint says nothing
         assert "Black and white film noir portrait" in plain.locator("[data-field=prompt]").inner_text()
         plain.locator("img.reference").evaluate("img => img.complete && img.naturalWidth")
         screenshot(plain, "example-plain")
@@ -120,7 +122,7 @@ def test_with_javascript_the_plain_page_follows_the_keys_too(page, live):
     preset_id, ids = seed_gallery(live)
     sign_in(page)
     page.goto(f"/admin/presets/{preset_id}/examples/{ids[2]}")
-    assert page.locator("[data-keys-hint]").is_visible()
+    assert page.locator("span[data-keys-hint]").is_visible()
     page.keyboard.press("ArrowRight")
     page.wait_for_url(f"**/examples/{ids[3]}")
     page.keyboard.press("ArrowLeft")

@@ -7,6 +7,8 @@
   the gallery part of the preset page (curated order, filters, pages)
 - `views_example`: one example beside its reference photo (a page, or the gallery's overlay)
 - `views_regenerate`: regenerate one example from its card
+- `views_review`: the large view's review mode (verdict, release, delete, regenerate; the review's summary);
+  `example_page` what that view shows
 - `views_jobs`: jobs list, job page, cancel and retry; `progress_fragment` the live progress they poll
 - `views_analytics`: which models, providers and presets give the best examples (charts from
   `analytics_charts`, tables and CSV from `analytics_tables`)
@@ -32,6 +34,7 @@ from app.web.admin import (
     views_jobs,
     views_presets,
     views_regenerate,
+    views_review,
 )
 from app.web.admin.kept_html import card_html, pool_html
 
@@ -42,6 +45,7 @@ BLUEPRINTS = (
     views_curation.bp,
     views_example.bp,
     views_regenerate.bp,
+    views_review.bp,
     views_jobs.bp,
     views_analytics.bp,
 )
