@@ -23,12 +23,14 @@ class Scale:
     top: float
     fmt: Callable[[float], str]
     label: str
+    step: float = 0.0  # between two ticks; 0: a quarter of `top`
 
     def y(self, value: float) -> float:
         return TOP + (HEIGHT - TOP - BOTTOM) * (1 - min(value, self.top) / self.top)
 
     def ticks(self) -> list[tuple[float, str]]:
-        return [(self.y(self.top * k / 4), self.fmt(self.top * k / 4)) for k in range(5)]
+        step = self.step or self.top / 4
+        return [(self.y(step * k), self.fmt(step * k)) for k in range(round(self.top / step) + 1)]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Chart:
     top: int = TOP
     plot_right: int = WIDTH - RIGHT
     plot_bottom: int = HEIGHT - BOTTOM
+    reference: tuple[float, str] | None = None  # a marked level across the plot (y, its label), e.g. a median
 
     def bars_svg(self) -> Markup:
         """One `<rect>` a bar, its value in its `<title>` (the tooltip)."""
@@ -90,12 +93,26 @@ class Chart:
         )
 
 
-def nice_top(value: float) -> float:
-    """The smallest 1, 2, 2.5, 4 or 5 × 10^k at or above `value` (so the four tick steps read well)."""
+def nice_step(value: float, most: int = 5) -> float:
+    """The smallest round step (1, 2 or 5 × 10^k) that reaches `value` in at most `most` steps, so the ticks
+    read 0/5/10/15/20/25 rather than 0/6/12/19/25."""
+    if value <= 0:
+        return 0.25
+    power = 10 ** math.floor(math.log10(value / most))
+    return next(m * power for m in (1, 2, 5, 10) if m * power * most >= value - 1e-12)
+
+
+def nice_top(value: float, step: float | None = None) -> float:
+    """`value` rounded up to a whole number of round steps (1 for nothing to show)."""
     if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    return next(step * power for step in (1, 2, 2.5, 4, 5, 10) if step * power >= value - 1e-12)
+    step = step or nice_step(value)
+    return math.ceil(value / step - 1e-9) * step
+
+
+def money_scale(values: Sequence[float], fmt: Callable[[float], str], label: str) -> Scale:
+    step = nice_step(max(values or [0]))
+    return Scale(nice_top(max(values or [0]), step), fmt, label, step)
 
 
 def percent_scale() -> Scale:
@@ -103,8 +120,10 @@ def percent_scale() -> Scale:
 
 
 def count_scale(values: Sequence[float | None], label: str) -> Scale:
-    top = nice_top(max([v for v in values if v is not None] or [0]))
-    return Scale(top, lambda v: f"{v:,.0f}" if top >= 4 else f"{v:g}", label)
+    """Whole-number ticks: a count is never 2.5."""
+    highest = max([v for v in values if v is not None] or [0])
+    step = max(1.0, nice_step(highest))
+    return Scale(nice_top(highest, step) if highest else 1.0, lambda v: f"{v:,.0f}", label, step)
 
 
 def bar_chart(

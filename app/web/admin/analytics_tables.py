@@ -58,10 +58,15 @@ class Column:
     kind: str = "count"  # count | rate | seconds | usd | text
     on_page: bool = True  # ids are in the CSV; the page links the name instead
     parts: tuple[str, str] = ("", "")  # a rate's counts: (part, whole)
+    short: str = ""  # the page's header, when the CSV's is too long for a column of numbers
 
     @property
     def numeric(self) -> bool:
         return self.kind != "text"
+
+    @property
+    def page_header(self) -> str:
+        return self.short or self.header
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,11 @@ def quality_columns() -> tuple[Column, ...]:
     return (
         Column("examples", "Examples"),
         Column("reviewed", "Reviewed"),
-        Column("approved", "Approved + featured"),
-        Column("approvalRate", "Approval rate", "rate", parts=("approved", "reviewed")),
-        Column("ended", "Ended items"),
-        Column("failed", "Failed items"),
-        Column("failureRate", "Failure rate", "rate", parts=("failed", "ended")),
+        Column("approved", "Approved + featured", short="Approved"),
+        Column("approvalRate", "Approval rate", "rate", parts=("approved", "reviewed"), short="Approval"),
+        Column("ended", "Ended items", short="Ended"),
+        Column("failed", "Failed items", short="Failed"),
+        Column("failureRate", "Failure rate", "rate", parts=("failed", "ended"), short="Failure"),
     )
 
 
@@ -93,9 +98,9 @@ TABLES = {
         "Providers",
         (Column("provider", "Provider", "text"), *quality_columns())
         + (
-            Column("timed", "Timed results"),
-            Column("medianSeconds", "Median time to result", "seconds"),
-            Column("p95Seconds", "p95 time to result", "seconds"),
+            Column("timed", "Timed results", short="Timed"),
+            Column("medianSeconds", "Median time to result", "seconds", short="Median time"),
+            Column("p95Seconds", "p95 time to result", "seconds", short="p95 time"),
             Column("spendUsd", "Spend", "usd"),
         ),
     ),
@@ -114,9 +119,9 @@ TABLES = {
             Column("provider", "Provider", "text"),
             Column("modelsUsed", "Models used"),
             Column("poolSize", "Pool"),
-            Column("coverage", "Pool coverage", "rate", parts=("modelsUsed", "poolSize")),
+            Column("coverage", "Pool coverage", "rate", parts=("modelsUsed", "poolSize"), short="Coverage"),
             Column("examples", "Examples"),
-            Column("unreviewed", "Unreviewed"),
+            Column("unreviewed", "Unreviewed", short="Not reviewed"),
             Column("approved", "Approved"),
             Column("featured", "Featured"),
             Column("rejected", "Rejected"),
@@ -130,7 +135,7 @@ TABLES = {
             Column("week", "ISO week", "text"),
             Column("from", "From", "text"),
             Column("to", "To", "text"),
-            Column("days", "Days in range"),
+            Column("days", "Days in range", short="Days"),
             Column("examples", "Examples"),
             Column("spendUsd", "Spend", "usd"),
         ),

@@ -7,6 +7,8 @@ number of grouped queries, fast enough to run on every request.
 
 from __future__ import annotations
 
+import statistics
+
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -14,12 +16,11 @@ from app.analytics import AnalyticsError, Period, period_of, report_for
 from app.spend.ledger import money
 from app.web.admin.analytics_charts import (
     Chart,
-    Scale,
     Series,
     add_line,
     bar_chart,
     count_scale,
-    nice_top,
+    money_scale,
     percent_scale,
 )
 from app.web.admin.analytics_tables import TABLES, Column, csv_text, page_cell, page_rows
@@ -50,8 +51,30 @@ def week_chart(weeks: list[dict]) -> Chart:
         count_scale(examples.values, "examples"),
     )
     spend = [float(w["spendUsd"]) for w in weeks]
-    scale = Scale(nice_top(max(spend or [0])), lambda v: money(f"{v:.6f}"), "spend (USD)")
+    scale = money_scale(spend, lambda v: money(f"{v:.6f}"), "spend (USD)")
     return add_line(chart, labels, Series("spend", "series-spend", spend, [money(w["spendUsd"]) for w in weeks]), scale)
+
+
+def model_chart(models: list[dict]) -> Chart:
+    """Which reference models get approved: the reviewed models' approval rates, best first, with the
+    median of those rates marked (a model far below it is worth a look). Models with nothing reviewed have
+    no rate to draw; the axis label says how many were left out."""
+    reviewed = sorted((m for m in models if m["reviewed"]), key=lambda m: (-m["approvalRate"], m["modelId"]))
+    chart = bar_chart(
+        "models",
+        "Which reference models get approved",
+        "Approval rate of each reference model with a reviewed example, best first; the dashed line is"
+        " the median of those models.",
+        f"{len(reviewed)} reviewed models, best first ({len(models) - len(reviewed)} with nothing reviewed left out)",
+        [m["modelId"] for m in reviewed],
+        [rate_series("approval rate", "series-approval", reviewed, column("models", "approvalRate"))],
+        percent_scale(),
+    )
+    if reviewed:
+        middle = statistics.median(m["approvalRate"] for m in reviewed)
+        chart.reference = (chart.scale.y(middle), f"median {middle * 100:.0f} %")
+        chart.legend.append(("series-median", f"median of the models: {middle * 100:.1f} %"))
+    return chart
 
 
 def charts(report: dict) -> dict:
@@ -70,15 +93,7 @@ def charts(report: dict) -> dict:
             ],
             percent_scale(),
         ),
-        "models": bar_chart(
-            "models",
-            "Approval rate by reference model",
-            "One bar per reference model, in the table's order; no bar where nothing was reviewed.",
-            f"{len(models)} reference models, in the table's order",
-            [m["modelId"] for m in models],
-            [rate_series("approval rate", "series-approval", models, column("models", "approvalRate"))],
-            percent_scale(),
-        ),
+        "models": model_chart(models),
         "presets": bar_chart(
             "presets",
             "Pool coverage by preset",
