@@ -5,7 +5,7 @@ Earlier events get their preset from the target they recorded ("preset NAME", or
 example) when that preset still exists; their ids stay in their detail text.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-06 17:45:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0016'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
