@@ -180,7 +180,10 @@ def check_against_the_database_and_the_server(app, figures: dict, server) -> Non
     assert figures[("pixelglow_queue_depth", ())] == 0
     exported = {name for name, _ in figures} - {"pixelglow_time_to_example_seconds_count"}
     exported -= {"pixelglow_time_to_example_seconds_sum", "pixelglow_replicate_calls_created"}
-    assert {n for n in exported if not n.endswith("_created")} == EXPORTED
+    # A job without webhooks delivers none: that family then has no sample (it depends on what the Redis
+    # database holds from earlier tests), so it may be absent here; every other family must be present.
+    assert EXPORTED - {"pixelglow_webhook_deliveries_total"} <= {n for n in exported if not n.endswith("_created")}
+    assert {n for n in exported if not n.endswith("_created")} <= EXPORTED
 
     counts = server.call_counts()
     calls = {
