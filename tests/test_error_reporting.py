@@ -18,7 +18,7 @@ from tests.sentry_probe import PASSWORD, SESSION_ID
 from tests.sentry_server import SentryServer
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "r8_probeTokenThatMustNeverLeave0123"
+TOKEN = "r8_test_probe_token_not_real"  # not a real key: the configured token the events must never hold
 
 
 @pytest.mark.fast
