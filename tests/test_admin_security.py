@@ -30,6 +30,8 @@ OPEN_ENDPOINTS = {
 }
 SIGNED_ENDPOINTS = {"webhooks.replicate_webhook"}  # called by Replicate: its signature is the only credential
 # the consumer app's gallery feed: its own Bearer token (401 without), its images' signed links (403 without)
+# the Prometheus scraper's page: its own METRICS_TOKEN (404 while unset, 401 without the token)
+SCRAPER_ENDPOINTS = {"metrics.metrics"}
 FEED_ENDPOINTS = {"feed_gallery.preset_gallery": 401, "feed_media.feed_media": 403}
 PROTECTED_PREFIXES = ("/admin", "/api/admin", "/media")
 
@@ -47,6 +49,10 @@ def test_every_route_refuses_anonymous_requests_except_login_and_static(make_app
         return
     if endpoint in FEED_ENDPOINTS:  # no token or no signature: refused, no session, no sign-in page
         assert response.status_code == FEED_ENDPOINTS[endpoint] and "Set-Cookie" not in response.headers
+        return
+    if endpoint in SCRAPER_ENDPOINTS:
+        assert response.status_code in (401, 404), response.status_code
+        assert not response.headers.get("Location", "").startswith("/admin/login")
         return
     if endpoint in SIGNED_ENDPOINTS:  # unsigned: 401, no session, no sign-in page
         assert response.status_code == 401 and "Set-Cookie" not in response.headers, response.status_code
