@@ -17,7 +17,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from htmx_flask import Htmx
 
-from app import cli, gallery_versions, web  # noqa: F401  (gallery_versions: the session events every writer needs)
+from app import cli, web  # noqa: F401
 from app.core.config import PROJECT_ROOT, Settings, load_settings
 from app.core.database import db
 from app.services import Services

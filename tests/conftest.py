@@ -125,7 +125,6 @@ TABLES = (
     "audit_events",
     "spend_entries",
     "spend_months",
-    "gallery_versions",
 )
 
 

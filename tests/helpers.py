@@ -14,7 +14,6 @@ import replicate
 from sqlalchemy import event
 
 from app.core.database import db
-from app.gallery_versions import touch_everywhere
 from app.models import GalleryExample, PresetModelUsage
 from app.providers.base import ItemSpec
 from app.providers.download.downloader import SafeDownloader
@@ -161,14 +160,10 @@ def signed_in(app):
 
 
 def cache_reference(app, model_id: str) -> None:
-    """What `models cache` leaves behind for one model (the bytes do not matter to the pages), with the
-    everywhere gallery version it bumps so kept galleries show the thumbnail at once."""
+    """What `models cache` leaves behind for one model (the bytes do not matter to the pages)."""
     storage = services_of(app).storage
     storage.save_bytes(f"references/{model_id}.jpg", b"photo")
     storage.save_bytes(f"references/{model_id}-thumb.webp", b"thumb")
-    with app.app_context():
-        touch_everywhere(db.session)
-        db.session.commit()
 
 
 def tokens_in(html: str) -> set[str]:

@@ -9,8 +9,6 @@ import click
 from flask.cli import with_appcontext
 
 from app.cli.common import echo_step, named_some, services
-from app.core.database import db
-from app.gallery_versions import touch_everywhere
 from app.pool.reference_photos import CACHED, FAILED, SKIPPED, cache_references
 from app.pool.registry import RegistryError
 
@@ -42,9 +40,6 @@ def models_cache(force: bool, workers: int) -> None:
         echo_step(done, total, result.model_id, result.outcome, result.detail, failed=result.outcome == FAILED)
         if result.outcome == FAILED:
             failures.append(result.model_id)
-    if counts[CACHED]:
-        touch_everywhere(db.session)  # the galleries' cards show the new thumbnails at once
-        db.session.commit()
     click.echo(
         f"{total} models: {counts[CACHED]} cached now, {counts[SKIPPED]} already cached, {counts[FAILED]} failed."
     )

@@ -253,5 +253,4 @@ def renumber(preset_id: str, order: list[str], positions: dict[str, int | None],
         last += 1
         changes.append({"id": example_id, "position": last})
     if changes:
-        # by id, so the statement names its preset for the gallery version (app/gallery_versions.py)
-        db.session.execute(update(GalleryExample).execution_options(gallery_of=(preset_id,)), changes)
+        db.session.execute(update(GalleryExample), changes)  # by primary key: one executemany

@@ -13,7 +13,8 @@
 - `views_analytics`: which models, providers and presets give the best examples (charts from
   `analytics_charts`, tables and CSV from `analytics_tables`)
 
-Presenters shared by several views live in `common`, `progress_fragment` and `kept_html`, never in a views module.
+Presenters shared by several views live in `common`, `progress_fragment` and `gallery_section`, never in a views
+module.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from app.web.admin import (
     views_regenerate,
     views_review,
 )
-from app.web.admin.kept_html import card_html, pool_html
 
 BLUEPRINTS = (
     auth_views.bp,
@@ -81,8 +81,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["usd"] = ledger.money  # every amount of money on the pages
     app.jinja_env.filters["spend"] = ledger.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
-    app.jinja_env.globals["card_html"] = card_html  # a gallery card, rendered once per distinct card (kept_html)
-    app.jinja_env.globals["pool_html"] = pool_html  # the model pool, the same
 
 
 def security_headers(response: Response) -> Response:

@@ -16,7 +16,6 @@ from sqlalchemy import Select, bindparam, func, select
 from app.core.database import db
 from app.core.errors import CurationError, PresetError
 from app.gallery.query import GalleryQuery, parse_gallery_query
-from app.gallery_versions import versions_columns
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
 from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
 from app.presets import service as preset_service
@@ -33,29 +32,27 @@ from app.web.admin.common import (
     no_preset,
     services,
 )
-from app.web.admin.gallery_section import wants_section
-from app.web.admin.kept_html import kept_gallery_section
+from app.web.admin.gallery_section import gallery_section, wants_section
 from app.web.admin.progress_fragment import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 
 
-def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None, tuple[int, int]]:
-    """The preset, its total spend, its running job (if any) and its gallery's versions (see
-    app/gallery_versions.py), as the page's head and its kept gallery need them: one query."""
+def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
+    """The preset, its total spend and its running job (if any), as the page's head needs them: one query."""
     row = db.session.execute(head_statement(), {"preset_id": preset_id}).first()
     if row is None:
         no_preset(preset_id)
-    preset, total, live_id, version, everywhere = row
-    return preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None, (version, everywhere)
+    preset, total, live_id = row
+    return preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None
 
 
 @cache
 def head_statement() -> Select:
-    """`preset_with_head`'s statement, built once (building it took a third of the query's time on a kept page)."""
-    return select(
-        Preset, ledger.preset_spend_column(Preset.id), live_job_id_column(Preset.id), *versions_columns(Preset.id)
-    ).where(Preset.id == bindparam("preset_id"))
+    """`preset_with_head`'s statement, built once (building it is a third of the query's time)."""
+    return select(Preset, ledger.preset_spend_column(Preset.id), live_job_id_column(Preset.id)).where(
+        Preset.id == bindparam("preset_id")
+    )
 
 
 def escape_like(text: str) -> str:
@@ -168,7 +165,7 @@ def delete_preset(preset_id: str) -> ResponseReturnValue:
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
-    preset, spent, live, versions = preset_with_head(preset_id)
+    preset, spent, live = preset_with_head(preset_id)
     query, error = GalleryQuery(), None
     try:
         query = parse_gallery_query(request.args)
@@ -189,11 +186,11 @@ def preset(preset_id: str) -> ResponseReturnValue:
             view="preset",
             base=gallery_count(preset.id, exclude_job=live.id) if store_ok else None,
         )
-    section = kept_gallery_section(preset.id, query, versions, live_job=hidden_job, shown=shown, error=error)
+    section = gallery_section(preset.id, query, live_job=hidden_job, shown=shown, error=error)
     status = 400 if error else 200
     pool = model_pool(preset.id)
     if wants_section():
-        return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, section_html=section.html)
+        return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, **section)
     provider = PROVIDERS.get(preset.provider)
     settings = services().settings
     return render_template(
@@ -202,7 +199,7 @@ def preset(preset_id: str) -> ResponseReturnValue:
         provider=provider,
         live=live,
         progress_html=progress_html,
-        example_count=section.total,
+        example_count=section["counts"].total,
         pool=pool,
         spent=spent,
         per_item=ledger.estimate_per_item(settings, preset.provider, settings.offline),
@@ -211,5 +208,5 @@ def preset(preset_id: str) -> ResponseReturnValue:
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=CONSUMER_COMMAND,
         settings_problem=settings_problem(preset),
-        section_html=section.html,
+        **section,
     ), status
