@@ -2,10 +2,12 @@
 (function () {
   "use strict";
 
-  // Confirmation for destructive plain forms: <form data-confirm="Question?">
+  // Confirmation for destructive plain forms: <form data-confirm="Question?">, or a button of a shared form:
+  // <button formaction="…" data-confirm="Question?">
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    var question = (event.submitter && event.submitter.dataset.confirm) || (form.dataset && form.dataset.confirm);
+    if (form instanceof HTMLFormElement && question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();
     }

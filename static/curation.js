@@ -2,7 +2,9 @@
  * - drag a card onto another card of the same state to place it before or after it (the card's
  *   "move earlier / later" buttons do the same without JavaScript, or from the keyboard);
  * - the bulk bar counts the ticked examples and can tick every card of the page;
- * - a live job's new card is never added twice (the page may already show it). */
+ * - a live job's new card is never added twice (the page may already show it);
+ * - after a verdict, move or bulk action the page stays where it was: the scroll is kept, and the focus goes to
+ *   the same button of the next card after a verdict (of the same card after a move). */
 (function () {
   "use strict";
 
@@ -133,6 +135,36 @@
       });
     }
     if (event.target.matches("input[data-select-all], input[data-select-example]")) updateSelection();
+  });
+
+  // -- scroll and focus kept across the gallery's swaps -------------------------------------------------------
+  var pressed = null;  // the gallery button whose request is under way: its card, value and the scroll
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("#bulk-form button[type=submit]") : null;
+    if (!button) return;
+    var block = button.closest("[data-curation]");
+    pressed = { example: block ? block.dataset.exampleId : null, name: button.name, value: button.value,
+                scrollY: window.scrollY };
+  }, true);
+  function buttonOf(card, was) {
+    if (!card) return null;
+    return card.querySelector('button[name="' + was.name + '"][value="' + was.value + '"]:not(:disabled)');
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var was = pressed;
+    if (!was || !event.detail.requestConfig || event.detail.requestConfig.verb !== "post") return;
+    pressed = null;
+    window.scrollTo(window.scrollX, was.scrollY);
+    if (!was.example) return;
+    var card = document.getElementById("example-" + was.example);
+    var target = card;
+    if (was.name === "state") {  // a verdict: on to the next card
+      var next = card && card.nextElementSibling;
+      while (next && !next.matches("li.example")) next = next.nextElementSibling;
+      target = next || card;
+    }
+    var button = buttonOf(target, was) || buttonOf(card, was);
+    if (button) button.focus({ preventScroll: true });
   });
 
   // -- live progress: a card the page already shows is not added again ------------------------------------

@@ -389,8 +389,6 @@ def test_deleting_an_example_asks_whether_to_release_its_model(admin_client, imm
         kept_id, kept_model, released_id, released_model = kept.id, kept.model_id, released.id, released.model_id
         path = app.extensions["pixelglow"].storage.path_for(released.image_path)
     assert path.exists()
-    page = c.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
-    assert f"Release model {released_model} for reuse" in page
     r = c.post(f"/admin/presets/{preset['id']}/examples/{kept_id}/delete", data={}, headers=htmx(c))
     assert r.status_code == 200 and 'id="pool"' in r.get_data(as_text=True)
     r = c.post(f"/admin/presets/{preset['id']}/examples/{released_id}/delete", data={"release": "1"}, headers=htmx(c))

@@ -379,7 +379,7 @@ def test_the_page_shows_the_curated_order_states_and_actions(admin_app, admin_cl
     html = admin_client.get(f"/admin/presets/{preset_id}").get_data(as_text=True)
     assert card_ids(html) == [c, b, a]
     assert 'data-state="featured"' in html and 'data-state="approved"' in html
-    assert f'name="ids" value="{a}" form="bulk-form"' in html
+    assert f'name="ids" value="{a}"' in html
     for label in ("Approve", "Feature", "Reject", "Reset"):
         assert f">{label}</button>" in html
     assert 'id="bulk-form"' in html and 'name="release"' in html
@@ -474,3 +474,42 @@ def test_a_running_jobs_new_cards_land_where_unplaced_unreviewed_ones_begin(admi
         f"example-{ids[3]}",
         "gallery-new",
     ]
+
+
+def test_a_card_is_lean_one_form_one_token_and_buttons_say_what_and_which(admin_app, admin_client):
+    """Issue 32: the cards have no form of their own (the gallery's one form holds the token), no rare action
+    (regenerate, release, delete: on the example view), and each button names its example."""
+    preset_id = create_preset(admin_client)["id"]
+    (a,) = seed(admin_app, preset_id, ["unreviewed"])
+    html = admin_client.get(f"/admin/presets/{preset_id}").get_data(as_text=True)
+    gallery = html[html.index('id="bulk-form"') : html.index("</form>", html.index('id="bulk-form"'))]
+    assert gallery.count("csrf_token") == 1 and "<form" not in gallery
+    card = gallery[gallery.index(f'id="example-{a}"') :]
+    assert "regenerate" not in card and "/release" not in card and "/delete" not in card
+    with admin_app.app_context():
+        model = db.session.get(GalleryExample, a).model_id
+    for label in ("Approve", "Feature", "Reject", "Reset"):
+        assert f'>{label}<span class="visually-hidden"> {model}, example 1</span></button>' in card
+    assert f'aria-label="Move {model}, example 1 earlier"' in card
+
+
+def test_a_verdict_by_htmx_answers_the_card_alone_in_place_with_the_counts(admin_app, admin_client):
+    preset_id = create_preset(admin_client)["id"]
+    a, b = seed(admin_app, preset_id, ["unreviewed", "unreviewed"])
+    page = f"/admin/presets/{preset_id}"
+    headers = {"HX-Request": "true", "HX-Target": "gallery-section"}
+    answer = admin_client.post(
+        f"{page}/examples/{a}/state",
+        data={"csrf_token": admin_client.csrf, "state": "approved", "next": page},
+        headers=headers,
+    )
+    assert answer.status_code == 200
+    assert answer.headers["HX-Retarget"] == f"#example-{a}" and answer.headers["HX-Reswap"] == "outerHTML"
+    html = answer.get_data(as_text=True)
+    assert html.count('class="example"') == 1 and f'id="example-{a}"' in html
+    assert 'data-state="approved"' in html and 'aria-pressed="true" data-verdict="approved"' in html
+    counts = html[html.index('id="gallery-counts"') :]
+    assert 'hx-swap-oob="true"' in counts[:80]
+    assert '<span data-count-state="approved">1</span>' in counts
+    assert '<span data-count-state="unreviewed">1</span>' in counts
+    assert "csrf_token" not in html  # the page's one token stays in the gallery's form

@@ -3,6 +3,8 @@ the old card stays, and the jobs list names what the job redoes."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.core.database import db
 from app.models import GalleryExample, Preset
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
@@ -10,6 +12,7 @@ from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizonta
 CHOSEN = ["female_09", "male_14"]
 
 
+@pytest.mark.skip(reason="issue 32 moved Regenerate off the cards to the example view, whose button issue 34 adds")
 def test_regenerate_from_a_card_adds_one_example_made_with_the_current_prompt(page, live):
     live.start_consumer()
     sign_in(page)

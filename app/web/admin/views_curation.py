@@ -1,24 +1,27 @@
 """The preset page's curation forms: a verdict on one example or on the ticked ones, and moving one
 earlier or later within its group (the keyboard's way; drag and drop uses the JSON API).
 
-Plain POST forms with the CSRF token, answered with a 303 back to the page they came from (`next`), the
-message flashed. htmx posts the same forms aimed at the gallery section and, following the redirect, gets
-that section alone (see `views_presets.preset`).
+Buttons of the gallery's one form (the CSRF token once), answered with a 303 back to the page they came from
+(`next`), the message flashed. htmx posts the same form aimed at the gallery section: a verdict on one example
+is answered with that card alone, in place (its new state shown where it was until the next reload), the
+counts and the message out of band, so the scroll and the focus stay; bulk verdicts and moves follow the
+redirect and get the section alone (see `views_presets.preset`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from app.core.database import db
 from app.core.errors import AppError, CurationError
 from app.gallery.curation import move_example, parse_move, parse_state_change, set_state
-from app.models import CurationState
-from app.web.admin.common import get_preset
+from app.gallery.query import gallery_counts
+from app.models import CurationState, GalleryExample
+from app.web.admin.common import example_card, get_preset, is_htmx
 from app.web.auth import local_admin_path
 
 bp = Blueprint("admin_curation", __name__, url_prefix="/admin")
@@ -31,7 +34,19 @@ def set_example_state(preset_id: str, example_id: str) -> ResponseReturnValue:
     def act() -> str:
         return set_state(preset_id, parse_state_change(verdict_form(), example_id), g.actor, one=True).message
 
-    return curate(preset_id, act, f"example-{example_id}")
+    response = curate(preset_id, act, f"example-{example_id}")
+    example = db.session.get(GalleryExample, example_id)
+    if not is_htmx() or example is None or example.preset_id != preset_id:
+        return response
+    return card_in_place(example, response.location)
+
+
+def card_in_place(example: GalleryExample, back: str) -> ResponseReturnValue:
+    """The card alone with its new state, for htmx to swap where it is (its group's order shows on the next
+    reload, so its move arrows wait for it), with the counts and the message out of band."""
+    card = example_card(example) | {"state": example.state, "back": back.split("#")[0], "first": True, "last": True}
+    html = render_template("admin/_card_in_place.html", card=card, counts=gallery_counts(example.preset_id))
+    return html, 200, {"HX-Retarget": f"#example-{example.id}", "HX-Reswap": "outerHTML"}
 
 
 @bp.post("/presets/<id:preset_id>/examples/state")
