@@ -174,6 +174,15 @@
     if (card && document.getElementById(card.id)) event.detail.shouldSwap = false;
   });
 
+  // a page holds at most its page size: a running job's new cards push the last ones on to the next page
+  function keepPageSize() {
+    var gallery = document.getElementById("gallery");
+    if (!gallery) return;
+    var cards = gallery.querySelectorAll(":scope > li.example"), size = parseInt(gallery.dataset.perPage, 10);
+    for (var n = cards.length - 1; size && n >= size; n--) cards[n].remove();
+  }
+  document.addEventListener("htmx:oobAfterSwap", keepPageSize);
+
   function ready() { enableDragging(); updateSelection(); }
   document.addEventListener("htmx:afterSettle", ready);
   document.addEventListener("htmx:oobAfterSwap", ready);

@@ -16,6 +16,7 @@ from flask import render_template, url_for
 
 from app.core.database import db
 from app.core.iso_time import parse_naive_utc
+from app.gallery.query import gallery_counts
 from app.jobs.progress import ProgressRecord
 from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
@@ -84,13 +85,15 @@ def render_progress(
     view: str,
     new_examples: Sequence[dict] = (),
     oob_pool: Pool | None = None,
-    oob_count: int | None = None,
     base: int | None = None,
 ) -> str:
-    """`base`: how many gallery examples the preset had besides this job's, so the count can follow."""
+    """`base`: how many gallery examples the preset had besides this job's (kept in the poll's address). When
+    examples land (or the job ends on the preset page) the gallery's counts come along, read from the rows (one
+    grouped query), so they equal the API's at every poll."""
     ended = progress["status"] in JOB_FINAL
-    if oob_count is None and new_examples and base is not None:
-        oob_count = base + len(progress["examples"])
+    counts = None
+    if view == "preset" and (new_examples or (ended and base is not None)):
+        counts = gallery_counts(progress["preset_id"])
     return render_template(
         "admin/_progress.html",
         p=progress,
@@ -102,7 +105,8 @@ def render_progress(
         ],
         worker_command=CONSUMER_COMMAND,
         oob_pool=oob_pool,
-        oob_count=oob_count,
+        counts=counts,
+        counts_oob=True,
         preset_id=progress["preset_id"],
     )
 
@@ -124,10 +128,10 @@ def progress_response(
             return render_template("admin/_progress_gone.html", job_id=job_id), True
         state, new_examples = progress_from_job(job), []
     ended = state["status"] in JOB_FINAL
-    oob_pool = oob_count = None
+    oob_pool = None
     if ended and view == "preset":
-        # the job is over: one last look at the database refreshes the pool picture and the count
-        oob_pool, oob_count = model_pool(state["preset_id"]), gallery_count(state["preset_id"])
+        # the job is over: one last look at the database refreshes the pool picture and the counts
+        oob_pool, base = model_pool(state["preset_id"]), base if base is not None else 0
     html = render_progress(
         state,
         shown=shown,
@@ -135,7 +139,6 @@ def progress_response(
         view=view,
         new_examples=new_examples,
         oob_pool=oob_pool,
-        oob_count=oob_count,
         base=base,
     )
     return html, ended
