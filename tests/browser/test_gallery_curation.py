@@ -51,28 +51,31 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
     ids = order(page)
     assert len(ids) == 20 and ids == api_order(live, preset_id)  # all unreviewed: newest first
 
-    # one verdict at a time, from the card (htmx swaps the gallery section)
+    # one verdict at a time, from the card (htmx swaps the card alone: it stays in place until a reload)
     page.locator(f"#example-{ids[5]}").get_by_role("button", name="Approve").click()
     page.wait_for_selector(f"#example-{ids[5]} .curation[data-state=approved]")
-    assert order(page)[0] == ids[5]
+    assert order(page) == ids
     page.locator(f"#example-{ids[9]}").get_by_role("button", name="Feature").click()
-    wait_for_order(page, [ids[9], ids[5]])
+    page.wait_for_selector(f"#example-{ids[9]} .curation[data-state=featured]")
     assert "Example of" in page.locator("#toasts").inner_text()
+    page.reload()
+    wait_for_order(page, [ids[9], ids[5]])
 
-    # reject one and release its model (asked with the box beside the buttons)
+    # reject one and release its model (asked with the gallery's box, beside the bulk buttons)
     rejected = page.locator(f"#example-{ids[0]}")
     model_id = rejected.get_attribute("data-model-id")
-    rejected.locator(".curation input[name=release]").check()
+    page.locator(".bulk-bar input[name=release]").check()
     rejected.get_by_role("button", name="Reject").click()
-    page.wait_for_selector(f"#example-{ids[0]}", state="detached")
+    page.wait_for_selector(f"#example-{ids[0]} .curation[data-state=rejected]")
     assert f"Released {model_id}" in page.locator("#toasts").inner_text()
     assert page.locator(f"#pool li.pool-model[data-pool-model={model_id}]").get_attribute("data-pool-state") == "free"
+    page.locator(".bulk-bar input[name=release]").uncheck()
 
     # bulk: exactly the ticked examples
     for n in (2, 3, 4):
         page.check(f"#example-{ids[n]} input[data-select-example]")
     assert page.locator("[data-selected-count]").inner_text() == "3 examples selected:"
-    page.locator("#bulk-form").get_by_role("button", name="Approve").click()
+    page.locator(".bulk-actions").get_by_role("button", name="Approve").click()
     page.wait_for_selector(f"#example-{ids[4]} .curation[data-state=approved]")
     states = stored_states(live, preset_id)
     assert {i for i, s in states.items() if s == "approved"} == {ids[2], ids[3], ids[4], ids[5]}
@@ -139,7 +142,7 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
         assert order(plain)[:3] == [ids[9], ids[1], ids[2]]
         plain.check(f"#example-{ids[6]} input[data-select-example]")
         plain.check(f"#example-{ids[7]} input[data-select-example]")
-        plain.locator("#bulk-form").get_by_role("button", name="Reject").click()
+        plain.locator(".bulk-actions").get_by_role("button", name="Reject").click()
         plain.wait_for_load_state()
         assert "2 examples rejected." in plain.locator("#toasts").inner_text()
         assert stored_states(live, preset_id)[ids[6]] == stored_states(live, preset_id)[ids[7]] == "rejected"

@@ -21,7 +21,7 @@ from app.core.errors import AppError, CurationError
 from app.gallery.curation import move_example, parse_move, parse_state_change, set_state
 from app.gallery.query import gallery_counts
 from app.models import CurationState, GalleryExample
-from app.web.admin.common import example_card, get_preset, is_htmx
+from app.web.admin.common import example_card, get_preset, is_htmx, model_pool
 from app.web.auth import local_admin_path
 
 bp = Blueprint("admin_curation", __name__, url_prefix="/admin")
@@ -45,7 +45,9 @@ def card_in_place(example: GalleryExample, back: str) -> ResponseReturnValue:
     """The card alone with its new state, for htmx to swap where it is (its group's order shows on the next
     reload, so its move arrows wait for it), with the counts and the message out of band."""
     card = example_card(example) | {"state": example.state, "back": back.split("#")[0], "first": True, "last": True}
-    html = render_template("admin/_card_in_place.html", card=card, counts=gallery_counts(example.preset_id))
+    released = verdict_form()["releaseModel"]  # the pool shows the model free again
+    pool = model_pool(example.preset_id) if released else None
+    html = render_template("admin/_card_in_place.html", card=card, counts=gallery_counts(example.preset_id), pool=pool)
     return html, 200, {"HX-Retarget": f"#example-{example.id}", "HX-Reswap": "outerHTML"}
 
 
