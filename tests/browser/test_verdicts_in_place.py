@@ -25,7 +25,8 @@ def api_counts(live, preset_id) -> dict[str, int]:
     client = live.app.test_client()
     counts = {}
     for state in STATES:
-        body = client.get(f"/api/admin/presets/{preset_id}/gallery", query_string={"state": state}, headers=auth_headers())
+        gallery = f"/api/admin/presets/{preset_id}/gallery"
+        body = client.get(gallery, query_string={"state": state}, headers=auth_headers())
         counts[state] = body.get_json()["total"]
     return counts
 
@@ -97,3 +98,39 @@ def test_the_preset_page_has_no_wcag_aa_violation_and_the_pool_buttons_name_thei
         "els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())"
     )
     assert any(name.startswith("Feature ") and ", example 1" in name for name in names), names
+
+
+def test_counts_equal_the_apis_at_every_poll_of_a_running_job_and_page_1_keeps_50_cards(page, live):
+    """Acceptance 2: a 20 × 2 job on a gallery of 30: after each poll the page's counts lie between the API's
+    read just before and just after it (equal when nothing landed meanwhile), and page 1 never shows more than
+    50 cards."""
+    live.start_consumer()
+    sign_in(page)
+    preset_id = create_preset_in_browser(page, "Counted Live")
+    seed(live.app, preset_id, ["approved", "unreviewed", "rejected"] * 10)
+    page.goto(f"/admin/presets/{preset_id}")
+    page.evaluate(
+        "() => { window.__polls = []; document.body.addEventListener('htmx:afterSettle', e => {"
+        " if (e.detail.requestConfig && String(e.detail.requestConfig.path).includes('/progress')) {"
+        " const c = Object.fromEntries([...document.querySelectorAll('#gallery-counts [data-count-state]')]"
+        ".map(x => [x.dataset.countState, parseInt(x.textContent, 10)]));"
+        " window.__polls.push({counts: c, cards: document.querySelectorAll('#gallery > li.example').length}); } }); }"
+    )
+    page.fill("#examples_per_model", "2")
+    page.click("#generate-form button[type=submit]")
+    seen = 0
+    while not page.locator("#progress[data-status=succeeded]").count():
+        page.wait_for_timeout(150)
+        polls = page.evaluate("window.__polls")
+        assert all(p["cards"] <= 50 for p in polls), polls
+        for poll in polls[seen:]:
+            total = sum(api_counts(live, preset_id).values())
+            assert sum(poll["counts"].values()) <= total
+            assert poll["counts"]["approved"] == 10 and poll["counts"]["rejected"] == 10
+        seen = len(polls)
+    page.wait_for_timeout(300)
+    assert page_counts(page) == api_counts(live, preset_id) == {
+        "featured": 0, "approved": 10, "unreviewed": 50, "rejected": 10,
+    }
+    assert page.locator("#gallery > li.example").count() == 50
+    assert seen > 0
