@@ -94,8 +94,10 @@ def test_the_preset_page_has_no_wcag_aa_violation_and_the_pool_buttons_name_thei
     page.goto(f"/admin/presets/{preset_id}")
     violations = axe_violations(page)
     assert not violations, "\n".join(violations)
-    names = page.locator("#gallery li.example").first.get_by_role("button").evaluate_all(
-        "els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())"
+    names = (
+        page.locator("#gallery li.example")
+        .first.get_by_role("button")
+        .evaluate_all("els => els.map(e => e.textContent.replace(/\\s+/g, ' ').trim())")
     )
     assert any(name.startswith("Feature ") and ", example 1" in name for name in names), names
 
@@ -129,8 +131,15 @@ def test_counts_equal_the_apis_at_every_poll_of_a_running_job_and_page_1_keeps_5
             assert poll["counts"]["approved"] == 10 and poll["counts"]["rejected"] == 10
         seen = len(polls)
     page.wait_for_timeout(300)
-    assert page_counts(page) == api_counts(live, preset_id) == {
-        "featured": 0, "approved": 10, "unreviewed": 50, "rejected": 10,
-    }
+    assert (
+        page_counts(page)
+        == api_counts(live, preset_id)
+        == {
+            "featured": 0,
+            "approved": 10,
+            "unreviewed": 50,
+            "rejected": 10,
+        }
+    )
     assert page.locator("#gallery > li.example").count() == 50
     assert seen > 0
