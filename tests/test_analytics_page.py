@@ -111,7 +111,7 @@ def test_each_chart_has_a_title_axis_labels_and_its_table_right_after(client):
         assert f'<caption id="{key}-caption">' in after and f'aria-labelledby="{key}-caption"' in after
         assert f'href="/admin/analytics/{key}.csv?from=2026-09-01&amp;to=2026-10-31"' in section
     bars = re.findall(r'<rect class="series-approval"[^>]*><title>([^<]+)</title>', html)
-    assert "NANO_BANANA: approval rate " in bars[0]  # each bar names its value, as the table writes it
+    assert "Nano Banana: approval rate " in bars[0]  # each bar names its value, as the table writes it
 
 
 def test_the_page_is_linked_from_the_nav_and_has_nothing_inline(client):

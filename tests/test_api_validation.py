@@ -149,7 +149,8 @@ def test_control_characters_in_a_preset_name_are_refused_by_the_api_and_the_form
         "/admin/presets/new",
         data={"csrf_token": admin_client.csrf, "name": name, "prompt": "x", "provider": "NANO_BANANA"},
     )
-    assert form.status_code == 400 and "name must not contain control characters" in form.get_data(as_text=True)
+    page = form.get_data(as_text=True)
+    assert form.status_code == 400 and 'id="name-error"' in page and "Name must not contain control characters" in page
     preset = create_preset(admin_client, name="Fine")
     patched = admin_client.patch(f"/api/admin/presets/{preset['id']}", json={"name": name}, headers=auth_headers())
     assert patched.status_code == 400 and "name must not contain" in patched.get_json()["error"]

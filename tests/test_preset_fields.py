@@ -1,5 +1,6 @@
-"""One parser for a preset's fields: the admin's form and the JSON API refuse the same invalid input with the same
-message (the form's post is only converted to the JSON body's shape, then checked by the same rules)."""
+"""One parser for a preset's fields: the admin's form and the JSON API refuse the same invalid input by the same
+rules (the form's post is only converted to the JSON body's shape, then checked by the same rules); the form names
+each problem beside its field."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import pytest
 
 from app.presets.rules import MAX_NAME, MAX_PROMPT, fields_from_form
+from app.providers.catalog import PROVIDERS
 from tests.conftest import auth_headers, create_preset
 
 OK = {"name": "Film Noir", "prompt": "black and white", "provider": "NANO_BANANA"}
@@ -82,18 +84,53 @@ CASES = [
 
 
 def form_error(response) -> str:
-    """The message the form shows above itself."""
-    found = re.search(r'<div class="alert error" role="alert">(.*?)</div>', response.get_data(as_text=True), re.S)
+    """The summary's lines the form shows above itself, as text."""
+    found = re.search(r'<div class="alert error error-summary".*?<ul>(.*?)</ul>', response.get_data(as_text=True), re.S)
     assert found, response.get_data(as_text=True)[:500]
+    return html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).strip()
+
+
+def field_error(response, field_id: str) -> str | None:
+    """The message shown beside the field, when its control is marked invalid and described by it."""
+    text = response.get_data(as_text=True)
+    found = re.search(rf'<p class="field-error" id="{field_id}-error">.*?</span>(.*?)</p>', text, re.S)
+    control = re.search(rf'<(?:input|textarea|select) id="{field_id}"[^>]*>', text)
+    if not found or not control:
+        return None
+    assert 'aria-invalid="true"' in control.group() and f'aria-describedby="{field_id}-error' in control.group()
     return html.unescape(found.group(1))
 
 
+def expected_field(form: dict) -> str | None:
+    """The field the form should mark: a setting it offers, or name / prompt / provider (None: a setting the
+    form has no field for, shown in the summary only)."""
+    settings = [k for k in form if k.startswith("setting-")]
+    if settings:
+        provider, key = settings[0].split("-", 2)[1:]
+        offered = PROVIDERS.get(provider)
+        return settings[0] if offered and key in offered.settings else None
+    return next(iter(k for k in form if k in ("name", "prompt", "provider")))
+
+
 @pytest.mark.parametrize(("problem", "form", "body"), CASES, ids=[case[0] for case in CASES])
-def test_the_form_and_the_api_refuse_the_same_input_with_the_same_message(admin_client, problem, form, body):
+def test_the_form_and_the_api_refuse_the_same_input(admin_client, problem, form, body):
     api = admin_client.post("/api/admin/presets", json=OK | {"settings": {}} | body, headers=auth_headers())
     page = admin_client.post("/admin/presets/new", data={"csrf_token": admin_client.csrf} | OK | form)
     assert api.status_code == page.status_code == 400, (api.get_json(), page.status_code)
-    assert form_error(page) == api.get_json()["error"], problem
+    message, field = api.get_json()["error"], expected_field(form)
+    if field is None:
+        assert form_error(page) == message, problem
+        return
+    shown = field_error(page, field)
+    assert shown, problem
+    if field.startswith("setting-"):  # "setting 'width' must be at least 256 (got 100)" beside Width
+        assert message == f"setting {field.split('-', 2)[2]!r} {shown[0].lower()}{shown[1:].rstrip('.')}", problem
+    elif field == "provider":
+        assert shown.startswith("Choose one of: Nano Banana"), shown
+    elif form[field].strip():
+        assert shown.rstrip(".").lower() == message.rstrip(".").lower(), problem
+    else:
+        assert shown == f"Enter a {field}.", problem
 
 
 def test_a_taken_name_is_refused_alike_by_the_form_the_api_and_the_cli(admin_client):
@@ -104,7 +141,7 @@ def test_a_taken_name_is_refused_alike_by_the_form_the_api_and_the_cli(admin_cli
         args=["presets", "create", "--name", OK["name"], "--prompt", OK["prompt"]]
     )
     assert api.status_code == page.status_code == 409
-    assert form_error(page) == api.get_json()["error"] and api.get_json()["error"] in cli.output
+    assert field_error(page, "name") == api.get_json()["error"] and api.get_json()["error"] in cli.output
 
 
 def test_the_form_is_only_converted_to_the_bodys_shape():

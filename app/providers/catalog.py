@@ -16,8 +16,10 @@ from app.providers import schemas
 
 @dataclass(frozen=True)
 class Provider:
-    name: str
+    name: str  # the enum value the API and the database use
     label: str
+    display_name: str  # what a person reads wherever the provider is shown
+    description: str  # one sentence on what the model does (its price comes from the price settings)
     model: str  # owner/name on Replicate
     image_field: str  # where the reference photo goes
     image_as_list: bool  # nano-banana takes a list of images
@@ -39,6 +41,10 @@ class Provider:
 
     def settings_problems(self, settings: Any) -> list[str]:
         return schemas.problems(self.settings_schema, settings or {}, self.model)
+
+    def problems_by_setting(self, settings: dict) -> dict[str, list[str]]:
+        """Each refused setting's problems by its key ("must be at most 1 (got 99999.0)"), for a form."""
+        return schemas.problems_by_setting(self.settings_schema, settings, self.model)
 
     def sent_settings(self, settings: dict | None) -> dict:
         """The settings a prediction is sent: the app's defaults, then the preset's (only those the schema
@@ -82,6 +88,8 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="NANO_BANANA",
             label="Nano Banana (google/nano-banana)",
+            display_name="Nano Banana",
+            description="Google's image editor; keeps the face and follows the prompt closely.",
             model="google/nano-banana",
             image_field="image_input",
             image_as_list=True,
@@ -90,6 +98,8 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="FLUX_KONTEXT",
             label="FLUX Kontext Pro (black-forest-labs/flux-kontext-pro)",
+            display_name="FLUX Kontext Pro",
+            description="Black Forest Labs' instruction-based editor; restyles a photo while keeping the person.",
             model="black-forest-labs/flux-kontext-pro",
             image_field="input_image",
             image_as_list=False,
@@ -100,6 +110,8 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="FLUX_PRO",
             label="FLUX 1.1 Pro (black-forest-labs/flux-1.1-pro)",
+            display_name="FLUX 1.1 Pro",
+            description="Black Forest Labs' text-to-image model; the photo is only a loose guide, so faces drift.",
             model="black-forest-labs/flux-1.1-pro",
             image_field="image_prompt",
             image_as_list=False,
@@ -108,6 +120,8 @@ PROVIDERS: dict[str, Provider] = {
         Provider(
             name="STABLE_DIFFUSION",
             label="Stable Diffusion img2img (stability-ai/stable-diffusion-img2img)",
+            display_name="Stable Diffusion img2img",
+            description="Stability AI's classic image-to-image model; redraws a share of the photo.",
             model="stability-ai/stable-diffusion-img2img",
             image_field="image",
             image_as_list=False,
@@ -121,6 +135,12 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 DEFAULT_PROVIDER = "NANO_BANANA"
+
+
+def display_name(name: str) -> str:
+    """What a person reads for a provider's enum value (the value itself for one the catalog no longer has)."""
+    provider = PROVIDERS.get(name)
+    return provider.display_name if provider else name
 
 
 def get_provider(name: str) -> Provider:

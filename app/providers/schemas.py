@@ -98,13 +98,22 @@ def settings_schema(input_schema: dict, managed: frozenset[str], narrowed: dict)
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
+def readable_title(name: str, title: Any) -> str:
+    """The schema's title, or the key made readable where the title is the key itself (cog titles an enum
+    input by its key: `aspect_ratio` reads "Aspect ratio")."""
+    if isinstance(title, str) and title.strip() and title != name:
+        return title.strip()
+    words = name.replace("_", " ").replace("-", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 def fields(schema: dict) -> list[Field]:
     specs = sorted(schema["properties"].items(), key=lambda item: item[1].get("x-order", 1000))
     return [
         Field(
             name=name,
             type=spec.get("type", "string"),
-            title=spec.get("title") or name,
+            title=readable_title(name, spec.get("title")),
             description=spec.get("description", ""),
             enum=tuple(spec.get("enum", ())),
             minimum=spec.get("minimum") if spec.get("minimum") != INT_MIN else None,
@@ -120,11 +129,26 @@ def problems(schema: dict, settings: Any, model: str) -> list[str]:
     """What is wrong with `settings`, one sentence per setting; empty when they fit."""
     if not isinstance(settings, dict):
         return ["settings must be an object of setting names and values"]
-    bad_numbers = [k for k, v in settings.items() if isinstance(v, float) and not math.isfinite(v)]
-    found = [f"setting {k!r} must be a finite number (NaN and Infinity are not numbers in JSON)" for k in bad_numbers]
-    clean = {k: v for k, v in settings.items() if k not in bad_numbers}
+    found = problems_by_setting(schema, settings, model)
+    return [f"setting {key!r} {what}" for key, whats in found.items() for what in whats]
+
+
+def problems_by_setting(schema: dict, settings: dict, model: str) -> dict[str, list[str]]:
+    """What is wrong with each setting ("must be at most 1 (got 99999.0)"), by its key, for a form to show
+    each problem beside its field; empty when they fit."""
+    found: dict[str, list[str]] = {}
+    for key, value in settings.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            found[key] = ["must be a finite number (NaN and Infinity are not numbers in JSON)"]
+    clean = {k: v for k, v in settings.items() if k not in found}
     errors = sorted(Draft202012Validator(schema).iter_errors(clean), key=lambda e: list(e.path))
-    found += [describe(error, schema, model) for error in errors]
+    for error in errors:
+        if error.validator == "additionalProperties":
+            accepted = ", ".join(schema["properties"]) or "none"
+            for key in sorted(set(clean) - set(schema["properties"])):
+                found.setdefault(key, []).append(f"is not an input of {model} (accepted: {accepted})")
+        else:
+            found.setdefault(str(error.path[0]) if error.path else "settings", []).append(describe(error))
     return found
 
 
@@ -139,14 +163,8 @@ TYPE_WORDS = {
 }
 
 
-def describe(error: ValidationError, schema: dict, model: str) -> str:
-    """A sentence an admin can act on: the setting, what it may be, what it was."""
-    if error.validator == "additionalProperties":
-        given = error.instance if isinstance(error.instance, dict) else {}
-        unknown = sorted(set(given) - set(schema["properties"]))
-        accepted = ", ".join(schema["properties"]) or "none"
-        return f"setting {', '.join(map(repr, unknown))} is not an input of {model} (accepted: {accepted})"
-    name = error.path[0] if error.path else "settings"
+def describe(error: ValidationError) -> str:
+    """What a setting may be and what it was, for an admin to act on: "must be at most 1 (got 99999.0)"."""
     got = error.instance
     shown = repr(got) if not isinstance(got, str) or len(got) <= 40 else f"a text of {len(got):,} characters"
     rule: Any = error.validator_value
@@ -159,7 +177,7 @@ def describe(error: ValidationError, schema: dict, model: str) -> str:
         "minLength": lambda: f"must be at least {rule} characters",
     }
     what = messages.get(str(error.validator), lambda: error.message)()
-    return f"setting {name!r} {what} (got {shown})"
+    return f"{what} (got {shown})"
 
 
 def fetch_published(client: Any, model: str) -> tuple[str | None, dict, str]:

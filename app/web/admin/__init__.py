@@ -25,6 +25,7 @@ from flask import Flask, current_app, g
 from werkzeug.wrappers import Response
 
 from app.core.iso_time import parse_naive_utc
+from app.providers.catalog import display_name
 from app.spend import ledger
 from app.web.admin import (
     auth_views,
@@ -81,6 +82,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["duration"] = format_duration
     app.jinja_env.filters["usd"] = ledger.money  # every amount of money on the pages
     app.jinja_env.filters["spend"] = ledger.spend_text  # a job's spend: "—", "$0.00 (offline)" or the amount
+    app.jinja_env.filters["provider_name"] = display_name  # a provider's enum value as a person reads it
 
 
 def security_headers(response: Response) -> Response:

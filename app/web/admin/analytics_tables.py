@@ -17,6 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from app.providers.catalog import display_name
 from app.spend.ledger import money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
@@ -144,6 +145,8 @@ TABLES = {
 
 
 def page_cell(column: Column, row: dict) -> str:
+    if column.key == "provider":  # the enum value stays in the CSV and the API
+        return display_name(str(row["provider"]))
     if column.kind == "rate":
         part, whole = column.parts
         return page_rate(row[part], row[whole])

@@ -13,6 +13,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.analytics import AnalyticsError, Period, period_of, report_for
+from app.providers.catalog import display_name
 from app.spend.ledger import money
 from app.web.admin.analytics_charts import (
     Chart,
@@ -86,7 +87,7 @@ def charts(report: dict) -> dict:
             "Approval and failure rate by provider",
             "Approval rate: approved and featured of the reviewed examples. Failure rate: failed of the ended items.",
             "Provider",
-            [p["provider"] for p in providers],
+            [display_name(p["provider"]) for p in providers],
             [
                 rate_series("approval rate", "series-approval", providers, column("providers", "approvalRate")),
                 rate_series("failure rate", "series-failure", providers, column("providers", "failureRate")),

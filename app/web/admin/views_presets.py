@@ -32,7 +32,9 @@ from app.web.admin.common import (
     no_preset,
     services,
 )
+from app.web.admin.form_errors import FormErrors
 from app.web.admin.gallery_section import gallery_section, wants_section
+from app.web.admin.preset_form import preset_form_errors, price_texts
 from app.web.admin.progress_fragment import progress_from_job, progress_from_record, read_record, render_progress
 
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
@@ -100,13 +102,16 @@ def count_by_preset(preset_column: Any, aggregate: Any, ids: list[str], *conditi
 
 
 # -- create / edit / delete ---------------------------------------------------------
-def render_form(preset: Preset | None, form_values: dict, error: str | None, status: int = 200) -> tuple[str, int]:
+def render_form(
+    preset: Preset | None, form_values: dict, errors: FormErrors | None = None, status: int = 200
+) -> tuple[str, int]:
     return render_template(
         "admin/preset_form.html",
         preset=preset,
         values=form_values,
-        error=error,
+        errors=errors or FormErrors(),
         providers=PROVIDERS,
+        prices=price_texts(),
         default_provider=DEFAULT_PROVIDER,
     ), status
 
@@ -122,7 +127,10 @@ def form_values_of(preset: Preset) -> dict:
 
 def save_preset(preset: Preset | None) -> ResponseReturnValue:
     """The form's post through the presets' own service (the JSON API's rules and messages); the form again
-    with the message when refused."""
+    with each problem beside its field when refused."""
+    errors = preset_form_errors(request.form)
+    if errors:
+        return render_form(preset, request.form.to_dict(), errors, 400)
     fields = fields_from_form(request.form)
     try:
         if preset is None:
@@ -130,7 +138,11 @@ def save_preset(preset: Preset | None) -> ResponseReturnValue:
         else:
             saved = preset_service.update_preset(preset, fields, g.actor)
     except PresetError as exc:
-        return render_form(preset, request.form.to_dict(), exc.message, exc.status)
+        if exc.message == preset_service.DUPLICATE_NAME:
+            errors.add("name", "Name", exc.message)
+        else:
+            errors.general.append(exc.message)
+        return render_form(preset, request.form.to_dict(), errors, exc.status)
     flash(f'Preset "{saved.name}" {"created" if preset is None else "saved"}.', "success")
     return redirect(url_for("admin_presets.preset", preset_id=saved.id), 303)
 
@@ -139,7 +151,7 @@ def save_preset(preset: Preset | None) -> ResponseReturnValue:
 def new_preset() -> ResponseReturnValue:
     if request.method == "POST":
         return save_preset(None)
-    return render_form(None, {"provider": DEFAULT_PROVIDER}, None)
+    return render_form(None, {"provider": DEFAULT_PROVIDER})
 
 
 @bp.route("/presets/<id:preset_id>/edit", methods=["GET", "POST"])
@@ -147,7 +159,7 @@ def edit_preset(preset_id: str) -> ResponseReturnValue:
     preset = get_preset(preset_id)
     if request.method == "POST":
         return save_preset(preset)
-    return render_form(preset, form_values_of(preset), None)
+    return render_form(preset, form_values_of(preset))
 
 
 @bp.post("/presets/<id:preset_id>/delete")
