@@ -133,6 +133,36 @@
     if (lost && event.detail.successful) lost.remove();
   });
   document.addEventListener("htmx:afterSettle", updateEstimate);
+
+  // A form's errors that came back through htmx (the generate form): each field named in an error is marked
+  // invalid and the first focused; the next request clears them. A refused gallery filter (400) is swapped in
+  // like any section: its errors are beside their filters (app/web/admin/form_errors.py).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!(form instanceof HTMLFormElement) || form.id !== "generate-form") return;
+    form.querySelectorAll("[aria-invalid=true]").forEach(function (field) { field.removeAttribute("aria-invalid"); });
+    form.querySelectorAll(".field-error").forEach(function (slot) { slot.textContent = ""; slot.hidden = true; });
+    var feedback = document.getElementById("generate-feedback");
+    if (feedback) feedback.textContent = "";
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!event.detail.target || event.detail.target.id !== "generate-feedback") return;
+    var first = null;
+    document.querySelectorAll("#generate-form [data-invalid-for]").forEach(function (error) {
+      var field = document.getElementById(error.dataset.invalidFor);
+      if (!field) return;
+      field.setAttribute("aria-invalid", "true");
+      first = first || field;
+    });
+    if (first) first.focus();
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (event.detail.xhr.status === 400 && target && target.id === "gallery-section") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", updateEstimate);
 
   document.addEventListener("DOMContentLoaded", function () {

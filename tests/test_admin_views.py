@@ -87,7 +87,7 @@ def test_htmx_validation_errors_come_back_as_a_200_fragment(admin_client):
         )
         assert response.status_code == 200
         assert response.headers["HX-Retarget"] == "#generate-feedback"
-        assert text in response.get_data(as_text=True) and 'class="alert error"' in response.get_data(as_text=True)
+        assert text in response.get_data(as_text=True) and 'class="alert error' in response.get_data(as_text=True)
     response = admin_client.post(form_url("missing"), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     assert response.status_code == 200 and "No preset with id" in response.get_data(as_text=True)
     with admin_client.application.app_context():

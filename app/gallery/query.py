@@ -94,12 +94,20 @@ def parse_gallery_query(args: Mapping[str, str], per_page_default: int = PER_PAG
     )
 
 
+class QueryValueError(CurationError):
+    """A query value that is not allowed, naming its parameter, so a filter form can mark that field."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
 def whole_number(args: Mapping[str, str], name: str, low: int, high: int, default: int) -> int:
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
     if not WHOLE_NUMBER.fullmatch(raw) or not low <= int(raw) <= high:
-        raise CurationError(f"{name} must be a whole number from {low} to {high:,}, got {raw[:40]!r}.")
+        raise QueryValueError(f"{name} must be a whole number from {low} to {high:,}, got {raw[:40]!r}.", name)
     return int(raw)
 
 
@@ -108,7 +116,7 @@ def one_of(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     if not raw:
         return None
     if raw not in allowed:
-        raise CurationError(f"{name} must be one of {', '.join(allowed)}, got {raw[:40]!r}.")
+        raise QueryValueError(f"{name} must be one of {', '.join(allowed)}, got {raw[:40]!r}.", name)
     return raw
 
 
@@ -120,7 +128,7 @@ def curation_state(args: Mapping[str, str]) -> CurationState | None:
 def job_id(args: Mapping[str, str]) -> str | None:
     raw = (args.get("job") or "").strip()
     if raw and not JOB_ID.fullmatch(raw):
-        raise CurationError(f"job must be a job id (letters, digits, '-' and '_'), got {raw[:40]!r}.")
+        raise QueryValueError(f"job must be a job id (letters, digits, '-' and '_'), got {raw[:40]!r}.", "job")
     return raw or None
 
 

@@ -9,13 +9,39 @@ from typing import Any, cast
 
 from flask import request, url_for
 
-from app.gallery.query import GalleryCounts, GalleryPage, GalleryQuery, gallery_counts, gallery_page
+from app.core.errors import CurationError
+from app.gallery.query import (
+    GalleryCounts,
+    GalleryPage,
+    GalleryQuery,
+    QueryValueError,
+    gallery_counts,
+    gallery_page,
+)
 from app.models import CurationState, GalleryExample
 from app.pool.registry import GENDERS
 from app.providers.catalog import PROVIDERS
 from app.web.admin.common import example_card, is_htmx
+from app.web.admin.form_errors import FieldError, FormErrors
 
 TARGET = "gallery-section"  # the section's id: htmx requests aimed at it get the section alone
+FILTERS = {"state": "State", "gender": "Gender", "provider": "Provider", "job": "Job"}  # the filter form's fields
+
+
+def filter_error(exc: CurationError) -> FieldError:
+    """A refused gallery query as the filter form shows it: beside its filter (`filter-job`), or above the
+    gallery alone when it names no filter (a page number typed into the address)."""
+    param = exc.param if isinstance(exc, QueryValueError) else ""
+    return FieldError(f"filter-{param}" if param in FILTERS else "", FILTERS.get(param, ""), exc.message)
+
+
+def filter_errors(error: FieldError | None) -> FormErrors:
+    errors = FormErrors()
+    if error and error.field_id:
+        errors.fields.append(error)
+    elif error:
+        errors.general.append(error.message)
+    return errors
 
 
 def gallery_section(
@@ -24,7 +50,7 @@ def gallery_section(
     *,
     live_job: str | None = None,
     shown: frozenset[str] = frozenset(),
-    error: str | None = None,
+    error: FieldError | None = None,
 ) -> dict[str, Any]:
     """The template context of `admin/_gallery_page.html`. `live_job` / `shown`: a running job's examples
     are shown only when its progress record already listed them; the others come with the live progress."""
@@ -42,7 +68,7 @@ def gallery_section(
         "previous_url": page_url(preset_id, query.at_page(query.page - 1)) if query.page > 1 else None,
         "next_url": page_url(preset_id, query.at_page(query.page + 1)) if page.has_next else None,
         "all_url": url_for("admin_presets.preset", preset_id=preset_id),
-        "gallery_error": error,
+        "filter_errors": filter_errors(error),
         "curation_states": tuple(CurationState),
         "genders": GENDERS,
         "providers": PROVIDERS,

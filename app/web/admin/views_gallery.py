@@ -14,6 +14,7 @@ from app.gallery import example_delete
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL, parse_generation_request, request_generation
 from app.pool import release
 from app.web.admin.common import fragment, gallery_count, get_preset, is_htmx, model_pool, services
+from app.web.admin.form_errors import FormErrors
 from app.web.admin.progress_fragment import queued_fragment
 
 bp = Blueprint("admin_gallery", __name__, url_prefix="/admin")
@@ -59,50 +60,59 @@ def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin_presets.preset", preset_id=preset_id) + "#pool", 303)
 
 
-def chosen_models(form: MultiDict[str, str]) -> dict:
-    """The form's "choose models" mode: the ticked pool boxes as modelIds (none ticked is refused)."""
-    if form.get("mode") != "choose":
-        return {}
-    ids = [i for i in form.getlist("model_ids") if i]
-    if not ids:
-        raise GenerationError("Tick at least one free model in the model pool, or switch back to random models.")
-    return {"modelIds": ids}
+PICK_MODE = "pick-mode"  # the generate form's "Models" group, where "no model ticked" is shown
+NONE_TICKED = "Tick at least one free model in the model pool, or switch back to random models."
+
+
+def generate_form_errors(form: MultiDict[str, str]) -> FormErrors:
+    """The generate form's own fields checked before anything is reserved, each problem beside its field."""
+    errors = FormErrors()
+    raw = (form.get("examples_per_model") or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXAMPLES_PER_MODEL:
+        errors.add(
+            "examples_per_model",
+            "Examples per model",
+            f"Enter a whole number between 1 and {MAX_EXAMPLES_PER_MODEL} (got {raw[:20]!r}).",
+        )
+    if form.get("mode") == "choose" and not [i for i in form.getlist("model_ids") if i]:
+        errors.add(PICK_MODE, "Models", NONE_TICKED)
+    return errors
+
+
+def generation_refused(preset_id: str, errors: FormErrors, status: int = 400) -> ResponseReturnValue:
+    """htmx: the errors as a 200 fragment at the top of the form, each field's message beside it (out of band);
+    a plain post: flashed on the preset page (a 404's on the presets list)."""
+    db.session.rollback()
+    if is_htmx():
+        return fragment(
+            "admin/_generate_error.html",
+            errors=errors,
+            headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"},
+        )
+    for message in [e.message for e in errors.fields] + errors.general:
+        flash(message, "error")
+    if status == 404:
+        return redirect(url_for("admin_presets.presets"), 303)
+    return redirect(url_for("admin_presets.preset", preset_id=preset_id), 303)
 
 
 @bp.post("/presets/<id:preset_id>/generate")
 def generate(preset_id: str) -> ResponseReturnValue:
     """htmx → the progress fragment (errors as a 200 fragment); a plain form post → 303 to the job page."""
-    htmx = is_htmx()
+    errors = generate_form_errors(request.form)
+    if errors:
+        return generation_refused(preset_id, errors)
+    ids = [i for i in request.form.getlist("model_ids") if i] if request.form.get("mode") == "choose" else []
     try:
-        raw = (request.form.get("examples_per_model") or "1").strip()
-        try:
-            value = int(raw)
-        except ValueError:
-            raise GenerationError(
-                f"Examples per model must be a whole number from 1 to {MAX_EXAMPLES_PER_MODEL}, got {raw!r}."
-            ) from None
-        asked = parse_generation_request({"examplesPerModel": value, **chosen_models(request.form)})
-        examples_per_model = asked.examples_per_model
+        body = {"examplesPerModel": int((request.form.get("examples_per_model") or "1").strip())}
+        asked = parse_generation_request(body | ({"modelIds": ids} if ids else {}))
         queued = request_generation(
-            services(), preset_id, examples_per_model, model_ids=asked.model_ids, created_by=g.actor
+            services(), preset_id, asked.examples_per_model, model_ids=asked.model_ids, created_by=g.actor
         )
     except GenerationError as exc:
-        db.session.rollback()
-        if htmx:
-            return fragment(
-                "admin/_generate_error.html",
-                message=exc.message,
-                headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML"},
-            )
-        flash(exc.message, "error")
-        target = (
-            url_for("admin_presets.preset", preset_id=preset_id)
-            if exc.status != 404
-            else url_for("admin_presets.presets")
-        )
-        return redirect(target, 303)
+        return generation_refused(preset_id, FormErrors(general=[exc.message]), exc.status)
     job = queued.job
-    if not htmx:
+    if not is_htmx():
         flash(queued.message + (f". {queued.selection.warning}" if queued.selection.warning else "."), "success")
         return redirect(url_for("admin_jobs.job", job_id=job.id), 303)
     return queued_fragment(preset_id, job, queued.message, queued.selection.warning)

@@ -32,8 +32,8 @@ from app.web.admin.common import (
     no_preset,
     services,
 )
-from app.web.admin.form_errors import FormErrors
-from app.web.admin.gallery_section import gallery_section, wants_section
+from app.web.admin.form_errors import FieldError, FormErrors
+from app.web.admin.gallery_section import filter_error, gallery_section, wants_section
 from app.web.admin.preset_form import preset_form_errors, price_texts
 from app.web.admin.progress_fragment import progress_from_job, progress_from_record, read_record, render_progress
 
@@ -178,11 +178,12 @@ def delete_preset(preset_id: str) -> ResponseReturnValue:
 def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
     preset, spent, live = preset_with_head(preset_id)
-    query, error = GalleryQuery(), None
+    query = GalleryQuery()
+    error: FieldError | None = None
     try:
         query = parse_gallery_query(request.args)
     except CurationError as exc:
-        error = exc.message  # shown above the gallery, which shows its first page
+        error = filter_error(exc)  # shown beside its filter, and the gallery shows its first page
     progress_html, hidden_job, shown = None, None, frozenset[str]()
     if live is not None:
         # Read the record before the gallery: every example in it is already committed, and the live
