@@ -55,7 +55,18 @@
   });
   document.addEventListener("change", function (event) {
     if (event.target.matches && event.target.matches("input[data-pick], input[name=mode]")) updateEstimate();
+    if (event.target.matches && event.target.matches("input[name=mode]")) showPoolThumbs();
   });
+
+  // "Choose models": each pool model's thumbnail, loaded only then (the page without it loads none).
+  function showPoolThumbs() {
+    var choosing = document.querySelector("#generate-form input[name=mode][value=choose]:checked");
+    document.querySelectorAll("img.pool-thumb[data-src]").forEach(function (img) {
+      if (choosing && !img.getAttribute("src")) img.src = img.dataset.src;
+      img.hidden = !choosing;
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", showPoolThumbs);
 
   // Model pool: show the models of one gender and / or state (all are shown without JS).
   function filterPool() {

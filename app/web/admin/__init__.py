@@ -35,6 +35,7 @@ from app.web.admin import (
     views_gallery,
     views_jobs,
     views_presets,
+    views_references,
     views_regenerate,
     views_review,
 )
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     views_review.bp,
     views_jobs.bp,
     views_analytics.bp,
+    views_references.bp,
 )
 
 

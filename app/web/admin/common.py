@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn, cast
 
-from flask import abort, render_template, request
+from flask import abort, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from app.core.database import db
 from app.gallery.example_json import example_json
 from app.jobs.submit import MODELS_PER_JOB
 from app.models import GalleryExample, JobStatus, Preset, utcnow
-from app.pool.reference_photos import thumbnail_url
+from app.pool.reference_photos import SAFE_MODEL_ID, photo_url, thumbnail_url
 from app.pool.selection import Holders, holders_of
 from app.web.context import services
 
@@ -82,16 +82,26 @@ def example_card(example: GalleryExample, created_by: str | None = None) -> dict
     return example_json(example, storage) | {
         "presetId": example.preset_id,
         "createdBy": created_by,
-        "referenceUrl": thumbnail_url(storage, example.model_id),
+        "referenceUrl": reference_thumb(example.model_id),
     }
 
 
 def record_card(example: dict, preset_id: str, provider: str, created_by: str | None = None) -> dict:
     """A gallery card from a progress record's example (no database row needed); records written before
     examples carried their provider and index fall back to the job's provider and the first index."""
-    reference = thumbnail_url(services().storage, str(example.get("modelId", "")))
+    reference = reference_thumb(str(example.get("modelId", "")))
     card = {"index": 0, "provider": provider, **example, "presetId": preset_id}
     return card | {"createdBy": created_by, "referenceUrl": reference}
+
+
+def reference_thumb(model_id: str, full: bool = False) -> str | None:
+    """A card's reference image (`full`: the side-by-side view's photo): the cached one, or offline the
+    labelled placeholder (None online while it is not cached: the card says so; `flask models cache` fixes it)."""
+    storage = services().storage
+    cached = photo_url(storage, model_id) if full else thumbnail_url(storage, model_id)
+    if cached or not services().settings.offline or not SAFE_MODEL_ID.match(model_id):
+        return cached
+    return url_for("admin_references.placeholder", model_id=model_id)
 
 
 def gallery_count(preset_id: str, exclude_job: str | None = None) -> int:

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from app.core.database import db
 from app.gallery.review import latest_regeneration, regenerated_as, regenerated_from, review_progress
 from app.models import CurationState, GalleryExample, Job, Preset
-from app.pool.reference_photos import photo_url
-from app.web.admin.common import services
+from app.web.admin.common import reference_thumb, services
 from app.web.admin.gallery_order import place_in_gallery
 
 THEN_IN_ORDER = "order"  # after a verdict: the gallery's next example, not the next unreviewed one
@@ -56,7 +55,7 @@ def example_context(preset: Preset, example_id: str) -> dict[str, Any]:
         place=place,
         output_url=storage.url(example.medium_path or example.image_path),  # the original until sizes are made
         original_url=storage.url(example.image_path),
-        reference_url=photo_url(storage, example.model_id),
+        reference_url=reference_thumb(example.model_id, full=True),
         previous_url=view_url(preset.id, place.previous_id),
         next_url=view_url(preset.id, place.next_id),
         back_url=url_for("admin_presets.preset", preset_id=preset.id) + f"#example-{example.id}",
