@@ -35,6 +35,7 @@ from sqlalchemy.sql.elements import Grouping
 from app.core.database import Model, db
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+PROVIDER_KEY_LENGTH = 64  # a provider's key: the seed's NANO_BANANA or a model's name in upper snake case
 
 
 class JobStatus(StrEnum):
@@ -98,7 +99,7 @@ class Preset(Model):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     prompt: Mapped[str] = mapped_column(Text)
-    provider: Mapped[str] = mapped_column(String(32), default="NANO_BANANA")
+    provider: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH), default="NANO_BANANA")
     settings: Mapped[dict] = mapped_column(JsonType, default=dict)
     last_generated: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -144,7 +145,7 @@ class Job(Model):
     preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), index=True)
     examples_per_model: Mapped[int] = mapped_column(default=1)
     prompt: Mapped[str] = mapped_column(Text)
-    provider: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH))
     settings: Mapped[dict] = mapped_column(JsonType, default=dict)
     offline: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
@@ -236,7 +237,7 @@ class GalleryExample(Model):
     model_id: Mapped[str] = mapped_column(String(64))
     gender: Mapped[str] = mapped_column(String(8))
     example_index: Mapped[int] = mapped_column(default=0)
-    provider: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH))
     prompt: Mapped[str] = mapped_column(Text)
     image_path: Mapped[str] = mapped_column(String(500))
     prediction_id: Mapped[str | None] = mapped_column(String(64))
@@ -308,11 +309,39 @@ class SpendEntry(Model):
     preset_id: Mapped[str | None] = mapped_column(String(32), index=True)
     item_id: Mapped[int | None]
     model_id: Mapped[str] = mapped_column(String(64))
-    provider: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH))
     basis: Mapped[str] = mapped_column(String(16))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 6))
     predict_time: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderRow(Model):
+    """One image model a preset can run (`app.provider_rows` turns it into a `catalog.Provider`): the model, its
+    input-schema snapshot (where and when it was read), the reference-photo field, the app's defaults and fixed
+    inputs, its price rule and whether it is still offered. `id` keeps the order they were added in."""
+
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(String(200))  # owner/name
+    version: Mapped[str | None] = mapped_column(String(100))  # pinned version: created by version hash
+    schema_source: Mapped[str] = mapped_column(Text)
+    schema_retrieved: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
+    input_schema: Mapped[dict] = mapped_column(JsonType)
+    image_field: Mapped[str] = mapped_column(String(100))
+    image_as_list: Mapped[bool] = mapped_column(default=False)
+    output_is_list: Mapped[bool] = mapped_column(default=False)
+    defaults: Mapped[dict] = mapped_column(JsonType, default=dict)
+    managed: Mapped[list] = mapped_column(JsonType, default=list)  # inputs the app fixes besides prompt and photo
+    narrowed: Mapped[dict] = mapped_column(JsonType, default=dict)  # stricter rules than the schema's
+    price: Mapped[dict | None] = mapped_column(JsonType)  # the price rule; None: the PRICE_* settings
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active or retired
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 # -- a preset's live jobs: what deleting a preset or clearing its usage waits for --------------------------------

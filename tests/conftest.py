@@ -51,7 +51,7 @@ os.environ.update(
 os.environ.pop("GENERATE_QUEUE", None)
 os.environ.pop("DATABASE_URL", None)
 
-from app import create_app  # noqa: E402
+from app import create_app, provider_rows  # noqa: E402
 from app.core.config import load_settings  # noqa: E402
 from app.core.database import db  # noqa: E402
 from app.models import Job  # noqa: E402
@@ -157,6 +157,8 @@ def make_app(tmp_path, pg_database, redis_client, request):
             if database == "postgres":
                 with db.engine.begin() as conn:
                     conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+                provider_rows.restore_seed()  # the seed's four, as a test that added or refreshed one found them
+                db.session.commit()
             else:
                 instance.mkdir(parents=True, exist_ok=True)
                 upgrade(database_url, instance)

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
+from app import provider_rows
 from app.core.database import db
 from app.core.errors import CurationError
 from app.gallery.example_json import example_json
 from app.models import CURATED_ORDER, GROUP_ORDER, CurationState, GalleryExample, Job
 from app.pool.registry import GENDERS
-from app.providers.catalog import PROVIDERS
 from app.storage.base import Storage
 
 PER_PAGE_DEFAULT = 50
@@ -89,7 +89,7 @@ def parse_gallery_query(args: Mapping[str, str], per_page_default: int = PER_PAG
         per_page=whole_number(args, "perPage", 1, PER_PAGE_MAX, per_page_default),
         state=curation_state(args),
         gender=one_of(args, "gender", GENDERS),
-        provider=one_of(args, "provider", tuple(PROVIDERS)),
+        provider=one_of(args, "provider", tuple(provider_rows.all_providers())),
         job=job_id(args),
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
+from app import provider_rows
 from app.core.database import db
 from app.gallery.example_json import example_json
 from app.jobs import outcome, rows
@@ -254,6 +255,7 @@ class JobRunner:
             settings=self.settings,
             prediction_id=item.prediction_id,
             recent_seconds=recent,
+            provider_spec=provider_rows.find(self.provider),  # its row, even retired (read once a transaction)
         )
 
     def _log(self, what: str, **fields: object) -> None:

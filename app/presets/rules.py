@@ -7,10 +7,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from app import provider_rows
 from app.core.errors import PresetError
 from app.core.safe_json import value_problem
 from app.models import Preset
-from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS, get_provider
+from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS, Provider
 
 MAX_NAME = 200
 MAX_PROMPT = 10_000
@@ -45,11 +46,18 @@ def checked_text(field: str, value: Any, limit: int) -> str:
 
 def settings_problem(preset: Preset) -> str | None:
     """Why the model would refuse this stored preset's settings today (its schema may have changed), or None."""
-    provider = PROVIDERS.get(preset.provider)
-    if provider is None:
-        return f"provider {preset.provider!r} no longer exists; choose one of {', '.join(PROVIDERS)}"
+    provider = provider_rows.find(preset.provider)
+    if provider is None or not provider.active:
+        return unavailable(preset.provider, provider is not None)
     found = provider.settings_problems(preset.settings or {})
     return "; ".join(found) or None
+
+
+def unavailable(key: str, retired: bool) -> str:
+    """Why a preset cannot run on `key`, naming the providers it can switch to."""
+    choices = ", ".join(provider_rows.active_providers())
+    what = "is retired" if retired else "no longer exists"
+    return f"provider {key!r} {what}; switch the preset to one of {choices}"
 
 
 def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
@@ -66,9 +74,9 @@ def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
         if field in body or creating:
             setattr(preset, field, checked_text(field, body.get(field), limit))
     provider_name = body.get("provider", preset.provider or DEFAULT_PROVIDER)
-    if not isinstance(provider_name, str) or provider_name not in PROVIDERS:
-        raise PresetError(f"provider must be one of {', '.join(PROVIDERS)}.")
-    provider = get_provider(provider_name)
+    provider = provider_rows.find(provider_name) if isinstance(provider_name, str) else None
+    if provider is None or not provider.active:
+        raise PresetError(f"provider must be one of {', '.join(provider_rows.active_providers())}.")
     settings = body.get("settings", preset.settings if provider_name == preset.provider else None)
     if settings is not None and not isinstance(settings, dict):
         raise PresetError('settings must be a JSON object of the model\'s inputs, e.g. {"aspect_ratio": "3:4"}.')
@@ -80,14 +88,15 @@ def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
     preset.settings = cleaned
 
 
-def fields_from_form(form: Mapping[str, str]) -> dict[str, Any]:
+def fields_from_form(form: Mapping[str, str], providers: Mapping[str, Provider] | None = None) -> dict[str, Any]:
     """The preset form's post as the fields `apply_preset_fields` checks, so the form and the JSON body are
     answered by the same rules and messages. Only the chosen provider's `setting-<provider>-<key>` fields count
     (the form carries every provider's controls); each is read as its schema's type when it is one, and passed
-    on as text otherwise, for the schema check to name (an empty field keeps the model's default)."""
+    on as text otherwise, for the schema check to name (an empty field keeps the model's default). `providers`:
+    where the settings' types are read (the view passes the rows; without, the seed's four)."""
     provider_name = form.get("provider", "")
     fields: dict[str, Any] = {"name": form.get("name", ""), "prompt": form.get("prompt", ""), "provider": provider_name}
-    provider = PROVIDERS.get(provider_name)
+    provider = (PROVIDERS if providers is None else providers).get(provider_name)
     if provider is None:
         return fields
     prefix = f"setting-{provider_name}-"

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.storage.sizes import ImageSizes
+
+if TYPE_CHECKING:
+    from app.providers.catalog import Provider
 
 
 class ItemFailed(Exception):
@@ -48,6 +51,8 @@ class ItemSpec:
     prediction_id: str | None = None
     # how long this provider's recent predictions took (seconds, from the job items): when to read
     recent_seconds: tuple[float, ...] = ()
+    # the provider as its row said when the job started (None: the seed's provider of that name)
+    provider_spec: Provider | None = None
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Which Replicate model each preset provider runs, and how to talk to it.
 
-One row per provider: the model (or version, for community models that cannot be
-created by name), the input field that carries the reference photo, the app's own
-defaults, and how the output comes back (one URL or a list of them). The settings a
-preset may set come from the model's published input schema (`schemas.py`).
+A provider is a row of the `providers` table (`app.provider_rows` reads it into a `Provider`): the model (or
+version, for community models that cannot be created by name), the input field that carries the reference photo,
+the app's own defaults, how the output comes back (one URL or a list of them) and its price rule. The settings a
+preset may set come from the model's input schema snapshot (`schemas.py`). `PROVIDERS` here are the seed's four,
+as migration 0015 first wrote them: what a database starts with.
 """
 
 from __future__ import annotations
@@ -28,11 +29,29 @@ class Provider:
     defaults: dict = field(default_factory=dict)
     managed: frozenset[str] = frozenset()  # inputs the app fills or fixes besides the prompt and the photo
     narrowed: dict = field(default_factory=dict)  # stricter rules than the schema's, with the reason in a comment
+    display_name: str = ""
+    description: str = ""
+    # the row's own snapshot of the model's Input schema; None: the seed's file in schemas/ (`load_snapshot`)
+    input_schema: dict | None = None
+    price: dict | None = None  # the price rule (`app.spend.pricing`); None: the PRICE_* settings
+    state: str = "active"  # or "retired": kept for history, offered no more
+    version: str | None = None  # the pinned version of a model created by version
+
+    @property
+    def active(self) -> bool:
+        return self.state == "active"
+
+    @property
+    def input_properties(self) -> dict:
+        """The model's inputs, as its schema snapshot publishes them."""
+        schema = self.input_schema if self.input_schema is not None else schemas.load_snapshot(self.name).input_schema
+        return dict(schema.get("properties", {}))
 
     @property
     def settings_schema(self) -> dict:
         managed = self.managed | {"prompt", self.image_field}
-        return schemas.settings_schema(schemas.load_snapshot(self.name).input_schema, managed, self.narrowed)
+        schema = self.input_schema if self.input_schema is not None else schemas.load_snapshot(self.name).input_schema
+        return schemas.settings_schema(schema, managed, self.narrowed)
 
     @property
     def settings(self) -> dict[str, schemas.Field]:
@@ -144,6 +163,8 @@ def display_name(name: str) -> str:
 
 
 def get_provider(name: str) -> Provider:
+    """One of the seed's four (the pipeline hands a generator the row it read; this is for code and tests
+    that name a seed provider)."""
     try:
         return PROVIDERS[name]
     except KeyError:

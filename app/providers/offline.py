@@ -63,7 +63,7 @@ class OfflineGenerator:
         key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, "png")
         placeholder = render_placeholder(spec)
         self.storage.save_bytes(key, placeholder)
-        provider = get_provider(spec.provider)
+        provider = spec.provider_spec or get_provider(spec.provider)
         return ItemResult(
             image_key=key,
             sizes=sizes_or_none(self.storage, key, io.BytesIO(placeholder), spec),

@@ -128,7 +128,7 @@ class ReplicateGenerator:
 
     # -- one item -------------------------------------------------------------
     def run(self, spec: ItemSpec, on_created: Callable[[str], None], stop: threading.Event) -> ItemResult:
-        provider = get_provider(spec.provider)
+        provider = spec.provider_spec or get_provider(spec.provider)
         prediction_id = spec.prediction_id
         created = None  # a resumed prediction's age is learned from its first read
         if prediction_id is None:
@@ -157,7 +157,8 @@ class ReplicateGenerator:
         stored = store_output(
             self.downloader, self.storage, urls[0], spec, lambda pause: self._sleep(pause, stop), reading.predict_time
         )
-        return stored_result(stored, prediction_id, reading, provider, self.sd_version, spec.settings)
+        version = provider.version or self.sd_version
+        return stored_result(stored, prediction_id, reading, provider, version, spec.settings)
 
     def _create(self, provider: Provider, payload: dict, stop: threading.Event) -> str:
         transient = 0
@@ -197,7 +198,8 @@ class ReplicateGenerator:
         if self.webhook_url:
             hooks = {"webhook": self.webhook_url, "webhook_events_filter": ["completed"]}
         if provider.by_version:
-            prediction = self.client.predictions.create(version=self.sd_version, input=payload, **hooks)
+            version = provider.version or self.sd_version  # a pinned row's own, or SD_IMG2IMG_VERSION
+            prediction = self.client.predictions.create(version=version, input=payload, **hooks)
         else:
             prediction = self.client.models.predictions.create(model=provider.model, input=payload, **hooks)
         return prediction.id

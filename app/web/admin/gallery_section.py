@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from flask import request, url_for
 
+from app import provider_rows
 from app.core.errors import CurationError
 from app.gallery.query import (
     GalleryCounts,
@@ -20,7 +21,6 @@ from app.gallery.query import (
 )
 from app.models import CurationState, GalleryExample
 from app.pool.registry import GENDERS
-from app.providers.catalog import PROVIDERS
 from app.web.admin.common import example_card, is_htmx
 from app.web.admin.form_errors import FieldError, FormErrors
 
@@ -71,7 +71,7 @@ def gallery_section(
         "filter_errors": filter_errors(error),
         "curation_states": tuple(CurationState),
         "genders": GENDERS,
-        "providers": PROVIDERS,
+        "providers": provider_rows.all_providers(),
     }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app import provider_rows
 from app.core.errors import PresetError
 from app.presets.rules import MAX_NAME, MAX_PROMPT, checked_text, fields_from_form
-from app.providers.catalog import PROVIDERS
 from app.spend import ledger
 from app.web.admin.form_errors import FormErrors
 from app.web.context import services
@@ -31,12 +31,13 @@ def preset_form_errors(form: Mapping[str, str]) -> FormErrors:
             checked_text(name, value, limit)
         except PresetError as exc:
             errors.add(name, label, sentence(exc.message))
-    provider = PROVIDERS.get(form.get("provider", ""))
+    providers = provider_rows.all_providers()
+    provider = providers.get(form.get("provider", ""))
     if provider is None:
-        names = ", ".join(p.display_name for p in PROVIDERS.values())
+        names = ", ".join(p.display_name for p in provider_rows.active_providers().values())
         errors.add("provider", "Provider", f"Choose one of: {names}.")
         return errors
-    found = provider.problems_by_setting(fields_from_form(form).get("settings", {}))
+    found = provider.problems_by_setting(fields_from_form(form, providers).get("settings", {}))
     for key, spec in provider.settings.items():
         if key in found:
             errors.add(f"setting-{provider.name}-{key}", spec.title, sentence("; ".join(found[key])))
@@ -47,7 +48,7 @@ def price_texts() -> dict[str, str]:
     """Each provider's price per image from the price settings, for beside its name ("$0.04 per image")."""
     settings = services().settings
     texts = {}
-    for name in PROVIDERS:
+    for name in provider_rows.active_providers():
         amount = ledger.money(ledger.estimate_per_item(settings, name, offline=False))
         texts[name] = f"up to {amount} per image" if name in settings.prices_per_second else f"{amount} per image"
     return texts

@@ -4,6 +4,7 @@ renders it), cancel and retry."""
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -11,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
+from app import provider_rows
 from app.core.database import db
 from app.core.errors import CancelError, GenerationError
 from app.jobs.cancel import cancel_job
 from app.jobs.submit import RETRIABLE, request_retry_of_failed, rerun_items
-from app.models import Job, Preset, SpendEntry, iso, utcnow
-from app.providers.catalog import PROVIDERS
+from app.models import PROVIDER_KEY_LENGTH, Job, Preset, SpendEntry, iso, utcnow
 from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
@@ -35,6 +36,8 @@ from app.web.admin.progress_fragment import (
 from app.web.auth import local_admin_path
 
 log = logging.getLogger(__name__)
+KEY_PATTERN = re.compile(rf"^[A-Z][A-Z0-9_]{{0,{PROVIDER_KEY_LENGTH - 1}}}$")  # a provider key's shape: no query
+
 bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
 
 RECENT_JOBS = 50
@@ -45,7 +48,7 @@ def progress(job_id: str) -> ResponseReturnValue:
     """The polled fragment. While the job runs: the progress record only, no SQL."""
     view = request.args.get("view") or "preset"
     view = view if view in VIEWS else "preset"
-    provider = request.args.get("provider") if request.args.get("provider") in PROVIDERS else None
+    provider = request.args.get("provider") if KEY_PATTERN.match(request.args.get("provider") or "") else None
     shown = max(0, request.args.get("shown", 0, type=int) or 0)
     base = request.args.get("base", type=int)
     html, ended = progress_response(job_id, shown, provider, view, base if base is None or base >= 0 else None)
@@ -142,7 +145,7 @@ def job(job_id: str) -> ResponseReturnValue:
         preset=preset,
         progress_html=progress_html,
         rerun=rerun,
-        provider=PROVIDERS.get(job.provider),
+        provider=provider_rows.find(job.provider),
         now=utcnow(),
         iso=iso,
     )

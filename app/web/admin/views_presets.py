@@ -13,6 +13,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, bindparam, func, select
 
+from app import provider_rows
 from app.core.database import db
 from app.core.errors import CurationError, PresetError
 from app.gallery.query import GalleryQuery, parse_gallery_query
@@ -20,7 +21,7 @@ from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
 from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
 from app.presets import service as preset_service
 from app.presets.rules import fields_from_form, settings_problem
-from app.providers.catalog import DEFAULT_PROVIDER, PROVIDERS
+from app.providers.catalog import DEFAULT_PROVIDER
 from app.services import CONSUMER_COMMAND
 from app.spend import ledger
 from app.web.admin.common import (
@@ -45,16 +46,20 @@ def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
     row = db.session.execute(head_statement(), {"preset_id": preset_id}).first()
     if row is None:
         no_preset(preset_id)
-    preset, total, live_id = row
+    preset, total, live_id, *providers_stamp = row
+    provider_rows.primed(tuple(providers_stamp))
     return preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None
 
 
 @cache
 def head_statement() -> Select:
     """`preset_with_head`'s statement, built once (building it is a third of the query's time)."""
-    return select(Preset, ledger.preset_spend_column(Preset.id), live_job_id_column(Preset.id)).where(
-        Preset.id == bindparam("preset_id")
-    )
+    return select(
+        Preset,
+        ledger.preset_spend_column(Preset.id),
+        live_job_id_column(Preset.id),
+        *provider_rows.stamp_columns(),
+    ).where(Preset.id == bindparam("preset_id"))
 
 
 def escape_like(text: str) -> str:
@@ -86,7 +91,7 @@ def presets() -> ResponseReturnValue:
         usage=usage,
         live=live,
         total_models=len(services().registry()),
-        providers=PROVIDERS,
+        providers=provider_rows.all_providers(),
     )
     if is_htmx() and cast(Any, request).htmx.target == "presets-table":
         return render_template("admin/_presets_table.html", **context)
@@ -110,7 +115,7 @@ def render_form(
         preset=preset,
         values=form_values,
         errors=errors or FormErrors(),
-        providers=PROVIDERS,
+        providers=provider_rows.active_providers(),
         prices=price_texts(),
         default_provider=DEFAULT_PROVIDER,
     ), status
@@ -131,7 +136,7 @@ def save_preset(preset: Preset | None) -> ResponseReturnValue:
     errors = preset_form_errors(request.form)
     if errors:
         return render_form(preset, request.form.to_dict(), errors, 400)
-    fields = fields_from_form(request.form)
+    fields = fields_from_form(request.form, provider_rows.all_providers())
     try:
         if preset is None:
             saved = preset_service.create_preset(fields, g.actor)
@@ -204,7 +209,7 @@ def preset(preset_id: str) -> ResponseReturnValue:
     pool = model_pool(preset.id)
     if wants_section():
         return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, **section)
-    provider = PROVIDERS.get(preset.provider)
+    provider = provider_rows.find(preset.provider)
     settings = services().settings
     return render_template(
         "admin/preset.html",
