@@ -8,6 +8,7 @@ import json
 import click
 import httpx
 import replicate
+from flask.cli import with_appcontext
 from replicate.exceptions import ReplicateError
 from sqlalchemy import select
 
@@ -28,6 +29,7 @@ def replicate_client() -> replicate.Client:
 
 
 @click.command("add")
+@with_appcontext
 @click.argument("model")
 @click.option("--key", help="The provider's key (default: the model's name in upper snake case).")
 @click.option("--reference-field", help="The input that carries the reference photo (default: proposed).")
@@ -75,6 +77,7 @@ def echo_proposal(proposal: Proposal) -> None:
 
 
 @click.command("list")
+@with_appcontext
 def providers_list() -> None:
     """Every provider, active and retired, with its model and price."""
     for p in provider_rows.all_providers().values():
@@ -83,6 +86,7 @@ def providers_list() -> None:
 
 
 @click.command("show")
+@with_appcontext
 @click.argument("key")
 def providers_show(key: str) -> None:
     """One provider: its model, reference field, defaults, settings and price rule."""
@@ -97,6 +101,7 @@ def providers_show(key: str) -> None:
 
 
 @click.command("retire")
+@with_appcontext
 @click.argument("key")
 def providers_retire(key: str) -> None:
     """Offer a provider no more: presets on it keep their history and are asked to switch."""
