@@ -23,10 +23,12 @@ from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, func, select
 
+from app import provider_rows
 from app.core.config import Settings
 from app.core.database import db, upsert
 from app.core.errors import GenerationError
 from app.models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
+from app.providers import pricing
 from app.providers.base import Ending
 
 ZERO = Decimal("0")
@@ -58,10 +60,36 @@ def per_second(settings: Settings, provider: str, seconds: float | None) -> Deci
     return (usd(seconds or 0) * usd(rate)).quantize(CENT_FRACTION, ROUND_HALF_UP)
 
 
-def charge_for(settings: Settings, provider: str, succeeded: bool, offline: bool, predict_time: float | None) -> Charge:
-    """What one ended prediction costs."""
+def own_rule(provider: str, preset_settings: dict | None) -> tuple[dict, Decimal | None] | None:
+    """The provider row's own price rule and, unless it bills by the second, what one image costs under it for
+    these settings (the ones a prediction is sent); None when the row has none: the PRICE_* settings price it."""
+    found = provider_rows.find(provider)
+    if found is None or found.price is None:
+        return None
+    rule = found.price
+    if rule["kind"] == "per_second":
+        return rule, None
+    return rule, pricing.image_price(rule, found.sent_settings(preset_settings), found.input_properties)
+
+
+def charge_for(
+    settings: Settings,
+    provider: str,
+    succeeded: bool,
+    offline: bool,
+    predict_time: float | None,
+    preset_settings: dict | None = None,
+) -> Charge:
+    """What one ended prediction costs: by the provider row's price rule, or by the PRICE_* settings."""
     if offline:
         return Charge(ZERO, SpendBasis.OFFLINE, predict_time)
+    ruled = own_rule(provider, preset_settings)
+    if ruled is not None:
+        rule, image = ruled
+        if image is None:
+            seconds = (usd(predict_time or 0) * pricing.amount(rule["usd"], "rate")).quantize(CENT_FRACTION)
+            return Charge(seconds, SpendBasis.PER_SECOND, predict_time)
+        return Charge(image if succeeded else ZERO, SpendBasis.PER_IMAGE, predict_time)
     amount = per_second(settings, provider, predict_time)
     if amount is not None:
         return Charge(amount, SpendBasis.PER_SECOND, predict_time)
@@ -100,23 +128,27 @@ class JobLedger:
     provider: str
     offline: bool
     month: str
+    preset_settings: dict | None = None  # the job's copy: what a price rule by setting reads
 
     @classmethod
     def of(cls, settings: Settings, job: Job) -> JobLedger:
-        return cls(settings, job.id, job.preset_id, job.provider, job.offline, month_of(job.created_at))
+        month = month_of(job.created_at)
+        return cls(settings, job.id, job.preset_id, job.provider, job.offline, month, dict(job.settings or {}))
 
     def ended(self, item_id: int, model_id: str, succeeded: bool, predict_time: float | None) -> None:
         """A prediction ended with this outcome (`succeeded`: as Replicate billed it)."""
-        self.add(item_id, model_id, charge_for(self.settings, self.provider, succeeded, self.offline, predict_time))
+        charge = charge_for(self.settings, self.provider, succeeded, self.offline, predict_time, self.preset_settings)
+        self.add(item_id, model_id, charge)
 
     def stopped(self, item_id: int, model_id: str, ending: Ending | None) -> None:
         """A prediction stopped by a cancel or given up by recovery: what the cancel's answer says it
         cost, or its estimate (the most it can cost) when Replicate could not say."""
         if ending is None and not self.offline:
-            charge = Charge(estimate_per_item(self.settings, self.provider, False), SpendBasis.ESTIMATE)
+            estimate = estimate_per_item(self.settings, self.provider, False, self.preset_settings)
+            charge = Charge(estimate, SpendBasis.ESTIMATE)
         else:
             succeeded, seconds = (ending.succeeded, ending.predict_time) if ending else (False, None)
-            charge = charge_for(self.settings, self.provider, succeeded, self.offline, seconds)
+            charge = charge_for(self.settings, self.provider, succeeded, self.offline, seconds, self.preset_settings)
         self.add(item_id, model_id, charge)
 
     def add(self, item_id: int, model_id: str, charge: Charge) -> None:
@@ -214,18 +246,29 @@ def spend_text(amount: Decimal | None, offline: bool = False) -> str:
     return "—" if amount is None else money(amount)
 
 
-def estimate_per_item(settings: Settings, provider: str, offline: bool) -> Decimal:
-    """What one item may cost at most: an official model's price, or PREDICTION_TIMEOUT x rate."""
+def estimate_per_item(settings: Settings, provider: str, offline: bool, preset_settings: dict | None = None) -> Decimal:
+    """What one item may cost at most: its image's price (by the row's rule for these settings, or PRICE_*), or
+    PREDICTION_TIMEOUT x rate for a model billed by the second."""
     if offline:
         return ZERO
+    ruled = own_rule(provider, preset_settings)
+    if ruled is not None:
+        rule, image = ruled
+        if image is None:
+            return (usd(settings.prediction_timeout) * pricing.amount(rule["usd"], "rate")).quantize(CENT_FRACTION)
+        return image
     amount = per_second(settings, provider, settings.prediction_timeout)
     return amount if amount is not None else usd(settings.prices.get(provider, 0))
 
 
-def estimate_note(settings: Settings, provider: str, offline: bool) -> str:
+def estimate_note(settings: Settings, provider: str, offline: bool, preset_settings: dict | None = None) -> str:
     """How one image's estimate is made, for the generate form."""
     if offline:
         return "offline placeholders: nothing is billed"
+    ruled = own_rule(provider, preset_settings)
+    if ruled is not None:
+        estimate = money(estimate_per_item(settings, provider, offline, preset_settings))
+        return f"up to {estimate} per image: {pricing.describe(ruled[0])}"
     rate = settings.prices_per_second.get(provider)
     if rate is None:
         return f"{money(estimate_per_item(settings, provider, offline))} per image"
@@ -259,7 +302,7 @@ def reserve(settings: Settings, job: Job, items: int) -> None:
     """Reserve the job's estimate against this month's limit, or refuse with a 409 (nothing reserved).
     Runs in the transaction that creates the job, under the month's lock, so parallel requests cannot
     overshoot together. The reservation settles as items end (their actual cost goes to the ledger)."""
-    per_item = estimate_per_item(settings, job.provider, job.offline)
+    per_item = estimate_per_item(settings, job.provider, job.offline, job.settings)
     if settings.spend_limit_per_month is None:
         job.reserved_per_item = per_item
         return
