@@ -28,7 +28,7 @@ from app.core.config import Settings
 from app.core.database import db, upsert
 from app.core.errors import GenerationError
 from app.models import ITEM_OPEN, JOB_FINAL, Job, JobItem, SpendBasis, SpendEntry, SpendMonth, utcnow
-from app.providers import pricing
+from app.providers import catalog, pricing
 from app.providers.base import Ending
 
 ZERO = Decimal("0")
@@ -62,7 +62,10 @@ def per_second(settings: Settings, provider: str, seconds: float | None) -> Deci
 
 def own_rule(provider: str, preset_settings: dict | None) -> tuple[dict, Decimal | None] | None:
     """The provider row's own price rule and, unless it bills by the second, what one image costs under it for
-    these settings (the ones a prediction is sent); None when the row has none: the PRICE_* settings price it."""
+    these settings (the ones a prediction is sent); None when the row has none: the PRICE_* settings price it,
+    as they price the seed's four (whose rows are not read here)."""
+    if provider in catalog.PROVIDERS:
+        return None
     found = provider_rows.find(provider)
     if found is None or found.price is None:
         return None
