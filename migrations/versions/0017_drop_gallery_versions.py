@@ -4,16 +4,16 @@ The table 0011 added numbered each preset's gallery so a process could keep rend
 fast because it is lean, so nothing reads or bumps it. Downgrade recreates it empty (an empty table is what
 0011's code started from: every preset at version 0).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 17:45:00
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -5,8 +5,8 @@ date), the reference-photo field, the app's defaults and fixed inputs, a price r
 as before) and a state. The columns holding a provider key widen from 32 to 64 characters. Downgrade drops the
 table and narrows the columns again (presets keep their provider and settings either way).
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 17:45:00
 
 """
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0015'
-down_revision = '0012'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
