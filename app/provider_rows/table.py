@@ -104,6 +104,12 @@ def find(key: str | None) -> Provider | None:
     return all_providers().get(key) if key else None
 
 
+def display_name(key: str) -> str:
+    """What a person reads for a provider's key (the key itself for one no row holds)."""
+    provider = find(key)
+    return provider.display_name if provider else key
+
+
 def get(key: str) -> Provider:
     """The provider, or ValueError naming the active ones."""
     found = find(key)

@@ -19,8 +19,6 @@ from app.providers import schemas
 class Provider:
     name: str  # the enum value the API and the database use
     label: str
-    display_name: str  # what a person reads wherever the provider is shown
-    description: str  # one sentence on what the model does (its price comes from the price settings)
     model: str  # owner/name on Replicate
     image_field: str  # where the reference photo goes
     image_as_list: bool  # nano-banana takes a list of images
@@ -154,12 +152,6 @@ PROVIDERS: dict[str, Provider] = {
 }
 
 DEFAULT_PROVIDER = "NANO_BANANA"
-
-
-def display_name(name: str) -> str:
-    """What a person reads for a provider's enum value (the value itself for one the catalog no longer has)."""
-    provider = PROVIDERS.get(name)
-    return provider.display_name if provider else name
 
 
 def get_provider(name: str) -> Provider:

@@ -25,7 +25,7 @@ from flask import Flask, current_app, g
 from werkzeug.wrappers import Response
 
 from app.core.iso_time import parse_naive_utc
-from app.providers.catalog import display_name
+from app.provider_rows import display_name
 from app.spend import ledger
 from app.web.admin import (
     auth_views,

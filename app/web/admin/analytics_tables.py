@@ -17,7 +17,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from app.providers.catalog import display_name
+from app.provider_rows import display_name
 from app.spend.ledger import money
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas

@@ -13,7 +13,7 @@ from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.analytics import AnalyticsError, Period, period_of, report_for
-from app.providers.catalog import display_name
+from app.provider_rows import display_name
 from app.spend.ledger import money
 from app.web.admin.analytics_charts import (
     Chart,
