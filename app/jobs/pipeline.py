@@ -239,7 +239,6 @@ class JobRunner:
         )
         publish(self.services.progress, record)
 
-    # -- helpers -----------------------------------------------------------------
     def spec(self, item: ItemCopy, recent: tuple[float, ...] = ()) -> ItemSpec:
         return ItemSpec(
             item_id=item.id,
