@@ -6,14 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.core.config import ConfigError, load_settings
 from app.core.error_reporting import FILTERED, Scrubber, configured_secrets, release, start_error_reporting
+from app.tasks import generate_examples, huey
 from tests.conftest import REDIS_TEST_URL, base_env
-from tests.helpers import PRODUCTION
+from tests.helpers import PRODUCTION, wait_until
+from tests.live_stack import Consumer, isolated_queue
 from tests.sentry_probe import PASSWORD, SESSION_ID
 from tests.sentry_server import SentryServer
 
@@ -97,3 +102,44 @@ def test_an_exception_in_a_request_and_in_a_task_each_arrive_once_without_secret
         at = everything.find(secret)
         assert at < 0, f"{secret[:6]}… reached the error report: {everything[at - 300 : at + 50]!r}"
     assert "Replicate said no to" in everything and FILTERED in everything  # the message arrived, blanked
+
+
+def test_a_task_failing_in_a_real_consumer_arrives_once_without_the_database_password(make_app, tmp_path):
+    """`huey_consumer app.tasks.huey` with SENTRY_DSN, and a database that is not there: the task's exception
+    arrives once (Huey's own log line of it is the same exception), and the URL's password never does."""
+    sentry = SentryServer()
+    (tmp_path / "empty.env").write_text("")
+    password = "dbpass-probe-7731"
+    with isolated_queue() as url:
+        app = make_app(queue=url)
+        env = dict(app.config["TEST_ENV"])
+        missing = make_url(env["DATABASE_URL"]).set(password=password, database=f"pixelglow_missing_{uuid4().hex[:8]}")
+        env.update(
+            DATABASE_URL=missing.render_as_string(hide_password=False),
+            SENTRY_DSN=sentry.dsn,
+            SENTRY_ENVIRONMENT="probe",
+            ENV_FILE=str(tmp_path / "empty.env"),
+        )
+        consumer = Consumer(env, tmp_path / "consumer.log", workers=1)
+        try:
+            consumer.start(app.extensions["pixelglow"].progress)
+            task = generate_examples.s("0" * 32)
+            task.retries = 1  # an attempt with a retry left: it raises, and Huey schedules the retry
+            huey.enqueue(task)
+            wait_until(sentry.events, timeout=60)
+            time.sleep(2)  # time for a second copy to arrive, if one were sent
+            events = sentry.events()
+        finally:
+            consumer.stop()
+            sentry.close()
+    # the task's exception once; the consumer's sweep for lost jobs, which cannot reach the database either,
+    # is reported apart (its own log line)
+    task_events = [e for e in events if "huey-job" in e.get("extra", {})]
+    assert len(task_events) == 1, [(e.get("logger"), e["exception"]["values"][-1]["mechanism"]) for e in events]
+    (event,) = task_events
+    assert event["exception"]["values"][-1]["type"] == "OperationalError", consumer.log_tail()
+    assert event["extra"]["huey-job"]["task"] == "generate_examples" and event["environment"] == "probe"
+    assert all(e.get("logger") == "app.tasks" for e in events if e is not event), events
+    everything = "\n".join(sentry.envelopes)
+    for secret in (password, env["ADMIN_API_TOKEN"], env["SECRET_KEY"]):
+        assert secret not in everything, f"{secret[:6]}… reached the error report"
