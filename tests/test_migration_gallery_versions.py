@@ -1,5 +1,5 @@
-"""Migration 0013 drops the gallery versions table (the kept page markup it served is gone): `db downgrade`
-one step recreates it, `db upgrade` drops it again, on SQLite and on PostgreSQL."""
+"""Migration 0017 drops the gallery versions table (the kept page markup it served is gone): `db downgrade` to
+0016, the step before it, recreates it, `db upgrade` drops it again, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ def tables(app) -> set[str]:
 
 
 def down_and_up(app) -> list[bool]:
-    """Whether gallery_versions exists at the head, after one step down, and after upgrading again."""
+    """Whether gallery_versions exists at the head, after going down to 0016, and after upgrading again."""
     seen = []
     with app.app_context():
         upgrade()
     seen.append("gallery_versions" in tables(app))
     with app.app_context():
-        downgrade(revision="-1")
+        downgrade(revision="0016")
     seen.append("gallery_versions" in tables(app))
     with app.app_context():
         upgrade()
