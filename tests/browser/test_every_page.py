@@ -70,6 +70,23 @@ CLIPPED = """() => {
   return found;
 }"""
 
+# Words a line break cuts in two ("admin@example.c / om"): a text node with no space, hyphen or slash (where a
+# break is natural) laid out on more than one line. A <wbr> splits a text node where a break reads well.
+BROKEN_WORDS = """() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement, text = node.textContent.trim();
+    if (!el || text.length < 2 || /[\\s\\-\\/]/.test(text)) continue;
+    if (el.closest('script, style, svg, [hidden], .visually-hidden')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+    if (lines.size > 1) found.push(`${el.tagName.toLowerCase()}.${el.className}: ${text.slice(0, 40)}`);
+  }
+  return found;
+}"""
+
 
 def schema_keys() -> set[str]:
     """The settings' schema keys a person could take for words: those with an underscore."""
@@ -136,6 +153,7 @@ def test_every_page(page, seeded, name, width, check):
         screenshot(page, f"every-{name}")
         assert no_horizontal_overflow(page), f"{name} scrolls sideways at {width['width']} px"
         assert page.evaluate(CLIPPED) == [], f"clipped text on {name} at {width['width']} px"
+        assert page.evaluate(BROKEN_WORDS) == [], f"a word cut by a line break on {name} at {width['width']} px"
         if name == "preset":  # its gallery has cards: the note for an empty one is not shown beside them
             assert page.locator(".gallery-empty").is_hidden()
     elif check == "names":
@@ -154,13 +172,15 @@ CAUGHT = """<!doctype html><html lang="en"><body>
 <ul class="settings-detail"><li>Output format: <strong>png</strong> <small><code>output_format</code></small></li></ul>
 <div style="width: 120px; white-space: nowrap; overflow: hidden">A sentence far too long for its narrow box</div>
 <div style="width: 120px; white-space: nowrap; overflow-x: auto">A scroll region may be as wide as it likes</div>
+<p style="width: 90px; overflow-wrap: anywhere">curator@example.com</p>
+<p style="width: 90px; overflow-wrap: anywhere">curator@<wbr>example.com</p>
 </body></html>"""
 
 
-def test_the_checks_find_an_enum_an_action_code_a_key_and_clipped_text(browser):
+def test_the_checks_find_an_enum_an_action_code_a_key_clipped_text_and_a_cut_word(browser):
     """The checks can fail: enums and action codes shown anywhere (an option, a <code> too), a schema key
-    outside a settings detail and clipped text are found; hidden text, a key in a settings detail's <code>,
-    an email address and a scroll region are not."""
+    outside a settings detail, clipped text and an email cut inside its domain are found; hidden text, a key in
+    a settings detail's <code>, an email address, a scroll region and a break after the "@" are not."""
     page = browser.new_page(viewport=PHONE)
     try:
         page.set_content(CAUGHT)
@@ -172,6 +192,7 @@ def test_the_checks_find_an_enum_an_action_code_a_key_and_clipped_text(browser):
             "example.approve",
         ]
         assert page.evaluate(CLIPPED) == ["div.: A sentence far too long for its narrow b"]
+        assert page.evaluate(BROKEN_WORDS) == ["p.: curator@example.com"]
         assert no_horizontal_overflow(page)
         page.set_content('<div style="width: 2000px">wide</div>')
         assert not no_horizontal_overflow(page)
