@@ -27,14 +27,14 @@ def placeholder_png(model_id: str, gender: str) -> bytes:
     figure = tuple(min(255, c + 70) for c in background)
     image = Image.new("RGB", SIZE, background)
     draw = ImageDraw.Draw(image)
-    draw.ellipse([width // 2 - 48, 70, width // 2 + 48, 166], fill=figure)  # the head
-    draw.ellipse([width // 2 - 100, 176, width // 2 + 100, 380], fill=figure)  # the shoulders
-    draw.rectangle([0, 0, width, 40], fill=(20, 20, 20))
+    # every word at the top: a card lays its "reference" badge over the bottom of the image
+    draw.ellipse([width // 2 - 48, 112, width // 2 + 48, 208], fill=figure)  # the head
+    draw.ellipse([width // 2 - 100, 218, width // 2 + 100, 420], fill=figure)  # the shoulders
+    draw.rectangle([0, 0, width, 96], fill=(20, 20, 20))
     draw.text((width // 2, 20), "PLACEHOLDER", fill=(255, 210, 0), font=_font(24), anchor="mm")
-    draw.rectangle([0, height - 62, width, height], fill=(20, 20, 20))
-    draw.text((width // 2, height - 44), model_id[:24], fill=(255, 255, 255), font=_font(20), anchor="mm")
+    draw.text((width // 2, 52), model_id[:24], fill=(255, 255, 255), font=_font(20), anchor="mm")
     caption = f"{gender} · photo not cached"
-    draw.text((width // 2, height - 18), caption, fill=(220, 220, 220), font=_font(15), anchor="mm")
+    draw.text((width // 2, 80), caption, fill=(220, 220, 220), font=_font(15), anchor="mm")
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
