@@ -174,6 +174,9 @@ def test_each_model_generates_20_examples_billed_by_its_rule(shipped_app, replic
             assert create["model"] == MODELS[key] and set(create["input"]) <= set(properties)
             assert isinstance(create["input"][field], list) == (properties[field]["type"] == "array")
             assert all(create["input"][k] == v for k, v in preset_settings.items())
+        outputs = {p["id"]: p["output"] for p in replicate_server.predictions()}
+        as_list = snapshot(key)["provider"]["output_is_list"]  # seedream-4 and qwen answer a list of URIs
+        assert {isinstance(outputs[c["id"]], list) for c in creates} == {as_list}
         bills = {b["id"]: b for b in replicate_server.bills()}
         assert [bills[c["id"]]["usd"] for c in creates] == [price] * 20
         with shipped_app.app_context():
