@@ -141,9 +141,12 @@ def test_a_turned_off_model_is_refused_until_enabled_without_a_restart(shipped_a
     refused = client.post("/api/admin/presets", json=body, headers=auth_headers())
     assert refused.status_code == 409
     assert "flask --app wsgi providers enable NANO_BANANA_PRO" in refused.get_json()["error"]
+    shown = runner.invoke(args=["providers", "show", "NANO_BANANA_PRO"]).output
+    assert "(disabled)" in shown and "per image by resolution (1K: $0.15, 2K: $0.15, 4K: $0.30)" in shown
     enabled = runner.invoke(args=["providers", "enable", "NANO_BANANA_PRO"])
     assert enabled.exit_code == 0 and "NANO_BANANA_PRO is on" in enabled.output
     preset = create_preset(client, name="Pro", provider="NANO_BANANA_PRO")
+    assert "NANO_BANANA_PRO      active" in runner.invoke(args=["providers", "list"]).output
     disabled = runner.invoke(args=["providers", "disable", "NANO_BANANA_PRO"])
     assert disabled.exit_code == 0 and 'Preset "Pro" uses it' in disabled.output
     stopped = post_generate(client, preset["id"])
