@@ -21,7 +21,7 @@ from app.core.database import db
 from app.models import GalleryExample, Job, ProviderRow, SpendBasis
 from app.providers.catalog import PROVIDERS
 from app.providers.pricing import PriceRuleError, check_rule
-from app.providers.replicate.read_plan import PRIORS
+from app.providers.replicate.read_plan import MAX_STEP, PRIORS, Planner
 from app.spend import ledger
 from tests.conftest import REPLICATE_TOKEN, auth_headers, create_preset, post_generate
 from tests.replicate_server import ReplicateServer
@@ -201,3 +201,16 @@ def test_each_read_plan_fits_its_model_and_the_prediction_timeout(shipped_app):
         assert 0 < low < high and high * 3 <= timeout, key
     low, high = PRIORS["NANO_BANANA_PRO"]
     assert low <= 42 <= high and high >= 98
+    for ends in (42.0, 98.0):  # its p50 and p95: no read spent in its first 20 s, seen within a step of its end
+        times = read_times("NANO_BANANA_PRO", ends)
+        assert times[0] >= 20 and times[-1] - ends <= MAX_STEP, (ends, times)
+
+
+def read_times(key: str, ends: float) -> list[float]:
+    """When a prediction of `key` ending at `ends` s is read (another prediction scouts the provider)."""
+    planner = Planner()
+    planner.plan(key).next_read(None)  # the scout
+    plan, times = planner.plan(key), [0.0]
+    while times[-1] < ends:
+        times.append(plan.next_read(times[-1] or None))
+    return times[1:]
