@@ -24,6 +24,7 @@ from app.providers.pricing import PriceRuleError, check_rule
 from app.providers.replicate.read_plan import MAX_STEP, PRIORS, Planner
 from app.spend import ledger
 from tests.conftest import REPLICATE_TOKEN, auth_headers, create_preset, post_generate
+from tests.helpers import signed_in
 from tests.replicate_server import ReplicateServer
 from tests.shipped import SHIPPED, add_shipped, snapshot
 
@@ -149,6 +150,8 @@ def test_a_turned_off_model_is_refused_until_enabled_without_a_restart(shipped_a
     assert "NANO_BANANA_PRO      active" in runner.invoke(args=["providers", "list"]).output
     disabled = runner.invoke(args=["providers", "disable", "NANO_BANANA_PRO"])
     assert disabled.exit_code == 0 and 'Preset "Pro" uses it' in disabled.output
+    page = signed_in(shipped_app).get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
+    assert "is turned off; an admin turns it on with" in page and "providers enable NANO_BANANA_PRO" in page
     stopped = post_generate(client, preset["id"])
     assert stopped.status_code == 409 and "providers enable NANO_BANANA_PRO" in stopped.get_json()["error"]
     unknown = runner.invoke(args=["providers", "enable", "NOPE"])
