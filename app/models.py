@@ -339,7 +339,7 @@ class ProviderRow(Model):
     managed: Mapped[list] = mapped_column(JsonType, default=list)  # inputs the app fixes besides prompt and photo
     narrowed: Mapped[dict] = mapped_column(JsonType, default=dict)  # stricter rules than the schema's
     price: Mapped[dict | None] = mapped_column(JsonType)  # the price rule; None: the PRICE_* settings
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active or retired
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active, disabled (shipped off) or retired
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -17,7 +17,7 @@ def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(ma
     app = make_app(database="sqlite")
     with app.app_context():
         rows = {row.key: row for row in db.session.scalars(select(ProviderRow))}
-        assert list(rows) == list(PROVIDERS)
+        assert list(rows)[: len(PROVIDERS)] == list(PROVIDERS)  # then this year's six, turned off (0020)
         for key, code in PROVIDERS.items():
             read = provider_rows.as_provider(rows[key])
             assert read.settings_schema == code.settings_schema, key
@@ -33,13 +33,13 @@ def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(ma
         kept = {key: {"seed": n} for n, key in enumerate(PROVIDERS)}
         db.session.add_all(Preset(name=key, prompt="p", provider=key, settings=kept[key]) for key in PROVIDERS)
         db.session.commit()
-        downgrade(revision="-1")
+        downgrade(revision="0017")
         assert "providers" not in inspect(db.engine).get_table_names()
         upgrade()
         db.session.expire_all()
         presets = {p.name: (p.provider, p.settings) for p in db.session.scalars(select(Preset))}
         assert presets == {key: (key, kept[key]) for key in PROVIDERS}
-        assert list(provider_rows.all_providers()) == list(PROVIDERS)
+        assert list(provider_rows.all_providers())[: len(PROVIDERS)] == list(PROVIDERS)
 
 
 def test_a_provider_key_longer_than_32_characters_fits(admin_app):

@@ -16,6 +16,7 @@ from app.cli.media import media_cli
 from app.cli.media_migrate import media_migrate
 from app.cli.presets import presets_cli
 from app.cli.provider_rows import providers_add, providers_list, providers_retire, providers_show
+from app.cli.provider_states import providers_disable, providers_enable
 from app.cli.providers import providers_cli
 from app.cli.references import models_cache
 from app.cli.registry import models_cli
@@ -44,7 +45,14 @@ def init_app(app: Flask) -> None:
     models_cli.add_command(models_cache)  # `models cache` and `models sync`: their own modules, the group stays
     models_cli.add_command(models_sync)  # in `registry`
     media_cli.add_command(media_migrate)  # `media migrate`: its own module, next to `media thumbnails`
-    for command in (providers_add, providers_list, providers_show, providers_retire):
+    for command in (
+        providers_add,
+        providers_list,
+        providers_show,
+        providers_retire,
+        providers_enable,
+        providers_disable,
+    ):
         providers_cli.add_command(command)  # the provider rows: their own module, next to `providers schemas`
     for command in (
         usage_cli,

@@ -47,6 +47,8 @@ def checked_text(field: str, value: Any, limit: int) -> str:
 def settings_problem(preset: Preset) -> str | None:
     """Why the model would refuse this stored preset's settings today (its schema may have changed), or None."""
     provider = provider_rows.find(preset.provider)
+    if provider is not None and provider.state == provider_rows.DISABLED:
+        return turned_off(preset.provider)
     if provider is None or not provider.active:
         return unavailable(preset.provider, provider is not None)
     found = provider.settings_problems(preset.settings or {})
@@ -58,6 +60,11 @@ def unavailable(key: str, retired: bool) -> str:
     choices = ", ".join(provider_rows.active_providers())
     what = "is retired" if retired else "no longer exists"
     return f"provider {key!r} {what}; switch the preset to one of {choices}"
+
+
+def turned_off(key: str) -> str:
+    """Why a preset cannot use `key` while it is turned off, and how an admin turns it on."""
+    return f"provider {key!r} is turned off; an admin turns it on with `flask --app wsgi providers enable {key}`"
 
 
 def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
@@ -75,6 +82,8 @@ def apply_preset_fields(preset: Preset, body: Any, creating: bool) -> None:
             setattr(preset, field, checked_text(field, body.get(field), limit))
     provider_name = body.get("provider", preset.provider or DEFAULT_PROVIDER)
     provider = provider_rows.find(provider_name) if isinstance(provider_name, str) else None
+    if provider is not None and provider.state == provider_rows.DISABLED:
+        raise PresetError(f"{turned_off(provider.name)}.", 409)
     if provider is None or not provider.active:
         raise PresetError(f"provider must be one of {', '.join(provider_rows.active_providers())}.")
     settings = body.get("settings", preset.settings if provider_name == preset.provider else None)

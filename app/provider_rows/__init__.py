@@ -4,6 +4,7 @@ a retirement, and writes the seed's four again."""
 
 from app.provider_rows.table import (
     ACTIVE,
+    DISABLED,
     RETIRED,
     active_providers,
     all_providers,
@@ -21,6 +22,7 @@ from app.provider_rows.table import (
 
 __all__ = [
     "ACTIVE",
+    "DISABLED",
     "RETIRED",
     "active_providers",
     "all_providers",

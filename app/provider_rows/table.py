@@ -20,6 +20,7 @@ from app.providers import catalog, schemas
 from app.providers.catalog import Provider
 
 ACTIVE, RETIRED = "active", "retired"
+DISABLED = "disabled"  # shipped turned off: offered once an admin turns it on (`providers enable`)
 
 
 def as_provider(row: ProviderRow) -> Provider:

@@ -32,7 +32,7 @@ class Provider:
     # the row's own snapshot of the model's Input schema; None: the seed's file in schemas/ (`load_snapshot`)
     input_schema: dict | None = None
     price: dict | None = None  # the price rule (`app.spend.pricing`); None: the PRICE_* settings
-    state: str = "active"  # or "retired": kept for history, offered no more
+    state: str = "active"  # "retired": kept for history, offered no more; "disabled": shipped turned off
     version: str | None = None  # the pinned version of a model created by version
 
     @property

@@ -50,7 +50,8 @@ with ``Retry-After: N``)
   ``throttled`` (create 429s), ``read_throttled`` (read 429s), ``gets``, ``cancels``;
   ``call_counts()``, ``call_times(...)``, ``download_delays()`` (end of a succeeded
   prediction to the first download of its output), ``never_downloaded()``,
-  ``prediction_times()``; module-level ``percentile(values, q)``.
+  ``prediction_times()``; module-level ``percentile(values, q)``; ``bills()`` (what each prediction is billed,
+  by the ``price`` rule in its model's file).
 
 Timing, Cancel-After
 * ``latency`` (+/- ``jitter``) is a prediction's run time; ``queue_delay`` the wait before it
@@ -78,8 +79,8 @@ completed), ``webhook_completed`` on create)
   ``webhook_dropped``, ``webhook_deliveries(prediction_id, event)``.
 
 Modules: ``server`` (lifecycle, timers), ``routes``, ``creates``, ``models``, ``files``, ``images``,
-``schemas``, ``state``, ``records``, ``limits`` (account limits), ``faults``, ``webhooks``, ``plumbing`` (HTTP),
-``cli``.
+``schemas``, ``state``, ``records``, ``billing``, ``limits`` (account limits), ``faults``, ``webhooks``,
+``plumbing`` (HTTP), ``cli``.
 
 Standalone use (for benchmarks)::
 

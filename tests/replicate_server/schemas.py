@@ -54,6 +54,7 @@ def _sd_img2img_runtime_error(inp: dict) -> str | None:
 # Rules outside the JSON schema: extra 422 checks, and inputs that validate but fail at run time.
 EXTRA_CHECKS: dict[str, Callable[[dict], list[tuple[str, str, str]]]] = {
     "black-forest-labs/flux-kontext-pro": _kontext_extra,
+    "black-forest-labs/flux-kontext-max": _kontext_extra,  # the same rule, stated in its description too
 }
 RUNTIME_ERRORS: dict[str, Callable[[dict], str | None]] = {
     "stability-ai/stable-diffusion-img2img": _sd_img2img_runtime_error,

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from tests.replicate_server.billing import Billing
 from tests.replicate_server.creates import Creates
 from tests.replicate_server.faults import Faults
 from tests.replicate_server.files import Files
@@ -32,7 +33,9 @@ from tests.replicate_server.webhooks import Webhooks
 DEFAULT_TOKEN = "r8_test_token_not_real"
 
 
-class ReplicateServer(Routes, Creates, Models, Files, Webhooks, AccountLimits, Faults, Records, PredictionState):
+class ReplicateServer(
+    Routes, Creates, Models, Files, Webhooks, AccountLimits, Faults, Records, Billing, PredictionState
+):
     """In-process fake of api.replicate.com + replicate.delivery. See the package docstring."""
 
     def __init__(

@@ -31,6 +31,15 @@ PRIORS: dict[str, tuple[float, float]] = {
     "FLUX_KONTEXT": (3.0, 12.0),
     "FLUX_PRO": (2.0, 10.0),
     "STABLE_DIFFUSION": (3.0, 12.0),
+    # this year's six (issue 36), from their model pages and public trackers (Oct-Nov 2026): nano-banana-pro is
+    # slow (p50 ~42 s, p95 ~98 s); seedream-4 ~14 s at 2K; the others a few seconds. PREDICTION_TIMEOUT (600 s
+    # by default, sent as Cancel-After) is far above each one's 95th percentile.
+    "NANO_BANANA_2": (5.0, 25.0),
+    "NANO_BANANA_PRO": (20.0, 98.0),
+    "FLUX_2_PRO": (4.0, 20.0),
+    "FLUX_KONTEXT_MAX": (3.0, 15.0),
+    "SEEDREAM_4": (8.0, 30.0),
+    "QWEN_IMAGE_EDIT_PLUS": (3.0, 15.0),
 }
 DEFAULT_PRIOR = (3.0, 12.0)
 MIN_HISTORY = 5
