@@ -50,7 +50,7 @@ def test_the_providers_page_lists_each_row_with_its_model_state_price_and_refere
     assert all(price in acme for price in ("0.25: $0.01", "1: $0.02", "4: $0.05"))
     assert '<code>input_image</code> <span class="muted">(one image)</span>' in acme
     assert '<td data-label="Presets" class="num">1</td>' in acme
-    assert re.search(r'<td data-label="Schema read">\d{4}-\d\d-\d\d</td>', acme)
+    assert re.search(r'<td data-label="Schema read" class="day">\d{4}-\d\d-\d\d</td>', acme)
 
 
 def test_the_providers_page_needs_a_signed_in_admin(admin_app):

@@ -41,5 +41,5 @@ def price_text(settings: Settings, provider: Provider) -> str:
         return describe(provider.price)
     amount = ledger.money(ledger.estimate_per_item(settings, provider.name, offline=False))
     if provider.name in settings.prices_per_second:
-        return f"by the second of predict_time: up to {amount} a prediction (PRICE_{provider.name}_PER_SECOND)"
+        return f"up to {amount} a prediction, by the second (PRICE_{provider.name}_PER_SECOND)"
     return f"{amount} per image (PRICE_{provider.name})"
