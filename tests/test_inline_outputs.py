@@ -6,13 +6,14 @@ their item, and the job goes on with the others."""
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from app.core.database import db
-from app.models import GalleryExample, JobItem
+from app.models import GalleryExample, JobItem, SpendEntry
 from app.providers.download import DownloadRefused
 from app.providers.download.downloader import SafeDownloader
 from tests.conftest import create_preset, post_generate, wait_for_job
@@ -91,6 +92,9 @@ def test_inline_outputs_are_stored_like_urls_and_oversized_or_html_ones_are_refu
             assert example.thumb_path and example.medium_path, case  # its sizes made from it, as for a URL
     inline = [p for p, name in case_of.items() if name.startswith("inline") and name not in REFUSED]
     assert len(inline) == 2
+    with app.app_context():  # every prediction succeeded at Replicate, or may have: each is billed its image
+        billed = db.session.scalars(select(SpendEntry.amount).where(SpendEntry.job_id == job.id)).all()
+        assert len(billed) == 20 and sum(billed) == Decimal("0.78")
 
 
 @pytest.mark.fast
