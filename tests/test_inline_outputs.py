@@ -148,3 +148,37 @@ def test_an_answer_without_a_content_length_is_counted_as_it_streams_in():
     told = httpx.Client(transport=CappedAnswers(httpx.MockTransport(declared), 500))
     with pytest.raises(AnswerTooLarge, match=r"Content-Length 5000 bytes\) is over the 500 byte limit"):
         told.get("https://api.replicate.com/v1/predictions/x")
+
+
+def test_the_test_server_streams_inline_outputs_and_long_logs_with_an_exact_length(replicate_server):
+    """The server's side: a `data:` URI output decodes to the bytes its file URL serves, padded logs are as long as
+    asked, and each streamed answer's Content-Length is the length of its body (the real client parses it)."""
+    import base64
+
+    import httpx
+    import replicate
+
+    server = replicate_server
+    server.data_uri_when = lambda model, inp: inp["prompt"] == "inline"
+    server.logs_bytes_when = lambda model, inp: 100_003 if inp["prompt"] == "chatty" else None
+    client = replicate.Client(api_token=server.token, base_url=server.url)
+    made = {
+        prompt: client.models.predictions.create(
+            model="google/nano-banana", input={"prompt": prompt, "image_input": ["https://example.com/a.png"]}
+        ).id
+        for prompt in ("inline", "chatty")
+    }
+    for pid in made.values():
+        client.predictions.get(pid).wait()
+    headers = {"Authorization": f"Bearer {server.token}"}
+    inline = httpx.get(f"{server.url}/v1/predictions/{made['inline']}", headers=headers)
+    assert int(inline.headers["content-length"]) == len(inline.content)
+    output = inline.json()["output"]
+    assert output.startswith("data:image/jpeg;base64,")
+    served = b"".join(server._output_body(server._preds[made["inline"]], 0)[2])
+    assert base64.b64decode(output.split(",", 1)[1]) == served and served[:3] == b"\xff\xd8\xff"
+    chatty = client.predictions.get(made["chatty"])
+    assert chatty.status == "succeeded" and len(chatty.logs or "") == 100_003
+    page = httpx.get(f"{server.url}/v1/predictions", headers=headers)
+    assert int(page.headers["content-length"]) == len(page.content) and len(page.json()["results"]) == 2
+    assert server.server_errors == []
