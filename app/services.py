@@ -29,7 +29,7 @@ from app.providers.offline import OfflineGenerator
 from app.providers.replicate.predictions import ReplicateGenerator
 from app.providers.replicate.readings import NEVER
 from app.providers.replicate.signatures import fetch_webhook_secret
-from app.providers.replicate.transport import CancelAfterTransport
+from app.providers.replicate.transport import CancelAfterTransport, CappedAnswers
 from app.storage.base import Storage
 from app.storage.local import MediaStorage
 from app.storage.s3 import S3Storage
@@ -123,9 +123,11 @@ class Services:
         return SafeDownloader(max_bytes=self.settings.max_output_bytes, temp_dir=downloads)
 
     def replicate_client(self) -> replicate.Client:
-        """A client whose creates carry Cancel-After (the prediction timeout), added by its transport."""
+        """A client whose creates carry Cancel-After (the prediction timeout) and whose answers are capped
+        (MAX_PREDICTION_BYTES), both by its transport."""
         settings = self.settings
-        transport = CancelAfterTransport(httpx.HTTPTransport(), settings.prediction_timeout)
+        capped = CappedAnswers(httpx.HTTPTransport(), settings.max_prediction_bytes)
+        transport = CancelAfterTransport(capped, settings.prediction_timeout)
         return replicate.Client(
             api_token=settings.replicate_api_token, base_url=settings.replicate_base_url, transport=transport
         )

@@ -193,7 +193,9 @@ def test_redirect_within_the_allowed_origin_is_followed(downloader, replicate):
     "url, reason",
     [
         ("file:///etc/passwd", "file: URLs are not allowed"),
-        ("data:image/png;base64,iVBORw0KGgo=", "data: URLs are not allowed"),
+        # a data: URI is decoded, never fetched (issue 35): a PNG signature alone is no image
+        ("data:image/png;base64,iVBORw0KGgo=", "not an image"),
+        ("data:text/html;base64,PGh0bWw+", "not an image: a data: URI of text/html"),
         ("ftp://example.com/out.png", "ftp: URLs are not allowed"),
         ("http://[::1/x", "malformed URL"),
         ("http://example.com/out.png", "plain http is allowed only from the configured origin"),

@@ -102,6 +102,6 @@ def test_a_retired_provider_asks_its_presets_to_switch_and_generate_answers_409(
     response = post_generate(app.test_client(), preset["id"])
     assert response.status_code == 409
     error = response.get_json()["error"]
-    assert "'FLUX_PRO' is retired" in error and "NANO_BANANA, FLUX_KONTEXT, STABLE_DIFFUSION" in error
+    assert "FLUX 1.1 Pro (FLUX_PRO) is retired" in error and "Nano Banana (NANO_BANANA), FLUX Kontext Pro" in error
     shown = app.test_cli_runner().invoke(args=["providers", "show", "FLUX_PRO"])
     assert "(retired)" in shown.output and "presets: 1" in shown.output

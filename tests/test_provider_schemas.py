@@ -160,6 +160,7 @@ def test_refresh_prints_the_difference_and_write_updates_the_snapshot(make_app, 
 
     shown = runner.invoke(args=["providers", "schemas", "--refresh"])
     assert shown.exit_code == 1 and '-      "maximum": 100' in shown.output and '+      "maximum": 90' in shown.output
+    assert "  - changed input output_quality: maximum 100 → 90" in shown.output  # and in words
     assert json.loads((snapshot_copy / "FLUX_PRO.json").read_text())["version"] != new_version
 
     written = runner.invoke(args=["providers", "schemas", "--refresh", "--write"])

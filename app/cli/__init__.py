@@ -15,6 +15,7 @@ from app.cli.jobs import jobs_cli
 from app.cli.media import media_cli
 from app.cli.media_migrate import media_migrate
 from app.cli.presets import presets_cli
+from app.cli.provider_refresh import providers_refresh
 from app.cli.provider_rows import providers_add, providers_list, providers_retire, providers_show
 from app.cli.provider_states import providers_disable, providers_enable
 from app.cli.providers import providers_cli
@@ -54,6 +55,7 @@ def init_app(app: Flask) -> None:
         providers_disable,
     ):
         providers_cli.add_command(command)  # the provider rows: their own module, next to `providers schemas`
+    providers_cli.add_command(providers_refresh)  # one row's schema read again, saved on confirmation
     for command in (
         usage_cli,
         models_cli,

@@ -17,6 +17,7 @@ from app.core.database import db
 from app.models import Preset, ProviderRow
 from app.presets.rules import settings_problem
 from app.providers import catalog, schemas
+from app.providers.schema_changes import describe_changes
 
 providers_cli = AppGroup("providers", help="The image models behind the presets and their input schemas.")
 
@@ -67,6 +68,8 @@ def refresh_schema(client: replicate.Client, row: ProviderRow, write: bool) -> b
     if not lines:
         click.echo(f"{name}: unchanged ({row.model} version {version})")
         return False
+    click.echo(f"{name}: {row.model} version {version} differs from the saved schema:")
+    click.echo("\n".join(f"  - {line}" for line in describe_changes(row.input_schema, published)))
     click.echo("\n".join(lines))
     if write:
         provider_rows.save_schema(name, version, source, published)

@@ -51,6 +51,7 @@ class Settings:
     concurrency: int = 20
     prediction_timeout: float = 600.0
     max_output_bytes: int = 25 * 1024 * 1024
+    max_prediction_bytes: int = 40 * 1024 * 1024  # a prediction's JSON as Replicate answers it (inline outputs too)
     poll_interval: float = 0.2
     create_rate_per_minute: int = 600
     reads_per_minute: int = 1500
@@ -200,6 +201,7 @@ def _tuning(environ: Mapping[str, str]) -> dict:
         concurrency=whole_number(environ, "GENERATION_CONCURRENCY", 20, 1, 200),
         prediction_timeout=number(environ, "PREDICTION_TIMEOUT", 600.0, 1.0),
         max_output_bytes=whole_number(environ, "MAX_OUTPUT_BYTES", 25 * 1024 * 1024, 1024, 1024**3),
+        max_prediction_bytes=whole_number(environ, "MAX_PREDICTION_BYTES", 40 * 1024 * 1024, 64 * 1024, 1024**3),
         poll_interval=number(environ, "REPLICATE_POLL_INTERVAL", 0.2, 0.01),
         create_rate_per_minute=whole_number(environ, "CREATE_RATE_PER_MINUTE", 600, 1, 100_000),
         reads_per_minute=whole_number(environ, "REPLICATE_READS_PER_MINUTE", 1500, 1, 100_000),

@@ -20,7 +20,7 @@ from app.core.database import db
 from app.core.errors import GenerationError
 from app.jobs.needs import JobServices
 from app.jobs.outcome import Rerun
-from app.models import GalleryExample, ItemState, Job, JobItem, JobStatus, PresetModelUsage, UsageState
+from app.models import GalleryExample, ItemState, Job, JobItem, JobStatus, Preset, PresetModelUsage, UsageState
 from app.pool.registry import ReferenceModel, Registry
 from app.pool.release import holding_job
 from app.pool.selection import (
@@ -31,7 +31,7 @@ from app.pool.selection import (
     reserve_for_retry,
     select_models_for_preset,
 )
-from app.presets.rules import settings_problem
+from app.presets.rules import provider_problem, settings_problem
 from app.spend import ledger
 
 log = logging.getLogger(__name__)
@@ -174,13 +174,7 @@ def create_job(
     preset = lock_preset(preset_id)
     if preset is None:
         raise GenerationError(f"No preset with id {preset_id!r}.", 404)
-    problem = settings_problem(preset)
-    if problem:
-        raise GenerationError(
-            f'Preset "{preset.name}" has settings its model no longer accepts: {problem}. '
-            "Edit the preset's settings; nothing was queued.",
-            409,
-        )
+    refuse_unrunnable(preset)
     if origin.retry_of:
         refuse_second_retry(origin.retry_of)
     if origin.regenerate_of:
@@ -207,6 +201,21 @@ def create_job(
     job.total = len(pairs)
     ledger.reserve(services.settings, job, len(pairs))
     return job, selection
+
+
+def refuse_unrunnable(preset: Preset) -> None:
+    """A 409 before anything is reserved: the preset's provider is retired (or gone), or its model refuses its
+    settings today."""
+    unavailable = provider_problem(preset)
+    if unavailable:
+        raise GenerationError(f'Preset "{preset.name}" cannot generate: {unavailable}. Nothing was queued.', 409)
+    problem = settings_problem(preset)
+    if problem:
+        raise GenerationError(
+            f'Preset "{preset.name}" has settings its model no longer accepts: {problem}. '
+            "Edit the preset's settings; nothing was queued.",
+            409,
+        )
 
 
 def refuse_second_retry(job_id: str) -> None:

@@ -46,20 +46,30 @@ def checked_text(field: str, value: Any, limit: int) -> str:
 
 def settings_problem(preset: Preset) -> str | None:
     """Why the model would refuse this stored preset's settings today (its schema may have changed), or None."""
-    provider = provider_rows.find(preset.provider)
-    if provider is not None and provider.state == provider_rows.DISABLED:
-        return turned_off(preset.provider)
-    if provider is None or not provider.active:
-        return unavailable(preset.provider, provider is not None)
+    problem = provider_problem(preset)
+    if problem:
+        return problem
+    provider = provider_rows.get(preset.provider)
     found = provider.settings_problems(preset.settings or {})
     return "; ".join(found) or None
 
 
+def provider_problem(preset: Preset) -> str | None:
+    """Why the preset cannot run on its provider (retired, or gone), naming the ones it can switch to; None
+    when its provider is active."""
+    provider = provider_rows.find(preset.provider)
+    if provider is not None and provider.active:
+        return None
+    if provider is not None and provider.state == provider_rows.DISABLED:
+        return turned_off(preset.provider)
+    return unavailable(preset.provider, provider is not None)
+
+
 def unavailable(key: str, retired: bool) -> str:
-    """Why a preset cannot run on `key`, naming the providers it can switch to."""
-    choices = ", ".join(provider_rows.active_providers())
+    """Why a preset cannot run on `key`, naming the providers it can switch to (display name and key)."""
+    choices = ", ".join(f"{p.display_name} ({name})" for name, p in provider_rows.active_providers().items())
     what = "is retired" if retired else "no longer exists"
-    return f"provider {key!r} {what}; switch the preset to one of {choices}"
+    return f"its provider {provider_rows.display_name(key)} ({key}) {what}; switch the preset to one of {choices}"
 
 
 def turned_off(key: str) -> str:

@@ -29,6 +29,7 @@ PAGES = {
     "jobs": "/admin/jobs",
     "job": "/admin/jobs/{job}",
     "analytics": "/admin/analytics?from=2026-09-01&to=2026-10-31",
+    "providers": "/admin/providers",
     "activity": "/admin/activity",
     "sessions": "/admin/sessions",
     "sign-in": "/admin/login",

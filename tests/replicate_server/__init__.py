@@ -78,9 +78,13 @@ completed), ``webhook_completed`` on create)
   attempt, duplicate, forged, status (None on a connection error), error, headers, body, time),
   ``webhook_dropped``, ``webhook_deliveries(prediction_id, event)``.
 
-Modules: ``server`` (lifecycle, timers), ``routes``, ``creates``, ``models``, ``files``, ``images``,
-``schemas``, ``state``, ``records``, ``billing``, ``limits`` (account limits), ``faults``, ``webhooks``,
-``plumbing`` (HTTP), ``cli``.
+Large and odd answers (``inline``): ``data_uri_when`` (outputs inline as ``data:`` URIs, as Replicate's sync
+mode may answer them), ``output_bytes_when`` (an output's size), ``output_body_when`` (an output's body and type,
+e.g. an HTML page), ``logs_bytes_when`` (logs that long): streamed, never built in memory.
+
+Modules: ``server`` (lifecycle, timers), ``routes``, ``creates``, ``models``, ``files``, ``inline``, ``images``,
+``schemas``, ``state``, ``records``, ``billing``, ``limits`` (account limits), ``faults``, ``webhooks``, ``plumbing`` (HTTP),
+``cli``.
 
 Standalone use (for benchmarks)::
 

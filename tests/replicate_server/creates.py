@@ -182,6 +182,7 @@ class Creates:
         runtime_error = RUNTIME_ERRORS[model](inp) if model in RUNTIME_ERRORS else None
         shape = _output_shape(inp, openapi)
         queue, run_time = self._timing(model, inp)
+        inline = self._inline_fields(model, inp)
         with self._lock:
             now = time.monotonic()
             duration = self._duration(run_time)
@@ -208,6 +209,7 @@ class Creates:
                 events=tuple(body.get("webhook_events_filter") or WEBHOOK_EVENTS),
                 webhook_completed=body.get("webhook_completed"),
                 completed_sent=set(),
+                **inline,
             )
             self._keep(rec, body, prefer, shape["ignored"])
         return rec
@@ -237,7 +239,7 @@ class Creates:
         """201 at once, or with ``Prefer: wait`` when it ends or the wait runs out."""
         wait = _parse_prefer_wait(prefer)
         if wait is None:
-            return h.reply(201, self._to_json(rec, rec.created, as_created=True), "application/json")
+            return self._reply_json(h, 201, self._to_json(rec, rec.created, as_created=True))
         deadline = time.monotonic() + wait
         while True:
             now = time.monotonic()
@@ -253,7 +255,7 @@ class Creates:
             # true state instead (then client.run() returns None for "processing").
             unfinished = state_at(rec, now)[0] not in TERMINAL
             payload = self._to_json(rec, now, as_created=unfinished and self.wait_timeout_as_starting)
-        h.reply(201, payload, "application/json")
+        self._reply_json(h, 201, payload)
 
     def _cancel_after(self, header: str | None) -> float | None:
         if header is None:

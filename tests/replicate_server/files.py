@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from tests.replicate_server.images import CONTENT_TYPES, PIECE, padded_body, render_image
+from tests.replicate_server.images import PIECE
 from tests.replicate_server.plumbing import Handler
 from tests.replicate_server.state import Prediction, state_at
 
@@ -45,15 +45,11 @@ class Files:
             code = self._download_status(self._servable(rec, m, now))
             if code != 200:
                 self.download_failures += 1
-            cached = self._images.get((rec.id, index)) if code == 200 else None
-            target = self.output_bytes
         if code != 200:
             return _refuse(h, code)
-        if cached is None:
-            cached = self._render(rec, index)
-        total, pieces = padded_body(cached, rec.fmt, target)
+        content_type, total, pieces = self._output_body(rec, index)  # the image, or a hook's (inline.py)
         h.send_response(200)
-        h.send_header("Content-Type", CONTENT_TYPES.get(rec.fmt, "application/octet-stream"))
+        h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(total))
         h.send_header("Cache-Control", "public, max-age=3600")
         h.end_headers()
@@ -65,14 +61,6 @@ class Files:
             if rec.first_download is None:
                 rec.first_download = now
         return self._write_body(h, pieces)
-
-    def _render(self, rec: Prediction, index: int) -> bytes:
-        image = render_image(rec.id, index, rec.model, rec.input, rec.fmt)
-        with self._lock:
-            if len(self._images) > 4096:
-                self._images.clear()
-            self._images[(rec.id, index)] = image
-        return image
 
     def _write_body(self, h: Handler, pieces: Iterable[bytes]) -> None:
         try:

@@ -77,7 +77,7 @@ class Routes:
         with self._lock:
             self.gets += 1
         rec = self._lookup(pid)
-        h.reply(200, self._to_json(rec, time.monotonic()), "application/json")
+        self._reply_json(h, 200, self._to_json(rec, time.monotonic()))
 
     def _list(self, h: Handler) -> None:
         """The account's predictions, newest first, 100 a page, as GET shows each one. Like Replicate's,
@@ -93,7 +93,7 @@ class Routes:
         if start > 0:
             token = base64.urlsafe_b64encode(f"p={start}".encode()).decode()
             nxt = f"{self.url}/v1/predictions?cursor={token}"
-        h.reply(200, {"previous": None, "next": nxt, "results": results}, "application/json")
+        self._reply_json(h, 200, {"previous": None, "next": nxt, "results": results})
 
     def _cursor_position(self, cursor: str) -> int:
         try:
@@ -117,7 +117,7 @@ class Routes:
         if canceled:
             for url in self._completed_targets(rec):
                 self._at(now, self._fire, self._gen, rec, "completed", url)
-        h.reply(200, payload, "application/json")
+        self._reply_json(h, 200, payload)
 
     def _stream(self, h: Handler, pid: str) -> None:
         """Minimal server-sent events: output events at completion, then done."""

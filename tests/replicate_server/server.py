@@ -21,6 +21,7 @@ from tests.replicate_server.billing import Billing
 from tests.replicate_server.creates import Creates
 from tests.replicate_server.faults import Faults
 from tests.replicate_server.files import Files
+from tests.replicate_server.inline import Inline
 from tests.replicate_server.limits import AccountLimits
 from tests.replicate_server.models import Models
 from tests.replicate_server.plumbing import Handler, HTTPServer
@@ -34,7 +35,7 @@ DEFAULT_TOKEN = "r8_test_token_not_real"
 
 
 class ReplicateServer(
-    Routes, Creates, Models, Files, Webhooks, AccountLimits, Faults, Records, Billing, PredictionState
+    Routes, Creates, Models, Files, Inline, Webhooks, AccountLimits, Faults, Records, Billing, PredictionState
 ):
     """In-process fake of api.replicate.com + replicate.delivery. See the package docstring."""
 
@@ -87,6 +88,7 @@ class ReplicateServer(
         with self._lock:
             self._rng = random.Random(self.seed)
             self._reset_faults()
+            self._reset_inline()
             self._reset_limits()
             self._reset_timing()
             self._reset_webhooks()

@@ -37,6 +37,10 @@ class Prediction:
         "events",
         "webhook_completed",
         "completed_sent",
+        "inline",  # outputs as data: URIs (see inline.py)
+        "output_size",
+        "output_body",
+        "logs_size",
     )
 
     def __init__(self, **kw: Any) -> None:
@@ -124,6 +128,8 @@ class PredictionState:
         if status == "failed":
             return None, rec.error or FAILURE_ERROR, metrics
         urls = self._output_urls(rec)
+        if rec.inline:
+            urls = [f"\x00DATA:{rec.id}:{i}\x00" for i in range(rec.n_outputs)]  # see inline.py
         return (urls if rec.n_outputs != 1 or rec.list_output else urls[0]), None, metrics
 
     def _to_json(self, rec: Prediction, now: float, as_created: bool = False) -> dict:
@@ -138,7 +144,9 @@ class PredictionState:
             "model": rec.model,
             "version": rec.version,
             "input": rec.input,
-            "logs": _logs(rec, status, now, error),
+            "logs": f"\x00LOGS:{rec.id}:0\x00"
+            if rec.logs_size and status != "starting"
+            else _logs(rec, status, now, error),
             "output": output,
             "data_removed": self._is_expired(rec, now),
             "error": error,

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import http.client
-import json
 import math
 import threading
 import time
@@ -108,7 +107,7 @@ class Webhooks:
             now = time.monotonic()
             if not self._happened(gen, rec, event, url, now):
                 return
-            body = json.dumps(self._to_json(rec, now))
+            body = self._expanded_text(self._to_json(rec, now))
         msg_id = "msg_" + hashlib.sha256(f"{self._seed_key}:{rec.id}:{event}:{url}".encode()).hexdigest()[:27]
         delivery = {
             "prediction_id": rec.id,

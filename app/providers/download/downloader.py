@@ -46,6 +46,7 @@ import httpx
 from app.providers.download import DownloadError, DownloadFailed, DownloadRefused
 from app.providers.download.addresses import IPAddress, Resolver, address_refusal, ip_literal, resolve
 from app.providers.download.bodies import check_response_headers, make_temp_file, remove_quietly, stream_body
+from app.providers.download.data_uri import decode_into, is_data_uri, media_type, shown
 from app.providers.download.images import FORMATS, inspect_image
 from app.providers.download.urls import DEFAULT_PORTS, check_url, is_allowed_origin, parse_allowed_origin
 from app.providers.download.urls import MAX_URL_LENGTH as MAX_URL_LENGTH  # re-exported: callers import it from here
@@ -142,13 +143,13 @@ class SafeDownloader:
     # -- public -------------------------------------------------------------------
 
     def download(self, url: str) -> Downloaded:
-        """Fetch `url` into a verified temporary image file.
+        """Fetch `url` (or decode it, a `data:` URI) into a verified temporary image file.
 
         Raises DownloadRefused (do not retry) or DownloadFailed (may retry); no other
         exception escapes.
         """
         try:
-            return self._download(url)
+            return self._decode(url) if is_data_uri(url) else self._download(url)
         except DownloadError:
             raise
         except httpx.InvalidURL as exc:
@@ -188,6 +189,17 @@ class SafeDownloader:
                 response.close()
                 transport.close()
         raise DownloadRefused(f"more than {self.max_redirects} redirects")
+
+    def _decode(self, uri: str) -> Downloaded:
+        """An output inline as a `data:` URI, decoded under the same cap and checks (see data_uri)."""
+        media, start = media_type(uri)
+        fd, path = make_temp_file(self.temp_dir)
+        try:
+            size, head = decode_into(uri, start, media, fd, self.max_bytes)
+            return self._verified(path, size, head, shown(uri), media)
+        except BaseException:
+            remove_quietly(path)
+            raise
 
     def _check_url(self, raw: Any, base: httpx.URL | None = None) -> httpx.URL:
         """Parse and vet one URL (the first or a redirect target); return it without fragment."""
@@ -273,22 +285,16 @@ class SafeDownloader:
             size, head = stream_body(
                 response, fd, server_type, max_bytes=self.max_bytes, deadline=deadline, total_timeout=self.total_timeout
             )
-            image_format, width, height = self._inspect(path, head, server_type)
-            name, extension, mime = FORMATS[image_format]
-            return Downloaded(
-                path=path,
-                format=name,
-                extension=extension,
-                content_type=mime,
-                size=size,
-                width=width,
-                height=height,
-                url=str(url),
-                server_content_type=server_type,
-            )
+            return self._verified(path, size, head, str(url), server_type)
         except BaseException:
             remove_quietly(path)
             raise
+
+    def _verified(self, path: Path, size: int, head: bytes, url: str, server_type: str | None) -> Downloaded:
+        """The file as a Downloaded image once Pillow verified it (DownloadRefused otherwise)."""
+        image_format, width, height = self._inspect(path, head, server_type)
+        name, extension, mime = FORMATS[image_format]
+        return Downloaded(path, name, extension, mime, size, width, height, url, server_type)
 
     def _inspect(self, path: Path, head: bytes, server_type: str | None) -> tuple[str, int, int]:
         """Verify and decode the file (see images.inspect_image) on an image thread (memory)."""

@@ -29,7 +29,7 @@ from app.core.iso_time import parse_utc
 from app.providers.base import Limiter, UsageCounter
 from app.providers.replicate.read_plan import MAX_STEP, SCOUT_FIRST, Plan
 from app.providers.replicate.readings import FINISHED
-from app.providers.replicate.transport import backoff, retry_after
+from app.providers.replicate.transport import AnswerTooLarge, backoff, retry_after
 
 log = logging.getLogger("app.providers.replicate.predictions")
 
@@ -37,6 +37,7 @@ MAX_PAGES = 3  # pages per round: 300 of the account's newest predictions
 LATE_STEP = 5.0  # the longest pause between lists while only long-overdue predictions wait
 CLOCK_SLACK = timedelta(seconds=10)  # our clock against Replicate's, when comparing creation times
 REPLAN_SECONDS = 0.25
+TOO_LARGE_PAUSE = 60.0  # after a list over MAX_PREDICTION_BYTES, before the next
 
 
 @dataclass
@@ -203,6 +204,12 @@ class AccountWatcher:
         except (httpx.HTTPError, ValueError) as exc:
             log.info("list of predictions failed (%s)", exc)
             time.sleep(backoff(1))
+            return None
+        except AnswerTooLarge as exc:
+            # a prediction listed carries a huge output or logs: while it stays on the first pages, lists would
+            # read it again and again; the items read their own predictions meanwhile (`overdue`)
+            log.warning("list of predictions refused (%s); lists pause for %.0f s", exc, TOO_LARGE_PAUSE)
+            time.sleep(TOO_LARGE_PAUSE)
             return None
         return body if isinstance(body, dict) else None
 

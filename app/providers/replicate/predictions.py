@@ -42,6 +42,7 @@ from app.providers.replicate.read_plan import Planner
 from app.providers.replicate.read_wait import ReadWait, sleep_or_stop
 from app.providers.replicate.readings import (
     FINISHED,
+    REFUSED,
     FallbackPlan,
     Reading,
     Schedule,
@@ -51,7 +52,7 @@ from app.providers.replicate.readings import (
     past_deadline,
     read_prediction,
 )
-from app.providers.replicate.transport import backoff, retry_after, without_client_retries
+from app.providers.replicate.transport import AnswerTooLarge, backoff, retry_after, without_client_retries
 from app.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,8 @@ class ReplicateGenerator:
         finally:
             plan.done()
             self.waiting.forget(prediction_id)
+        if reading.status == REFUSED:  # its status unknown: counted as billed (Cancel-After ends one still running)
+            raise ItemFailed(f"{reading.error}; counted as billed", succeeded=True)
         if reading.status != "succeeded":
             raise ItemFailed(reading.error, reading.predict_time)
         if reading.seconds is not None:
@@ -186,6 +189,8 @@ class ReplicateGenerator:
                 raise ItemFailed(
                     f"Replicate refused the prediction ({exc.status}): {exc.detail or exc.title}"
                 ) from None
+            except AnswerTooLarge as exc:
+                raise ItemFailed(f"Replicate's answer to the create was refused unread: {exc}") from None
             except (httpx.TransportError, PydanticV1ValidationError) as exc:
                 if transient < TRANSIENT_RETRIES:
                     transient += 1
@@ -230,7 +235,7 @@ class ReplicateGenerator:
                 log.info("read of %s not answered (%s); again in %.1f s", prediction_id, exc, wait)
                 self._sleep(wait, stop)
                 continue
-            if reading.status in FINISHED:
+            if reading.status in FINISHED or reading.status == REFUSED:
                 return reading
             if created is None and reading.age is not None:
                 created = time.monotonic() - reading.age

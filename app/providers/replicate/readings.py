@@ -16,13 +16,14 @@ from replicate.exceptions import ReplicateError
 
 from app.core.iso_time import parse_utc
 from app.providers.base import Completions, Ending, Limiter, UsageCounter
-from app.providers.replicate.transport import retry_after
+from app.providers.replicate.transport import AnswerTooLarge, retry_after
 
 log = logging.getLogger("app.providers.replicate.predictions")
 
 NEVER = threading.Event()  # for reads that must not be abandoned (a cancel)
 
 FINISHED = frozenset({"succeeded", "failed", "canceled", "aborted"})
+REFUSED = "refused"  # a reading's status when Replicate's answer was over MAX_PREDICTION_BYTES: read no more
 
 
 class TransientReadError(Exception):
@@ -131,6 +132,8 @@ def read_prediction(client: replicate.Client, usage: UsageCounter, prediction_id
         return Reading("failed", error=reason)
     except httpx.TransportError as exc:
         raise TransientReadError(f"could not reach Replicate to read prediction {prediction_id}: {exc}") from None
+    except AnswerTooLarge as exc:
+        return Reading(REFUSED, error=f"prediction {prediction_id} was refused unread: {exc}")
     return reading_of_object(prediction)
 
 
@@ -173,7 +176,7 @@ def cancel_prediction(
         if exc.status == 429:
             usage.record("read_429")
         log.warning("could not cancel prediction %s: %s", prediction_id, exc)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, AnswerTooLarge) as exc:
         log.warning("could not cancel prediction %s: %s", prediction_id, exc)
     return None
 

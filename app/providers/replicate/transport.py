@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import replicate
@@ -31,6 +33,58 @@ class CancelAfterTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class AnswerTooLarge(Exception):
+    """An answer from Replicate's API over the byte cap, refused unread: a retry would read it again."""
+
+
+class CappedAnswers(httpx.BaseTransport):
+    """Refuses an API answer over `max_bytes` (MAX_PREDICTION_BYTES): by its Content-Length before a byte is
+    read, else counted while it streams in. A prediction's JSON carries its output inline when Replicate answers
+    a `data:` URI, and its logs, so its size is the model's to choose; the client would hold it whole in memory."""
+
+    def __init__(self, inner: httpx.BaseTransport, max_bytes: int) -> None:
+        self.inner = inner
+        self.max_bytes = max_bytes
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        declared = response.headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+            response.close()
+            raise AnswerTooLarge(self.refusal(f"Content-Length {int(declared)} bytes"))
+        stream = CappedStream(response.stream, self)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
+        )
+
+    def refusal(self, size: str) -> str:
+        return f"Replicate's answer ({size}) is over the {self.max_bytes} byte limit (MAX_PREDICTION_BYTES)"
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CappedStream(httpx.SyncByteStream):
+    """A response body that stops with AnswerTooLarge once it passes its transport's cap."""
+
+    def __init__(self, inner: Any, owner: CappedAnswers) -> None:
+        self.inner = inner
+        self.owner = owner
+
+    def __iter__(self) -> Iterator[bytes]:
+        size = 0
+        for chunk in self.inner:
+            size += len(chunk)
+            if size > self.owner.max_bytes:
+                raise AnswerTooLarge(self.owner.refusal("more than that, stopped reading"))
+            yield chunk
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
 
 
 def without_client_retries(client: replicate.Client) -> None:

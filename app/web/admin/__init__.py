@@ -10,6 +10,7 @@
 - `views_review`: the large view's review mode (verdict, release, delete, regenerate; the review's summary);
   `example_page` what that view shows
 - `views_jobs`: jobs list, job page, cancel and retry; `progress_fragment` the live progress they poll
+- `views_providers`: the Providers page (every provider row, read-only)
 - `views_analytics`: which models, providers and presets give the best examples (charts from
   `analytics_charts`, tables and CSV from `analytics_tables`)
 
@@ -35,6 +36,7 @@ from app.web.admin import (
     views_gallery,
     views_jobs,
     views_presets,
+    views_providers,
     views_references,
     views_regenerate,
     views_review,
@@ -51,6 +53,7 @@ BLUEPRINTS = (
     views_jobs.bp,
     views_analytics.bp,
     views_references.bp,
+    views_providers.bp,
 )
 
 

@@ -20,7 +20,7 @@ from app.gallery.query import GalleryQuery, parse_gallery_query
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
 from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
 from app.presets import service as preset_service
-from app.presets.rules import fields_from_form, settings_problem
+from app.presets.rules import fields_from_form, provider_problem, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER
 from app.services import CONSUMER_COMMAND
 from app.spend import ledger
@@ -116,6 +116,7 @@ def render_form(
         values=form_values,
         errors=errors or FormErrors(),
         providers=provider_rows.active_providers(),
+        retired=preset is not None and provider_rows.find(preset.provider) is not None,
         prices=price_texts(),
         default_provider=DEFAULT_PROVIDER,
     ), status
@@ -179,6 +180,18 @@ def delete_preset(preset_id: str) -> ResponseReturnValue:
 
 
 # -- the preset page ---------------------------------------------------------------
+def provider_context(preset: Preset) -> dict:
+    """The preset's provider for its page: the row, why the preset cannot run on it (retired or gone) with the
+    active ones it can switch to, or else the settings its model refuses today."""
+    unavailable = provider_problem(preset)
+    return {
+        "provider": provider_rows.find(preset.provider),
+        "unavailable": unavailable,
+        "switch_to": provider_rows.active_providers() if unavailable else {},
+        "settings_problem": None if unavailable else settings_problem(preset),
+    }
+
+
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
@@ -209,12 +222,10 @@ def preset(preset_id: str) -> ResponseReturnValue:
     pool = model_pool(preset.id)
     if wants_section():
         return fragment("admin/_gallery_page.html", status, oob=True, pool=pool, **section)
-    provider = provider_rows.find(preset.provider)
     settings = services().settings
     return render_template(
         "admin/preset.html",
         preset=preset,
-        provider=provider,
         live=live,
         progress_html=progress_html,
         example_count=section["counts"].total,
@@ -225,6 +236,6 @@ def preset(preset_id: str) -> ResponseReturnValue:
         budget=ledger.month_json(settings) if settings.spend_limit_per_month is not None else None,
         max_examples=MAX_EXAMPLES_PER_MODEL,
         worker_command=CONSUMER_COMMAND,
-        settings_problem=settings_problem(preset),
+        **provider_context(preset),
         **section,
     ), status
