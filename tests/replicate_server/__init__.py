@@ -83,8 +83,8 @@ mode may answer them), ``output_bytes_when`` (an output's size), ``output_body_w
 e.g. an HTML page), ``logs_bytes_when`` (logs that long): streamed, never built in memory.
 
 Modules: ``server`` (lifecycle, timers), ``routes``, ``creates``, ``models``, ``files``, ``inline``, ``images``,
-``schemas``, ``state``, ``records``, ``billing``, ``limits`` (account limits), ``faults``, ``webhooks``, ``plumbing`` (HTTP),
-``cli``.
+``schemas``, ``state``, ``records``, ``billing``, ``limits`` (account limits), ``faults``, ``webhooks``,
+``plumbing`` (HTTP), ``cli``.
 
 Standalone use (for benchmarks)::
 

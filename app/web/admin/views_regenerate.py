@@ -14,6 +14,7 @@ from app.core.database import db
 from app.core.errors import GenerationError
 from app.jobs.regenerate import regeneration_message, request_regeneration
 from app.web.admin.common import fragment, is_htmx, services
+from app.web.admin.form_errors import FormErrors
 from app.web.admin.progress_fragment import queued_fragment
 
 bp = Blueprint("admin_regenerate", __name__, url_prefix="/admin")
@@ -28,7 +29,7 @@ def regenerate_example(preset_id: str, example_id: str) -> ResponseReturnValue:
         if is_htmx():
             return fragment(
                 "admin/_generate_error.html",
-                message=exc.message,
+                errors=FormErrors(general=[exc.message]),
                 headers={"HX-Retarget": "#generate-feedback", "HX-Reswap": "innerHTML show:top"},
             )
         flash(exc.message, "error")
