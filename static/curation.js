@@ -25,6 +25,7 @@
     box.appendChild(note);
   }
   function curationOf(card) { return card ? card.querySelector("[data-curation]") : null; }
+  function idOf(card) { return card.id.slice("example-".length); }
   function stateOf(card) { var block = curationOf(card); return block ? block.dataset.state : null; }
 
   // -- drag and drop ---------------------------------------------------------------------------------
@@ -60,8 +61,9 @@
   }
   function saveMove(card, target, side) {
     var body = {};
-    body[side] = curationOf(target).dataset.exampleId;
-    fetch(curationOf(card).dataset.moveUrl, {
+    body[side] = idOf(target);
+    var url = document.getElementById("gallery").dataset.moveUrl.replace("/EXAMPLE/", "/" + idOf(card) + "/");
+    fetch(url, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
@@ -138,17 +140,18 @@
   });
 
   // -- scroll and focus kept across the gallery's swaps -------------------------------------------------------
-  var pressed = null;  // the gallery button whose request is under way: its card, value and the scroll
+  // A card's buttons say which example in their value ("<id>:approved"); what they do is the part after the colon.
+  var pressed = null;  // the gallery button whose request is under way: its card, name and action, the scroll
   document.addEventListener("click", function (event) {
-    var button = event.target.closest ? event.target.closest("#bulk-form button[type=submit]") : null;
+    var button = event.target.closest ? event.target.closest("#bulk-form button") : null;
     if (!button) return;
-    var block = button.closest("[data-curation]");
-    pressed = { example: block ? block.dataset.exampleId : null, name: button.name, value: button.value,
+    var card = button.closest("li.example");
+    pressed = { example: card ? idOf(card) : null, name: button.name, what: button.value.split(":").pop(),
                 scrollY: window.scrollY };
   }, true);
   function buttonOf(card, was) {
     if (!card) return null;
-    return card.querySelector('button[name="' + was.name + '"][value="' + was.value + '"]:not(:disabled)');
+    return card.querySelector('button[name="' + was.name + '"][value$=":' + was.what + '"]:not(:disabled)');
   }
   document.addEventListener("htmx:afterSettle", function (event) {
     var was = pressed;
@@ -158,7 +161,7 @@
     if (!was.example) return;
     var card = document.getElementById("example-" + was.example);
     var target = card;
-    if (was.name === "state") {  // a verdict: on to the next card
+    if (was.name === "verdict") {  // a verdict: on to the next card
       var next = card && card.nextElementSibling;
       while (next && !next.matches("li.example")) next = next.nextElementSibling;
       target = next || card;

@@ -36,8 +36,8 @@ def test_each_action_reads_as_a_sentence_with_its_link(admin_app, admin_client):
     admin_app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     preset = create_preset(admin_client, name="Film Noir Portrait")["id"]
     first, second, third, fourth = seed(admin_app, preset, ["unreviewed"] * 4)
-    post(admin_client, f"/admin/presets/{preset}/examples/state", state="approved", ids=[first, second, third])
-    post(admin_client, f"/admin/presets/{preset}/examples/{fourth}/state", state="approved")
+    post(admin_client, f"/admin/presets/{preset}/gallery", state="approved", ids=[first, second, third])
+    post(admin_client, f"/admin/presets/{preset}/gallery", verdict=f"{fourth}:approved")
     job = post_generate(admin_client, preset, {"modelIds": ["male_20", "female_20"]}).get_json()["jobId"]
     post(admin_client, f"/admin/jobs/{job}/cancel")
     mark_used(admin_app, preset, ["male_30"])

@@ -395,11 +395,11 @@ def test_page_forms_set_states_in_bulk_and_move_without_javascript(admin_app, ad
     token = admin_client.csrf
 
     one = admin_client.post(
-        f"{page}/examples/{ids[0]}/state", data={"csrf_token": token, "state": "featured", "next": page}
+        f"{page}/gallery", data={"csrf_token": token, "verdict": f"{ids[0]}:featured", "next": page}
     )
     assert one.status_code == 303 and one.headers["Location"].startswith(page)
     bulk = admin_client.post(
-        f"{page}/examples/state",
+        f"{page}/gallery",
         data={"csrf_token": token, "state": "approved", "ids": [ids[2], ids[3]], "next": page},
     )
     assert bulk.status_code == 303
@@ -408,22 +408,25 @@ def test_page_forms_set_states_in_bulk_and_move_without_javascript(admin_app, ad
     assert card_ids(html) == [ids[0], ids[3], ids[2], ids[5], ids[4], ids[1]]
     assert "2 examples approved." in html
 
-    moved = admin_client.post(
-        f"{page}/examples/{ids[2]}/move", data={"csrf_token": token, "direction": "earlier", "next": page}
-    )
+    moved = admin_client.post(f"{page}/gallery", data={"csrf_token": token, "move": f"{ids[2]}:earlier", "next": page})
     assert moved.status_code == 303
     assert card_ids(admin_client.get(page).get_data(as_text=True))[:3] == [ids[0], ids[2], ids[3]]
 
-    nothing = admin_client.post(f"{page}/examples/state", data={"csrf_token": token, "state": "approved"})
+    nothing = admin_client.post(f"{page}/gallery", data={"csrf_token": token, "state": "approved"})
     assert nothing.status_code == 303
     assert "Tick at least one example" in admin_client.get(page).get_data(as_text=True)
 
     rejected = admin_client.post(
-        f"{page}/examples/state",
+        f"{page}/gallery",
         data={"csrf_token": token, "state": "rejected", "ids": [ids[4]], "release": "1", "next": page},
     )
     assert rejected.status_code == 303 and states_of(admin_app, [ids[4]]) == ["rejected"]
-    no_token = admin_client.post(f"{page}/examples/{ids[1]}/state", data={"state": "approved"})
+    malformed = admin_client.post(f"{page}/gallery", data={"csrf_token": token, "verdict": "approved", "next": page})
+    assert malformed.status_code == 303 and states_of(admin_app, [ids[1]]) == ["unreviewed"]
+    assert "verdict must be &#39;&lt;example id&gt;:&lt;verdict&gt;&#39;" in admin_client.get(page).get_data(
+        as_text=True
+    )
+    no_token = admin_client.post(f"{page}/gallery", data={"verdict": f"{ids[1]}:approved"})
     assert no_token.status_code == 400 and states_of(admin_app, [ids[1]]) == ["unreviewed"]
 
 
@@ -488,9 +491,16 @@ def test_a_card_is_lean_one_form_one_token_and_buttons_say_what_and_which(admin_
     assert "regenerate" not in card and "/release" not in card and "/delete" not in card
     with admin_app.app_context():
         model = db.session.get(GalleryExample, a).model_id
-    for label in ("Approve", "Feature", "Reject", "Reset"):
+    for value, label in (
+        ("approved", "Approve"),
+        ("featured", "Feature"),
+        ("rejected", "Reject"),
+        ("unreviewed", "Reset"),
+    ):
+        assert f'value="{a}:{value}"' in card
         assert f'>{label}<span class="visually-hidden"> {model}, example 1</span></button>' in card
-    assert f'aria-label="Move {model}, example 1 earlier"' in card
+    assert f'value="{a}:earlier" aria-label="Move {model}, example 1 earlier"' in card
+    assert "formaction" not in card and "title=" not in card  # no URL per button, no prompt per card
 
 
 def test_a_verdict_by_htmx_answers_the_card_alone_in_place_with_the_counts(admin_app, admin_client):
@@ -499,15 +509,15 @@ def test_a_verdict_by_htmx_answers_the_card_alone_in_place_with_the_counts(admin
     page = f"/admin/presets/{preset_id}"
     headers = {"HX-Request": "true", "HX-Target": "gallery-section"}
     answer = admin_client.post(
-        f"{page}/examples/{a}/state",
-        data={"csrf_token": admin_client.csrf, "state": "approved", "next": page},
+        f"{page}/gallery",
+        data={"csrf_token": admin_client.csrf, "verdict": f"{a}:approved", "next": page},
         headers=headers,
     )
     assert answer.status_code == 200
     assert answer.headers["HX-Retarget"] == f"#example-{a}" and answer.headers["HX-Reswap"] == "outerHTML"
     html = answer.get_data(as_text=True)
     assert html.count('class="example"') == 1 and f'id="example-{a}"' in html
-    assert 'data-state="approved"' in html and 'aria-pressed="true" data-verdict="approved"' in html
+    assert 'data-state="approved"' in html and f'value="{a}:approved" aria-pressed="true"' in html
     counts = html[html.index('id="gallery-counts"') :]
     assert 'hx-swap-oob="true"' in counts[:80]
     assert '<span data-count-state="approved">1</span>' in counts

@@ -160,8 +160,9 @@ DOORS: dict[str, Case] = {
             "api_gallery.set_example_state": api(
                 "POST", "/api/admin/presets/{preset}/gallery/{first}/state", {"state": "rejected", "releaseModel": True}
             ),
-            "admin_curation.set_example_state": admin(
-                "/admin/presets/{preset}/examples/{first}/state", state="rejected", release="1"
+            "admin_curation.gallery_form": lambda client, state: client.post(
+                f"/admin/presets/{state['preset']}/gallery",
+                data=form(client, verdict=f"{state['first']}:rejected", release="1"),
             ),
         },
     ),
@@ -173,8 +174,8 @@ DOORS: dict[str, Case] = {
                 json={"ids": [state["first"], state["second"]], "state": "approved"},
                 headers=auth_headers(),
             ),
-            "admin_curation.set_selection_state": lambda client, state: client.post(
-                f"/admin/presets/{state['preset']}/examples/state",
+            "admin_curation.gallery_form": lambda client, state: client.post(
+                f"/admin/presets/{state['preset']}/gallery",
                 data=form(client, ids=[state["first"], state["second"]], state="approved"),
             ),
         },
@@ -185,8 +186,8 @@ DOORS: dict[str, Case] = {
             "api_gallery.move_gallery_example": api(
                 "POST", "/api/admin/presets/{preset}/gallery/{first}/move", {"direction": "later"}
             ),
-            "admin_curation.move_example_in_group": admin(
-                "/admin/presets/{preset}/examples/{first}/move", direction="later"
+            "admin_curation.gallery_form": lambda client, state: client.post(
+                f"/admin/presets/{state['preset']}/gallery", data=form(client, move=f"{state['first']}:later")
             ),
         },
     ),

@@ -301,7 +301,7 @@ def test_bench_9_gallery_of_a_thousand_photographs(stack):
         f"{sum(outputs) / len(outputs) / 1e3:.1f} KB / {sum(refs) / len(refs) / 1e3:.1f} KB",
         "context",
     )
-    mediums = [len(client.get(u).data) for u in re.findall(r'(/media/[^" ]+-medium\.webp) \d+w', html)]
+    mediums = [len(client.get(u).data) for u in re.findall(r'(/media/[^" ]+-medium\.webp) (?:\d+w|2x)', html)]
     report.row(
         "  the same page where srcset picks the medium size (≥ 2 device pixels per CSS pixel)",
         f"{(sum(mediums) + sum(refs)) / 1e6:.2f} MB",

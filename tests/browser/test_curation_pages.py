@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from app.core.database import db
-from app.models import GalleryExample
 from tests import factories
 from tests.browser.conftest import PHONE, create_preset_in_browser, no_horizontal_overflow, screenshot, sign_in
 
@@ -47,22 +45,24 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
 
     # release one model from the pool: asked first, frees exactly that one, keeps its example
     page.problems.expect_confirm = True
-    page.click("#pool li.pool-model[data-pool-model=female_04] form button")
+    page.click("#pool li.pool-model[data-pool-model=female_04] button")
     page.wait_for_url(f"**/admin/presets/{preset_id}*")
     assert "Model female_04 released" in page.locator("#toasts").inner_text()
     assert page.locator("#pool li.pool-model[data-pool-model=female_04]").get_attribute("data-pool-state") == "free"
     assert page.locator("#pool li.pool-model.used").count() == 4
     assert page.locator("#gallery li.example[data-model-id=female_04]").count() == 1
 
-    # and one from its card
+    # and one from its card: rejected with the gallery's "releases the model" box ticked
+    page.problems.expect_confirm = False
     card = page.locator("#gallery li.example[data-model-id=male_12]")
-    card.locator("summary").click()
+    shown = page.locator("#gallery li.example").count()
+    page.locator(".bulk-bar input[name=release]").check()
+    card.get_by_role("button", name="Reject").click()
+    page.wait_for_selector("#gallery li.example[data-model-id=male_12] .curation[data-state=rejected]")
     screenshot(page, "curation-card-release")
-    card.locator("details form").first.locator("button").click()
-    page.wait_for_url(f"**/admin/presets/{preset_id}*")
     assert page.locator("#pool li.pool-model[data-pool-model=male_12]").get_attribute("data-pool-state") == "free"
-    assert page.locator("#gallery li.example").count() == 3
-    assert live.query(lambda: db.session.query(GalleryExample).count()) == 3
+    assert page.locator("#gallery li.example").count() == shown  # the card stays, rejected, until a reload
+    page.locator(".bulk-bar input[name=release]").uncheck()
 
     page.set_viewport_size(PHONE)
     page.check("#mode-choose")

@@ -83,8 +83,8 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
     assert [i for i, s in states.items() if s == "rejected"] == [ids[0]]
     assert list(states.values()).count("unreviewed") == 14
     wait_for_order(page, [ids[9], ids[2], ids[3], ids[4], ids[5], ids[1]])
-    assert page.locator(f"#example-{ids[2]} button[value=earlier]").is_disabled()  # first of the approved
-    assert page.locator(f"#example-{ids[5]} button[value=later]").is_disabled()  # and the last
+    assert page.locator(f"#example-{ids[2]} button[value$=':earlier']").is_disabled()  # first of the approved
+    assert page.locator(f"#example-{ids[5]} button[value$=':later']").is_disabled()  # and the last
     screenshot(page, "curation-gallery")
 
     # drag the last approved onto the left half of the first: it goes before it
@@ -100,7 +100,7 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
     assert api_order(live, preset_id)[:6] == [ids[9], ids[5], ids[2], ids[3], ids[4], ids[1]]
 
     # the keyboard's way: the card's "move later" button
-    page.locator(f"#example-{ids[5]} button[value=later]").focus()
+    page.locator(f"#example-{ids[5]} button[value$=':later']").focus()
     page.keyboard.press("Enter")
     wait_for_order(page, [ids[9], ids[2], ids[5], ids[3], ids[4]])
     assert api_order(live, preset_id)[:5] == [ids[9], ids[2], ids[5], ids[3], ids[4]]
@@ -137,7 +137,7 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
         plain.wait_for_load_state()
         assert order(plain)[:2] == [ids[1], ids[9]]  # neither placed by hand: the newer first
         assert "Example of" in plain.locator("#toasts").inner_text()
-        plain.locator(f"#example-{ids[1]} button[value=later]").click()
+        plain.locator(f"#example-{ids[1]} button[value$=':later']").click()
         plain.wait_for_load_state()
         assert order(plain)[:3] == [ids[9], ids[1], ids[2]]
         plain.check(f"#example-{ids[6]} input[data-select-example]")

@@ -148,16 +148,26 @@ def test_deleting_an_example_can_release_its_model(page, live):
     create_preset_in_browser(page, "Cyberpunk")
     page.click("#generate-form button[type=submit]")
     page.wait_for_selector("#progress[data-status=succeeded]", timeout=60_000)
+    preset_url = page.url
     card = page.locator("#gallery li.example").first
     model_id = card.get_attribute("data-model-id")
-    card.locator("summary").click()
-    card.locator("details input[name=release]").check()
-    card.locator("button.danger[type=submit]").click()
-    page.wait_for_function("() => document.querySelectorAll('#gallery li.example').length === 19")
-    assert page.locator(f"#pool .cell[data-model-id='{model_id}']").get_attribute("data-state") == "free"
+    card.locator("a[data-example-open]").click()  # delete is on the example's view (issue 32's lean cards)
+    dialog = page.locator("dialog.example-dialog")
+    dialog.wait_for(state="visible")
+    dialog.get_by_label(f"and release model {model_id}").check()
+    page.problems.expect_confirm = True
+    dialog.get_by_role("button", name=f"Delete the example of {model_id}").click()
+    page.wait_for_function(  # on to the next example to review: another model's
+        "id => document.querySelector('#example-view-title code').textContent !== id", arg=model_id
+    )
+    page.problems.expect_confirm = False
+    said = page.locator("body").inner_text()
+    page.goto(preset_url)
+    assert page.locator("#gallery li.example").count() == 19
+    assert "free" in page.locator(f"#pool .cell[title^='{model_id} ']").get_attribute("class").split()
     assert page.locator("#pool .cell.used").count() == 19
     assert page.locator("#gallery-count").inner_text() == "19"
-    assert "can be selected again" in page.locator("#toasts").inner_text()
+    assert "can be selected again" in said + page.locator("#toasts").inner_text()
 
 
 def test_without_javascript_the_form_lands_on_the_job_page_which_follows_the_job(browser, page, live):

@@ -33,8 +33,9 @@ def api_counts(live, preset_id) -> dict[str, int]:
 
 def focused(page) -> dict:
     return page.evaluate(
-        "() => { const b = document.activeElement; const block = b && b.closest('[data-curation]');"
-        " return {verdict: b && b.dataset.verdict, example: block && block.dataset.exampleId}; }"
+        "() => { const b = document.activeElement; const card = b && b.closest('li.example');"
+        " return {verdict: b && b.name === 'verdict' ? b.value.split(':')[1] : null,"
+        " example: card && card.id.slice('example-'.length)}; }"
     )
 
 
@@ -57,7 +58,7 @@ def test_verdicts_stay_in_place_by_mouse_and_keyboard(page, live, viewport):
     assert len(ids) == 50  # page 1 of 60
     assert page_counts(page) == api_counts(live, preset_id)
 
-    seventh = page.locator(f"#example-{ids[6]} button[data-verdict=approved]")
+    seventh = page.locator(f"#example-{ids[6]} button[value='{ids[6]}:approved']")
     seventh.scroll_into_view_if_needed()
     page.mouse.wheel(0, 0)
     before = page.evaluate("window.scrollY")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NoReturn, cast
 
 from flask import abort, render_template, request, url_for
@@ -41,11 +43,16 @@ class Pool:
     preset_id: str = ""
     holders: Holders = field(default_factory=Holders)
 
+    @cached_property
+    def tally(self) -> Counter[tuple[str, str]]:
+        """How many models of each (gender, state): the page asks for these counts many times over."""
+        return Counter((gender, state) for _model, gender, state in self.cells)
+
     def count(self, state: str) -> int:
-        return sum(1 for c in self.cells if c[2] == state)
+        return sum(n for (_gender, counted), n in self.tally.items() if counted == state)
 
     def free(self, gender: str) -> int:
-        return sum(1 for c in self.cells if c[1] == gender and c[2] == "free")
+        return self.tally[(gender, "free")]
 
     @property
     def total(self) -> int:

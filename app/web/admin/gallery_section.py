@@ -88,6 +88,11 @@ def cards_of(page: GalleryPage, back: str) -> list[dict]:
     """Each example's card, with its verdict, where its forms come back to, and whether it is the first or
     last of its group (known from the page and its neighbours unless filters hide some of the group)."""
     row: list[GalleryExample | None] = [page.before, *page.examples, page.after]
+    view_url = (  # built once: the example view's address with each card's id in place
+        url_for("admin_example.example_view", preset_id=page.examples[0].preset_id, example_id="EXAMPLE")
+        if page.examples
+        else ""
+    )
     cards = []
     for n, example in enumerate(page.examples, start=1):
         edges = {"first": at_edge(example, row[n - 1]), "last": at_edge(example, row[n + 1])}
@@ -96,6 +101,7 @@ def cards_of(page: GalleryPage, back: str) -> list[dict]:
         cards.append(
             example_card(example, page.creators.get(example.job_id or ""))
             | {"state": example.state, "position": example.position, "back": back}
+            | {"viewUrl": view_url.replace("EXAMPLE", example.id)}
             | edges
         )
     return cards
