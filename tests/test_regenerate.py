@@ -257,14 +257,16 @@ def test_regenerate_reserves_its_estimate_like_generate(make_app, replicate_serv
 
 
 # -- the admin pages (Flask's test client; Chromium in tests/browser/test_regenerate_page.py) -------------
-def test_the_card_button_regenerates_and_the_job_shows_what_it_redoes(admin_client, immediate_huey):
+def test_the_view_offers_regenerate_and_the_job_shows_what_it_redoes(admin_client, immediate_huey):
     app = admin_client.application
     preset = create_preset(admin_client)
     assert post_generate(admin_client, preset["id"], {"modelIds": ["male_05", "female_06"]}).status_code == 202
     example = example_of(gallery(admin_client, preset["id"]), "female_06")
     url = f"/admin/presets/{preset['id']}/examples/{example['id']}/regenerate"
-    page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
-    assert f'action="{url}"' in page and f'hx-post="{url}"' in page
+    view = admin_client.get(f"/admin/presets/{preset['id']}/examples/{example['id']}").get_data(as_text=True)
+    assert (
+        f'action="/admin/presets/{preset["id"]}/review/{example["id"]}/regenerate"' in view
+    )  # the large view's button
 
     assert admin_client.post(url).status_code == 400  # no CSRF token: nothing happens
     done = admin_client.post(url, data={"csrf_token": admin_client.csrf})
