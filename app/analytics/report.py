@@ -18,7 +18,7 @@ from app.analytics import queries, runner
 from app.analytics.period import Period
 from app.models import CurationState, ItemState
 from app.pool.registry import Registry
-from app.provider_rows import all_providers
+from app.provider_rows import active_providers
 from app.spend.ledger import ZERO, as_text
 
 APPROVED = (CurationState.APPROVED, CurationState.FEATURED)
@@ -220,6 +220,6 @@ def build_report(period: Period, registry: Sequence[tuple[str, str]], providers:
 
 
 def report_for(period: Period, registry: Registry) -> dict:
-    """The report of `period` over the registry's models and every provider: what the page, its CSV files and
-    the API show, made by this one call."""
-    return build_report(period, [(m.id, m.gender) for m in registry.all], list(all_providers()))
+    """The report of `period` over the registry's models and the active providers (a retired or turned-off one
+    appears when the period has its examples or jobs): what the page, its CSV files and the API show."""
+    return build_report(period, [(m.id, m.gender) for m in registry.all], list(active_providers()))
