@@ -98,3 +98,4 @@ def test_the_activity_filters_by_preset_person_and_kind_and_pages(admin_app, adm
     assert 'rel="next" href="/admin/activity?page=2&amp;person=cli+ops"' in page
     assert admin_client.get("/admin/activity?kind=bogus").status_code == 400
     assert admin_client.get("/admin/activity?page=0").status_code == 400
+    assert admin_client.get("/admin/activity?page=%C2%B2").status_code == 400  # "²" is a digit int() refuses

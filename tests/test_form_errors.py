@@ -61,6 +61,8 @@ def test_the_generate_forms_errors_go_beside_their_fields(admin_client):
     assert '<a href="#pick-mode">Models: Tick at least one free model' in html
     for field_id in ("examples_per_model", "pick-mode"):
         assert f'id="{field_id}-error" hx-swap-oob="true" data-invalid-for="{field_id}"' in html
+    superscript = admin_client.post(url, data={"examples_per_model": "²"}, headers=htmx(admin_client))
+    assert "Enter a whole number between 1 and 4 (got &#39;²&#39;)" in superscript.get_data(as_text=True)  # not a 500
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
     for field_id in ("examples_per_model", "pick-mode"):  # the slots the messages replace, tied to their fields
         assert f'id="{field_id}-error" hidden' in page

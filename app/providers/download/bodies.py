@@ -24,7 +24,7 @@ def check_response_headers(response: httpx.Response, max_bytes: int) -> None:
     if encoding not in ("", "identity"):
         raise DownloadRefused(f"compressed response ({encoding}) not accepted")
     declared = response.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+    if declared is not None and declared.strip().isdecimal() and int(declared) > max_bytes:
         raise DownloadRefused(f"too large: Content-Length {int(declared)} bytes is over the {max_bytes} byte limit")
 
 

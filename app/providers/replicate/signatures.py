@@ -23,7 +23,7 @@ def verify_webhook(headers: Any, body: str, secret: str) -> None:
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise WebhookRefused(f"missing header {missing[0]}")
-    if not given["webhook-timestamp"].isdigit():
+    if not given["webhook-timestamp"].isdecimal():
         raise WebhookRefused("webhook-timestamp is not a Unix time")
     try:
         replicate.webhooks.validate(

@@ -51,7 +51,7 @@ class CappedAnswers(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
         declared = response.headers.get("content-length", "")
-        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+        if declared.strip().isdecimal() and int(declared) > self.max_bytes:
             response.close()
             raise AnswerTooLarge(self.refusal(f"Content-Length {int(declared)} bytes"))
         stream = CappedStream(response.stream, self)

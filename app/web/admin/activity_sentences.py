@@ -57,7 +57,7 @@ def parse_filter(args: Mapping[str, str]) -> ActivityFilter:
     if kind and kind not in KINDS:
         raise AppError(f"kind must be one of {', '.join(KINDS)}, got {kind[:40]!r}.", 400)
     raw_page = (args.get("page") or "1").strip()
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 1_000_000:
+    if not raw_page.isdecimal() or not 1 <= int(raw_page) <= 1_000_000:
         raise AppError(f"page must be a whole number from 1 to 1,000,000, got {raw_page[:40]!r}.", 400)
     preset_id = (args.get("preset") or "").strip()[:32] or None
     actor = (args.get("person") or "").strip()[:200] or None

@@ -68,7 +68,7 @@ def generate_form_errors(form: MultiDict[str, str]) -> FormErrors:
     """The generate form's own fields checked before anything is reserved, each problem beside its field."""
     errors = FormErrors()
     raw = (form.get("examples_per_model") or "1").strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXAMPLES_PER_MODEL:
+    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_EXAMPLES_PER_MODEL:
         errors.add(
             "examples_per_model",
             "Examples per model",
