@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
+import os
 import re
 import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from types import ModuleType
 
 import replicate
 from sqlalchemy import event
@@ -21,6 +25,34 @@ from app.providers.replicate.predictions import ReplicateGenerator
 from app.services import services_of
 from app.storage.local import MediaStorage
 from tests.conftest import REPLICATE_TOKEN, auth_headers, create_admin, sign_in
+
+
+def clean_env(**extra) -> dict:
+    """Only what any shell has: nothing of ours, so the run uses its embedded defaults."""
+    keep = {
+        k: os.environ[k]
+        for k in (
+            "PATH",
+            "HOME",
+            "LANG",
+            "TMPDIR",
+            "PIP_INDEX_URL",
+            "PIP_EXTRA_INDEX_URL",
+            "PIP_FIND_LINKS",
+            "PIP_CONFIG_FILE",
+        )
+        if k in os.environ
+    }
+    return {**keep, **extra}
+
+
+def load_run_dev() -> ModuleType:
+    """scripts/run_dev.py (what `make run` starts) as a module, for its texts and functions."""
+    spec = importlib.util.spec_from_file_location("run_dev", Path(__file__).parents[1] / "scripts" / "run_dev.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

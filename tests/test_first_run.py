@@ -16,28 +16,9 @@ from app import create_app
 from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import base_env
-from tests.helpers import free_port, wait_for_http
+from tests.helpers import clean_env, free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def clean_env(**extra) -> dict:
-    """Only what any shell has: nothing of ours, so the run uses its embedded defaults."""
-    keep = {
-        k: os.environ[k]
-        for k in (
-            "PATH",
-            "HOME",
-            "LANG",
-            "TMPDIR",
-            "PIP_INDEX_URL",
-            "PIP_EXTRA_INDEX_URL",
-            "PIP_FIND_LINKS",
-            "PIP_CONFIG_FILE",
-        )
-        if k in os.environ
-    }
-    return {**keep, **extra}
 
 
 DOTENV_TOKEN = "a-token-from-the-dotenv-file-0123"

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import load_run_dev
+
 pytestmark = pytest.mark.fast
 
-SPEC = importlib.util.spec_from_file_location("run_dev", Path(__file__).parents[1] / "scripts" / "run_dev.py")
-assert SPEC and SPEC.loader
-run_dev = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(run_dev)
+run_dev = load_run_dev()
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.helpers import free_port, wait_for_http
-from tests.test_first_run import clean_env
-from tests.test_run_dev import run_dev
+from tests.helpers import clean_env, free_port, load_run_dev, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ADMIN = re.compile(r"Demo admin exists: email (\S+)\s+password (\S+)")
@@ -50,7 +48,9 @@ def dev_run(tmp_path_factory):
             while not (found := DEMO_ADMIN.search(log_path.read_text(errors="replace"))):
                 assert time.monotonic() < deadline, "make run printed no sign-in line"
                 time.sleep(0.3)
-            assert run_dev.OFFLINE_PHOTOS in log_path.read_text(errors="replace"), "it says the faces are placeholders"
+            assert load_run_dev().OFFLINE_PHOTOS in log_path.read_text(errors="replace"), (
+                "it says the faces are placeholders"
+            )
             yield {"url": url, "email": found.group(1), "password": found.group(2)}
         finally:
             os.killpg(run.pid, signal.SIGINT)
