@@ -10,7 +10,8 @@ from app import provider_rows
 from app.core.database import db
 from app.models import GalleryExample, Preset, ProviderRow
 from app.providers.catalog import PROVIDERS
-from tests.conftest import create_preset, post_generate
+from tests.conftest import create_preset, post_generate, wait_for_job
+from tests.live_stack import Consumer, isolated_queue
 
 
 def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(make_app):
@@ -80,6 +81,25 @@ def test_a_model_added_from_the_cli_runs_a_preset_without_a_restart(make_app, im
         assert len(stored) == 20 and {e.provider for e in stored} == {"ACME_EDITOR"}
     listed = runner.invoke(args=["providers", "list"])
     assert "ACME_EDITOR" in listed.output and "active" in listed.output
+
+
+def test_a_model_added_while_a_consumer_runs_is_generated_by_it_without_a_restart(make_app, replicate_server, tmp_path):
+    """Acceptance 1, across processes: a real `huey_consumer` started before the model was added runs its job."""
+    with isolated_queue() as url:
+        app = make_app(queue=url, replicate=replicate_server)
+        consumer = Consumer(app.config["TEST_ENV"], tmp_path / "consumer.log", workers=2)
+        try:
+            consumer.start(app.extensions["pixelglow"].progress)
+            args = ["providers", "add", "acme/portrait-editor", "--key", "ACME_EDITOR", "--yes"]
+            added = app.test_cli_runner().invoke(args=args)
+            assert added.exit_code == 0, added.output
+            client = app.test_client()
+            preset = create_preset(client, name="Acme", provider="ACME_EDITOR")
+            job = wait_for_job(app, post_generate(client, preset["id"]).get_json()["jobId"], timeout=120)
+        finally:
+            consumer.stop()
+    assert job.status == "succeeded", (job.error, consumer.log_tail())
+    assert [c["model"] for c in replicate_server.creates] == ["acme/portrait-editor"] * 20
 
 
 def test_the_proposal_refuses_a_reference_field_that_is_no_image_uri(make_app, replicate_server):
