@@ -37,7 +37,8 @@ PAGES = {
 CHECKS = ("layout", "names", "axe")
 
 # Visible text nodes, and the options of every select (a person opens it), without <script>/<style>; each with
-# whether it sits in the <code> of a settings detail, the one place a schema key may show (in small print).
+# whether it sits in the <code> of a settings detail, the one place a schema key may show (in small print), and
+# whether in the <code> of a command-line detail, the one place a provider's key may show (what a command takes).
 VISIBLE_TEXT = """() => {
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -48,7 +49,7 @@ VISIBLE_TEXT = """() => {
     if (!option && !el.getClientRects().length) continue;
     const style = getComputedStyle(el);
     if (!option && (style.visibility === 'hidden' || style.display === 'none')) continue;
-    out.push([node.textContent.trim(), !!el.closest('.settings-detail code')]);
+    out.push([node.textContent.trim(), !!el.closest('.settings-detail code'), !!el.closest('.cli-detail code')]);
   }
   return out;
 }"""
@@ -103,12 +104,15 @@ ACTION_CODE = r"(?:example|job|preset|usage|token|user|session)\.(?:[a-z-]+)(?<!
 
 
 def internal_names_shown(page) -> list[str]:
-    """Provider enums and audit action codes anywhere a person reads, schema keys outside the <code> of a
+    """Audit action codes anywhere a person reads, provider keys outside the <code> of a command-line detail
+    (the Providers page gives each provider's key for `flask providers …`), schema keys outside the <code> of a
     settings detail."""
-    anywhere, outside_settings = pattern(set(PROVIDERS), ACTION_CODE), pattern(schema_keys())
+    anywhere, keys, outside_settings = pattern(set(), ACTION_CODE), pattern(set(PROVIDERS)), pattern(schema_keys())
     found: set[str] = set()
-    for text, in_settings_code in page.evaluate(VISIBLE_TEXT):
+    for text, in_settings_code, in_cli_code in page.evaluate(VISIBLE_TEXT):
         found.update(anywhere.findall(text))
+        if not in_cli_code:
+            found.update(keys.findall(text))
         if not in_settings_code:
             found.update(outside_settings.findall(text))
     return sorted(found)
@@ -171,6 +175,7 @@ CAUGHT = """<!doctype html><html lang="en"><body>
 <p><code>FLUX_PRO</code></p>
 <p hidden>STABLE_DIFFUSION safety_tolerance</p>
 <ul class="settings-detail"><li>Output format: <strong>png</strong> <small><code>output_format</code></small></li></ul>
+<p class="cli-detail">Stable Diffusion img2img <small><code>STABLE_DIFFUSION</code></small></p>
 <div style="width: 120px; white-space: nowrap; overflow: hidden">A sentence far too long for its narrow box</div>
 <div style="width: 120px; white-space: nowrap; overflow-x: auto">A scroll region may be as wide as it likes</div>
 <p style="width: 90px; overflow-wrap: anywhere">curator@example.com</p>
@@ -180,8 +185,9 @@ CAUGHT = """<!doctype html><html lang="en"><body>
 
 def test_the_checks_find_an_enum_an_action_code_a_key_clipped_text_and_a_cut_word(browser):
     """The checks can fail: enums and action codes shown anywhere (an option, a <code> too), a schema key
-    outside a settings detail, clipped text and an email cut inside its domain are found; hidden text, a key in
-    a settings detail's <code>, an email address, a scroll region and a break after the "@" are not."""
+    outside a settings detail, a provider key outside a command-line detail's <code>, clipped text and an email cut
+    inside its domain are found; hidden text, a schema key in a settings detail's <code>, a provider key in a
+    command-line detail's <code>, an email address, a scroll region and a break after the "@" are not."""
     page = browser.new_page(viewport=PHONE)
     try:
         page.set_content(CAUGHT)
