@@ -144,6 +144,17 @@ def test_a_taken_name_is_refused_alike_by_the_form_the_api_and_the_cli(admin_cli
     assert field_error(page, "name") == api.get_json()["error"] and api.get_json()["error"] in cli.output
 
 
+def test_renaming_a_preset_to_a_taken_name_is_refused_and_changes_nothing(admin_client):
+    """The provider is looked up while the preset is half-edited: that read must not flush the taken name."""
+    create_preset(admin_client, name="Film Noir")
+    other = create_preset(admin_client, name="Watercolor")
+    for body in ({"name": "Film Noir"}, {"name": "Film Noir", "provider": "FLUX_PRO"}):
+        answer = admin_client.patch(f"/api/admin/presets/{other['id']}", json=body, headers=auth_headers())
+        assert answer.status_code == 409 and "already exists" in answer.get_json()["error"], answer.get_json()
+    kept = admin_client.get(f"/api/admin/presets/{other['id']}", headers=auth_headers()).get_json()
+    assert kept["name"] == "Watercolor" and kept["provider"] == other["provider"]
+
+
 def test_the_form_is_only_converted_to_the_bodys_shape():
     """Only the chosen provider's settings count; a field that is its type's text becomes the value, any other
     text is passed on for the schema to name; an empty field keeps the model's default."""

@@ -51,8 +51,11 @@ _kept: dict[Any, dict[str, Provider]] = {}  # by stamp: the latest rows this pro
 
 
 def read_all() -> dict[str, Provider]:
-    """The rows, in one query with their stamp; kept by it for the pages that read the stamp themselves."""
-    found = db.session.execute(select(ProviderRow, *stamp_columns()).order_by(ProviderRow.id)).all()
+    """The rows, in one query with their stamp; kept by it for the pages that read the stamp themselves. Read
+    without flushing the session: a preset half-edited when its provider is looked up (a name another preset has)
+    must reach its own checks, not a flush's IntegrityError; the writers below flush what they change."""
+    with db.session.no_autoflush:
+        found = db.session.execute(select(ProviderRow, *stamp_columns()).order_by(ProviderRow.id)).all()
     providers = {row.key: as_provider(row) for row, _, _ in found}
     if found:
         keep((found[0][1], found[0][2]), providers)
@@ -155,6 +158,7 @@ def save_schema(key: str, version: str | None, source: str, input_schema: dict) 
     row.schema_retrieved = utcnow().date().isoformat()
     if row.version is not None and version:
         row.version = version
+    db.session.flush()
 
 
 def set_state(key: str, state: str) -> Provider:
@@ -163,6 +167,7 @@ def set_state(key: str, state: str) -> Provider:
         raise ValueError(f"unknown provider {key!r}; choose one of {', '.join(all_providers())}")
     row.state = state
     db.session.info.pop("providers", None)
+    db.session.flush()
     return as_provider(row)
 
 
