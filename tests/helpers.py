@@ -8,11 +8,13 @@ import importlib.util
 import os
 import re
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 import replicate
 from sqlalchemy import event
@@ -44,6 +46,18 @@ def clean_env(**extra) -> dict:
         if k in os.environ
     }
     return {**keep, **extra}
+
+
+def start_make_run(clone: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
+    """`make run` in a clone with only a shell's environment, in its own process group (stopped as one)."""
+    return subprocess.Popen(
+        ["make", "run", f"PORT={port}"],
+        cwd=clone,
+        env=clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def load_run_dev() -> ModuleType:

@@ -145,7 +145,10 @@ FLASK = ("flask --app wsgi ", ".venv/bin/flask --app wsgi ")
 # Commands that are not `flask --app wsgi …`, each with the test that runs it (file::function, and a piece of
 # that test's source that shows it) — or None and the reason it cannot run in the suite.
 OTHER_COMMANDS: dict[str, tuple[str, str] | tuple[None, str]] = {
-    "make run": ("tests/test_first_run.py::test_make_run_on_a_fresh_clone_generates_offline_examples", '"make", "run"'),
+    "make run": (
+        "tests/test_first_run.py::test_make_run_on_a_fresh_clone_generates_offline_examples",
+        "start_make_run(",
+    ),
     "make test": (None, "it is the suite itself; CI (.ci/run) runs it"),
     "TOKEN=$(python3": ("tests/test_docs.py::test_the_readmes_try_it_commands_run", "try_it"),
     "curl -s -H": ("tests/test_docs.py::test_the_readmes_try_it_commands_run", "try_it"),

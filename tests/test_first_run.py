@@ -16,7 +16,7 @@ from app import create_app
 from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import base_env
-from tests.helpers import clean_env, free_port, wait_for_http
+from tests.helpers import clean_env, free_port, start_make_run, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,14 +33,7 @@ def test_make_run_on_a_fresh_clone_generates_offline_examples(tmp_path, dotenv):
         (clone / ".env").chmod(0o600)
     port = free_port()
     log = open(tmp_path / "run.log", "wb")
-    run = subprocess.Popen(
-        ["make", "run", f"PORT={port}"],
-        cwd=clone,
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    run = start_make_run(clone, port, log)
     try:
         status = wait_for_http(f"http://127.0.0.1:{port}/api/admin/presets", time.monotonic() + 300)
         assert status == 401, "the admin answers, and asks for credentials"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.helpers import clean_env, free_port, load_run_dev, wait_for_http
+from tests.helpers import free_port, load_run_dev, start_make_run, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ADMIN = re.compile(r"Demo admin exists: email (\S+)\s+password (\S+)")
@@ -33,14 +33,7 @@ def dev_run(tmp_path_factory):
     port = free_port()
     log_path = folder / "run.log"
     with open(log_path, "wb") as log:
-        run = subprocess.Popen(
-            ["make", "run", f"PORT={port}"],
-            cwd=clone,
-            env=clean_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        run = start_make_run(clone, port, log)
         try:
             url = f"http://127.0.0.1:{port}"
             assert wait_for_http(f"{url}/api/admin/presets", time.monotonic() + 400) == 401
