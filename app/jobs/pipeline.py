@@ -92,12 +92,12 @@ class JobRunner:
         self.preset_id, self.preset_name = preset.id, preset.name
         self.items = {i.id: ItemCopy.of(i) for i in job.items}
         self.prompt, self.provider, self.settings = job.prompt, job.provider, dict(job.settings or {})
+        self.provider_spec = provider_rows.find(job.provider)  # its row, even retired: read once a job
         stored = db.session.scalars(select(GalleryExample).where(GalleryExample.job_id == job.id))
         self.examples: list[dict] = [example_json(e, self.services.storage) for e in stored]
-        self.status, self.finished_at = job.status, job.finished_at
+        self.status, self.finished_at, self.cancel_requested = job.status, job.finished_at, job.cancel_requested
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
         self.created_by, self.regenerate_of = job.created_by, job.regenerate_of
-        self.cancel_requested = job.cancel_requested
         self.ledger = JobLedger.of(self.services.settings, job)  # the month of its creation (see app.spend)
 
     def run_leased(self) -> dict:
@@ -254,7 +254,7 @@ class JobRunner:
             settings=self.settings,
             prediction_id=item.prediction_id,
             recent_seconds=recent,
-            provider_spec=provider_rows.find(self.provider),  # its row, even retired (read once a transaction)
+            provider_spec=self.provider_spec,
         )
 
     def _log(self, what: str, **fields: object) -> None:
