@@ -171,6 +171,8 @@ class Job(Model):
     retry_of: Mapped[str | None] = mapped_column(String(32))
     regenerate_of: Mapped[str | None] = mapped_column(String(32))  # the example a one-item redo replaces
     created_by: Mapped[str | None] = mapped_column(String(200))  # who started it: an admin's email or "token NAME"
+    # a comparison's job makes one variant's cells: no gallery rows, no model usage (app.comparisons)
+    comparison_id: Mapped[str | None] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
 
     preset: Mapped[Preset] = relationship(back_populates="jobs")
     items: Mapped[list[JobItem]] = relationship(
@@ -314,6 +316,7 @@ class SpendEntry(Model):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 6))
     predict_time: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    comparison_id: Mapped[str | None] = mapped_column(String(32), index=True)  # spent on a comparison, not a gallery
 
 
 class ProviderRow(Model):
@@ -344,10 +347,111 @@ class ProviderRow(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Comparison(Model):
+    """A preset tried on 2–4 variants (provider, settings, prompt) over a few reference models, judged blind; its
+    outputs are cells, never gallery rows, until an admin adopts a variant and picks the cells to keep."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    preset_id: Mapped[str] = mapped_column(ForeignKey("presets.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    canceled_at: Mapped[datetime | None]
+    canceled_by: Mapped[str | None] = mapped_column(String(200))
+    adopted_variant_id: Mapped[str | None] = mapped_column(String(32))
+    adopted_at: Mapped[datetime | None]
+    adopted_by: Mapped[str | None] = mapped_column(String(200))
+
+    preset: Mapped[Preset] = relationship()
+    cells: Mapped[list[ComparisonCell]] = relationship(viewonly=True, order_by="ComparisonCell.id")
+    variants: Mapped[list[ComparisonVariant]] = relationship(
+        back_populates="comparison",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ComparisonVariant.position",
+    )
+
+
+class ComparisonVariant(Model):
+    """One column of a comparison: what its job runs, copied when the comparison was asked for."""
+
+    __tablename__ = "comparison_variants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()  # 0 = A, 1 = B, …
+    provider: Mapped[str] = mapped_column(String(PROVIDER_KEY_LENGTH))
+    settings: Mapped[dict] = mapped_column(JsonType, default=dict)
+    prompt: Mapped[str] = mapped_column(Text)
+    is_current: Mapped[bool] = mapped_column(default=False)  # the preset as it was when the comparison began
+    job_id: Mapped[str | None] = mapped_column(String(32))
+
+    comparison: Mapped[Comparison] = relationship(back_populates="variants")
+
+    @property
+    def label(self) -> str:
+        return "ABCD"[self.position]
+
+
+class ComparisonCell(Model):
+    """One variant's output for one reference model. Its id is random and its image is stored under
+    comparisons/<comparison>/<cell id>, so neither says which variant made it (the blind review shows them)."""
+
+    __tablename__ = "comparison_cells"
+    __table_args__ = (UniqueConstraint("variant_id", "model_id", name="uq_comparison_cells_variant_model"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    comparison_id: Mapped[str] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    variant_id: Mapped[str] = mapped_column(ForeignKey("comparison_variants.id", ondelete="CASCADE"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("job_items.id", ondelete="SET NULL"), unique=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[str] = mapped_column(String(8))
+    reference_url: Mapped[str] = mapped_column(Text)
+    image_path: Mapped[str | None] = mapped_column(String(500))  # None until its output is stored
+    prediction_id: Mapped[str | None] = mapped_column(String(64))
+    prediction_seconds: Mapped[float | None]  # time to result: create to completion, as Replicate timed it
+    model_version: Mapped[str | None] = mapped_column(String(200))
+    sent_settings: Mapped[dict | None] = mapped_column(JsonType)
+    offline: Mapped[bool] = mapped_column(default=False)
+    thumb_path: Mapped[str | None] = mapped_column(String(500))
+    thumb_width: Mapped[int | None] = mapped_column()
+    thumb_height: Mapped[int | None] = mapped_column()
+    medium_path: Mapped[str | None] = mapped_column(String(500))
+    medium_width: Mapped[int | None] = mapped_column()
+    medium_height: Mapped[int | None] = mapped_column()
+
+
+class VoteVerdict(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BOTH_GOOD = "both_good"
+    BOTH_BAD = "both_bad"
+
+
+class ComparisonVote(Model):
+    """One blind judgement of two cells made for the same reference model by two variants."""
+
+    __tablename__ = "comparison_votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # the order votes were cast in: the Elo rating's order
+    comparison_id: Mapped[str] = mapped_column(ForeignKey("comparisons.id", ondelete="CASCADE"), index=True)
+    left_cell_id: Mapped[str] = mapped_column(ForeignKey("comparison_cells.id", ondelete="CASCADE"))
+    right_cell_id: Mapped[str] = mapped_column(ForeignKey("comparison_cells.id", ondelete="CASCADE"))
+    verdict: Mapped[str] = mapped_column(String(16))
+    voter: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # -- a preset's live jobs: what deleting a preset or clearing its usage waits for --------------------------------
 def live_jobs(preset_id: Any) -> Select:
-    """The preset's queued or running jobs, newest first; `preset_id` a value or a column (a subquery's)."""
-    return select(Job).where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE)).order_by(Job.created_at.desc())
+    """The preset's queued or running gallery jobs (a comparison's are its own), newest first; `preset_id` a value
+    or a column (a subquery's)."""
+    return (
+        select(Job)
+        .where(Job.preset_id == preset_id, Job.status.in_(JOB_LIVE), Job.comparison_id.is_(None))
+        .order_by(Job.created_at.desc())
+    )
 
 
 def live_job_for_preset(preset_id: str) -> Job | None:

@@ -114,6 +114,10 @@ def replicate_server():
 
 
 TABLES = (
+    "comparison_votes",
+    "comparison_cells",
+    "comparison_variants",
+    "comparisons",
     "job_items",
     "gallery_examples",
     "preset_model_usage",

@@ -19,6 +19,7 @@ MAX_SUBJECTS = 200
 KINDS = {
     "example": "Examples",
     "job": "Jobs",
+    "comparison": "Comparisons",
     "usage": "Model usage",
     "preset": "Presets",
     "token": "API tokens",

@@ -26,8 +26,8 @@ from app.jobs.items import Event, ItemPool, start_order
 from app.jobs.lease import Lease, LeaseLost
 from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, item_json, publish
+from app.jobs.writes import writes_for
 from app.models import ITEM_OPEN, JOB_FINAL, GalleryExample, ItemState, Job, JobItem, JobStatus, Preset, iso, utcnow
-from app.pool.selection import settle_usage
 from app.providers.base import Generator, ItemFailed, ItemResult, ItemSpec
 from app.spend.ledger import JobLedger
 
@@ -99,6 +99,7 @@ class JobRunner:
         self.created_at, self.offline, self.examples_per_model = job.created_at, job.offline, job.examples_per_model
         self.created_by, self.regenerate_of = job.created_by, job.regenerate_of
         self.ledger = JobLedger.of(self.services.settings, job)  # the month of its creation (see app.spend)
+        self.writes = writes_for(job)  # a gallery's examples and usage, or a comparison's cells
 
     def run_leased(self) -> dict:
         self.status = JobStatus.RUNNING
@@ -112,12 +113,9 @@ class JobRunner:
             self.pool.run(specs, self.handle, self.heartbeat, self.salvage)
         if self.cancel_requested:
             self.cancel_open_items()
-        settle_usage(self.preset_id, self.job_id, self.items.values())
+        self.writes.settle(self.items.values())
         db.session.commit()
         self.publish(85, "recording usage", "Recorded which models were used")
-        if any(i.state == ItemState.SUCCEEDED for i in self.items.values()):
-            db.session.execute(update(Preset).where(Preset.id == self.preset_id).values(last_generated=utcnow()))
-            db.session.commit()
         self.publish(90, "updating gallery", "Gallery updated")
         self.finish()
         return outcome.summary(self.job_id, self.status, self.items.values())
@@ -125,7 +123,7 @@ class JobRunner:
     def confirm_reservations(self) -> None:
         """Every model of the job must still be reserved by it (usage may have been cleared while queued)."""
         open_items = [i for i in self.items.values() if i.state in ITEM_OPEN]
-        for item_id in rows.confirm_reservations(self.preset_id, self.job_id, open_items):
+        for item_id in self.writes.confirm(open_items):
             self._item_failed(item_id, "model is held by another job (usage was cleared, or the job reserved it first)")
         db.session.commit()
 
@@ -177,7 +175,7 @@ class JobRunner:
         self.publish_items()
 
     def _item_stored(self, spec: ItemSpec, result: ItemResult) -> None:
-        shown = rows.record_stored(spec, result, self.services.storage, self.ledger)
+        shown = self.writes.stored(spec, result, self.services.storage, self.ledger)
         if shown is not None:
             self.examples.append(shown)
         self.items[spec.item_id].state, self.items[spec.item_id].error = ItemState.SUCCEEDED, None
@@ -255,6 +253,7 @@ class JobRunner:
             prediction_id=item.prediction_id,
             recent_seconds=recent,
             provider_spec=self.provider_spec,
+            output_key=self.writes.output_keys.get(item.id),
         )
 
     def _log(self, what: str, **fields: object) -> None:

@@ -20,8 +20,8 @@ from app.core.database import db, rowcount
 from app.core.errors import CancelError
 from app.jobs.needs import JobServices
 from app.jobs.progress import ProgressRecord, read_record
-from app.models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, Preset, utcnow
-from app.pool.selection import settle_usage
+from app.jobs.writes import writes_for
+from app.models import ITEM_OPEN, JOB_LIVE, ItemState, Job, JobItem, JobStatus, utcnow
 from app.providers.base import Ending
 from app.spend.ledger import JobLedger
 
@@ -120,12 +120,10 @@ def finalize_without_worker(services: JobServices, job_id: str, status: str, rea
             if item.prediction_id:  # stop what no worker will wait for, and record what it cost
                 ledger.stopped(item.id, item.model_id, cancel_prediction(services, item.prediction_id, job.offline))
             item.state, item.error = item_state, reason if status == JobStatus.FAILED else "canceled by an admin"
-    any_example = settle_usage(job.preset_id, job.id, items)
+    writes_for(job).settle(items)
     job.status, job.error, job.finished_at, job.lease_owner = status, reason, utcnow(), None
     job.done = sum(1 for i in items if i.state == ItemState.SUCCEEDED)
     job.failed = sum(1 for i in items if i.state == ItemState.FAILED)
-    if any_example:
-        db.session.execute(update(Preset).where(Preset.id == job.preset_id).values(last_generated=utcnow()))
     db.session.commit()
     log.info("job=%s preset=%s %s without a worker: %s", job.id, job.preset_id, status, reason)
     write_final_record(services, job)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from app.storage.base import example_key
 from app.storage.sizes import ImageSizes
 
 if TYPE_CHECKING:
@@ -53,6 +54,14 @@ class ItemSpec:
     recent_seconds: tuple[float, ...] = ()
     # the provider as its row said when the job started (None: the seed's provider of that name)
     provider_spec: Provider | None = None
+    # where a comparison's output goes (comparisons/<comparison>/<cell>): a key that does not name its variant
+    output_key: str | None = None
+
+    def image_key(self, extension: str) -> str:
+        """Where its output is stored: the gallery's folder of its job, or the comparison's opaque key."""
+        if self.output_key:
+            return f"{self.output_key}.{extension}"
+        return example_key(self.preset_id, self.job_id, self.model_id, self.index, extension)
 
 
 @dataclass

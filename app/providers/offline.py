@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from app.providers.base import Ending, ItemResult, ItemSpec, Stopped
 from app.providers.catalog import get_provider
 from app.providers.outputs import sizes_or_none
-from app.storage.base import Storage, example_key
+from app.storage.base import Storage
 
 SIZE = (512, 640)
 
@@ -60,7 +60,7 @@ class OfflineGenerator:
     def run(self, spec: ItemSpec, on_created: Callable[[str], None], stop: threading.Event) -> ItemResult:
         if self.delay and stop.wait(self.delay):
             raise Stopped()
-        key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, "png")
+        key = spec.image_key("png")
         placeholder = render_placeholder(spec)
         self.storage.save_bytes(key, placeholder)
         provider = spec.provider_spec or get_provider(spec.provider)

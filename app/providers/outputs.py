@@ -11,7 +11,7 @@ from typing import BinaryIO
 from app.providers.base import ItemFailed, ItemSpec
 from app.providers.download.downloader import DownloadFailed, DownloadRefused, SafeDownloader
 from app.providers.replicate.transport import backoff
-from app.storage.base import Storage, example_key
+from app.storage.base import Storage
 from app.storage.sizes import DEFAULT_MAX_PIXELS, ImageSizes, SizingError, store_sizes
 
 DOWNLOAD_RETRIES = 5
@@ -43,7 +43,7 @@ def store_output(
     for attempt in range(DOWNLOAD_RETRIES):
         try:
             with downloader.download(url) as image:
-                key = example_key(spec.preset_id, spec.job_id, spec.model_id, spec.index, image.extension)
+                key = spec.image_key(image.extension)
                 storage.save_stream(key, image.chunks())
                 return StoredOutput(key, sizes_or_none(storage, key, image.path, spec, downloader.max_pixels))
         except DownloadRefused as exc:

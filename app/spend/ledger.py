@@ -101,7 +101,15 @@ def charge_for(
 
 
 def add_entry(
-    charge: Charge, *, month: str, job_id: str, preset_id: str, item_id: int, model_id: str, provider: str
+    charge: Charge,
+    *,
+    month: str,
+    job_id: str,
+    preset_id: str,
+    item_id: int,
+    model_id: str,
+    provider: str,
+    comparison_id: str | None = None,
 ) -> None:
     """Add the ledger row (committed by the caller, with the item's own update). `month`: the job's."""
     now = utcnow()
@@ -117,6 +125,7 @@ def add_entry(
             amount=charge.amount,
             predict_time=charge.predict_time,
             created_at=now,
+            comparison_id=comparison_id,
         )
     )
 
@@ -132,11 +141,21 @@ class JobLedger:
     offline: bool
     month: str
     preset_settings: dict | None = None  # the job's copy: what a price rule by setting reads
+    comparison_id: str | None = None  # a comparison's job: its spend is the comparison's, apart from galleries
 
     @classmethod
     def of(cls, settings: Settings, job: Job) -> JobLedger:
         month = month_of(job.created_at)
-        return cls(settings, job.id, job.preset_id, job.provider, job.offline, month, dict(job.settings or {}))
+        return cls(
+            settings,
+            job.id,
+            job.preset_id,
+            job.provider,
+            job.offline,
+            month,
+            dict(job.settings or {}),
+            job.comparison_id,
+        )
 
     def ended(self, item_id: int, model_id: str, succeeded: bool, predict_time: float | None) -> None:
         """A prediction ended with this outcome (`succeeded`: as Replicate billed it)."""
@@ -163,6 +182,7 @@ class JobLedger:
             item_id=item_id,
             model_id=model_id,
             provider=self.provider,
+            comparison_id=self.comparison_id,
         )
 
 
@@ -305,20 +325,25 @@ def reserve(settings: Settings, job: Job, items: int) -> None:
     """Reserve the job's estimate against this month's limit, or refuse with a 409 (nothing reserved).
     Runs in the transaction that creates the job, under the month's lock, so parallel requests cannot
     overshoot together. The reservation settles as items end (their actual cost goes to the ledger)."""
-    per_item = estimate_per_item(settings, job.provider, job.offline, job.settings)
-    if settings.spend_limit_per_month is None:
-        job.reserved_per_item = per_item
-        return
-    limit, month = usd(settings.spend_limit_per_month), month_of(job.created_at)
-    lock_month(month)
-    spent, reserved = month_spend(month), month_reserved(month)
-    left = max(ZERO, limit - spent - reserved)
-    cost = per_item * items
-    if cost > left:
-        raise GenerationError(
-            f"Over the monthly budget: this job would cost up to {money(cost)} and only {money(left)} is left "
-            f"of this month's {money(limit)} (spent {money(spent)}, reserved by running jobs {money(reserved)}). "
-            "Nothing was queued.",
-            409,
-        )
-    job.reserved_per_item = per_item
+    reserve_all(settings, [(job, items)], "this job")
+
+
+def reserve_all(settings: Settings, jobs: list[tuple[Job, int]], what: str) -> None:
+    """`reserve` for several jobs asked for together (a comparison's variants): all of them fit, or none is
+    reserved and the 409 names `what` ("this comparison") with its whole estimate."""
+    per_item = [estimate_per_item(settings, job.provider, job.offline, job.settings) for job, _ in jobs]
+    if settings.spend_limit_per_month is not None:
+        limit, month = usd(settings.spend_limit_per_month), month_of(jobs[0][0].created_at)
+        lock_month(month)
+        spent, reserved = month_spend(month), month_reserved(month)
+        left = max(ZERO, limit - spent - reserved)
+        cost = sum((price * items for price, (_, items) in zip(per_item, jobs, strict=True)), ZERO)
+        if cost > left:
+            raise GenerationError(
+                f"Over the monthly budget: {what} would cost up to {money(cost)} and only {money(left)} is left "
+                f"of this month's {money(limit)} (spent {money(spent)}, reserved by running jobs {money(reserved)}). "
+                "Nothing was queued.",
+                409,
+            )
+    for price, (job, _) in zip(per_item, jobs, strict=True):
+        job.reserved_per_item = price

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from app.services import services_of
 from app.web import admin, auth, errors, health, inputs, media, metrics, throttle, webhooks
+from app.web.api import comparisons as api_comparisons
 from app.web.api import gallery as api_gallery
 from app.web.api import jobs as api_jobs
 from app.web.api import presets as api_presets
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     api_gallery.bp,
     api_regenerate.bp,
     api_reports.bp,
+    api_comparisons.bp,
     media.bp,
     webhooks.bp,
     health.bp,

@@ -24,6 +24,9 @@ TAKES_A_BODY = frozenset(
         "api_gallery.set_selection_state",
         "api_gallery.set_example_state",
         "api_gallery.move_gallery_example",
+        "api_comparisons.start",
+        "api_comparisons.vote",
+        "api_comparisons.adopt_variant",
     }
 )
 NO_BODY = "This address takes no body: send none, or {}."
