@@ -72,7 +72,8 @@ def refuse_if_held(preset: Preset, model_id: str) -> None:
 
 
 def holding_job(preset_id: str, model_id: str) -> str | None:
-    """The job that has not ended and holds the model: reserved by it, or among its open items."""
+    """The gallery job that has not ended and holds the model: reserved by it, or among its open items (a
+    comparison's jobs hold no model: their outputs reach the gallery only by adoption)."""
     reserved_by = holders_of(preset_id).reserved
     if model_id in reserved_by:
         return reserved_by[model_id] or "?"
@@ -82,6 +83,7 @@ def holding_job(preset_id: str, model_id: str) -> str | None:
         .where(
             Job.preset_id == preset_id,
             Job.status.in_(JOB_LIVE),
+            Job.comparison_id.is_(None),
             JobItem.model_id == model_id,
             JobItem.state.in_(ITEM_OPEN),
         )
