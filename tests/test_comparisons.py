@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.accounts.audit import AuditEvent
 from app.core.database import db
@@ -278,3 +278,15 @@ def test_a_comparison_canceled_midway_records_what_it_cost(make_app, replicate_s
     assert len(entries) == created == 4  # the second variant never started: nothing created, nothing billed
     assert sum(e.amount for e in entries) > 0
     assert ledger.usd(shown["costUsd"]) == sum(e.amount for e in entries)
+
+
+def test_a_comparisons_job_cannot_be_retried_into_the_gallery(compared):
+    app, client, preset, before, started = compared
+    job_id = started["variants"][1]["jobId"]
+    with app.app_context():
+        db.session.execute(update(JobItem).where(JobItem.job_id == job_id).values(state="failed"))
+        db.session.execute(update(Job).where(Job.id == job_id).values(status="partial"))
+        db.session.commit()
+    response = client.post(f"/api/admin/jobs/{job_id}/retry", headers=auth_headers())
+    assert response.status_code == 409 and "comparison" in response.get_json()["error"]
+    assert preset_state(app, preset["id"]) == before

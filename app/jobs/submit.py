@@ -281,6 +281,12 @@ def request_retry_of_failed(services: JobServices, job_id: str, created_by: str 
     job = db.session.get(Job, job_id)
     if job is None:
         raise GenerationError(f"No job with id {job_id!r}.", 404)
+    if job.comparison_id:
+        raise GenerationError(
+            f"Job {job_id} is one column of comparison {job.comparison_id}: its cells are not gallery examples, so it "
+            "cannot be retried into the gallery. Start a new comparison to try its variant again.",
+            409,
+        )
     if job.status not in RETRIABLE:
         raise GenerationError(
             f"Job {job_id} is {job.status}; only a finished job with failed or canceled items can be retried.", 409
