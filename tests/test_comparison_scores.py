@@ -48,15 +48,17 @@ def cell(state, seconds=None, cost=None):
     return CellView(SimpleNamespace(prediction_seconds=seconds), state, None, None if cost is None else Decimal(cost))
 
 
-def test_a_column_counts_its_ended_cells_and_prices_a_twenty_model_job_from_them():
+def test_a_column_counts_the_cells_that_ran_to_their_end_and_prices_a_twenty_model_job_from_them():
+    """A canceled cell is neither a success nor a failure (its cost still counts in the column's)."""
     column = [
         cell("succeeded", 10.0, "0.04"),
         cell("succeeded", 20.0, "0.04"),
         cell("failed", None, "0"),
+        cell("canceled", None, "0.01"),
         cell("processing"),
     ]
     figures = totals(column)
     assert (figures.ended, figures.succeeded, figures.success_rate) == (3, 2, pytest.approx(2 / 3))
     assert (figures.median_seconds, figures.p95_seconds) == (15.0, 20.0)
-    assert figures.cost == Decimal("0.08") and figures.cost_per_image == Decimal("0.04")
+    assert figures.cost == Decimal("0.09") and figures.cost_per_image == Decimal("0.045")
     assert figures.cost_of_job == (Decimal("0.08") / 3 * 20).quantize(Decimal("0.000001"))

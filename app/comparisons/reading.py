@@ -15,7 +15,6 @@ from app.comparisons.scores import Judged, Score, tally, winner
 from app.core.database import db
 from app.jobs.submit import MODELS_PER_JOB
 from app.models import (
-    ITEM_OPEN,
     JOB_LIVE,
     Comparison,
     ComparisonCell,
@@ -47,7 +46,8 @@ class CellView:
 
 @dataclass
 class Totals:
-    """A column's figures: success rate, median and p95 time to result, cost per image, a 20-model job's cost."""
+    """A column's figures: success rate, median and p95 time to result, cost per image, a 20-model job's cost.
+    A canceled cell is neither a success nor a failure: `ended` counts the cells that ran to their end."""
 
     ended: int
     succeeded: int
@@ -82,11 +82,12 @@ def percentile(values: list[float], share: float) -> float | None:
 
 
 def totals(cells: list[CellView]) -> Totals:
-    ended = [c for c in cells if c.state not in ITEM_OPEN]
+    """The column's figures; a 20-model job is priced by what its cells that ran to their end cost on average."""
+    ended = [c for c in cells if c.state in (ItemState.SUCCEEDED, ItemState.FAILED)]
     ok = [c for c in ended if c.state == ItemState.SUCCEEDED]
     seconds = [c.cell.prediction_seconds for c in ok if c.cell.prediction_seconds is not None]
     cost = sum((c.cost or ZERO for c in cells), ZERO)
-    per_item = cost / len(ended) if ended else None
+    per_item = sum((c.cost or ZERO for c in ended), ZERO) / len(ended) if ended else None
     return Totals(
         ended=len(ended),
         succeeded=len(ok),
