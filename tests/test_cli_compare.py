@@ -3,6 +3,9 @@ codes, and errors as a message and an exit code (never a traceback)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import click
 import pytest
 from sqlalchemy import select
@@ -10,7 +13,7 @@ from sqlalchemy import select
 from app.cli.compare import parse_variant_spec
 from app.core.database import db
 from app.models import Comparison, ComparisonVariant, SpendEntry
-from tests.conftest import create_preset
+from tests.conftest import auth_headers, create_preset
 
 
 @pytest.mark.fast
@@ -145,3 +148,42 @@ def test_compare_over_the_monthly_budget_says_what_is_left(make_app, replicate_s
     result = app.test_cli_runner().invoke(args=["compare", "Budget", "--variant", "current", "--variant", "FLUX_PRO"])
     assert result.exit_code == 1
     assert "this comparison would cost up to" in result.output and "$0.05 is left" in result.output
+
+
+def test_compare_wait_exits_non_zero_when_the_comparison_is_canceled(make_app, replicate_server):
+    """Nobody runs its jobs; another admin cancels it while the command waits: exit 1, the totals printed."""
+    app = make_app(replicate=replicate_server)
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    create_preset(app.test_client(), name="Called off")
+
+    def cancel_when_started():
+        client = app.test_client()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with app.app_context():
+                found = db.session.scalar(select(Comparison.id))
+                db.session.remove()
+            if found:
+                client.post(f"/api/admin/comparisons/{found}/cancel", headers=auth_headers())
+                return
+            time.sleep(0.05)
+
+    canceller = threading.Thread(target=cancel_when_started)
+    canceller.start()
+    result = app.test_cli_runner().invoke(
+        args=["compare", "Called off", "--variant", "current", "--variant", "FLUX_PRO", "--models", "male_01", "--wait"]
+    )
+    canceller.join(30)
+    assert result.exit_code == 1, result.output
+    assert "canceled:" in result.output and "B FLUX_PRO: 0/1 succeeded" in result.output
+
+
+def test_compare_wait_says_when_no_consumer_took_it_and_gives_up_after_the_timeout(make_app, replicate_server):
+    app = make_app(replicate=replicate_server)
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    create_preset(app.test_client(), name="Waiting")
+    args = ["compare", "Waiting", "--variant", "current", "--variant", "FLUX_PRO", "--models", "female_01"]
+    result = app.test_cli_runner().invoke(args=[*args, "--wait", "--timeout", "1", "--notice-after", "0"])
+    assert result.exit_code == 1, result.output
+    assert "No consumer has picked up job" in result.output
+    assert "did not end within 1 s; it goes on in the background" in result.output
