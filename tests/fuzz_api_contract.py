@@ -73,7 +73,8 @@ def stack(pg_database, tmp_path):
 
 
 def seed_data(app) -> dict[str, list[str]]:
-    """Three presets, one with a finished job's examples: the ids the fuzzer may pick besides its own."""
+    """Three presets, one with a finished job's examples, one with a finished comparison: the ids the fuzzer may
+    pick besides its own."""
     client = app.test_client()
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     presets = []
@@ -89,7 +90,18 @@ def seed_data(app) -> dict[str, list[str]]:
     wait_for_job(app, job_id)
     gallery = client.get(f"/api/admin/presets/{presets[0]}/gallery", headers=headers).get_json()
     examples = [item["id"] for item in gallery["items"]]
-    return {"preset_id": presets, "job_id": [job_id], "example_id": examples, "model_id": ["male_01", "female_01"]}
+    body = {"variants": [{"current": True}, {"provider": "FLUX_PRO"}], "modelIds": ["male_02", "female_02"]}
+    started = client.post(f"/api/admin/presets/{presets[1]}/comparisons", json=body, headers=headers).get_json()
+    comparison_id = started["comparisonId"]
+    for variant in started["variants"]:
+        wait_for_job(app, variant["jobId"])
+    return {
+        "preset_id": presets,
+        "job_id": [job_id],
+        "example_id": examples,
+        "model_id": ["male_01", "female_01"],
+        "comparison_id": [comparison_id],
+    }
 
 
 def config_file(path: Path, known: dict[str, list[str]]) -> Path:

@@ -171,10 +171,14 @@ def fuzz_app(pg_database, tmp_path_factory):
 
 
 def fresh_ids(app, browser) -> dict:
-    """A preset and a job to aim at (an earlier route's fuzzing may have deleted them)."""
+    """A preset, a job and a comparison (queued, never run) to aim at (an earlier route's fuzzing may have deleted
+    them)."""
     preset = create_preset(browser, name=f"Fuzzed {uuid.uuid4().hex[:8]}")
     job = post_generate(browser, preset["id"]).get_json()
-    return {"preset_id": preset["id"], "job_id": job["jobId"]}
+    body = {"variants": [{"current": True}, {"provider": "FLUX_PRO"}], "modelIds": ["male_01"]}
+    comparison = browser.post(f"/api/admin/presets/{preset['id']}/comparisons", json=body, headers=auth_headers())
+    assert comparison.status_code == 202, comparison.get_json()
+    return {"preset_id": preset["id"], "job_id": job["jobId"], "comparison_id": comparison.get_json()["comparisonId"]}
 
 
 @pytest.mark.parametrize("endpoint, method, sample_url", RULES)

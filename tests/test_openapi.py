@@ -163,12 +163,43 @@ def walk_feed_and_reports(api: ContractClient, preset_id: str) -> None:
     api.open("GET", "/api/openapi.json", token=None)
 
 
+def walk_comparisons(api: ContractClient, app, preset_id: str) -> None:
+    """One comparison run inline (offline) voted on and adopted; another kept queued and canceled."""
+    start = f"/api/admin/presets/{preset_id}/comparisons"
+    body = {"variants": [{"current": True}, {"provider": "FLUX_PRO", "settings": {}}], "modelIds": ["male_03"]}
+    started = api.open("POST", start, json=body)
+    assert started.status_code == 202, started.get_json()
+    comparison_id = started.get_json()["comparisonId"]
+    api.open("POST", start, json={"variants": [{"current": True}]})  # 400: one variant
+    api.open("GET", start)
+    shown = api.open("GET", f"/api/admin/comparisons/{comparison_id}").get_json()
+    api.open("GET", "/api/admin/comparisons/no-such-comparison")  # 404
+    left, right = (c["id"] for c in shown["cells"])
+    votes = f"/api/admin/comparisons/{comparison_id}/votes"
+    assert api.open("POST", votes, json={"left": left, "right": right, "verdict": "both_bad"}).status_code == 201
+    api.open("POST", votes, json={"left": left, "right": left, "verdict": "left"})  # 400: one cell twice
+    api.open("POST", votes, json={"left": left, "right": "nope", "verdict": "left"})  # 404
+    adopt = f"/api/admin/comparisons/{comparison_id}/adopt"
+    variant = shown["variants"][1]["id"]
+    kept = [c["id"] for c in shown["cells"] if c["variantId"] == variant]
+    assert api.open("POST", adopt, json={"variantId": variant, "cellIds": kept}).status_code == 200
+    api.open("POST", adopt, json={"variantId": variant, "cellIds": []})  # 409: adopted already
+    api.open("POST", f"/api/admin/comparisons/{comparison_id}/cancel")  # 409: it has ended
+    services = app.extensions["pixelglow"]
+    enqueue, services.enqueue_job = services.enqueue_job, lambda job_id: None
+    other = {"variants": [{"current": True}, {"provider": "FLUX_KONTEXT"}], "models": {"male": 0, "female": 1}}
+    queued = api.open("POST", start, json=other).get_json()["comparisonId"]
+    services.enqueue_job = enqueue
+    assert api.open("POST", f"/api/admin/comparisons/{queued}/cancel").status_code == 202
+
+
 def walk_every_operation(app, spec: dict) -> ContractClient:
     api = ContractClient(app, spec)
     preset_id = walk_presets(api)
     walk_jobs(api, app, preset_id)
     example_ids = walk_gallery(api, preset_id)
     walk_feed_and_reports(api, preset_id)
+    walk_comparisons(api, app, preset_id)
     model_id = api.open("GET", f"/api/admin/presets/{preset_id}").get_json()["gallery"]["items"][0]["modelId"]
     assert example_ids
     api.open("POST", f"/api/admin/presets/{preset_id}/models/{model_id}/release")
@@ -234,7 +265,7 @@ def test_the_admin_reference_page_lists_every_operation(admin_client):
     page = admin_client.get("/admin/api").get_data(as_text=True)
     for method, path in documented_operations(document()):
         assert f'<code class="api-path">{path}</code>' in page, (method, path)
-    assert 'id="schema-Preset"' in page and "version 1.0.0" in page
+    assert 'id="schema-Preset"' in page and "version 1.1.0" in page
     assert admin_client.application.test_client().get("/admin/api").status_code in (302, 401)
 
 

@@ -2,9 +2,9 @@
 
 Each big table is read once: the examples (by model and state, by preset, provider and state, by day), the
 job items with their jobs (by model, provider and state; the durations by provider), the ledger (by preset
-and provider, by day) and the usage rows (by model, by preset); then the presets' names. Several groupings
-of one table come from one statement: `GROUPING SETS` on PostgreSQL (one scan), `UNION ALL` of plain
-`GROUP BY`s on SQLite, which has none.
+and provider, by day; each apart for comparisons) and the usage rows (by model, by preset); then the presets'
+names. Several groupings of one table come from one statement: `GROUPING SETS` on PostgreSQL (one scan),
+`UNION ALL` of plain `GROUP BY`s on SQLite, which has none.
 Days, not ISO weeks, are grouped in SQL because SQLite (3.40) has no ISO week; weeks are summed in Python.
 
 Each function returns a `Query`, the statement and how its rows become figures, so `runner` can run the
@@ -141,11 +141,16 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def spend(dialect: str, period: Period) -> Query:
-    """Ledger entries recorded in the range: (preset, provider, USD), (day, USD)."""
+    """Ledger entries recorded in the range: (preset, provider, for a comparison, USD), (day, for a comparison,
+    USD). An entry tagged to a comparison was spent on it, not on a gallery (`SpendEntry.comparison_id`)."""
     s = SpendEntry
-    keys = (s.preset_id, s.provider, func.date(s.created_at))
-    return grouped(dialect, keys, ((0, 1), (2,)), [func.sum(s.amount)], [period.covers(s.created_at)]).then(
-        lambda found: ([(p, v, usd(t)) for p, v, t in found[0]], [(as_date(day), usd(t)) for day, t in found[1]])
+    keys = (s.preset_id, s.provider, func.date(s.created_at), s.comparison_id.is_not(None))
+    sets = ((0, 1, 3), (2, 3))
+    return grouped(dialect, keys, sets, [func.sum(s.amount)], [period.covers(s.created_at)]).then(
+        lambda found: (
+            [(p, v, bool(compared), usd(t)) for p, v, compared, t in found[0]],
+            [(as_date(day), bool(compared), usd(t)) for day, compared, t in found[1]],
+        )
     )
 
 

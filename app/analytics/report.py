@@ -80,10 +80,13 @@ class Rows:
     providers: Tally = field(default_factory=Tally)
     presets: Tally = field(default_factory=Tally)
     durations: dict = field(default_factory=dict)
-    spend_by_preset: dict = field(default_factory=lambda: defaultdict(Decimal))
+    spend_by_preset: dict = field(default_factory=lambda: defaultdict(Decimal))  # all: galleries and comparisons
     spend_by_provider: dict = field(default_factory=lambda: defaultdict(Decimal))
+    spend_by_day: dict = field(default_factory=lambda: defaultdict(Decimal))
+    compared_by_preset: dict = field(default_factory=lambda: defaultdict(Decimal))  # of which on comparisons
+    compared_by_provider: dict = field(default_factory=lambda: defaultdict(Decimal))
+    compared_by_day: dict = field(default_factory=lambda: defaultdict(Decimal))
     examples_by_day: list = field(default_factory=list)
-    spend_by_day: list = field(default_factory=list)
     presets_of_model: dict = field(default_factory=dict)
     models_of_preset: dict = field(default_factory=dict)
     preset_list: list = field(default_factory=list)  # (id, name, provider) of every preset, by name
@@ -111,13 +114,23 @@ class Rows:
         for model_id, provider, state, n in items:
             rows.models.item(model_id, state, n)
             rows.providers.item(provider, state, n)
-        spent, rows.spend_by_day = found["spend"]
-        for preset_id, provider, amount in spent:  # a deleted preset's entries count for their provider
-            rows.spend_by_preset[preset_id] += amount
-            rows.spend_by_provider[provider] += amount
+        rows.add_spend(*found["spend"])
         rows.presets_of_model, rows.models_of_preset = found["usage"]
         rows.preset_list = found["presets"]
         return rows
+
+    def add_spend(self, spent: list[tuple], by_day: list[tuple]) -> None:
+        """The ledger's sums: each counts in the whole, and apart when a comparison spent it."""
+        for preset_id, provider, compared, amount in spent:  # a deleted preset's entries count for their provider
+            self.spend_by_preset[preset_id] += amount
+            self.spend_by_provider[provider] += amount
+            if compared:
+                self.compared_by_preset[preset_id] += amount
+                self.compared_by_provider[provider] += amount
+        for day, compared, amount in by_day:
+            self.spend_by_day[day] += amount
+            if compared:
+                self.compared_by_day[day] += amount
 
 
 def model_rows(rows: Rows, registry: Sequence[tuple[str, str]]) -> list[dict]:
@@ -142,6 +155,7 @@ def provider_rows(rows: Rows, providers: Sequence[str]) -> list[dict]:
                 "medianSeconds": median,
                 "p95Seconds": p95,
                 "spendUsd": as_text(rows.spend_by_provider.get(provider, ZERO)),
+                "comparisonsUsd": as_text(rows.compared_by_provider.get(provider, ZERO)),
             }
         )
     return table
@@ -163,7 +177,10 @@ def preset_rows(rows: Rows, pool: int) -> list[dict]:
                 "examples": sum(states.get(s, 0) for s in CurationState),
             }
             | {str(state): states.get(state, 0) for state in CurationState}
-            | {"spendUsd": as_text(rows.spend_by_preset.get(preset_id, ZERO))}
+            | {
+                "spendUsd": as_text(rows.spend_by_preset.get(preset_id, ZERO)),
+                "comparisonsUsd": as_text(rows.compared_by_preset.get(preset_id, ZERO)),
+            }
         )
     return table
 
@@ -180,11 +197,12 @@ def iso_weeks(period: Period) -> list[tuple[str, date, date]]:
 
 
 def week_rows(rows: Rows, period: Period) -> list[dict]:
-    examples, spend = dict(rows.examples_by_day), dict(rows.spend_by_day)
+    examples, spend, compared = dict(rows.examples_by_day), rows.spend_by_day, rows.compared_by_day
     table = []
     for label, first, last in iso_weeks(period):
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         total: Decimal = sum((spend.get(d, ZERO) for d in days), ZERO)
+        on_comparisons: Decimal = sum((compared.get(d, ZERO) for d in days), ZERO)
         table.append(
             {
                 "week": label,
@@ -193,9 +211,22 @@ def week_rows(rows: Rows, period: Period) -> list[dict]:
                 "days": len(days),
                 "examples": sum(examples.get(d, 0) for d in days),
                 "spendUsd": as_text(total),
+                "comparisonsUsd": as_text(on_comparisons),
             }
         )
     return table
+
+
+def totals(weeks: list[dict]) -> dict:
+    """The range's examples and spend: all of it, on galleries and on comparisons (the two add up to all)."""
+    spend = sum((Decimal(w["spendUsd"]) for w in weeks), ZERO)
+    compared = sum((Decimal(w["comparisonsUsd"]) for w in weeks), ZERO)
+    return {
+        "examples": sum(w["examples"] for w in weeks),
+        "spendUsd": as_text(spend),
+        "galleriesUsd": as_text(spend - compared),
+        "comparisonsUsd": as_text(compared),
+    }
 
 
 def build_report(period: Period, registry: Sequence[tuple[str, str]], providers: Sequence[str]) -> dict:
@@ -208,10 +239,7 @@ def build_report(period: Period, registry: Sequence[tuple[str, str]], providers:
         "to": period.last.isoformat(),
         "days": period.days,
         "registrySize": len(registry),
-        "totals": {
-            "examples": sum(w["examples"] for w in weeks),
-            "spendUsd": as_text(sum((Decimal(w["spendUsd"]) for w in weeks), ZERO)),
-        },
+        "totals": totals(weeks),
         "providers": provider_rows(rows, providers),
         "models": model_rows(rows, registry),
         "presets": preset_rows(rows, len(registry)),

@@ -1,5 +1,5 @@
-"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, media, generate, demo,
-doctor.
+"""`flask --app wsgi …` commands: usage, models, presets, users, tokens, providers, jobs, media, generate, compare,
+demo, doctor.
 
 One module per command group; `common` holds what they share. `init_app` registers them all.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from app.cli.compare import compare
 from app.cli.demo import demo
 from app.cli.doctor import doctor
 from app.cli.generate import generate
@@ -27,6 +28,7 @@ from app.cli.usage import usage_cli
 from app.cli.users import users_cli
 
 __all__ = [
+    "compare",
     "demo",
     "doctor",
     "generate",
@@ -66,6 +68,7 @@ def init_app(app: Flask) -> None:
         providers_cli,
         jobs_cli,
         generate,
+        compare,
         demo,
         doctor,
     ):

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.audit import record
 from app.core.database import db
 from app.core.errors import PresetError
-from app.models import Preset, live_job_for_preset, new_id
+from app.models import JOB_LIVE, Comparison, Job, Preset, live_job_for_preset, new_id
 from app.presets.rules import apply_preset_fields
 from app.storage.base import Storage, preset_prefix
 
@@ -51,11 +52,30 @@ def delete_preset(preset: Preset, actor: str | None, storage: Storage) -> str:
         raise PresetError(
             f'Preset "{name}" has a job in progress; wait for it to finish (or cancel it) before deleting it.', 409
         )
+    running = live_comparison_of(preset_id)
+    if running:
+        raise PresetError(
+            f'Preset "{name}" has comparison {running} still running; cancel the comparison first (or wait for it '
+            "to finish), then delete the preset.",
+            409,
+        )
+    comparisons = list(db.session.scalars(select(Comparison.id).where(Comparison.preset_id == preset_id)))
     db.session.delete(preset)
     record(actor, "preset.delete", f"preset {name}", f"id {preset_id}", preset_id=preset_id)
     db.session.commit()
     storage.delete_tree(preset_prefix(preset_id))
+    for comparison_id in comparisons:  # their cells' images go with them (the rows went by ON DELETE CASCADE)
+        storage.delete_tree(f"comparisons/{comparison_id}")  # where app.jobs.writes stores them
     return f'Preset "{name}" deleted with its gallery.'
+
+
+def live_comparison_of(preset_id: str) -> str | None:
+    """The id of a comparison of the preset whose jobs have not all ended (its jobs are not gallery jobs, so
+    `live_job_for_preset` leaves them out)."""
+    live = select(Job.comparison_id).where(
+        Job.preset_id == preset_id, Job.comparison_id.is_not(None), Job.status.in_(JOB_LIVE)
+    )
+    return db.session.scalars(live.limit(1)).first()
 
 
 def commit_preset() -> None:

@@ -93,6 +93,9 @@ def quality_columns() -> tuple[Column, ...]:
     )
 
 
+# the part of a row's spend that went on comparisons (the rest on galleries): beside "Spend", which holds both
+COMPARISONS = Column("comparisonsUsd", "Of which on comparisons", "usd", short="On comparisons")
+
 TABLES = {
     "providers": Table(
         "providers",
@@ -103,6 +106,7 @@ TABLES = {
             Column("medianSeconds", "Median time to result", "seconds", short="Median time"),
             Column("p95Seconds", "p95 time to result", "seconds", short="p95 time"),
             Column("spendUsd", "Spend", "usd"),
+            COMPARISONS,
         ),
     ),
     "models": Table(
@@ -127,6 +131,7 @@ TABLES = {
             Column("featured", "Featured"),
             Column("rejected", "Rejected"),
             Column("spendUsd", "Spend", "usd"),
+            COMPARISONS,
         ),
     ),
     "weeks": Table(
@@ -139,6 +144,7 @@ TABLES = {
             Column("days", "Days in range", short="Days"),
             Column("examples", "Examples"),
             Column("spendUsd", "Spend", "usd"),
+            COMPARISONS,
         ),
     ),
 }
