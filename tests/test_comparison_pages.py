@@ -46,7 +46,7 @@ def form_post(client, path: str, data: dict):
 def test_the_grid_shows_every_cell_with_its_time_and_cost_the_totals_and_the_scores(compared):
     client, preset, shown = compared
     html = page(client, f"/admin/comparisons/{shown['id']}")
-    assert html.count('class="cell cell-succeeded"') == 12
+    assert html.count('class="grid-cell cell-succeeded"') == 12
     for cell in shown["cells"]:
         assert cell["thumbUrl"] in html or cell["imageUrl"] in html
         assert f'href="{cell["imageUrl"]}"' in html  # the thumbnail opens the full output
