@@ -184,6 +184,8 @@ def test_adopting_by_form_changes_the_preset_and_adds_the_picked_outputs(compare
         assert used == {c["modelId"] for c in picked}
     grid = page(client, f"/admin/comparisons/{shown['id']}")
     assert "Variant C was adopted on" in grid and "Adopt variant" not in grid
+    activity = page(client, "/admin/activity")
+    assert f'adopted variant C of <a href="/admin/comparisons/{shown["id"]}">a comparison</a> for <a' in activity
     again = form_post(client, f"/admin/comparisons/{shown['id']}/adopt", {"variant_id": second["id"]})
     assert again.status_code == 303 and "#adopt" in again.headers["Location"]
     assert "was adopted already" in page(client, again.headers["Location"])
