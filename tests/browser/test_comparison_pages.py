@@ -164,3 +164,34 @@ def test_the_adopt_dialog_adopts_a_variant_with_the_outputs_ticked(page, live, w
     assert page.locator(".comparison-list li", has_text="adopted").count() == 1
     assert no_horizontal_overflow(page)
     screenshot(page, "comparison-adopted")
+
+
+def test_a_comparison_started_from_the_preset_page_form(page, live):
+    """The preset page's form: a bad row is refused with its message and what was typed; then a good one starts
+    the comparison, whose grid fills by itself."""
+    client = live.app.test_client()
+    preset_id = create_preset(client, name="Golden Hour", prompt="Golden-hour portrait, warm rim light")["id"]
+    live.start_consumer()
+    sign_in(page)
+    page.goto(f"/admin/presets/{preset_id}")
+    page.locator("details.compare-details summary").click()
+    form = page.locator("#compare-form")
+    assert form.locator("input[name=current]").is_checked()
+    form.locator("#variant-1-provider").select_option("FLUX_KONTEXT")
+    form.locator("#variant-1-settings").fill("safety_tolerance=99")
+    form.locator("button[type=submit]").click()
+    page.locator("#compare-error").wait_for()
+    assert "Variant B" in page.locator("#compare-error").inner_text()
+    assert page.locator("#variant-1-settings").input_value() == "safety_tolerance=99"
+    page.locator("#variant-1-settings").fill("output_format=png")
+    page.locator("input[name=male]").fill("1")
+    page.locator("input[name=female]").fill("1")
+    page.locator("#compare-form button[type=submit]").click()
+    page.wait_for_url("**/admin/comparisons/*")
+    assert "Comparison started: 2 variants" in page.locator("#toasts").inner_text()
+    page.locator(".comparison-status .badge-finished").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+    assert page.locator("td.cell-succeeded").count() == 4
+    page.goto(f"/admin/presets/{preset_id}")
+    line = page.locator(".comparison-list li")
+    assert line.count() == 1 and "A: Nano Banana, B: FLUX Kontext Pro" in line.inner_text()
