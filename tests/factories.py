@@ -1,5 +1,6 @@
 """Builders for the rows a test needs, one way each: a preset row, a user row, examples (of given models, or in
-given curation states), a finished example, a job with items, a running job's reservations, used models.
+given curation states), a finished example, a job with items, a running job's reservations, used models, a finished
+comparison.
 Presets made through the API, admins and API tokens come from conftest's `create_preset`, `create_admin` and
 `auth_headers`; these builders write rows straight to the database, for rows the API would refuse today or cannot
 make yet. Bulk seeds for analytics and benchmarks stay in their own modules."""
@@ -8,10 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from app.accounts.users import User
 from app.core.database import db
-from app.models import GalleryExample, Job, JobItem, Preset, PresetModelUsage, utcnow
+from app.models import (
+    Comparison,
+    ComparisonCell,
+    ComparisonVariant,
+    GalleryExample,
+    Job,
+    JobItem,
+    Preset,
+    PresetModelUsage,
+    SpendEntry,
+    utcnow,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 
@@ -142,3 +155,54 @@ def examples(
         db.session.add_all(rows)
         db.session.commit()
         return [row.id for row in rows]
+
+
+def comparison(
+    app, preset_id: str, variants: list[tuple[str, dict, str, bool]], model_ids: list[str], *, by: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """A finished comparison as its jobs leave it, without running them: per variant (provider, settings, prompt,
+    is_current) a succeeded job with one item per model, a cell with its output's path and time, and the ledger's
+    entry tagged to the comparison ($0.039 each). Returns its id and each cell's image path (the caller stores the
+    bytes)."""
+    with app.app_context():
+        row = Comparison(preset_id=preset_id, created_by=by)
+        db.session.add(row)
+        db.session.flush()
+        paths: dict[str, str] = {}
+        for position, (provider, settings, prompt, is_current) in enumerate(variants):
+            job = Job(
+                preset_id=preset_id, comparison_id=row.id, prompt=prompt, provider=provider, settings=settings,
+                status="succeeded", total=len(model_ids), done=len(model_ids), created_by=by,
+            )  # fmt: skip
+            db.session.add(job)
+            db.session.flush()
+            variant = ComparisonVariant(
+                comparison_id=row.id, position=position, provider=provider, settings=settings, prompt=prompt,
+                is_current=is_current, job_id=job.id,
+            )  # fmt: skip
+            db.session.add(variant)
+            db.session.flush()
+            for n, model_id in enumerate(model_ids):
+                seconds = 4.0 + position * 2.5 + n * 0.7
+                item = JobItem(
+                    job_id=job.id, model_id=model_id, gender=model_id.split("_")[0], reference_url="x",
+                    state="succeeded", prediction_seconds=seconds,
+                )  # fmt: skip
+                db.session.add(item)
+                db.session.flush()
+                cell = ComparisonCell(
+                    comparison_id=row.id, variant_id=variant.id, item_id=item.id, model_id=model_id,
+                    gender=item.gender, reference_url="x", prediction_seconds=seconds,
+                )  # fmt: skip
+                db.session.add(cell)
+                db.session.flush()
+                cell.image_path = paths[cell.id] = f"comparisons/{row.id}/{cell.id}.png"
+                db.session.add(
+                    SpendEntry(
+                        month=utcnow().strftime("%Y-%m"), job_id=job.id, preset_id=preset_id, item_id=item.id,
+                        model_id=model_id, provider=provider, basis="image", amount=Decimal("0.039"),
+                        comparison_id=row.id,
+                    )
+                )  # fmt: skip
+        db.session.commit()
+        return row.id, paths

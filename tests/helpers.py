@@ -227,3 +227,22 @@ def usage_of(app, preset_id) -> dict[str, str]:
 def model_of(create: dict) -> str:
     """The reference model a Replicate create request was for (from its image input's file name)."""
     return create["input"]["image_input"][0].rsplit("/", 1)[1].rsplit("_", 1)[0]
+
+
+def start_comparison(client, preset_id: str, variants: list[dict], model_ids: list[str]) -> dict:
+    """A comparison started through the JSON API (202), as the API answers it; with `immediate_huey` its jobs
+    have run by the time it returns."""
+    response = client.post(
+        f"/api/admin/presets/{preset_id}/comparisons",
+        json={"variants": variants, "modelIds": model_ids},
+        headers=auth_headers(),
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def read_comparison(client, comparison_id: str) -> dict:
+    """GET /api/admin/comparisons/<id>, as a Bearer caller."""
+    response = client.get(f"/api/admin/comparisons/{comparison_id}", headers=auth_headers())
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 from app.accounts.audit import record
 from app.core.database import db
-from app.models import Job
+from app.models import ComparisonCell, ComparisonVote, Job
 from app.providers.catalog import PROVIDERS
+from app.services import services_of
+from tests import factories
 from tests.analytics_seed import seed_history
 from tests.browser.axe import axe_violations
 from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
-from tests.browser.gallery_seed import seed_gallery
+from tests.browser.gallery_seed import picture, seed_gallery
 from tests.conftest import ADMIN_EMAIL
 
 PAGES = {
@@ -26,6 +28,10 @@ PAGES = {
     "new-preset": "/admin/presets/new",
     "edit-preset": "/admin/presets/{preset}/edit",
     "example": "/admin/presets/{preset}/examples/{example}",
+    "comparison": "/admin/comparisons/{comparison}",
+    "comparison-review": "/admin/comparisons/{comparison}/review",
+    "comparison-reveal": "/admin/comparisons/{comparison}/review?vote={vote}",
+    "comparison-new": "/admin/presets/{preset}/comparisons/new",
     "jobs": "/admin/jobs",
     "job": "/admin/jobs/{job}",
     "analytics": "/admin/analytics?from=2026-09-01&to=2026-10-31",
@@ -144,7 +150,54 @@ def seeded(live):
         return job_id
 
     job_id = live.query(the_job_and_events)
-    return {"preset": preset_id, "example": example_ids[0], "job": job_id}
+    comparison_id, vote_id = seed_comparison(live, preset_id)
+    return {
+        "preset": preset_id,
+        "example": example_ids[0],
+        "job": job_id,
+        "comparison": comparison_id,
+        "vote": vote_id,
+    }
+
+
+def seed_comparison(live, preset_id: str) -> tuple[str, int]:
+    """A finished comparison of the preset (3 variants x 4 models, one reference photo not cached), one vote on
+    it, and its start in the activity log."""
+    prompt = "Black and white film noir portrait, hard key light"
+    variants = [
+        ("NANO_BANANA", {}, prompt, True),
+        ("FLUX_KONTEXT", {"output_format": "png", "safety_tolerance": 2}, prompt, False),
+        ("NANO_BANANA", {"aspect_ratio": "1:1"}, "Soft window light, plain backdrop, a calm look", False),
+    ]
+    comparison_id, paths = factories.comparison(
+        live.app, preset_id, variants, ["female_03", "male_07", "female_11", "male_02"], by=ADMIN_EMAIL
+    )
+    storage = services_of(live.app).storage
+    for n, path in enumerate(sorted(paths.values())):
+        storage.save_bytes(path, picture(f"CELL {n}", (30 + n * 15, 60, 90)))
+
+    def vote_and_event():
+        left, right = db.session.scalars(
+            select(ComparisonCell).where(
+                ComparisonCell.comparison_id == comparison_id, ComparisonCell.model_id == "male_07"
+            )
+        ).all()[:2]
+        vote = ComparisonVote(
+            comparison_id=comparison_id, left_cell_id=left.id, right_cell_id=right.id, verdict="left", voter=ADMIN_EMAIL
+        )
+        db.session.add(vote)
+        record(
+            ADMIN_EMAIL,
+            "comparison.create",
+            "preset Film Noir",
+            "3 variants",
+            preset_id=preset_id,
+            subjects=[comparison_id],
+        )
+        db.session.commit()
+        return vote.id
+
+    return comparison_id, live.query(vote_and_event)
 
 
 @pytest.mark.parametrize(("name", "width", "check"), list(cases()))

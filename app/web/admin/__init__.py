@@ -9,6 +9,9 @@
 - `views_regenerate`: regenerate one example from its card
 - `views_review`: the large view's review mode (verdict, release, delete, regenerate; the review's summary);
   `example_page` what that view shows
+- `views_comparisons`: a preset's comparisons: start one, its grid (live), the blind review, adopt a variant
+  (`comparison_grid` what the grid and a pair show, `comparison_form` the start form, `comparison_summary` the
+  preset page's list)
 - `views_jobs`: jobs list, job page, cancel and retry; `progress_fragment` the live progress they poll
 - `views_providers`: the Providers page (every provider row, read-only)
 - `views_analytics`: which models, providers and presets give the best examples (charts from
@@ -31,6 +34,7 @@ from app.spend import ledger
 from app.web.admin import (
     auth_views,
     views_analytics,
+    views_comparisons,
     views_curation,
     views_example,
     views_gallery,
@@ -50,6 +54,7 @@ BLUEPRINTS = (
     views_example.bp,
     views_regenerate.bp,
     views_review.bp,
+    views_comparisons.bp,
     views_jobs.bp,
     views_analytics.bp,
     views_references.bp,

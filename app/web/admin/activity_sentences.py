@@ -34,6 +34,7 @@ PLAIN_VERBS = {
 }
 HEX_ID = re.compile(r"\b[0-9a-f]{32}\b")
 MODEL_IN_DETAIL = re.compile(r"\bmodel (\S+?)(?:,|$)")
+VARIANT_IN_DETAIL = re.compile(r"^variant ([A-D])\b")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ def line(event: AuditEvent, names: Mapping[str, str]) -> Line:
     if event.action == "usage.release":
         model = (event.subjects or MODEL_IN_DETAIL.findall(event.detail or "") or ["a model"])[0]
         return Line(event, [Part(f"released model {model} for "), preset or Part("a preset")])
+    if kind == "comparison":
+        return Line(event, comparison_parts(event, verb, preset))
     if event.action.startswith("preset."):
         return Line(event, [Part(PLAIN_VERBS[event.action] + " "), preset or Part("(deleted)")])
     if event.action == "usage.clear":
@@ -134,3 +137,16 @@ def example_parts(event: AuditEvent, verb: str, preset: Part | None) -> list[Par
 
 def example_url(preset_id: str | None, example_id: str) -> str | None:
     return url_for("admin_example.example_view", preset_id=preset_id, example_id=example_id) if preset_id else None
+
+
+def comparison_parts(event: AuditEvent, verb: str, preset: Part | None) -> list[Part]:
+    """started / canceled a comparison of P, adopted variant B of a comparison for P (→ the comparison)."""
+    comparison_id = (event.subjects or HEX_ID.findall(event.target or "") or [""])[0]
+    href = url_for("admin_comparisons.comparison", comparison_id=comparison_id) if comparison_id else None
+    comparison = Part("a comparison", href)
+    if verb == "adopt":
+        variant = VARIANT_IN_DETAIL.findall(event.detail or "")
+        what = f"adopted variant {variant[0]} of " if variant else "adopted a variant of "
+        return [Part(what), comparison, *([Part(" for "), preset] if preset else [])]
+    done = {"create": "started ", "cancel": "canceled "}.get(verb, f"{verb} ")
+    return [Part(done), comparison, *of(preset)]

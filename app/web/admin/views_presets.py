@@ -5,6 +5,7 @@ The page's live parts (gallery pages, the generate form's route) are in `views_g
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any, cast
@@ -18,7 +19,7 @@ from app.core.database import db
 from app.core.errors import CurationError, PresetError
 from app.gallery.query import GalleryQuery, parse_gallery_query
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL
-from app.models import JOB_LIVE, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
+from app.models import JOB_LIVE, Comparison, GalleryExample, Job, Preset, PresetModelUsage, live_job_id_column
 from app.presets import service as preset_service
 from app.presets.rules import fields_from_form, provider_problem, settings_problem
 from app.providers.catalog import DEFAULT_PROVIDER
@@ -33,6 +34,8 @@ from app.web.admin.common import (
     no_preset,
     services,
 )
+from app.web.admin.comparison_form import ROWS, form_defaults
+from app.web.admin.comparison_summary import adopted_from, summaries_of
 from app.web.admin.form_errors import FieldError, FormErrors
 from app.web.admin.gallery_section import filter_error, gallery_section, wants_section
 from app.web.admin.preset_form import preset_form_errors, price_texts
@@ -41,14 +44,23 @@ from app.web.admin.progress_fragment import progress_from_job, progress_from_rec
 bp = Blueprint("admin_presets", __name__, url_prefix="/admin")
 
 
-def preset_with_head(preset_id: str) -> tuple[Preset, Decimal, Job | None]:
-    """The preset, its total spend and its running job (if any), as the page's head needs them: one query."""
+@dataclass(frozen=True)
+class Head:
+    """What the preset page's head needs, read in one query."""
+
+    preset: Preset
+    spent: Decimal
+    live: Job | None  # its running job
+    compared: bool  # whether it has comparisons (their list is read only then)
+
+
+def preset_with_head(preset_id: str) -> Head:
     row = db.session.execute(head_statement(), {"preset_id": preset_id}).first()
     if row is None:
         no_preset(preset_id)
-    preset, total, live_id, *providers_stamp = row
+    preset, total, live_id, compared, *providers_stamp = row
     provider_rows.primed(tuple(providers_stamp))
-    return preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None
+    return Head(preset, ledger.usd(total), db.session.get(Job, live_id) if live_id else None, bool(compared))
 
 
 @cache
@@ -58,6 +70,7 @@ def head_statement() -> Select:
         Preset,
         ledger.preset_spend_column(Preset.id),
         live_job_id_column(Preset.id),
+        select(Comparison.id).where(Comparison.preset_id == Preset.id).exists(),
         *provider_rows.stamp_columns(),
     ).where(Preset.id == bindparam("preset_id"))
 
@@ -192,10 +205,24 @@ def provider_context(preset: Preset) -> dict:
     }
 
 
+def comparisons_context(head: Head) -> dict:
+    """The page's comparisons section: their lines (read only when there are some), what the preset adopted from
+    one, and the start form's defaults."""
+    comparisons = summaries_of(head.preset.id) if head.compared else []
+    return {
+        "comparisons": comparisons,
+        "adopted_from": adopted_from(head.preset, comparisons),
+        "compare_values": form_defaults(),
+        "compare_providers": provider_rows.active_providers(),
+        "compare_rows": ROWS,
+    }
+
+
 @bp.get("/presets/<id:preset_id>")
 def preset(preset_id: str) -> ResponseReturnValue:
     """The page, or its gallery section alone for htmx requests aimed at it (filters, pages, curation)."""
-    preset, spent, live = preset_with_head(preset_id)
+    head = preset_with_head(preset_id)
+    preset, spent, live = head.preset, head.spent, head.live
     query = GalleryQuery()
     error: FieldError | None = None
     try:
@@ -225,6 +252,7 @@ def preset(preset_id: str) -> ResponseReturnValue:
     settings = services().settings
     return render_template(
         "admin/preset.html",
+        **comparisons_context(head),
         preset=preset,
         live=live,
         progress_html=progress_html,
