@@ -38,6 +38,10 @@ ONE_DOOR = {
     "admin_review.release": "the review view's release, the pool's release service",
     "admin_review.delete": "the review view's delete, the gallery's delete service",
     "admin_review.regenerate": "the review view's regenerate, the regenerate service",
+    # A blind vote leaves no activity entry by design (the comparison counts who voted how often), so there is
+    # nothing here to compare; both doors call votes.cast_vote (tests/test_comparisons.py, test_comparison_pages.py).
+    "api_comparisons.vote": "a blind vote (no activity entry by design); the page's door is the same service",
+    "admin_comparisons.vote": "a blind vote (no activity entry by design); the API's door is the same service",
 }
 
 
@@ -68,6 +72,34 @@ def canceled_state(app, client) -> dict:
     state = queued_state(app, client)
     assert client.post(f"/api/admin/jobs/{state['job']}/cancel", headers=auth_headers()).status_code == 202
     return state
+
+
+COMPARE = {"variants": [{"current": True}, {"provider": "FLUX_KONTEXT", "settings": {}}], "modelIds": MODELS}
+
+
+def comparison_state(app, client) -> dict:
+    """A preset with a comparison of two variants on MODELS (offline; finished unless the queue is cut first)."""
+    preset = create_preset(client, name="Doors")
+    url = f"/api/admin/presets/{preset['id']}/comparisons"
+    started = client.post(url, json=COMPARE, headers=auth_headers()).get_json()
+    variant = started["variants"][1]["id"]
+    cell = next(c["id"] for c in started["cells"] if c["variantId"] == variant and c["modelId"] == "female_01")
+    return {"preset": preset["id"], "comparison": started["comparisonId"], "variant": variant, "cell": cell}
+
+
+def queued_comparison_state(app, client) -> dict:
+    app.extensions["pixelglow"].enqueue_job = lambda job_id: None
+    return comparison_state(app, client)
+
+
+def adopt_by_api(client, state) -> Any:
+    body = {"variantId": state["variant"], "cellIds": [state["cell"]]}
+    return client.post(f"/api/admin/comparisons/{state['comparison']}/adopt", json=body, headers=auth_headers())
+
+
+def adopt_by_form(client, state) -> Any:
+    fields = form(client, variant_id=state["variant"], cell_ids=state["cell"])
+    return client.post(f"/admin/comparisons/{state['comparison']}/adopt", data=fields)
 
 
 def form(client, **fields) -> dict:
@@ -197,6 +229,32 @@ DOORS: dict[str, Case] = {
             "api_regenerate.regenerate_example": api("POST", "/api/admin/presets/{preset}/examples/{zero}/regenerate"),
             "admin_regenerate.regenerate_example": admin("/admin/presets/{preset}/examples/{zero}/regenerate"),
         },
+    ),
+    "start a comparison": Case(
+        preset_state,
+        {
+            "api_comparisons.start": api("POST", "/api/admin/presets/{preset}/comparisons", COMPARE),
+            "admin_comparisons.start": admin(
+                "/admin/presets/{preset}/comparisons",
+                current="1",
+                model_ids="male_01, female_01",
+                **{"variant-1-provider": "FLUX_KONTEXT"},
+            ),
+            "cli compare": cli(
+                "compare", "{preset}", "--variant", "current", "--variant", "FLUX_KONTEXT", "--models", ",".join(MODELS)
+            ),
+        },
+    ),
+    "cancel a comparison": Case(
+        queued_comparison_state,
+        {
+            "api_comparisons.cancel": api("POST", "/api/admin/comparisons/{comparison}/cancel"),
+            "admin_comparisons.cancel": admin("/admin/comparisons/{comparison}/cancel"),
+        },
+    ),
+    "adopt a comparison's variant": Case(
+        comparison_state,
+        {"api_comparisons.adopt_variant": adopt_by_api, "admin_comparisons.adopt_variant": adopt_by_form},
     ),
     "clear a preset's usage": Case(
         gallery_state,

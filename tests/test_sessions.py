@@ -137,6 +137,19 @@ def test_a_page_that_only_polls_progress_still_expires(make_app):
     assert last.status_code == 401 and last.headers["HX-Redirect"] == "/admin/login?next=/admin/presets/p1"
 
 
+def test_a_page_that_only_polls_a_comparison_grid_still_expires(make_app):
+    app = make_app(SESSION_IDLE_SECONDS="1.5")
+    create_admin(app)
+    client = app.test_client()
+    sign_in(client)
+    poll = {"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/comparisons/c1"}
+    statuses = []
+    for _ in range(8):  # the grid's poll of an unattended page (an unknown comparison: 404 while signed in)
+        statuses.append(client.get("/admin/comparisons/c1/live", headers=poll).status_code)
+        time.sleep(0.3)
+    assert statuses[0] == 404 and statuses[-1] == 401, statuses
+
+
 def test_a_bearer_call_gets_no_cookie(admin_app):
     client = admin_app.test_client()
     response = client.get("/api/admin/presets", headers=auth_headers())

@@ -97,7 +97,9 @@ def adopt(storage: Storage, comparison_id: str, wanted: Adoption, actor: str | N
     return Adopted(
         preset.id,
         ids,
-        f"Adopted variant {variant.label}: the preset now runs it; {len(ids)} outputs added to the gallery.",
+        f"Adopted variant {variant.label}: the preset now runs it; "
+        + ("no output" if not ids else "1 output" if len(ids) == 1 else f"{len(ids)} outputs")
+        + " added to the gallery.",
     )
 
 

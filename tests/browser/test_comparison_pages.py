@@ -167,14 +167,14 @@ def test_the_adopt_dialog_adopts_a_variant_with_the_outputs_ticked(page, live, w
 
 
 def test_a_comparison_started_from_the_preset_page_form(page, live):
-    """The preset page's form: a bad row is refused with its message and what was typed; then a good one starts
+    """The preset page's link to the start form: a bad row is refused with its message and what was typed; then a good one starts
     the comparison, whose grid fills by itself."""
     client = live.app.test_client()
     preset_id = create_preset(client, name="Golden Hour", prompt="Golden-hour portrait, warm rim light")["id"]
     live.start_consumer()
     sign_in(page)
     page.goto(f"/admin/presets/{preset_id}")
-    page.locator("details.compare-details summary").click()
+    page.locator("#compare-link").click()
     form = page.locator("#compare-form")
     assert form.locator("input[name=current]").is_checked()
     form.locator("#variant-1-provider").select_option("FLUX_KONTEXT")

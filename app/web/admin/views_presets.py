@@ -34,7 +34,6 @@ from app.web.admin.common import (
     no_preset,
     services,
 )
-from app.web.admin.comparison_form import ROWS, form_defaults
 from app.web.admin.comparison_summary import adopted_from, summaries_of
 from app.web.admin.form_errors import FieldError, FormErrors
 from app.web.admin.gallery_section import filter_error, gallery_section, wants_section
@@ -206,16 +205,10 @@ def provider_context(preset: Preset) -> dict:
 
 
 def comparisons_context(head: Head) -> dict:
-    """The page's comparisons section: their lines (read only when there are some), what the preset adopted from
-    one, and the start form's defaults."""
+    """The page's comparisons section: their lines (read only when there are some) and what the preset adopted from
+    one. The start form has its own page, linked from here: the preset page stays lean."""
     comparisons = summaries_of(head.preset.id) if head.compared else []
-    return {
-        "comparisons": comparisons,
-        "adopted_from": adopted_from(head.preset, comparisons),
-        "compare_values": form_defaults(),
-        "compare_providers": provider_rows.active_providers(),
-        "compare_rows": ROWS,
-    }
+    return {"comparisons": comparisons, "adopted_from": adopted_from(head.preset, comparisons)}
 
 
 @bp.get("/presets/<id:preset_id>")
