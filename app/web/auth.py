@@ -44,8 +44,8 @@ PUBLIC_ENDPOINTS = frozenset({"static", "admin_auth.login"})
 SESSION_USER = "admin_id"
 SESSION_STAMP = "admin_stamp"
 ENV_TOKEN_ACTOR = "token ADMIN_API_TOKEN"
-# Requests a page makes by itself (the 1 s progress poll, a comparison grid's 2 s poll, images): they do not count as activity, so an
-# unattended page still reaches the idle timeout.
+# Requests a page makes by itself (the 1 s progress poll, a comparison grid's 2 s poll, images): they do not
+# count as activity, so an unattended page still reaches the idle timeout.
 PASSIVE_ENDPOINTS = frozenset({"admin_jobs.progress", "admin_comparisons.live", "media.media", "static"})
 TOKEN_USE_RECORDED_EVERY = 60  # seconds between writes of a named token's last use
 

@@ -167,8 +167,8 @@ def test_the_adopt_dialog_adopts_a_variant_with_the_outputs_ticked(page, live, w
 
 
 def test_a_comparison_started_from_the_preset_page_form(page, live):
-    """The preset page's link to the start form: a bad row is refused with its message and what was typed; then a good one starts
-    the comparison, whose grid fills by itself."""
+    """The preset page's link to the start form: a bad row is refused with its message and what was typed; then a
+    good one starts the comparison, whose grid fills by itself."""
     client = live.app.test_client()
     preset_id = create_preset(client, name="Golden Hour", prompt="Golden-hour portrait, warm rim light")["id"]
     live.start_consumer()
