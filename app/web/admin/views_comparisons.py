@@ -67,7 +67,7 @@ def render_new(preset_id: str, values: dict, error: str | None = None, status: i
 
 @bp.get("/presets/<id:preset_id>/comparisons/new")
 def new_comparison(preset_id: str) -> ResponseReturnValue:
-    """The form alone (the preset page carries the same one): where a refused start shows its message."""
+    """The start form, linked from the preset page; a refused start shows it again with its message."""
     return render_new(preset_id, form_defaults())
 
 
