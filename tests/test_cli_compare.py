@@ -175,7 +175,7 @@ def test_compare_wait_exits_non_zero_when_the_comparison_is_canceled(make_app, r
     )
     canceller.join(30)
     assert result.exit_code == 1, result.output
-    assert "canceled:" in result.output and "B FLUX_PRO: 0/1 succeeded" in result.output
+    assert "canceled:" in result.output and "B FLUX_PRO: 0/0 succeeded (—), 1 canceled" in result.output
 
 
 def test_compare_wait_says_when_no_consumer_took_it_and_gives_up_after_the_timeout(make_app, replicate_server):

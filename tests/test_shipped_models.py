@@ -98,7 +98,7 @@ def test_the_migration_adds_the_six_turned_off_and_takes_them_back(make_app):
         assert {rows[key] for key in SHIPPED} == {"disabled"}
         assert provider_rows.active_providers().keys() == PROVIDERS.keys()
         db.session.commit()
-        downgrade(revision="-1")
+        downgrade(revision="0018")  # one step before this migration (0020)
         path = app.extensions["pixelglow"].settings.database_url.removeprefix("sqlite:///")
         with closing(sqlite3.connect(path)) as raw:  # read apart from the session, as an operator would
             assert [key for (key,) in raw.execute("SELECT key FROM providers ORDER BY id")] == list(PROVIDERS)

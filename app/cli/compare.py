@@ -190,10 +190,12 @@ def show_totals(grid: Grid) -> None:
         p95 = "—" if column.p95_seconds is None else f"{column.p95_seconds:.1f} s"
         per_image = "—" if column.cost_per_image is None else money(column.cost_per_image)
         job = "—" if column.cost_of_job is None else money(column.cost_of_job)
+        canceled = sum(1 for c in grid.column(variant.id) if c.state == ItemState.CANCELED)
         click.echo(
             printable(
-                f"  {variant.label} {variant.provider}: {column.succeeded}/{column.ended} succeeded ({rate}), "
-                f"median {median}, p95 {p95}, {per_image} per image, {job} for a 20-model job"
+                f"  {variant.label} {variant.provider}: {column.succeeded}/{column.ended} succeeded ({rate})"
+                + (f", {canceled} canceled" if canceled else "")
+                + f", median {median}, p95 {p95}, {per_image} per image, {job} for a 20-model job"
             )
         )
         for cell in grid.column(variant.id):

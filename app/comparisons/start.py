@@ -56,7 +56,7 @@ def start_comparison(
         comparison = create_comparison(services, preset_id, request, actor, rng or random.Random())
         comparison_id, preset_name = comparison.id, comparison.preset.name
         job_ids = [v.job_id for v in comparison.variants if v.job_id]
-        model_ids = list(dict.fromkeys(c.model_id for c in comparison.cells))
+        model_ids = list(dict.fromkeys(c.model_id for c in sorted(comparison.cells, key=lambda c: c.item_id or 0)))
         db.session.commit()
     except AppError:
         db.session.rollback()

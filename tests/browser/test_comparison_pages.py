@@ -153,7 +153,7 @@ def test_the_adopt_dialog_adopts_a_variant_with_the_outputs_ticked(page, live, w
     dialog.locator("button[type=submit]").click()
     page.wait_for_url(f"**/admin/presets/{preset_id}")
     assert (
-        "Adopted variant B: the preset now runs it; 1 outputs added to the gallery."
+        "Adopted variant B: the preset now runs it; 1 output added to the gallery."
         in page.locator("#toasts").inner_text()
     )
     model = next(c["modelId"] for c in shown["cells"] if c["id"] == picked)
