@@ -12,13 +12,18 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import IO
 
+import psycopg
 import replicate
 from sqlalchemy import event
 
+from app import create_app
+from app.core.config import load_settings
 from app.core.database import db
 from app.models import GalleryExample, PresetModelUsage
 from app.providers.base import ItemSpec
@@ -26,7 +31,8 @@ from app.providers.download.downloader import SafeDownloader
 from app.providers.replicate.predictions import ReplicateGenerator
 from app.services import services_of
 from app.storage.local import MediaStorage
-from tests.conftest import REPLICATE_TOKEN, auth_headers, create_admin, sign_in
+from app.tasks import enqueue_job
+from tests.conftest import PG_ADMIN_URL, REPLICATE_TOKEN, auth_headers, base_env, create_admin, sign_in
 
 
 def clean_env(**extra) -> dict:
@@ -246,3 +252,22 @@ def read_comparison(client, comparison_id: str) -> dict:
     response = client.get(f"/api/admin/comparisons/{comparison_id}", headers=auth_headers())
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+@contextlib.contextmanager
+def app_on_an_empty_database(tmp_path: Path, database: str) -> Iterator:
+    """An app on a database of its own, not yet migrated: a SQLite file, or a PostgreSQL database made for it and
+    dropped after (what a migration's down-and-up test walks)."""
+    if database == "sqlite":
+        env = base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'pixelglow.sqlite3'}", REDIS_URL="")
+        yield create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job)
+        return
+    name = f"pixelglow_migrate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield create_app(load_settings(base_env(tmp_path, DATABASE_URL=url)), {"TESTING": True}, enqueue=enqueue_job)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -3,21 +3,17 @@ comparison (and takes its cells' images along), and migration 0021 goes down one
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select, update
 
-from app import create_app
 from app.comparisons.reading import get_comparison, read_grid
-from app.core.config import load_settings
 from app.core.database import db
 from app.models import Comparison, ComparisonCell, Job, utcnow
-from app.tasks import enqueue_job
-from tests.conftest import PG_ADMIN_URL, auth_headers, base_env, create_preset, post_generate
+from tests.conftest import auth_headers, create_preset, post_generate
+from tests.helpers import app_on_an_empty_database
 
 BODY = {"variants": [{"current": True}, {"provider": "FLUX_PRO", "settings": {}}], "modelIds": ["male_01", "female_01"]}
 
@@ -115,20 +111,11 @@ ALL, NONE = (True, True, True), (False, False, False)
 
 
 def test_migration_0021_down_one_step_and_up_again_on_sqlite(tmp_path):
-    env = base_env(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'pixelglow.sqlite3'}", REDIS_URL="")
-    app = create_app(load_settings(env), {"TESTING": True}, enqueue=enqueue_job)
-    assert down_and_up(app) == [ALL, NONE, ALL]
+    with app_on_an_empty_database(tmp_path, "sqlite") as app:
+        assert down_and_up(app) == [ALL, NONE, ALL]
 
 
 @pytest.mark.usefixtures("redis_client")
 def test_migration_0021_down_one_step_and_up_again_on_postgresql(tmp_path):
-    name = f"pixelglow_migrate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-        app = create_app(load_settings(base_env(tmp_path, DATABASE_URL=url)), {"TESTING": True}, enqueue=enqueue_job)
+    with app_on_an_empty_database(tmp_path, "postgresql") as app:
         assert down_and_up(app) == [ALL, NONE, ALL]
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

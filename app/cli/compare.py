@@ -17,7 +17,7 @@ from flask.cli import with_appcontext
 
 from app import provider_rows
 from app.cli.common import cli_actor, find_preset, printable, services
-from app.cli.generate import PICKUP_NOTICE_SECONDS, not_picked_up
+from app.cli.generate import PICKUP_NOTICE_SECONDS, not_picked_up, wait_options
 from app.comparisons.reading import Grid, get_comparison, read_grid, totals
 from app.comparisons.request import MAX_VARIANTS, MIN_VARIANTS, parse_comparison_request
 from app.comparisons.start import start_comparison
@@ -91,15 +91,7 @@ def request_body(variants: tuple[str, ...], model_list: str | None, male: int | 
 @click.option("--models", "model_list", metavar="IDS", help="Comma-separated reference models, e.g. male_01,female_03.")
 @click.option("--male", type=click.IntRange(0), help="Male models drawn at random (default 2; not with --models).")
 @click.option("--female", type=click.IntRange(0), help="Female models drawn at random (default 2; not with --models).")
-@click.option("--wait", is_flag=True, help="Wait until the comparison has ended and print each column's totals.")
-@click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
-@click.option(
-    "--notice-after",
-    default=PICKUP_NOTICE_SECONDS,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="With --wait: seconds before saying that no consumer has picked the comparison up.",
-)
+@wait_options("Wait until the comparison has ended and print each column's totals.", "the comparison")
 def compare(
     preset_ref: str,
     variants: tuple[str, ...],

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from flask.cli import with_appcontext
@@ -16,7 +18,24 @@ from app.jobs.regenerate import regeneration_message, request_regeneration
 from app.jobs.submit import MAX_EXAMPLES_PER_MODEL, GenerationError, parse_model_ids, request_generation
 from app.services import CONSUMER_COMMAND
 
+F = TypeVar("F", bound=Callable[..., Any])
 PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why it waits, and how to start one
+
+
+def wait_options(wait_help: str, what: str) -> Callable[[F], F]:
+    """--wait, --timeout and --notice-after, as `generate` and `compare` take them (`what`: "the job")."""
+
+    def decorate(command: F) -> F:
+        notice = f"With --wait: seconds before saying that no consumer has picked {what} up (it keeps waiting)."
+        command = click.option(
+            "--notice-after", default=PICKUP_NOTICE_SECONDS, show_default=True, type=click.FloatRange(0), help=notice
+        )(command)
+        command = click.option(
+            "--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait."
+        )(command)
+        return click.option("--wait", is_flag=True, help=wait_help)(command)
+
+    return decorate
 
 
 @click.command("generate")
@@ -38,15 +57,7 @@ PICKUP_NOTICE_SECONDS = 10.0  # a queued job no consumer took by then: say why i
     help="Make one new example for this example's model and index with the preset's current prompt and settings "
     "(the old one stays).",
 )
-@click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
-@click.option("--timeout", default=1800, show_default=True, help="Seconds to wait at most with --wait.")
-@click.option(
-    "--notice-after",
-    default=PICKUP_NOTICE_SECONDS,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="With --wait: seconds before saying that no consumer has picked the job up (it keeps waiting).",
-)
+@wait_options("Wait for the job and show its progress.", "the job")
 def generate(
     preset_ref: str,
     examples_per_model: int,
