@@ -15,8 +15,11 @@ from sqlalchemy import select, update
 from app.accounts.audit import AuditEvent
 from app.core.database import db
 from app.jobs.pipeline import run_job
-from app.models import Comparison, GalleryExample, Job, JobItem, Preset, PresetModelUsage, SpendEntry
+from app.jobs.writes import writes_for
+from app.models import Comparison, ComparisonCell, GalleryExample, Job, JobItem, Preset, PresetModelUsage, SpendEntry
+from app.providers.base import ItemResult, ItemSpec
 from app.spend import ledger
+from app.spend.ledger import JobLedger
 from tests import factories
 from tests.conftest import auth_headers, create_preset
 
@@ -290,3 +293,25 @@ def test_a_comparisons_job_cannot_be_retried_into_the_gallery(compared):
     response = client.post(f"/api/admin/jobs/{job_id}/retry", headers=auth_headers())
     assert response.status_code == 409 and "comparison" in response.get_json()["error"]
     assert preset_state(app, preset["id"]) == before
+
+
+def test_a_cell_stored_again_by_a_resumed_attempt_is_neither_rewritten_nor_billed_twice(compared):
+    app, _, _, _, started = compared
+    services = app.extensions["pixelglow"]
+    with app.app_context():
+        job = db.session.get(Job, started["variants"][1]["jobId"])
+        item = job.items[0]
+        writes = writes_for(job)
+        cell = db.session.scalars(select(ComparisonCell).where(ComparisonCell.item_id == item.id)).one()
+        kept = cell.image_path
+        spec = ItemSpec(
+            item.id, job.id, job.preset_id, "Film Noir", item.model_id, item.gender, "x", 0, "p", job.provider, {}
+        )
+        again = ItemResult(image_key="comparisons/elsewhere.png", prediction_id="again", predict_time=1.0)
+        assert writes.stored(spec, again, services.storage, JobLedger.of(services.settings, job)) is None
+        db.session.expire_all()
+        assert db.session.get(ComparisonCell, cell.id).image_path == kept
+        entries = db.session.scalar(
+            select(db.func.count()).select_from(SpendEntry).where(SpendEntry.item_id == item.id)
+        )
+        assert entries == 1

@@ -147,9 +147,11 @@ class Grid:
 
 
 def read_grid(comparison: Comparison) -> Grid:
-    """The comparison's rows in four queries: variants with their jobs, cells with their items, costs, votes."""
+    """The comparison's rows in five queries: variants, their jobs, cells with their items, costs, votes."""
     variants = list(comparison.variants)
-    jobs = {v.id: j for v in variants if v.job_id and (j := db.session.get(Job, v.job_id))}
+    found = db.session.scalars(select(Job).where(Job.comparison_id == comparison.id))
+    by_id = {job.id: job for job in found}
+    jobs = {v.id: by_id[v.job_id] for v in variants if v.job_id in by_id}
     rows = db.session.execute(
         select(ComparisonCell, JobItem.state, JobItem.error)
         .outerjoin(JobItem, JobItem.id == ComparisonCell.item_id)

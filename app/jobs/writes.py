@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from app.core.database import db
+from app.core.database import db, rowcount
 from app.gallery.example_sizes import size_columns
 from app.jobs import rows
 from app.models import ComparisonCell, ItemState, Job, JobItem, Preset, utcnow
@@ -53,10 +53,8 @@ class ComparisonWrites:
         return []  # a comparison reserves no model: it may use any, used or not
 
     def stored(self, spec: ItemSpec, result: ItemResult, storage: Storage, ledger: JobLedger) -> dict | None:
-        """The cell gets its output and time, the ledger its cost; None: no gallery example to show."""
-        if db.session.scalar(select(JobItem.state).where(JobItem.id == spec.item_id)) == ItemState.SUCCEEDED:
-            db.session.rollback()
-            return None  # an earlier attempt stored it and counted its cost
+        """The cell gets its output and time, the ledger its cost; None: no gallery example to show. A cell that
+        has its output already was stored (and its cost counted) by an earlier attempt: nothing is written twice."""
         values = dict(
             image_path=result.image_key,
             prediction_id=result.prediction_id,
@@ -66,9 +64,15 @@ class ComparisonWrites:
             offline=result.offline,
             **(size_columns(result.sizes) if result.sizes else {}),
         )
-        db.session.execute(
-            update(ComparisonCell).where(ComparisonCell.id == self.cell_of[spec.item_id]).values(**values)
+        cell = self.cell_of[spec.item_id]
+        filled = db.session.execute(
+            update(ComparisonCell)
+            .where(ComparisonCell.id == cell, ComparisonCell.image_path.is_(None))
+            .values(**values)
         )
+        if not rowcount(filled):
+            db.session.rollback()
+            return None
         ledger.ended(spec.item_id, spec.model_id, True, result.predict_time)
         db.session.execute(
             update(JobItem)
