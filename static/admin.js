@@ -58,11 +58,24 @@
     if (event.target.matches && event.target.matches("input[name=mode]")) showPoolThumbs();
   });
 
-  // "Choose models": each pool model's thumbnail, loaded only then (the page without it loads none).
+  // "Choose models": each pool model's thumbnail, added and loaded only then (the page without it loads none).
   function showPoolThumbs() {
+    var list = document.querySelector("#pool ul[data-thumb-url]");
+    if (!list) return;
     var choosing = document.querySelector("#generate-form input[name=mode][value=choose]:checked");
-    document.querySelectorAll("img.pool-thumb[data-src]").forEach(function (img) {
-      if (choosing && !img.getAttribute("src")) img.src = img.dataset.src;
+    list.querySelectorAll("li.pool-model").forEach(function (row) {
+      var img = row.querySelector("img.pool-thumb");
+      if (!img && !choosing) return;
+      if (!img) {
+        img = document.createElement("img");
+        img.className = "pool-thumb";
+        img.alt = "";
+        img.width = 48;
+        img.height = 60;
+        img.src = list.dataset.thumbUrl.replace("MODEL", encodeURIComponent(row.dataset.poolModel));
+        var code = row.querySelector("code");
+        code.parentNode.insertBefore(img, code);
+      }
       img.hidden = !choosing;
     });
   }
@@ -78,8 +91,8 @@
     });
     var shown = 0, rows = pool.querySelectorAll("li.pool-model");
     rows.forEach(function (row) {
-      var visible = (!wanted.gender || row.dataset.gender === wanted.gender) &&
-                    (!wanted.state || row.dataset.poolState === wanted.state);
+      var visible = (!wanted.gender || row.classList.contains(wanted.gender)) &&
+                    (!wanted.state || row.classList.contains(wanted.state));
       row.hidden = !visible;
       if (visible) shown += 1;
     });

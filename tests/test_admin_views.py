@@ -373,10 +373,10 @@ def test_clear_usage_frees_every_model(admin_client, immediate_huey):
     c = admin_client
     preset = create_preset(c)
     c.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(c))
-    assert c.get(f"/admin/presets/{preset['id']}").get_data(as_text=True).count('data-pool-state="used"') == 20
+    assert c.get(f"/admin/presets/{preset['id']}").get_data(as_text=True).count('class="pool-model used ') == 20
     page = c.post(f"/admin/presets/{preset['id']}/clear-usage", data={"csrf_token": c.csrf}, follow_redirects=True)
     html = page.get_data(as_text=True)
-    assert "Cleared 20 usage rows" in html and html.count('data-pool-state="free"') == 72
+    assert "Cleared 20 usage rows" in html and html.count('class="pool-model free ') == 72
     assert html.count('class="example"') == 20  # the gallery stays
 
 

@@ -37,12 +37,14 @@ def test_offline_cards_show_a_labelled_placeholder_beside_their_output(admin_cli
     assert admin_client.get("/admin/models/nobody_99/placeholder.png").status_code == 404
 
 
-def test_the_pool_offers_72_thumbnails_loaded_only_when_choosing(admin_client):
+def test_the_pool_names_72_thumbnails_and_loads_none_until_choosing(admin_client):
+    """The page holds no pool thumbnail: "choose models" (admin.js) adds them from the list's URL template
+    (tests/browser/test_first_run_faces.py loads all 72 there)."""
     preset = create_preset(admin_client)
     page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
-    thumbs = re.findall(r'<img class="pool-thumb"[^>]*>', page)
-    assert len(thumbs) == 72
-    assert all(" src=" not in t and " hidden" in t and 'data-src="/admin/models/' in t for t in thumbs)
-    first = re.search(r'data-src="([^"]+)"', thumbs[0]).group(1)
-    answer = admin_client.get(first)  # not cached: the placeholder
+    assert "pool-thumb" not in page
+    template = re.search(r'<ul class="pool-models"[^>]* data-thumb-url="([^"]+)"', page).group(1)
+    models = re.findall(r'<li class="pool-model [^"]*" data-pool-model="([^"]+)"', page)
+    assert len(models) == 72
+    answer = admin_client.get(template.replace("MODEL", models[0]))  # not cached: the placeholder
     assert answer.status_code == 200 and answer.mimetype == "image/png"

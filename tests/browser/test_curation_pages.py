@@ -48,7 +48,7 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
     page.click("#pool li.pool-model[data-pool-model=female_04] button")
     page.wait_for_url(f"**/admin/presets/{preset_id}*")
     assert "Model female_04 released" in page.locator("#toasts").inner_text()
-    assert page.locator("#pool li.pool-model[data-pool-model=female_04]").get_attribute("data-pool-state") == "free"
+    page.wait_for_selector("#pool li.pool-model.free[data-pool-model=female_04]")  # freed
     assert page.locator("#pool li.pool-model.used").count() == 4
     assert page.locator("#gallery li.example[data-model-id=female_04]").count() == 1
 
@@ -60,7 +60,7 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
     card.get_by_role("button", name="Reject").click()
     page.wait_for_selector("#gallery li.example[data-model-id=male_12] .curation[data-state=rejected]")
     screenshot(page, "curation-card-release")
-    assert page.locator("#pool li.pool-model[data-pool-model=male_12]").get_attribute("data-pool-state") == "free"
+    page.wait_for_selector("#pool li.pool-model.free[data-pool-model=male_12]")  # freed
     assert page.locator("#gallery li.example").count() == shown  # the card stays, rejected, until a reload
     page.locator(".bulk-bar input[name=release]").uncheck()
 

@@ -68,7 +68,7 @@ def test_curating_the_gallery_with_buttons_bulk_actions_and_drag_and_drop(page, 
     rejected.get_by_role("button", name="Reject").click()
     page.wait_for_selector(f"#example-{ids[0]} .curation[data-state=rejected]")
     assert f"Released {model_id}" in page.locator("#toasts").inner_text()
-    assert page.locator(f"#pool li.pool-model[data-pool-model={model_id}]").get_attribute("data-pool-state") == "free"
+    page.wait_for_selector(f"#pool li.pool-model.free[data-pool-model={model_id}]")  # freed
     page.locator(".bulk-bar input[name=release]").uncheck()
 
     # bulk: exactly the ticked examples
