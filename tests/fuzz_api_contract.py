@@ -25,7 +25,7 @@ from app import create_app
 from app.core.config import load_settings
 from app.core.database import db
 from app.tasks import enqueue_job
-from tests.conftest import API_TOKEN, REPLICATE_TOKEN, TABLES, base_env, wait_for_job
+from tests.conftest import API_TOKEN, REPLICATE_TOKEN, base_env, empty_tables, wait_for_job
 from tests.live_stack import Consumer, isolated_queue
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -55,7 +55,7 @@ def stack(pg_database, tmp_path):
         )
         app = create_app(load_settings(env), enqueue=enqueue_job)
         with app.app_context(), db.engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+            empty_tables(conn)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, name="fuzzed-app", daemon=True)
         thread.start()

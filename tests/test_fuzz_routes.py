@@ -29,11 +29,11 @@ from app.tasks import enqueue_job
 from app.web.api.common import TAKES_A_BODY
 from tests.conftest import (
     REDIS_TEST_URL,
-    TABLES,
     auth_headers,
     base_env,
     create_admin,
     create_preset,
+    empty_tables,
     post_generate,
     sign_in,
 )
@@ -159,7 +159,7 @@ def fuzz_app(pg_database, tmp_path_factory):
     app.extensions["pixelglow"].enqueue_job = lambda job_id: None
     with app.app_context():
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+            empty_tables(conn)
     redis_lib.Redis.from_url(REDIS_TEST_URL).flushdb()
     create_admin(app)
     browser = app.test_client()

@@ -15,7 +15,7 @@ from app import create_app
 from app.core.config import load_settings
 from app.core.database import db
 from app.tasks import enqueue_job
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPLICATE_TOKEN, TABLES, base_env, create_admin
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, REPLICATE_TOKEN, base_env, create_admin, empty_tables
 from tests.live_stack import Consumer, isolated_queue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def live(pg_database, browser_redis, tmp_path):
     app = create_app(load_settings(env), enqueue=enqueue_job)
     with app.app_context():
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+            empty_tables(conn)
     create_admin(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
