@@ -223,7 +223,20 @@ class JobItem(Model):
         return f"{self.model_id}#{self.example_index}"
 
 
-class GalleryExample(Model):
+class SmallerSizes:
+    """A stored output's smaller sizes next to the original (app/storage/sizes.py), with their pixel sizes so a
+    grid sets width, height and srcset without asking storage; None until made (an older row, or a failed resize:
+    the backfill). Gallery examples and comparison cells both have them."""
+
+    thumb_path: Mapped[str | None] = mapped_column(String(500))
+    thumb_width: Mapped[int | None] = mapped_column()
+    thumb_height: Mapped[int | None] = mapped_column()
+    medium_path: Mapped[str | None] = mapped_column(String(500))
+    medium_width: Mapped[int | None] = mapped_column()
+    medium_height: Mapped[int | None] = mapped_column()
+
+
+class GalleryExample(SmallerSizes, Model):
     """One generated image, stored in our media storage (never the provider's expiring URL)."""
 
     __tablename__ = "gallery_examples"
@@ -251,14 +264,6 @@ class GalleryExample(Model):
     # Curation: the verdict and the admin's manual order within it (None: after the placed ones, newest first).
     state: Mapped[str] = mapped_column(String(16), default=CurationState.UNREVIEWED, server_default="unreviewed")
     position: Mapped[int | None] = mapped_column()
-    # Smaller sizes next to the original (storage.sizes), with their pixel sizes so a grid sets width / height
-    # and srcset without asking storage; None until made (an older example, or a failed resize: the backfill).
-    thumb_path: Mapped[str | None] = mapped_column(String(500))
-    thumb_width: Mapped[int | None] = mapped_column()
-    thumb_height: Mapped[int | None] = mapped_column()
-    medium_path: Mapped[str | None] = mapped_column(String(500))
-    medium_width: Mapped[int | None] = mapped_column()
-    medium_height: Mapped[int | None] = mapped_column()
 
     preset: Mapped[Preset] = relationship(back_populates="examples")
 
@@ -394,7 +399,7 @@ class ComparisonVariant(Model):
         return "ABCD"[self.position]
 
 
-class ComparisonCell(Model):
+class ComparisonCell(SmallerSizes, Model):
     """One variant's output for one reference model. Its id is random and its image is stored under
     comparisons/<comparison>/<cell id>, so neither says which variant made it (the blind review shows them)."""
 
@@ -414,12 +419,6 @@ class ComparisonCell(Model):
     model_version: Mapped[str | None] = mapped_column(String(200))
     sent_settings: Mapped[dict | None] = mapped_column(JsonType)
     offline: Mapped[bool] = mapped_column(default=False)
-    thumb_path: Mapped[str | None] = mapped_column(String(500))
-    thumb_width: Mapped[int | None] = mapped_column()
-    thumb_height: Mapped[int | None] = mapped_column()
-    medium_path: Mapped[str | None] = mapped_column(String(500))
-    medium_width: Mapped[int | None] = mapped_column()
-    medium_height: Mapped[int | None] = mapped_column()
 
 
 class VoteVerdict(StrEnum):

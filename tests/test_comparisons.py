@@ -22,6 +22,7 @@ from app.spend import ledger
 from app.spend.ledger import JobLedger
 from tests import factories
 from tests.conftest import auth_headers, create_preset
+from tests.helpers import count_queries
 
 MODELS = ["male_01", "male_02", "female_01", "female_02"]
 VARIANTS = [
@@ -162,6 +163,22 @@ def test_thirty_scripted_votes_give_each_variant_its_wins_losses_ties_and_elo(co
         assert score["votes"] == sum(expected[variant_id][k] for k in ("wins", "losses", "ties"))
         assert score["elo"] == pytest.approx(ratings[variant_id], abs=0.01)
     assert read(client, started["comparisonId"])["voters"] == [{"voter": "token ADMIN_API_TOKEN", "votes": 30}]
+
+
+def test_a_votes_answer_has_the_scores_with_it_from_one_read_of_the_cells(compared):
+    app, client, _, _, started = compared
+    shown = read(client, started["comparisonId"])
+    cells = {(c["variantId"], c["modelId"]): c["id"] for c in shown["cells"]}
+    first, second = (v["id"] for v in shown["variants"][:2])
+    body = {"left": cells[(first, MODELS[0])], "right": cells[(second, MODELS[0])], "verdict": "left"}
+    with count_queries(app) as statements:
+        answer = client.post(
+            f"/api/admin/comparisons/{started['comparisonId']}/votes", json=body, headers=auth_headers()
+        )
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["scores"] == read(client, started["comparisonId"])["scores"]
+    assert [s["wins"] for s in answer.get_json()["scores"]][:2] == [1, 0]
+    assert sum("FROM comparison_cells" in s for s in statements) == 1, statements
 
 
 def test_a_vote_on_cells_of_one_variant_or_of_two_models_is_refused(compared):

@@ -170,17 +170,25 @@ def read_grid(comparison: Comparison) -> Grid:
         for cell, state, error in rows
     ]
     cells.sort(key=lambda c: (c.cell.gender != "female", c.cell.model_id, order.get(c.cell.variant_id, 0)))
+    scores, voters = tally_votes(comparison.id, {c.cell.id: c.cell.variant_id for c in cells}, order)
+    return Grid(comparison, variants, jobs, cells, scores, voters)
+
+
+def tally_votes(
+    comparison_id: str, variant_of: dict[str, str], order: dict[str, int]
+) -> tuple[dict[str, Score], dict[str, int]]:
+    """The variants' scores and how often each voter voted, from the votes in the order they were cast: one query,
+    given which variant made each cell (`variant_of`) and the variants' positions (`order`)."""
     votes = list(
         db.session.scalars(
-            select(ComparisonVote).where(ComparisonVote.comparison_id == comparison.id).order_by(ComparisonVote.id)
+            select(ComparisonVote).where(ComparisonVote.comparison_id == comparison_id).order_by(ComparisonVote.id)
         )
     )
-    variant_of = {c.cell.id: c.cell.variant_id for c in cells}
     judged = [Judged(variant_of[v.left_cell_id], variant_of[v.right_cell_id], v.verdict) for v in votes]
     voters: dict[str, int] = {}
     for vote in votes:
         voters[vote.voter] = voters.get(vote.voter, 0) + 1
-    return Grid(comparison, variants, jobs, cells, tally(order, judged), voters)
+    return tally(order, judged), voters
 
 
 def variant_json(grid: Grid, variant: ComparisonVariant) -> dict:

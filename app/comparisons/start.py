@@ -19,7 +19,7 @@ from app.comparisons.request import ComparisonRequest, VariantRequest, label
 from app.core.database import db
 from app.core.errors import AppError, GenerationError, PresetError
 from app.jobs.needs import JobServices
-from app.jobs.submit import refuse_unrunnable
+from app.jobs.submit import database_unavailable, refuse_unrunnable
 from app.models import Comparison, ComparisonCell, ComparisonVariant, Job, JobItem, JobStatus, Preset
 from app.pool.registry import ReferenceModel, Registry
 from app.pool.selection import lock_preset
@@ -63,10 +63,7 @@ def start_comparison(
         raise
     except OperationalError as exc:
         db.session.rollback()
-        log.warning("database unavailable while starting a comparison: %s", exc.__class__.__name__)
-        raise GenerationError(
-            "The database is unavailable right now; nothing was queued. Try again shortly.", 503
-        ) from None
+        raise database_unavailable(exc, "starting a comparison") from None
     try:
         for job_id in job_ids:
             services.enqueue_job(job_id)

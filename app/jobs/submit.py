@@ -142,10 +142,7 @@ def request_generation(
         raise GenerationError(str(exc), 409) from None
     except OperationalError as exc:
         db.session.rollback()
-        log.warning("database unavailable while requesting a generation: %s", exc.__class__.__name__)
-        raise GenerationError(
-            "The database is unavailable right now; nothing was queued. Try again shortly.", 503
-        ) from None
+        raise database_unavailable(exc, "requesting a generation") from None
     except Exception:
         db.session.rollback()
         raise
@@ -201,6 +198,12 @@ def create_job(
     job.total = len(pairs)
     ledger.reserve(services.settings, job, len(pairs))
     return job, selection
+
+
+def database_unavailable(exc: OperationalError, doing: str) -> GenerationError:
+    """The 503 a start answers when the database went away mid-write (the caller has rolled back: nothing queued)."""
+    log.warning("database unavailable while %s: %s", doing, exc.__class__.__name__)
+    return GenerationError("The database is unavailable right now; nothing was queued. Try again shortly.", 503)
 
 
 def refuse_unrunnable(preset: Preset) -> None:

@@ -5,6 +5,7 @@ an admin adopts a variant). The runner and recovery ask `writes_for(job)` instea
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select, update
@@ -43,11 +44,19 @@ class ComparisonWrites:
     """A comparison's job: each item fills its cell; its output is stored under the cell's opaque key."""
 
     def __init__(self, job: Job) -> None:
+        self.comparison_id = job.comparison_id
+
+    @cached_property
+    def cell_of(self) -> dict[int, str]:
+        """Each item's cell, read when an item is run or stored (recovery only settles: it needs none)."""
         cells = db.session.execute(
-            select(ComparisonCell.item_id, ComparisonCell.id).where(ComparisonCell.comparison_id == job.comparison_id)
+            select(ComparisonCell.item_id, ComparisonCell.id).where(ComparisonCell.comparison_id == self.comparison_id)
         )
-        self.cell_of = {item_id: cell_id for item_id, cell_id in cells if item_id is not None}
-        self.output_keys = {item: f"comparisons/{job.comparison_id}/{cell}" for item, cell in self.cell_of.items()}
+        return {item_id: cell_id for item_id, cell_id in cells if item_id is not None}
+
+    @cached_property
+    def output_keys(self) -> dict[int, str]:
+        return {item: f"comparisons/{self.comparison_id}/{cell}" for item, cell in self.cell_of.items()}
 
     def confirm(self, open_items: Sequence[rows.OpenItem]) -> list[int]:
         return []  # a comparison reserves no model: it may use any, used or not

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from app.comparisons.adopt import adopt, parse_adoption
 from app.comparisons.cancel import cancel_comparison
-from app.comparisons.reading import Grid, comparison_json, comparisons_of, get_comparison, read_grid
+from app.comparisons.reading import Grid, comparison_json, comparisons_of, get_comparison, read_grid, tally_votes
 from app.comparisons.request import parse_comparison_request
 from app.comparisons.start import start_comparison
 from app.comparisons.votes import cast_vote, parse_ballot
@@ -59,16 +59,18 @@ def get(comparison_id: str) -> ResponseReturnValue:
 def vote(comparison_id: str) -> ResponseReturnValue:
     """201 with the variants revealed and the scores; 400 for a pair that cannot be judged, 404 for unknown cells."""
     grid = grid_or_404(comparison_id)
+    # what the answer needs of the grid, read before the vote's commit expires its rows
+    variant_of = {c.cell.id: c.cell.variant_id for c in grid.cells}
+    order = {v.id: v.position for v in grid.variants}
     cast = cast_vote(grid, parse_ballot(read_json_body(required=True)), g.actor)
-    after = read_grid(grid.comparison)
-    variant_of = {c.cell.id: c.cell.variant_id for c in after.cells}
+    scores, _voters = tally_votes(comparison_id, variant_of, order)
     return jsonify(
         voteId=cast.id,
         revealed={
             "left": variant_of[cast.left_cell_id],
             "right": variant_of[cast.right_cell_id],
         },
-        scores=[after.scores[v.id].as_json() for v in after.variants],
+        scores=[scores[variant_id].as_json() for variant_id in sorted(order, key=order.__getitem__)],
     ), 201
 
 
