@@ -1393,6 +1393,11 @@ def test_keep_alive_reuses_one_connection(server):
     assert len(ports) == 1
 
 
+def interruptible() -> None:
+    """Ctrl-C (SIGINT) stops the server even when the suite was started in the background, which ignores it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_cli_runs_standalone():
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
@@ -1402,6 +1407,7 @@ def test_cli_runs_standalone():
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
+        preexec_fn=interruptible,
     )
     try:
         url = proc.stdout.readline().strip()
@@ -1439,6 +1445,7 @@ def test_cli_limit_flags():
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
+        preexec_fn=interruptible,
     )
     try:
         url = proc.stdout.readline().strip()
