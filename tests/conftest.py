@@ -274,15 +274,14 @@ def quick_password_hash(password: str) -> str:
 def create_admin(app, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD, product_cost: bool = False) -> str:
     """An admin account, made as `users create` makes it (`product_cost`), or else with the same password hashed
     at the test cost: the tests that compare sign-in work and time ask for the product's."""
-    from app.accounts.users import User, check_password_rules, create_user, normalise_email
+    from app.accounts.users import check_password_rules, create_user, normalise_email
+    from tests import factories
 
+    if not product_cost:
+        check_password_rules(password, normalise_email(email))
+        return factories.user(app, normalise_email(email), quick_password_hash(password))
     with app.app_context():
-        if product_cost:
-            user = create_user(email, password)
-        else:
-            check_password_rules(password, normalise_email(email))
-            user = User(email=normalise_email(email), password_hash=quick_password_hash(password))
-            db.session.add(user)
+        user = create_user(email, password)
         db.session.commit()
         return user.id
 

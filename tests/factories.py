@@ -115,11 +115,16 @@ def preset(app, name="Professional Headshot", *, provider="NANO_BANANA", prompt=
         return row.id
 
 
-def user(app, email: str, password_hash: str) -> None:
-    """An admin row with the given password hash, as older versions of `users create` stored it."""
+def user(app, email: str, password_hash: str) -> str:
+    """An admin row with the given password hash (as older versions of `users create` stored it, or one hashed at
+    the tests' cost); returns its id."""
     with app.app_context():
-        db.session.add(User(email=email, password_hash=password_hash))
+        row = User(email=email, password_hash=password_hash)
+        db.session.add(row)
+        db.session.flush()
+        user_id = row.id
         db.session.commit()
+        return user_id
 
 
 def examples(

@@ -127,6 +127,11 @@ class Grid:
     def model_ids(self) -> list[str]:
         return list(dict.fromkeys(c.cell.model_id for c in self.cells))
 
+    @property
+    def variant_of(self) -> dict[str, str]:
+        """Which variant made each cell, by cell id."""
+        return {c.cell.id: c.cell.variant_id for c in self.cells}
+
     def column(self, variant_id: str) -> list[CellView]:
         return [c for c in self.cells if c.cell.variant_id == variant_id]
 
@@ -170,15 +175,16 @@ def read_grid(comparison: Comparison) -> Grid:
         for cell, state, error in rows
     ]
     cells.sort(key=lambda c: (c.cell.gender != "female", c.cell.model_id, order.get(c.cell.variant_id, 0)))
-    scores, voters = tally_votes(comparison.id, {c.cell.id: c.cell.variant_id for c in cells}, order)
-    return Grid(comparison, variants, jobs, cells, scores, voters)
+    grid = Grid(comparison, variants, jobs, cells, {}, {})
+    grid.scores, grid.voters = tally_votes(comparison.id, grid.variant_of, [v.id for v in variants])
+    return grid
 
 
 def tally_votes(
-    comparison_id: str, variant_of: dict[str, str], order: dict[str, int]
+    comparison_id: str, variant_of: dict[str, str], variant_ids: list[str]
 ) -> tuple[dict[str, Score], dict[str, int]]:
-    """The variants' scores and how often each voter voted, from the votes in the order they were cast: one query,
-    given which variant made each cell (`variant_of`) and the variants' positions (`order`)."""
+    """The variants' scores (keyed in the order of `variant_ids`) and how often each voter voted, from the votes in
+    the order they were cast: one query, given which variant made each cell (`variant_of`)."""
     votes = list(
         db.session.scalars(
             select(ComparisonVote).where(ComparisonVote.comparison_id == comparison_id).order_by(ComparisonVote.id)
@@ -188,7 +194,7 @@ def tally_votes(
     voters: dict[str, int] = {}
     for vote in votes:
         voters[vote.voter] = voters.get(vote.voter, 0) + 1
-    return tally(order, judged), voters
+    return tally(variant_ids, judged), voters
 
 
 def variant_json(grid: Grid, variant: ComparisonVariant) -> dict:

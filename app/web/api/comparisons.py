@@ -60,17 +60,16 @@ def vote(comparison_id: str) -> ResponseReturnValue:
     """201 with the variants revealed and the scores; 400 for a pair that cannot be judged, 404 for unknown cells."""
     grid = grid_or_404(comparison_id)
     # what the answer needs of the grid, read before the vote's commit expires its rows
-    variant_of = {c.cell.id: c.cell.variant_id for c in grid.cells}
-    order = {v.id: v.position for v in grid.variants}
+    variant_of, variant_ids = grid.variant_of, [v.id for v in grid.variants]
     cast = cast_vote(grid, parse_ballot(read_json_body(required=True)), g.actor)
-    scores, _voters = tally_votes(comparison_id, variant_of, order)
+    scores, _voters = tally_votes(comparison_id, variant_of, variant_ids)
     return jsonify(
         voteId=cast.id,
         revealed={
             "left": variant_of[cast.left_cell_id],
             "right": variant_of[cast.right_cell_id],
         },
-        scores=[scores[variant_id].as_json() for variant_id in sorted(order, key=order.__getitem__)],
+        scores=[score.as_json() for score in scores.values()],
     ), 201
 
 
