@@ -4,6 +4,7 @@ thread, a real `huey_consumer` process, the Replicate-compatible server, and hea
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -56,53 +57,55 @@ class LiveStack:
                 db.session.remove()
 
 
-@pytest.fixture
-def browser_redis():
-    """The live stack's queue, progress and heartbeats in a Redis database of this session's own."""
-    with isolated_queue() as url:
-        yield url
-
-
-@pytest.fixture
-def live(pg_database, browser_redis, tmp_path):
-    """The app on a random port of 127.0.0.1 against PostgreSQL and Redis, with one admin; no consumer
-    until the test calls `live.start_consumer()`. The provider answers after 0.3 s (± 0.1 s)."""
+@contextlib.contextmanager
+def live_stack(pg_database: str, folder: Path):
+    """The app on a random port of 127.0.0.1 against PostgreSQL (emptied) and a Redis database of this
+    session's own, with one admin; no consumer until the test calls `live.start_consumer()`. The provider
+    answers after 0.3 s (± 0.1 s)."""
     from tests.replicate_server import ReplicateServer
 
-    replicate = ReplicateServer(token=REPLICATE_TOKEN, latency=0.3, jitter=0.1, seed=7).start()
-    instance = tmp_path / "instance"
-    instance.mkdir()
-    env = base_env(
-        instance,
-        DATABASE_URL=pg_database,
-        REDIS_URL=browser_redis,
-        MEDIA_DIR=str(instance / "media"),
-        GENERATION_MODE="replicate",
-        REPLICATE_API_TOKEN=REPLICATE_TOKEN,
-        REPLICATE_BASE_URL=replicate.url,
-        REPLICATE_POLL_INTERVAL="0.05",
-        GENERATION_CONCURRENCY="3",
-    )
-    app = create_app(load_settings(env), enqueue=enqueue_job)
-    with app.app_context():
-        with db.engine.begin() as conn:
-            empty_tables(conn)
-    create_admin(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
-    thread.start()
-    stack = LiveStack(app, env, f"http://127.0.0.1:{server.server_port}", replicate)
-    try:
-        yield stack
-    finally:
-        stack.stop_consumer()
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
-        replicate.stop()
+    with isolated_queue() as redis_url:
+        replicate = ReplicateServer(token=REPLICATE_TOKEN, latency=0.3, jitter=0.1, seed=7).start()
+        instance = folder / "instance"
+        instance.mkdir()
+        env = base_env(
+            instance,
+            DATABASE_URL=pg_database,
+            REDIS_URL=redis_url,
+            MEDIA_DIR=str(instance / "media"),
+            GENERATION_MODE="replicate",
+            REPLICATE_API_TOKEN=REPLICATE_TOKEN,
+            REPLICATE_BASE_URL=replicate.url,
+            REPLICATE_POLL_INTERVAL="0.05",
+            GENERATION_CONCURRENCY="3",
+        )
+        app = create_app(load_settings(env), enqueue=enqueue_job)
         with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+            with db.engine.begin() as conn:
+                empty_tables(conn)
+        create_admin(app)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
+        thread.start()
+        stack = LiveStack(app, env, f"http://127.0.0.1:{server.server_port}", replicate)
+        try:
+            yield stack
+        finally:
+            stack.stop_consumer()
+            server.shutdown()
+            thread.join(timeout=5)
+            server.server_close()
+            replicate.stop()
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+
+
+@pytest.fixture
+def live(pg_database, tmp_path):
+    """A live stack of the test's own (`live_stack`)."""
+    with live_stack(pg_database, tmp_path) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

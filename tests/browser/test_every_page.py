@@ -18,7 +18,7 @@ from app.services import services_of
 from tests import factories
 from tests.analytics_seed import seed_history
 from tests.browser.axe import axe_violations
-from tests.browser.conftest import DESKTOP, PHONE, no_horizontal_overflow, screenshot, sign_in
+from tests.browser.conftest import DESKTOP, PHONE, live_stack, no_horizontal_overflow, screenshot, sign_in
 from tests.browser.gallery_seed import picture, seed_gallery
 from tests.conftest import ADMIN_EMAIL
 
@@ -131,7 +131,15 @@ def cases():
                 yield pytest.param(name, width, check, id=f"{name}-{width['width']}-{check}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def live(pg_database, tmp_path_factory):
+    """One live stack for the module: its tests only read pages (and sign in), so they share the stack and
+    its seed instead of building both 96 times."""
+    with live_stack(pg_database, tmp_path_factory.mktemp("every-page")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
 def seeded(live):
     """A preset with examples and a job, 20 presets with two months of history, and audit events of each kind,
     recorded as the app records them."""
@@ -200,11 +208,21 @@ def seed_comparison(live, preset_id: str) -> tuple[str, int]:
     return comparison_id, live.query(vote_and_event)
 
 
+@pytest.fixture(scope="module")
+def signed_in(browser, live) -> list:
+    """The admin's session cookie, signed in once for the module (each test's page gets it)."""
+    context = browser.new_context(viewport=DESKTOP, base_url=live.url)
+    sign_in(context.new_page())
+    cookies = context.cookies()
+    context.close()
+    return cookies
+
+
 @pytest.mark.parametrize(("name", "width", "check"), list(cases()))
-def test_every_page(page, seeded, name, width, check):
+def test_every_page(page, seeded, signed_in, name, width, check):
     page.set_viewport_size(width)
     if name != "sign-in":
-        sign_in(page)
+        page.context.add_cookies(signed_in)
     page.goto(PAGES[name].format(**seeded))
     page.wait_for_load_state("networkidle")
     if check == "layout":
