@@ -13,7 +13,6 @@ from flask import abort, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from app.core.database import db
-from app.gallery.example_json import example_json
 from app.jobs.submit import MODELS_PER_JOB
 from app.models import GalleryExample, JobStatus, Preset, utcnow
 from app.pool.reference_photos import SAFE_MODEL_ID, photo_url, thumbnail_url
@@ -82,25 +81,6 @@ def model_pool(preset_id: str) -> Pool:
 
 
 # -- gallery -------------------------------------------------------------------
-def example_card(example: GalleryExample, created_by: str | None = None) -> dict:
-    """A gallery card: the example's JSON, who started its job and the reference photo's thumbnail
-    (None while `models cache` has not copied it: the card shows a labelled placeholder)."""
-    storage = services().storage
-    return example_json(example, storage) | {
-        "presetId": example.preset_id,
-        "createdBy": created_by,
-        "referenceUrl": reference_thumb(example.model_id),
-    }
-
-
-def record_card(example: dict, preset_id: str, provider: str, created_by: str | None = None) -> dict:
-    """A gallery card from a progress record's example (no database row needed); records written before
-    examples carried their provider and index fall back to the job's provider and the first index."""
-    reference = reference_thumb(str(example.get("modelId", "")))
-    card = {"index": 0, "provider": provider, **example, "presetId": preset_id}
-    return card | {"createdBy": created_by, "referenceUrl": reference}
-
-
 def reference_thumb(model_id: str, full: bool = False) -> str | None:
     """A card's reference image (`full`: the side-by-side view's photo): the cached one, or offline the
     labelled placeholder (None online while it is not cached: the card says so; `flask models cache` fixes it)."""

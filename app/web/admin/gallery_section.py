@@ -21,7 +21,8 @@ from app.gallery.query import (
 )
 from app.models import CurationState, GalleryExample
 from app.pool.registry import GENDERS
-from app.web.admin.common import example_card, is_htmx
+from app.web.admin.cards import Card, card_of_row, view_url_template
+from app.web.admin.common import is_htmx
 from app.web.admin.form_errors import FieldError, FormErrors
 
 TARGET = "gallery-section"  # the section's id: htmx requests aimed at it get the section alone
@@ -62,7 +63,7 @@ def gallery_section(
         "query": query,
         "page": page,
         "counts": counts,
-        "cards": cards_of(page, back),
+        "cards": cards_of(page),
         "new_at": new_examples_index(page, counts),
         "back": back,
         "previous_url": page_url(preset_id, query.at_page(query.page - 1)) if query.page > 1 else None,
@@ -84,26 +85,20 @@ def page_url(preset_id: str, query: GalleryQuery) -> str:
     return url_for("admin_presets.preset", preset_id=preset_id, **query.args(short=True))
 
 
-def cards_of(page: GalleryPage, back: str) -> list[dict]:
-    """Each example's card, with its verdict, where its forms come back to, and whether it is the first or
-    last of its group (known from the page and its neighbours unless filters hide some of the group)."""
+def cards_of(page: GalleryPage) -> list[Card]:
+    """Each example's card, with whether it is the first or last of its group (known from the page and its
+    neighbours unless filters hide some of the group)."""
+    if not page.examples:
+        return []
     row: list[GalleryExample | None] = [page.before, *page.examples, page.after]
-    view_url = (  # built once: the example view's address with each card's id in place
-        url_for("admin_example.example_view", preset_id=page.examples[0].preset_id, example_id="EXAMPLE")
-        if page.examples
-        else ""
-    )
+    view_url = view_url_template(page.examples[0].preset_id)
     cards = []
     for n, example in enumerate(page.examples, start=1):
-        edges = {"first": at_edge(example, row[n - 1]), "last": at_edge(example, row[n + 1])}
-        if page.query.filtered:
-            edges = {}  # its neighbours here need not be its neighbours in the group
-        cards.append(
-            example_card(example, page.creators.get(example.job_id or ""))
-            | {"state": example.state, "position": example.position, "back": back}
-            | {"viewUrl": view_url.replace("EXAMPLE", example.id)}
-            | edges
-        )
+        if page.query.filtered:  # its neighbours here need not be its neighbours in the group
+            cards.append(card_of_row(example, view_url))
+        else:
+            first, last = at_edge(example, row[n - 1]), at_edge(example, row[n + 1])
+            cards.append(card_of_row(example, view_url, first=first, last=last))
     return cards
 
 

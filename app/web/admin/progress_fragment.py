@@ -21,11 +21,11 @@ from app.jobs.progress import ProgressRecord
 from app.jobs.progress import read_record as progress_record
 from app.models import JOB_FINAL, ItemState, Job
 from app.services import CONSUMER_COMMAND
+from app.web.admin.cards import card_of_record, view_url_template
 from app.web.admin.common import (
     Pool,
     gallery_count,
     model_pool,
-    record_card,
     services,
     worker_missing,
 )
@@ -94,15 +94,14 @@ def render_progress(
     counts = None
     if view == "preset" and (new_examples or (ended and base is not None)):
         counts = gallery_counts(progress["preset_id"])
+    view_url = view_url_template(progress["preset_id"])
     return render_template(
         "admin/_progress.html",
         p=progress,
         ended=ended,
         view=view,
         poll_url=poll_url(progress["job_id"], shown, provider, view, base),
-        new_examples=[
-            record_card(e, progress["preset_id"], provider or "", progress.get("created_by")) for e in new_examples
-        ],
+        new_examples=[card_of_record(e, view_url, provider or "") for e in new_examples],
         worker_command=CONSUMER_COMMAND,
         oob_pool=oob_pool,
         counts=counts,

@@ -23,7 +23,8 @@ from app.core.errors import AppError, CurationError
 from app.gallery.curation import EXAMPLE_ID, move_example, parse_move, parse_state_change, set_state
 from app.gallery.query import gallery_counts
 from app.models import CurationState, GalleryExample
-from app.web.admin.common import example_card, get_preset, is_htmx, model_pool
+from app.web.admin.cards import card_of_row, view_url_template
+from app.web.admin.common import get_preset, is_htmx, model_pool
 from app.web.auth import local_admin_path
 
 bp = Blueprint("admin_curation", __name__, url_prefix="/admin")
@@ -60,13 +61,13 @@ def card_verdict(preset_id: str) -> ResponseReturnValue:
     example = db.session.get(GalleryExample, example_id) if example_id else None
     if not is_htmx() or example is None or example.preset_id != preset_id:
         return response
-    return card_in_place(example, response.location)
+    return card_in_place(example)
 
 
-def card_in_place(example: GalleryExample, back: str) -> ResponseReturnValue:
+def card_in_place(example: GalleryExample) -> ResponseReturnValue:
     """The card alone with its new state, for htmx to swap where it is (its group's order shows on the next
     reload, so its move arrows wait for it), with the counts and the message out of band."""
-    card = example_card(example) | {"state": example.state, "back": back.split("#")[0], "first": True, "last": True}
+    card = card_of_row(example, view_url_template(example.preset_id), first=True, last=True)
     released = verdict_form(example.state)["releaseModel"]  # the pool shows the model free again
     pool = model_pool(example.preset_id) if released else None
     html = render_template("admin/_card_in_place.html", card=card, counts=gallery_counts(example.preset_id), pool=pool)
