@@ -830,7 +830,7 @@ def test_download_delays_from_end_to_first_fetch(server, client):
     first, second, never = (client.predictions.create(model=NANO, input={"prompt": str(i)}) for i in range(3))
     time.sleep(0.3)  # the first download comes ~0.25 s after the end
     for p in (first, second, never):
-        wait_until(lambda p=p: p.reload() or p.status == "succeeded", timeout=5)
+        assert poll_until_terminal(p)[-1] == "succeeded"
     with httpx.Client() as http:
         assert http.get(first.output).status_code == 200
         assert http.head(never.output).status_code == 200  # HEAD is not a download
@@ -1241,22 +1241,15 @@ def test_prediction_not_started_by_its_deadline_is_aborted(server, client, recei
         client.predictions.get(pid)
 
 
-def test_prediction_running_past_its_deadline_is_canceled(server):
+def test_prediction_running_past_its_deadline_is_canceled(server, client):
     server.cancel_after_min = 0
     server.latency_when = lambda model, inp: math.inf if inp["prompt"] == "forever" else None
-    long = create_with_cancel_after(server, "1.5", {"prompt": "forever"}).json()["id"]
+    long = client.predictions.get(create_with_cancel_after(server, "1.5", {"prompt": "forever"}).json()["id"])
     quick = create_with_cancel_after(server, "5s").json()["id"]
-
-    def status(pid):
-        return httpx.get(f"{server.url}/v1/predictions/{pid}", headers=auth(server)).json()["status"]
-
-    seen = []
-    wait_until(lambda: seen.append(status(long)) or seen[-1] != "starting", timeout=5)
-    assert seen[-1] == "processing"  # it starts and runs before its deadline...
-    wait_until(lambda: status(long) != "processing", timeout=5)
-    raw = httpx.get(f"{server.url}/v1/predictions/{long}", headers=auth(server)).json()
-    assert raw["status"] == "canceled" and raw["started_at"] is not None and raw["output"] is None  # ...then stops
-    assert status(quick) == "succeeded"
+    seen = poll_until_terminal(long)
+    assert seen[-1] == "canceled" and "processing" in seen, seen  # it ran, then its deadline stopped it
+    assert long.started_at is not None and long.output is None
+    assert client.predictions.get(quick).status == "succeeded"
     assert [c["cancel_after"] for c in server.creates] == [1.5, 5]
 
 
@@ -1264,15 +1257,14 @@ def test_queue_delay_hook_keeps_chosen_predictions_waiting(server, client):
     server.queue_delay_when = lambda model, inp: math.inf if inp["prompt"] == "stuck" else None
     stuck = client.predictions.create(model=NANO, input={"prompt": "stuck"})
     free = client.predictions.create(model=NANO, input={"prompt": "free"})
-    wait_until(lambda: free.reload() or free.status == "succeeded", timeout=5)
+    assert poll_until_terminal(free)[-1] == "succeeded"
     stuck.reload()
     assert stuck.status == "starting"
     server.queue_delay = 1.5
     late = client.predictions.create(model=NANO, input={"prompt": "late"})
     late.reload()
     assert late.status == "starting"
-    wait_until(lambda: late.reload() or late.status == "succeeded", timeout=5)
-    assert late.started_at is not None
+    assert poll_until_terminal(late)[-1] == "succeeded" and late.started_at is not None
 
 
 # ----------------------------------------------------------------------------- downloads
