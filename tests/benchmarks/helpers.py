@@ -392,11 +392,17 @@ class Report:
             "rows": self.rows,
             "notes": self.notes,
             "ran_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "machine": machine(),
         }
-        data["machine"] = machine()
+        data["machine"] = data["benchmarks"][self.number]["machine"]
         data["command"] = COMMAND
         RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n")
         RESULTS_MD.write_text(render_markdown(data))
+
+
+def on_cpu(m: dict | None) -> str:
+    """Where a benchmark ran, when it recorded it (results kept from before it did say nothing)."""
+    return f" on {m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}" if m else ""
 
 
 def render_markdown(data: dict) -> str:
@@ -407,8 +413,9 @@ def render_markdown(data: dict) -> str:
         "# Benchmark results",
         "",
         f"Latest run: {dates[0][:16].replace('T', ' ')} – {dates[-1][:16].replace('T', ' ')}  ",
-        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}, "
-        f"Python {m['python']}, {m['postgres']}, {m['redis']}  ",
+        f"Machine of the latest run: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}, "
+        f"Python {m['python']}, {m['postgres']}, {m['redis']}. Benchmarks run at other times may have run on "
+        "another machine of this kind: each says when and, where recorded, on which CPU.  ",
         f"Command: `{data['command']}`  ",
         "Everything on one machine: PostgreSQL, Redis, `huey_consumer -w 4 -k thread` processes and the "
         "Replicate-compatible test server (`tests/replicate_server/`, in the benchmark process).",
@@ -424,7 +431,7 @@ def render_markdown(data: dict) -> str:
         out += [
             f"## {number}. {b['title']}",
             "",
-            b["setup"] + f" _(ran {b['ran_at'][:16].replace('T', ' ')})_",
+            b["setup"] + f" _(ran {b['ran_at'][:16].replace('T', ' ')}{on_cpu(b.get('machine'))})_",
             "",
             "| figure | value | target | |",
             "|---|---|---|---|",
