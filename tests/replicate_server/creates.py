@@ -240,14 +240,7 @@ class Creates:
         wait = _parse_prefer_wait(prefer)
         if wait is None:
             return self._reply_json(h, 201, self._to_json(rec, rec.created, as_created=True))
-        deadline = time.monotonic() + wait
-        while True:
-            now = time.monotonic()
-            with self._lock:
-                status = state_at(rec, now)[0]
-            if status in TERMINAL or now >= deadline or self._stop_event.is_set():
-                break
-            self._stop_event.wait(min(max(rec.end - now, 0.001), deadline - now, 0.05))
+        self._wait_for_end(rec, time.monotonic() + wait)
         with self._lock:
             now = time.monotonic()
             # The real blocking API answers "starting" when the wait runs out (see the

@@ -122,14 +122,7 @@ class Routes:
     def _stream(self, h: Handler, pid: str) -> None:
         """Minimal server-sent events: output events at completion, then done."""
         rec = self._lookup(pid)
-        deadline = time.monotonic() + 60
-        while True:
-            now = time.monotonic()
-            with self._lock:
-                status = state_at(rec, now)[0]
-            if status in TERMINAL or now >= deadline or self._stop_event.is_set():
-                break
-            self._stop_event.wait(min(max(rec.end - now, 0.001), 0.05))
+        status = self._wait_for_end(rec, time.monotonic() + 60)
         events = []
         if status == "succeeded":
             events += [("output", u) for u in self._output_urls(rec)]

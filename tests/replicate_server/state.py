@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +98,7 @@ class PredictionState:
     url: str
     output_ttl: float | None
     _lock: threading.RLock
+    _stop_event: threading.Event
     _preds: dict[str, Prediction]
 
     def _iso(self, mono: float | None) -> str | None:
@@ -163,6 +165,16 @@ class PredictionState:
             },
             "metrics": metrics,
         }
+
+    def _wait_for_end(self, rec: Prediction, deadline: float) -> str:
+        """Block until the prediction ends, `deadline` (monotonic) passes or the server stops; its status then."""
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                status = state_at(rec, now)[0]
+            if status in TERMINAL or now >= deadline or self._stop_event.is_set():
+                return status
+            self._stop_event.wait(min(max(rec.end - now, 0.001), deadline - now, 0.05))
 
     def _lookup(self, pid: str) -> Prediction:
         with self._lock:
