@@ -7,8 +7,10 @@ import contextlib
 import importlib.util
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +35,8 @@ from app.services import services_of
 from app.storage.local import MediaStorage
 from app.tasks import enqueue_job
 from tests.conftest import PG_ADMIN_URL, REPLICATE_TOKEN, auth_headers, base_env, create_admin, sign_in
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def clean_env(**extra) -> dict:
@@ -64,6 +68,29 @@ def start_make_run(clone: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def flask_cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`flask --app wsgi ARGS` as another terminal runs it: in the project's folder, with only `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a process started in its own session as Ctrl-C in its terminal would (SIGINT to the whole group),
+    and SIGKILL the group if it has not ended within `timeout` seconds."""
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def load_run_dev() -> ModuleType:

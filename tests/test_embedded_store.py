@@ -17,6 +17,7 @@ from app.jobs.progress import SqliteProgressStore
 from app.services import services_of
 from app.tasks import enqueue_job
 from tests.conftest import base_env, create_admin, sign_in, upgrade
+from tests.helpers import flask_cli
 from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,15 +160,7 @@ def test_the_jobs_page_still_answers_when_the_store_it_reads_is_damaged(tmp_path
 
 
 def run_flask(instance: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return flask_cli({"PATH": os.environ["PATH"], "INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}, *args)
 
 
 def test_a_store_damaged_before_start_is_refused_by_every_process_but_doctor(tmp_path):

@@ -9,7 +9,6 @@ much (at most 1.5 x the same job run alone). Three rounds, each with fresh prese
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port, wait_for_http
+from tests.helpers import flask_cli, free_port, stop_group, wait_for_http
 from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +36,7 @@ def newcomer_env(instance: Path, **extra: str) -> dict:
 
 def flask(instance: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """A command from a second terminal (`flask --app wsgi …`)."""
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=newcomer_env(instance),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return flask_cli(newcomer_env(instance), *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +75,7 @@ class Stack:
 
     def stop(self) -> str:
         self.api.close()
-        os.killpg(self.process.pid, signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process, timeout=30)
         self._log.close()
         return self.log_path.read_text(errors="replace")
 

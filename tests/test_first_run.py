@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from app import create_app
 from app.core.config import load_settings
 from app.tasks import enqueue_job
 from tests.conftest import base_env
-from tests.helpers import clean_env, free_port, start_make_run, wait_for_http
+from tests.helpers import clean_env, flask_cli, free_port, start_make_run, stop_group, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,11 +82,7 @@ def make_run_generates_offline_examples(clone: Path, log_path: Path, dotenv: boo
         gallery = json.loads(urllib.request.urlopen(request, timeout=5).read())["gallery"]["items"]
         assert len(gallery) == 20 and all(example["offline"] for example in gallery)
     finally:
-        os.killpg(run.pid, signal.SIGINT)
-        try:
-            run.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(run.pid, signal.SIGKILL)
+        stop_group(run)
         log.close()
 
 
@@ -106,16 +101,8 @@ def test_cli_commands_print_no_third_party_info_lines(tmp_path):
     """Only what a command says itself: no alembic set-up lines, and `db upgrade` at head says nothing."""
 
     def flask(*args: str) -> str:
-        env = clean_env(INSTANCE_PATH=str(tmp_path), PYTHONPATH=str(ROOT))
-        done = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        done = flask_cli(clean_env(INSTANCE_PATH=str(tmp_path), PYTHONPATH=str(ROOT)), *args)
+        assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout + done.stderr
 
     assert "Running upgrade 0001" in flask("db", "upgrade")  # the migrations it runs are worth reading

@@ -6,9 +6,7 @@ Screenshots in test-artifacts/ (first-run-*.png)."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.helpers import free_port, load_run_dev, start_make_run, wait_for_http
+from tests.helpers import free_port, load_run_dev, start_make_run, stop_group, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ADMIN = re.compile(r"Demo admin exists: email (\S+)\s+password (\S+)")
@@ -46,11 +44,7 @@ def dev_run(tmp_path_factory):
             )
             yield {"url": url, "email": found.group(1), "password": found.group(2)}
         finally:
-            os.killpg(run.pid, signal.SIGINT)
-            try:
-                run.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(run.pid, signal.SIGKILL)
+            stop_group(run)
 
 
 def signed_in_page(browser, dev_run, viewport: dict):
