@@ -201,11 +201,16 @@ def test_the_fragment_stops_polling_with_286_and_lists_failures_when_the_job_end
     assert "NSFW content detected" in job_view.get_data(as_text=True)
 
 
-def test_a_queued_job_reads_as_queued_and_a_missing_one_as_gone_never_as_done(admin_client):
+def queue_by_form(admin_client) -> tuple[dict, str]:
+    """A new preset and the id of the job its page's generate form queued (one example a model, no consumer)."""
     preset = create_preset(admin_client)
     admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
     with admin_client.application.app_context():
-        job_id = db.session.scalars(select(Job.id)).one()
+        return preset, db.session.scalars(select(Job.id)).one()
+
+
+def test_a_queued_job_reads_as_queued_and_a_missing_one_as_gone_never_as_done(admin_client):
+    _preset, job_id = queue_by_form(admin_client)
     queued = admin_client.get(f"/admin/jobs/{job_id}/progress", headers=htmx(admin_client))
     assert queued.status_code == 200 and 'value="0"' in queued.get_data(as_text=True)
     gone = admin_client.get("/admin/jobs/nope/progress", headers=htmx(admin_client))
@@ -215,12 +220,9 @@ def test_a_queued_job_reads_as_queued_and_a_missing_one_as_gone_never_as_done(ad
 
 def test_reloading_the_preset_page_mid_job_shows_the_live_fragment_without_duplicates(admin_client):
     app = admin_client.application
-    preset = create_preset(admin_client)
-    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
+    preset, job_id = queue_by_form(admin_client)
     with app.app_context():
-        job = db.session.scalars(select(Job)).one()
-        job_id = job.id
-        job.status = "running"
+        db.session.get(Job, job_id).status = "running"
         db.session.commit()
     # 3 examples are stored: the record lists 2, the third landed after the record was written
     models = [f"male_{i:02d}" for i in range(3)]
@@ -277,11 +279,7 @@ def test_a_preset_with_1000_examples_renders_with_as_many_queries_as_one_with_20
 # -- worker liveness ----------------------------------------------------------------------------------------
 def test_a_job_queued_with_no_consumer_alive_shows_the_no_worker_notice(admin_client, redis_client):
     app = admin_client.application
-    preset = create_preset(admin_client)
-    admin_client.post(form_url(preset["id"]), data={"examples_per_model": "1"}, headers=htmx(admin_client))
-    with app.app_context():
-        job = db.session.scalars(select(Job)).one()
-        job_id = job.id
+    preset, job_id = queue_by_form(admin_client)
     pages = (f"/admin/presets/{preset['id']}", "/admin/jobs", f"/admin/jobs/{job_id}/progress", f"/admin/jobs/{job_id}")
     for path in pages:  # just queued: give a worker a few seconds before saying anything
         assert "No worker is running" not in admin_client.get(path).get_data(as_text=True), path

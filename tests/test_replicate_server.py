@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import math
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -1390,10 +1392,13 @@ def interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_cli_runs_standalone():
+@contextlib.contextmanager
+def standalone_server(*flags: str) -> Iterator[tuple[str, dict]]:
+    """`python -m tests.replicate_server --port 0 FLAGS` in a child process: yields its URL and a dict that gets
+    its exit code and stderr once Ctrl-C (SIGINT) has stopped it."""
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.replicate_server", "--port", "0", "--latency", "0"],
+        [sys.executable, "-m", "tests.replicate_server", "--port", "0", *flags],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1401,55 +1406,31 @@ def test_cli_runs_standalone():
         env={**os.environ, "PYTHONPATH": str(root)},
         preexec_fn=interruptible,
     )
+    ended: dict = {}
     try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:")
-        c = replicate.Client(api_token=DEFAULT_TOKEN, base_url=url)
-        assert c.predictions.create(model=NANO, input={"prompt": "x"}).status == "starting"
+        yield proc.stdout.readline().strip(), ended
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
+        ended.update(returncode=proc.returncode, stderr=proc.stderr.read())
         proc.stdout.close()
         proc.stderr.close()
-    assert proc.returncode == 0
+
+
+def test_cli_runs_standalone():
+    with standalone_server("--latency", "0") as (url, ended):
+        assert url.startswith("http://127.0.0.1:")
+        c = replicate.Client(api_token=DEFAULT_TOKEN, base_url=url)
+        assert c.predictions.create(model=NANO, input={"prompt": "x"}).status == "starting"
+    assert ended["returncode"] == 0
 
 
 def test_cli_limit_flags():
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.replicate_server",
-            "--port",
-            "0",
-            "--create-limit",
-            "6",
-            "--create-burst",
-            "1",
-            "--read-limit",
-            "60",
-            "--read-burst",
-            "1",
-        ],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        preexec_fn=interruptible,
-    )
-    try:
-        url = proc.stdout.readline().strip()
+    flags = ("--create-limit", "6", "--create-burst", "1", "--read-limit", "60", "--read-burst", "1")
+    with standalone_server(*flags) as (url, ended):
         headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
         with httpx.Client(base_url=url, headers=headers) as http:
             codes = [http.post(create_url(), json={"input": {"prompt": "x"}}).status_code for _ in range(2)]
             reads = [http.get("/v1/predictions").status_code for _ in range(2)]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
     assert codes == [201, 429] and reads == [200, 429]
-    assert "create_429s=1" in err and "read_429s=1" in err
+    assert "create_429s=1" in ended["stderr"] and "read_429s=1" in ended["stderr"]
