@@ -4,21 +4,18 @@ answers, and a TLS certificate for a made-up name."""
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
-import tempfile
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from app.providers.download.downloader import SafeDownloader
+from tests.helpers import self_signed_certificate
 
 MB = 1024 * 1024
 
@@ -217,33 +214,5 @@ class LoopbackIsPublic(SafeDownloader):
 
 @pytest.fixture(scope="module")
 def certificate():
-    openssl = shutil.which("openssl")
-    assert openssl, "the TLS tests make their certificate with openssl: install it (.ci/run does)"
-    directory = Path(tempfile.mkdtemp(prefix="downloads-tls-"))
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-days",
-            "2",
-            "-subj",
-            "/CN=cdn.test",
-            "-addext",
-            "subjectAltName=DNS:cdn.test",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    yield cert, key
-    shutil.rmtree(directory, ignore_errors=True)
+    with self_signed_certificate("DNS:cdn.test") as pair:
+        yield pair

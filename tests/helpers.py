@@ -7,10 +7,12 @@ import contextlib
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -68,6 +70,27 @@ def start_make_run(clone: Path, port: int, log: IO[bytes]) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextlib.contextmanager
+def self_signed_certificate(name: str) -> Iterator[tuple[Path, Path]]:
+    """A certificate and its key for one name (`DNS:cdn.test`, `IP:127.0.0.1`), made by openssl, valid two days;
+    the files are deleted afterwards."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the TLS tests make their certificate with openssl: install it (.ci/run does)"
+    directory = Path(tempfile.mkdtemp(prefix="tests-tls-"))
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={name.split(':', 1)[1]}"]
+        + ["-addext", f"subjectAltName={name}"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield cert, key
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def flask_cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +35,7 @@ from tests.conftest import (
     sign_in,
     wait_for_job,
 )
+from tests.helpers import self_signed_certificate
 from tests.live_stack import Consumer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,19 +376,8 @@ class PhotoServer:
 
 @pytest.fixture(scope="module")
 def certificate():
-    openssl = shutil.which("openssl")
-    assert openssl, "the --urls test makes its certificate with openssl: install it (.ci/run does)"
-    directory = Path(tempfile.mkdtemp(prefix="models-check-tls-"))
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        + ["-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )
-    yield cert, key
-    shutil.rmtree(directory, ignore_errors=True)
+    with self_signed_certificate("IP:127.0.0.1") as pair:
+        yield pair
 
 
 @pytest.fixture
