@@ -118,7 +118,7 @@ def stop_group(process: subprocess.Popen, timeout: float = 20) -> None:
 
 def load_run_dev() -> ModuleType:
     """scripts/run_dev.py (what `make run` starts) as a module, for its texts and functions."""
-    spec = importlib.util.spec_from_file_location("run_dev", Path(__file__).parents[1] / "scripts" / "run_dev.py")
+    spec = importlib.util.spec_from_file_location("run_dev", PROJECT / "scripts" / "run_dev.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
