@@ -1,6 +1,6 @@
 """Builders for the rows a test needs, one way each: a preset row, a user row, examples (of given models, or in
 given curation states), a finished example, a job with items, a running job's reservations, used models, a finished
-comparison.
+comparison and a vote on it.
 Presets made through the API, admins and API tokens come from conftest's `create_preset`, `create_admin` and
 `auth_headers`; these builders write rows straight to the database, for rows the API would refuse today or cannot
 make yet. Bulk seeds for analytics and benchmarks stay in their own modules."""
@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.accounts.users import User
 from app.core.database import db
 from app.models import (
     Comparison,
     ComparisonCell,
     ComparisonVariant,
+    ComparisonVote,
     GalleryExample,
     Job,
     JobItem,
@@ -211,3 +214,19 @@ def comparison(
                 )  # fmt: skip
         db.session.commit()
         return row.id, paths
+
+
+def vote(app, comparison_id: str, model_id: str, verdict: str = "left", voter: str = "admin") -> int:
+    """A vote on the first two cells the comparison made for `model_id` (two variants' outputs); returns its id."""
+    with app.app_context():
+        left, right = db.session.scalars(
+            select(ComparisonCell).where(
+                ComparisonCell.comparison_id == comparison_id, ComparisonCell.model_id == model_id
+            )
+        ).all()[:2]
+        row = ComparisonVote(
+            comparison_id=comparison_id, left_cell_id=left.id, right_cell_id=right.id, verdict=verdict, voter=voter
+        )
+        db.session.add(row)
+        db.session.commit()
+        return row.id

@@ -3,10 +3,7 @@ to give them, and what the API says each one is."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from app.core.database import db
-from app.models import GalleryExample, utcnow
+from tests import factories
 from tests.conftest import auth_headers
 
 PLAN = "AFRAARFAFRAAFRRAFAAF"  # 20 verdicts, by key: A approve, F feature, R reject
@@ -15,25 +12,15 @@ STATE_OF_KEY = {"A": "approved", "F": "featured", "R": "rejected", "U": "unrevie
 
 def add_unreviewed(app, preset_id: str, count: int = 20, job_id: str | None = None) -> list[str]:
     """`count` unreviewed examples, the first the newest (so the gallery's order is this list's)."""
-    with app.app_context():
-        now = utcnow()
-        rows = [
-            GalleryExample(
-                preset_id=preset_id,
-                job_id=job_id,
-                model_id=f"{'female' if n % 2 else 'male'}_{n + 1:02d}",
-                gender="female" if n % 2 else "male",
-                example_index=0,
-                provider="NANO_BANANA",
-                prompt="Studio portrait, soft light",
-                image_path=f"examples/{preset_id}/m{n:02d}-0.png",
-                created_at=now - timedelta(seconds=n),
-            )
-            for n in range(count)
-        ]
-        db.session.add_all(rows)
-        db.session.commit()
-        return [row.id for row in rows]
+    models = [f"{'female' if n % 2 else 'male'}_{n + 1:02d}" for n in range(count)]
+    return factories.examples(
+        app,
+        preset_id,
+        models,
+        job_id=job_id,
+        prompt="Studio portrait, soft light",
+        each=lambda n, _model: {"image_path": f"examples/{preset_id}/m{n:02d}-0.png"},
+    )
 
 
 def api_states(client, preset_id: str) -> dict[str, str]:

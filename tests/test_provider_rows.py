@@ -10,12 +10,16 @@ from app import provider_rows
 from app.core.database import db
 from app.models import GalleryExample, Preset, ProviderRow
 from app.providers.catalog import PROVIDERS
+from tests import factories
 from tests.conftest import create_preset, post_generate, wait_for_job
 from tests.live_stack import Consumer, isolated_queue
 
 
 def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(make_app):
     app = make_app(database="sqlite")
+    kept = {key: {"seed": n} for n, key in enumerate(PROVIDERS)}
+    for key in PROVIDERS:
+        factories.preset(app, key, provider=key, settings=kept[key])
     with app.app_context():
         rows = {row.key: row for row in db.session.scalars(select(ProviderRow))}
         assert list(rows)[: len(PROVIDERS)] == list(PROVIDERS)  # then this year's six, turned off (0020)
@@ -31,9 +35,7 @@ def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(ma
                 code.by_version,
             ), key
             assert read.display_name == code.display_name and read.description == code.description
-        kept = {key: {"seed": n} for n, key in enumerate(PROVIDERS)}
-        db.session.add_all(Preset(name=key, prompt="p", provider=key, settings=kept[key]) for key in PROVIDERS)
-        db.session.commit()
+        db.session.commit()  # ends this read: the migration below drops the table it read
         downgrade(revision="0017")
         assert "providers" not in inspect(db.engine).get_table_names()
         upgrade()
@@ -45,9 +47,8 @@ def test_the_migration_moves_the_seed_into_rows_and_back_keeping_every_preset(ma
 
 def test_a_provider_key_longer_than_32_characters_fits(admin_app):
     key = "A_PROVIDER_KEY_OF_FORTY_EIGHT_CHARACTERS_OR_MORE_"
+    factories.preset(admin_app, "Long key", provider=key)
     with admin_app.app_context():
-        db.session.add(Preset(name="Long key", prompt="p", provider=key, settings={}))
-        db.session.commit()
         assert db.session.scalar(select(Preset.provider).where(Preset.name == "Long key")) == key
 
 

@@ -6,8 +6,6 @@ import re
 
 import pytest
 
-from app.core.database import db
-from app.models import Preset
 from tests import factories
 from tests.helpers import signed_in
 
@@ -21,11 +19,7 @@ def test_the_jobs_page_counts_in_words(app):
     client = signed_in(app)
     assert "No generation jobs yet" in client.get("/admin/jobs").get_data(as_text=True)
     assert "The 0 most recent" not in client.get("/admin/jobs").get_data(as_text=True)
-    with app.app_context():
-        preset = Preset(name="Noir", prompt="p")
-        db.session.add(preset)
-        db.session.commit()
-        preset_id = preset.id
+    preset_id = factories.preset(app, "Noir")
     factories.job(app, preset_id)
     assert "The one generation job so far." in client.get("/admin/jobs").get_data(as_text=True)
     factories.job(app, preset_id)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.accounts.audit import record
 from app.core.database import db
-from app.models import ComparisonCell, ComparisonVote, Job
+from app.models import Job
 from app.providers.catalog import PROVIDERS
 from app.services import services_of
 from tests import factories
@@ -184,16 +184,9 @@ def seed_comparison(live, preset_id: str) -> tuple[str, int]:
     for n, path in enumerate(sorted(paths.values())):
         storage.save_bytes(path, picture(f"CELL {n}", (30 + n * 15, 60, 90)))
 
-    def vote_and_event():
-        left, right = db.session.scalars(
-            select(ComparisonCell).where(
-                ComparisonCell.comparison_id == comparison_id, ComparisonCell.model_id == "male_07"
-            )
-        ).all()[:2]
-        vote = ComparisonVote(
-            comparison_id=comparison_id, left_cell_id=left.id, right_cell_id=right.id, verdict="left", voter=ADMIN_EMAIL
-        )
-        db.session.add(vote)
+    vote_id = factories.vote(live.app, comparison_id, "male_07", "left", voter=ADMIN_EMAIL)
+
+    def its_start_in_the_log():
         record(
             ADMIN_EMAIL,
             "comparison.create",
@@ -203,9 +196,9 @@ def seed_comparison(live, preset_id: str) -> tuple[str, int]:
             subjects=[comparison_id],
         )
         db.session.commit()
-        return vote.id
 
-    return comparison_id, live.query(vote_and_event)
+    live.query(its_start_in_the_log)
+    return comparison_id, vote_id
 
 
 @pytest.fixture(scope="module")
