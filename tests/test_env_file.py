@@ -16,6 +16,7 @@ import pytest
 from app.core.config import ConfigError
 from app.core.env_file import PROJECT_ROOT, load_env_file
 from tests.conftest import REDIS_TEST_URL, REPLICATE_TOKEN, base_env, create_preset, post_generate, wait_for_job
+from tests.helpers import flask_cli
 from tests.live_stack import Consumer, isolated_queue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,13 +98,11 @@ def program_env(tmp_path: Path, **extra: str) -> dict:
 def test_flask_cli_reads_the_token_from_the_env_file(tmp_path, pg_database, replicate_server):
     env = program_env(tmp_path, DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL)
     env.update(GENERATION_MODE="replicate", REPLICATE_BASE_URL=replicate_server.url)
-    command = [str(BIN / "flask"), "--app", "wsgi", "doctor"]
-
-    without = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    without = flask_cli(env, "doctor", timeout=60)
     assert without.returncode == 4 and "REPLICATE_API_TOKEN must be set" in without.stderr, without
 
     env["ENV_FILE"] = str(env_file(tmp_path, f"REPLICATE_API_TOKEN={REPLICATE_TOKEN}\n"))
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = flask_cli(env, "doctor", timeout=60)
     assert "accepted (account" in result.stdout, result  # GET /v1/account with the file's token
 
 

@@ -35,7 +35,7 @@ from tests.conftest import (
     sign_in,
     wait_for_job,
 )
-from tests.helpers import self_signed_certificate
+from tests.helpers import flask_cli, self_signed_certificate
 from tests.live_stack import Consumer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,19 +145,18 @@ def test_flask_commands_refuse_to_start_but_models_check_and_doctor_say_what_is_
 ):
     BROKEN["a duplicate id"][0](models_file)
     env = cli_env(tmp_path, pg_database, models_file)
-    flask = str(BIN / "flask")
 
-    routes = run([flask, "--app", "wsgi", "routes"], env)
+    routes = flask_cli(env, "routes", timeout=60)
     assert routes.returncode == 4, routes
     assert f"Cannot start the web app: the models file {models_file} is broken:" in routes.stderr
     assert "  - female[36] (id 'female_01') is a duplicate id" in routes.stderr
     assert "Traceback" not in routes.stderr
 
-    check = run([flask, "--app", "wsgi", "models", "check"], env)
+    check = flask_cli(env, "models", "check", timeout=60)
     assert check.returncode == 1, check
     assert f"{models_file} is broken (1 problem):\n  - female[36] (id 'female_01') is a duplicate id" in check.stderr
 
-    doctor = run([flask, "--app", "wsgi", "doctor"], env)
+    doctor = flask_cli(env, "doctor", timeout=60)
     assert doctor.returncode == 1, doctor
     assert "FAIL  registry" in doctor.stdout and "female[36] (id 'female_01') is a duplicate id" in doctor.stdout
     assert "no registry is loaded" in doctor.stdout
