@@ -220,3 +220,29 @@ def test_the_test_module_import_check_can_fail(tmp_path):
         "test_a.py: tests.test_b",
         "test_a.py: tests.sub.test_c",
     ]
+
+
+# Folders of tests/ that are not a package of app/: the browser tier (Chromium), the benchmarks, the fake
+# Replicate server and its schemas. A test about the whole product (the first run, the docs, these rules) sits at
+# tests/ itself.
+NOT_A_PACKAGE = {"browser", "benchmarks", "replicate_server", "replicate_schemas"}
+
+
+def folders_not_mirroring_a_package(tests: Path, app: Path) -> list[str]:
+    """Each folder of `tests` holding test modules whose name is no package of `app` (nor in NOT_A_PACKAGE)."""
+    packages = {p.parent.name for p in app.glob("*/__init__.py")}
+    folders = {p.parent.name for p in tests.glob("*/test_*.py")}
+    return sorted(folders - packages - NOT_A_PACKAGE)
+
+
+def test_the_tests_folders_mirror_the_packages_of_app():
+    assert folders_not_mirroring_a_package(APP.parent / "tests", APP) == []
+
+
+def test_the_mirror_check_can_fail(tmp_path):
+    for folder in ("app/gallery", "tests/gallery", "tests/galleries", "tests/browser"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "app/gallery/__init__.py").write_text("")
+    for test in ("gallery/test_a.py", "galleries/test_b.py", "browser/test_c.py"):
+        (tmp_path / "tests" / test).write_text("")
+    assert folders_not_mirroring_a_package(tmp_path / "tests", tmp_path / "app") == ["galleries"]

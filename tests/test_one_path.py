@@ -33,13 +33,14 @@ ONE_DOOR = {
     "admin_gallery.clear_preset_usage": "compared with `usage clear` below",
     "admin_review.review_keys": "a person's own shortcut setting",
     # The review view's buttons call the same services as the cards' and the API's doors; their entries are
-    # checked in tests/test_review_mode.py (not yet walked here: a gap noted on issue 34).
+    # checked in tests/gallery/test_review_mode.py (not yet walked here: a gap noted on issue 34).
     "admin_review.verdict": "the review view's verdict, the curation service's",
     "admin_review.release": "the review view's release, the pool's release service",
     "admin_review.delete": "the review view's delete, the gallery's delete service",
     "admin_review.regenerate": "the review view's regenerate, the regenerate service",
     # A blind vote leaves no activity entry by design (the comparison counts who voted how often), so there is
-    # nothing here to compare; both doors call votes.cast_vote (tests/test_comparisons.py, test_comparison_pages.py).
+    # nothing here to compare; both doors call votes.cast_vote (tests/comparisons/: test_comparisons.py and
+    # test_comparison_pages.py).
     "api_comparisons.vote": "a blind vote (no activity entry by design); the page's door is the same service",
     "admin_comparisons.vote": "a blind vote (no activity entry by design); the API's door is the same service",
 }

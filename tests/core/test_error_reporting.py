@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -17,12 +16,11 @@ from app.core.config import ConfigError, load_settings
 from app.core.error_reporting import FILTERED, Scrubber, configured_secrets, release, start_error_reporting
 from app.tasks import generate_examples, huey
 from tests.conftest import REDIS_TEST_URL, base_env
-from tests.helpers import PRODUCTION, wait_until
+from tests.helpers import PRODUCTION, PROJECT, wait_until
 from tests.live_stack import Consumer, isolated_queue
 from tests.sentry_probe import PASSWORD, SESSION_ID
 from tests.sentry_server import SentryServer
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "r8_test_probe_token_not_real"  # not a real key: the configured token the events must never hold
 
 
@@ -71,7 +69,7 @@ def test_an_exception_in_a_request_and_in_a_task_each_arrive_once_without_secret
     (tmp_path / "empty.env").write_text("")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(PROJECT),
         **base_env(tmp_path / "inst", DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL),
         "GENERATION_MODE": "replicate",
         "REPLICATE_API_TOKEN": TOKEN,
@@ -82,7 +80,12 @@ def test_an_exception_in_a_request_and_in_a_task_each_arrive_once_without_secret
     }
     try:
         probe = subprocess.run(
-            [sys.executable, "-m", "tests.sentry_probe"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+            [sys.executable, "-m", "tests.sentry_probe"],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
         assert probe.returncode == 0 and "request status 500" in probe.stdout, probe
         events = sentry.events()

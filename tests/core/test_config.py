@@ -3,14 +3,11 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from app.core.config import ConfigError, load_settings
-from tests.helpers import PRODUCTION
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import PRODUCTION, PROJECT
 
 
 @pytest.mark.fast
@@ -68,7 +65,7 @@ def test_development_needs_no_configuration_and_keeps_its_secrets(tmp_path, caps
 def test_gunicorn_entry_point_exits_with_the_variable_named(tmp_path):
     env = {"PATH": os.environ["PATH"], "APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)}
     asked = "import wsgi; wsgi.app"  # what gunicorn does with `wsgi:app`
-    result = subprocess.run([sys.executable, "-c", asked], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", asked], cwd=PROJECT, env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "Configuration error: SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 

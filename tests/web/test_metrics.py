@@ -18,11 +18,10 @@ from sqlalchemy import func, select
 from app.core.database import db
 from app.models import Job, JobItem, SpendEntry
 from tests.conftest import create_preset, post_generate, wait_for_job
-from tests.helpers import free_port, wait_for_http
+from tests.helpers import PROJECT, free_port, wait_for_http
 from tests.live_stack import Consumer, isolated_queue
 
 pytestmark = pytest.mark.timeout(300)
-ROOT = Path(__file__).resolve().parent.parent
 METRICS_TOKEN = "scraper-token-0123456789abcdef"
 
 
@@ -85,8 +84,8 @@ def test_the_alert_rules_and_the_dashboard_use_only_exported_metrics():
 
     import yaml
 
-    rules = yaml.safe_load((ROOT / "docs" / "prometheus-alerts.yml").read_text())["groups"][0]["rules"]
-    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    rules = yaml.safe_load((PROJECT / "docs" / "prometheus-alerts.yml").read_text())["groups"][0]["rules"]
+    dashboard = json.loads((PROJECT / "docs" / "grafana-dashboard.json").read_text())
     expressions = [rule["expr"] for rule in rules] + [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     used = {name for expr in expressions for name in re.findall(r"pixelglow_[a-z_]+", expr)}
     assert used == EXPORTED, used ^ EXPORTED
@@ -97,7 +96,7 @@ def gunicorn(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT,
+        cwd=PROJECT,
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -118,7 +117,12 @@ def test_a_20_model_job_on_two_consumers_and_two_gunicorn_workers(make_app, repl
     (tmp_path / "empty.env").write_text("")
     with isolated_queue() as url:
         app = make_app(queue=url, replicate=replicate_server, METRICS_TOKEN=METRICS_TOKEN)
-        env = {**os.environ, **app.config["TEST_ENV"], "PYTHONPATH": str(ROOT), "ENV_FILE": str(tmp_path / "empty.env")}
+        env = {
+            **os.environ,
+            **app.config["TEST_ENV"],
+            "PYTHONPATH": str(PROJECT),
+            "ENV_FILE": str(tmp_path / "empty.env"),
+        }
         progress = app.extensions["pixelglow"].progress
         consumers = [Consumer(env, tmp_path / f"consumer-{n}.log", workers=2) for n in range(2)]
         web, web_url = gunicorn(env, tmp_path / "gunicorn.log")

@@ -29,7 +29,7 @@ def test_a_corrupted_models_file_names_the_bad_entry(make_app, tmp_path, mutate,
     data = json.loads(open("models.json").read())
     path = tmp_path / "models.json"
     path.write_text(json.dumps(data))
-    app = make_app(MODELS_FILE=str(path))  # a broken file refuses the start (tests/test_registry_guard.py)
+    app = make_app(MODELS_FILE=str(path))  # a broken file refuses the start (tests/pool/test_registry_guard.py)
     mutate(data)
     path.write_text(json.dumps(data))
     result = app.test_cli_runner().invoke(args=["models", "check"])

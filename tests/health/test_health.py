@@ -29,9 +29,8 @@ from app.models import Job, utcnow
 from app.services import CONSUMER_COMMAND
 from app.tasks import enqueue_job
 from tests.conftest import API_TOKEN, REDIS_TEST_URL, base_env, create_admin, create_preset, post_generate, sign_in
-from tests.helpers import free_port
+from tests.helpers import PROJECT, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 READINESS = ["database", "migrations", "progress store", "redis", "registry", "storage"]
 DB_PASSWORD, REDIS_PASSWORD = "db-pass-6f1c2a", "redis-pass-93be7d"
 
@@ -127,7 +126,7 @@ def storage_unwritable(make_app, built, tmp_path):
 
 def registry_broken(make_app, built, tmp_path):
     models = tmp_path / "models.json"
-    models.write_text((ROOT / "models.json").read_text())
+    models.write_text((PROJECT / "models.json").read_text())
     app = make_app(MODELS_FILE=str(models))
     models.write_text('{"male": [}')  # broken after the start: the last good registry stays in use
     return app
@@ -283,11 +282,11 @@ def test_generate_wait_says_when_no_consumer_took_the_job_and_keeps_waiting(make
 def test_generate_wait_gives_the_notice_within_ten_seconds_by_default(make_app, tmp_path):
     app = make_app()
     create_preset(app.test_client(), name="Default Notice")
-    env = {**os.environ, **app.config["TEST_ENV"], "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **app.config["TEST_ENV"], "PYTHONPATH": str(PROJECT), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "generate", "Default Notice", "--wait"]
         + ["--timeout", "12"],
-        cwd=ROOT,
+        cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -16,10 +16,9 @@ import pytest
 from app.core.config import ConfigError
 from app.core.env_file import PROJECT_ROOT, load_env_file
 from tests.conftest import REDIS_TEST_URL, REPLICATE_TOKEN, base_env, create_preset, post_generate, wait_for_job
-from tests.helpers import flask_cli
+from tests.helpers import PROJECT, flask_cli
 from tests.live_stack import Consumer, isolated_queue
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
@@ -48,7 +47,7 @@ def test_the_default_file_is_the_project_roots(monkeypatch, tmp_path):
     environ: dict[str, str] = {}
     expected = PROJECT_ROOT / ".env"
     assert load_env_file(environ) == (expected if expected.is_file() else None)
-    assert PROJECT_ROOT == ROOT
+    assert PROJECT_ROOT == PROJECT
 
 
 @pytest.mark.fast
@@ -90,7 +89,7 @@ def test_development_reads_a_file_others_can_open(tmp_path):
 
 def program_env(tmp_path: Path, **extra: str) -> dict:
     """A subprocess's environment with no REPLICATE_API_TOKEN: only the .env file can give it."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), **base_env(tmp_path / "inst")}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(PROJECT), **base_env(tmp_path / "inst")}
     env.update(extra)
     return env
 
@@ -114,7 +113,7 @@ def start_gunicorn(env: dict) -> tuple[subprocess.Popen, str]:
         port = probe.getsockname()[1]
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT,
+        cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -35,12 +35,11 @@ from tests.conftest import (
     sign_in,
     wait_for_job,
 )
-from tests.helpers import flask_cli, self_signed_certificate
+from tests.helpers import PROJECT, flask_cli, self_signed_certificate
 from tests.live_stack import Consumer
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SEED = json.loads((ROOT / "models.json").read_text())
+SEED = json.loads((PROJECT / "models.json").read_text())
 
 
 def seed_copy() -> dict:
@@ -90,7 +89,7 @@ def cli_env(tmp_path: Path, pg_database: str, models_file: Path) -> dict:
     """A `flask --app wsgi` / `huey_consumer` subprocess's environment, this worktree's code first."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(PROJECT),
         **base_env(tmp_path / "cli-instance", DATABASE_URL=pg_database, REDIS_URL=REDIS_TEST_URL),
         "MODELS_FILE": str(models_file),
     }
@@ -137,7 +136,7 @@ def test_a_schema_check_names_every_problem_at_once(tmp_path, models_file):
 
 
 def run(args: list[str], env: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(args, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_flask_commands_refuse_to_start_but_models_check_and_doctor_say_what_is_wrong(

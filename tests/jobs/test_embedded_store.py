@@ -17,10 +17,8 @@ from app.jobs.progress import SqliteProgressStore
 from app.services import services_of
 from app.tasks import enqueue_job
 from tests.conftest import base_env, create_admin, sign_in, upgrade
-from tests.helpers import flask_cli
+from tests.helpers import PROJECT, flask_cli
 from tests.open_files import deleted_files_held
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Another process using the store with SQLite alone, as a consumer or a CLI command would: it writes (or reads) a
 # record, and its close checkpoints and, when it is the store's last user, deletes the write-ahead log.
@@ -160,7 +158,7 @@ def test_the_jobs_page_still_answers_when_the_store_it_reads_is_damaged(tmp_path
 
 
 def run_flask(instance: Path, *args: str) -> subprocess.CompletedProcess:
-    return flask_cli({"PATH": os.environ["PATH"], "INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}, *args)
+    return flask_cli({"PATH": os.environ["PATH"], "INSTANCE_PATH": str(instance), "PYTHONPATH": str(PROJECT)}, *args)
 
 
 def test_a_store_damaged_before_start_is_refused_by_every_process_but_doctor(tmp_path):
@@ -179,8 +177,8 @@ def test_a_store_damaged_before_start_is_refused_by_every_process_but_doctor(tmp
 
     consumer = subprocess.run(
         [str(Path(sys.executable).parent / "huey_consumer"), "app.tasks.huey", "-w", "1"],
-        cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "INSTANCE_PATH": str(tmp_path), "PYTHONPATH": str(ROOT)},
+        cwd=PROJECT,
+        env={"PATH": os.environ["PATH"], "INSTANCE_PATH": str(tmp_path), "PYTHONPATH": str(PROJECT)},
         capture_output=True,
         text=True,
         timeout=60,

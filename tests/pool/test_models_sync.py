@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,8 +13,8 @@ from app.pool.registry import load_registry_file, parse_registry
 from app.pool.selection import choose_models
 from tests.conftest import create_preset, post_generate
 from tests.factories import mark_used
+from tests.helpers import PROJECT
 
-ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "pixelglow-admin-assets"  # the bucket models.json's URLs name
 
 
@@ -26,7 +25,7 @@ def fill_bucket(moto_s3, extra_per_gender: int = 4) -> list[str]:
         s3.create_bucket(Bucket=BUCKET)
     for key in moto_s3.keys(BUCKET):
         s3.delete_object(Bucket=BUCKET, Key=key)
-    data = json.loads((ROOT / "models.json").read_text())
+    data = json.loads((PROJECT / "models.json").read_text())
     keys = [urlsplit(e["s3Url"]).path.lstrip("/") for g in ("male", "female") for e in data[g]]
     keys += [f"models/{g}/new_{g}_{n}.jpg" for g in ("male", "female") for n in range(extra_per_gender)]
     keys.append("models/male/notes.txt")  # not a photo
@@ -37,7 +36,7 @@ def fill_bucket(moto_s3, extra_per_gender: int = 4) -> list[str]:
 
 def sync_app(make_app, moto_s3, tmp_path):
     models = tmp_path / "models.json"
-    models.write_text((ROOT / "models.json").read_text())
+    models.write_text((PROJECT / "models.json").read_text())
     return make_app(MODELS_FILE=str(models), **moto_s3.env(None)), models
 
 
@@ -61,7 +60,7 @@ def test_sync_of_40_and_40_photos_reports_8_added_and_writes_only_with_write(mak
     assert written.exit_code == 0, written.output
     assert "Wrote" in written.output and "(80 models)" in written.output
     registry = load_registry_file(models)
-    old = load_registry_file(ROOT / "models.json")
+    old = load_registry_file(PROJECT / "models.json")
     assert len(registry.male) == len(registry.female) == 40
     assert all(registry.get(m.id) == m for m in old.all)  # every id keeps its photo
     assert [m.id for m in registry.female[-4:]] == ["female_37", "female_38", "female_39", "female_40"]
