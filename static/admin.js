@@ -3,10 +3,13 @@
   "use strict";
 
   // Confirmation for destructive plain forms: <form data-confirm="Question?">, or a button of a shared form:
-  // <button formaction="…" data-confirm="Question?">
+  // <button formaction="…" data-confirm="Question?">. In a form's question, "{value}" is the pressed button's
+  // value (the pool's one form: "Release model {value}…").
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = (event.submitter && event.submitter.dataset.confirm) || (form.dataset && form.dataset.confirm);
+    var submitter = event.submitter;
+    var question = (submitter && submitter.dataset.confirm) ||
+      (form.dataset && form.dataset.confirm && form.dataset.confirm.replace("{value}", submitter ? submitter.value : ""));
     if (form instanceof HTMLFormElement && question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();

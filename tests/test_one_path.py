@@ -169,7 +169,7 @@ DOORS: dict[str, Case] = {
         gallery_state,
         {
             "api_presets.release_model": api("POST", "/api/admin/presets/{preset}/models/male_01/release"),
-            "admin_gallery.release_model": admin("/admin/presets/{preset}/models/male_01/release"),
+            "admin_gallery.release_model": admin("/admin/presets/{preset}/models/release", model="male_01"),
             "cli usage release": cli("usage", "release", "{preset}", "male_01"),
         },
     ),

@@ -128,6 +128,7 @@ class PageProblems:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.expect_confirm = False
+        self.confirmed: list[str] = []  # the questions accepted while expect_confirm was set
 
     def check(self):
         assert not self.dialogs, f"unexpected dialogs: {self.dialogs}"
@@ -145,6 +146,7 @@ def page(browser, live):
 
     def on_dialog(dialog):
         if dialog.type == "confirm" and problems.expect_confirm:
+            problems.confirmed.append(dialog.message)
             dialog.accept()
         else:
             problems.dialogs.append(f"{dialog.type}: {dialog.message}")

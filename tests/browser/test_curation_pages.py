@@ -47,6 +47,9 @@ def test_choose_three_models_in_the_pool_then_release_one_from_the_pool_and_one_
     page.problems.expect_confirm = True
     page.click("#pool li.pool-model[data-pool-model=female_04] button")
     page.wait_for_url(f"**/admin/presets/{preset_id}*")
+    assert page.problems.confirmed == [
+        "Release model female_04 so the next jobs can select it again? Its examples stay in the gallery."
+    ]
     assert "Model female_04 released" in page.locator("#toasts").inner_text()
     page.wait_for_selector("#pool li.pool-model.free[data-pool-model=female_04]")  # freed
     assert page.locator("#pool li.pool-model.used").count() == 4

@@ -3,6 +3,7 @@ model, and a 409 / warning that say which running job holds the models."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 
@@ -243,12 +244,24 @@ def test_release_from_the_page_frees_one_model_and_is_refused_while_a_job_holds_
     preset = create_preset(admin_client)
     mark_used(app, preset["id"], ["male_01", "male_02"])
     running = reserve_for_running_job(app, preset["id"], ["female_01"])
-    url = f"/admin/presets/{preset['id']}/models/{{}}/release"
-    done = admin_client.post(url.format("male_01"), data={"csrf_token": admin_client.csrf})
+    page = admin_client.get(f"/admin/presets/{preset['id']}").get_data(as_text=True)
+    url = f"/admin/presets/{preset['id']}/models/release"
+    pool_form = re.search(r'<form class="pool-list"[^>]*>', page).group(0)
+    assert f'action="{url}"' in pool_form and 'data-confirm="Release model {value} so' in pool_form
+    assert page.count('<button class="btn small" name="model" value="male_0') == 2  # the used ones, one form
+    assert "formaction" not in page
+
+    def release(model: str | None):
+        fields = {"csrf_token": admin_client.csrf} | ({"model": model} if model is not None else {})
+        return admin_client.post(url, data=fields, follow_redirects=True).get_data(as_text=True)
+
+    done = admin_client.post(url, data={"csrf_token": admin_client.csrf, "model": "male_01"})
     assert done.status_code == 303 and done.headers["Location"].endswith("#pool")
     assert usage_of(app, preset["id"]) == {"male_02": "used", "female_01": "reserved"}
-    held = admin_client.post(url.format("female_01"), data={"csrf_token": admin_client.csrf}, follow_redirects=True)
-    assert f"held by running job {running}" in held.get_data(as_text=True)
+    assert f"held by running job {running}" in release("female_01")
+    assert "Say which model to release" in release(None) and "Say which model to release" in release(" ")
+    assert "No reference model &#39;nobody_1&#39; in models.json" in release("nobody_1")
+    assert "it is already free" in release("male_03")
     assert usage_of(app, preset["id"]) == {"male_02": "used", "female_01": "reserved"}
     with app.app_context():
         assert db.session.query(AuditEvent).filter_by(action="usage.release").count() == 1

@@ -41,7 +41,7 @@ def test_each_action_reads_as_a_sentence_with_its_link(admin_app, admin_client):
     job = post_generate(admin_client, preset, {"modelIds": ["male_20", "female_20"]}).get_json()["jobId"]
     post(admin_client, f"/admin/jobs/{job}/cancel")
     mark_used(admin_app, preset, ["male_30"])
-    post(admin_client, f"/admin/presets/{preset}/models/male_30/release")
+    post(admin_client, f"/admin/presets/{preset}/models/release", model="male_30")
     created = admin_app.test_cli_runner().invoke(args=["tokens", "create", "ci-bot"])
     assert created.exit_code == 0, created.output
 

@@ -89,7 +89,7 @@ json_values = st.recursive(
 )
 field_names = st.sampled_from(
     ["name", "prompt", "provider", "settings", "examplesPerModel", "examples_per_model", "email", "password",
-     "next", "release", "q", "after", "exclude", "shown", "view", "base", "x"]
+     "next", "release", "model", "q", "after", "exclude", "shown", "view", "base", "x"]
 )  # fmt: skip
 
 

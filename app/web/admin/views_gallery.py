@@ -48,11 +48,15 @@ def clear_preset_usage(preset_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin_presets.preset", preset_id=preset.id) + "#pool", 303)
 
 
-@bp.post("/presets/<id:preset_id>/models/<id:model_id>/release")
-def release_model(preset_id: str, model_id: str) -> ResponseReturnValue:
-    """One used model becomes free again (asked on the page); its examples stay."""
+@bp.post("/presets/<id:preset_id>/models/release")
+def release_model(preset_id: str) -> ResponseReturnValue:
+    """One used model becomes free again (asked on the page); its examples stay. The pool's one form posts here,
+    its pressed button saying which model (`model`)."""
     get_preset(preset_id)
+    model_id = request.form.get("model", "").strip()[:100]
     try:
+        if not model_id:
+            raise GenerationError("Say which model to release: press the Release button on its row of the pool.", 400)
         flash(release.release_one_model(services(), preset_id, model_id, g.actor), "success")
     except GenerationError as exc:
         db.session.rollback()
