@@ -24,7 +24,11 @@ from tests.helpers import flask_cli, free_port, stop_group, wait_for_http
 from tests.open_files import deleted_files_held
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_DELAY = 6  # seconds each placeholder takes, as a prediction would: the wait, not the drawing, dominates
+# seconds each placeholder takes, as a prediction would. The wait must dominate the CPU work the round adds (three
+# jobs drawing, the pollers, three CLI processes starting): on two cores shared with another test worker that work
+# added 4.6 s to a job, 10.7 s against 7.1 s alone with 6 s here; with 10 s the same load stays near 1.3 x, while a
+# job that waits for another still takes 2 x.
+OFFLINE_DELAY = 10
 DAMAGE = re.compile(r"disk I/O error|malformed|not a database|database is locked", re.IGNORECASE)
 SLOWDOWN = 1.5
 
