@@ -2,14 +2,12 @@
 (function () {
   "use strict";
 
-  // Confirmation for destructive plain forms: <form data-confirm="Question?">, or a button of a shared form:
-  // <button formaction="…" data-confirm="Question?">. In a form's question, "{value}" is the pressed button's
-  // value (the pool's one form: "Release model {value}…").
+  // Confirmation for destructive plain forms: <form data-confirm="Question?">. In the question, "{value}" is the
+  // pressed button's value (the pool's one form: "Release model {value}…").
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var submitter = event.submitter;
-    var question = (submitter && submitter.dataset.confirm) ||
-      (form.dataset && form.dataset.confirm && form.dataset.confirm.replace("{value}", submitter ? submitter.value : ""));
+    var question = form.dataset && form.dataset.confirm &&
+      form.dataset.confirm.replace("{value}", event.submitter ? event.submitter.value : "");
     if (form instanceof HTMLFormElement && question && !window.confirm(question)) {
       event.preventDefault();
       event.stopImmediatePropagation();

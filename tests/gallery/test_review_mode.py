@@ -115,6 +115,10 @@ def test_release_and_delete_from_the_view(admin_client):
     preset = create_preset(admin_client)
     ids = add_unreviewed(app, preset["id"], 3)
     base = f"/admin/presets/{preset['id']}/review"
+    view = admin_client.get(f"/admin/presets/{preset['id']}/examples/{ids[0]}").get_data(as_text=True)
+    model = re.search(r">Release model (\S+)</button>", view).group(1)
+    question = f"Release model {model} so the next jobs can select it again? Its examples stay in the gallery."
+    assert re.search(rf'action="{base}/{ids[0]}/release"\s+data-confirm="{re.escape(question)}"', view)  # asked first
     refused = post(admin_client, f"{base}/{ids[0]}/release")
     assert refused.location.endswith(f"/examples/{ids[0]}")  # not used by the preset: said, nothing else
     assert "already free" in admin_client.get(refused.location).get_data(as_text=True)
