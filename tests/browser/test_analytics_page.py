@@ -56,7 +56,7 @@ def test_analytics_page_at_1280_and_390_px_by_keyboard(page, live):
     # Chromium animates a keyboard scroll: wait for the box to move instead of reading it at once
     page.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle(), timeout=5000)
     screenshot(page, "analytics")
-    page.screenshot(path=str(ARTIFACTS / "analytics-models-table-390.png"), clip=region.bounding_box())
+    region.screenshot(path=str(ARTIFACTS / "analytics-models-table-390.png"))  # Playwright waits for it to be stable
 
 
 def test_a_bad_date_says_what_is_wrong_on_the_page(page, live):
